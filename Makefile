@@ -1,0 +1,21 @@
+# The two commands of the README. Each installs what is missing first (scripts/setup.sh).
+.PHONY: run test setup dist clean
+
+PORT ?= 8080
+
+## Build the web app and serve it on http://127.0.0.1:$(PORT)
+run: setup dist
+	node scripts/serve.mjs dist $(PORT)
+
+## Everything CI checks: fmt, clippy (native + wasm32), native + GPU tests, wasm tests, e2e
+test: setup
+	scripts/test.sh
+
+setup:
+	scripts/setup.sh
+
+dist:
+	scripts/build-web.sh
+
+clean:
+	rm -rf dist target

@@ -1,0 +1,46 @@
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// What makes two compute pipelines the same: the shader file and its entry point.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct PipelineKey {
+    pub shader: &'static str,
+    pub entry_point: &'static str,
+}
+
+/// Compute pipelines, built the first time they are asked for (candle's `kernel.rs` habit).
+#[derive(Default)]
+pub(crate) struct PipelineCache {
+    built: Mutex<HashMap<PipelineKey, wgpu::ComputePipeline>>,
+}
+
+impl PipelineCache {
+    pub fn get(
+        &self,
+        device: &wgpu::Device,
+        key: PipelineKey,
+        source: &'static str,
+    ) -> wgpu::ComputePipeline {
+        let mut built = self
+            .built
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        built
+            .entry(key)
+            .or_insert_with(|| {
+                let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                    label: Some(key.shader),
+                    source: wgpu::ShaderSource::Wgsl(source.into()),
+                });
+                device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                    label: Some(key.shader),
+                    layout: None,
+                    module: &module,
+                    entry_point: Some(key.entry_point),
+                    compilation_options: Default::default(),
+                    cache: None,
+                })
+            })
+            .clone()
+    }
+}

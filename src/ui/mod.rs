@@ -1,0 +1,5 @@
+//! Yew components. They see view models only, never tensors.
+
+mod app;
+
+pub use app::App;
