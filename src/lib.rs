@@ -6,6 +6,8 @@
 pub mod cpu;
 pub mod engine;
 pub mod gpu;
+pub mod model;
+pub mod preprocess;
 
 #[cfg(feature = "web")]
 pub mod ui;

@@ -1,38 +1,232 @@
-//! `se-lens`: the native command-line tool.
+//! `se-lens`: classify images or tensors with an SE network and print every SE gate.
+//!
+//! ```text
+//! se-lens classify --model DIR (--tensor X.npy | IMAGE...) [--backend cpu|gpu] [--top K] [--json]
+//! se-lens probe [--backend auto|gpu|cpu]
+//! ```
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Instant;
 
-use se_lens::engine::{run_probe, BackendPreference};
+use serde::Serialize;
 
-const USAGE: &str = "usage: se-lens probe [--backend auto|gpu|cpu]";
+use se_lens::engine::{read_npy, run_probe, softmax, BackendPreference, RunOptions, Tensor};
+use se_lens::model::Model;
+use se_lens::{cpu, preprocess};
+
+const USAGE: &str = "usage:
+  se-lens classify --model DIR (--tensor X.npy | IMAGE...) [--backend cpu|gpu] [--top K] [--json]
+  se-lens probe [--backend auto|gpu|cpu]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    match args
-        .iter()
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .as_slice()
-    {
-        ["probe"] => probe(BackendPreference::Auto),
-        ["probe", "--backend", choice] => probe(BackendPreference::parse(choice)),
-        _ => {
-            eprintln!("{USAGE}");
+    let result = match args.first().map(String::as_str) {
+        Some("classify") => parse_classify(&args[1..]).and_then(|request| classify(&request)),
+        Some("probe") => probe(&args[1..]),
+        Some("-h" | "--help") => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        _ => Err(CliError::Usage("expected a command".into())),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(CliError::Usage(message)) => {
+            eprintln!("se-lens: {message}\n{USAGE}");
             ExitCode::from(2)
+        }
+        Err(CliError::Failed(message)) => {
+            eprintln!("se-lens: {message}");
+            ExitCode::FAILURE
         }
     }
 }
 
-fn probe(preference: BackendPreference) -> ExitCode {
+enum CliError {
+    Usage(String),
+    Failed(String),
+}
+
+fn failed(error: impl std::fmt::Display) -> CliError {
+    CliError::Failed(error.to_string())
+}
+
+struct ClassifyRequest {
+    model: PathBuf,
+    tensor: Option<PathBuf>,
+    images: Vec<PathBuf>,
+    backend: BackendPreference,
+    top: usize,
+    json: bool,
+}
+
+fn parse_classify(args: &[String]) -> Result<ClassifyRequest, CliError> {
+    let mut request = ClassifyRequest {
+        model: PathBuf::new(),
+        tensor: None,
+        images: Vec::new(),
+        backend: BackendPreference::Cpu,
+        top: 5,
+        json: false,
+    };
+    let mut model = None;
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let mut value = |flag: &str| args.next().cloned().ok_or_else(|| CliError::Usage(format!("{flag} needs a value")));
+        match arg.as_str() {
+            "--model" => model = Some(PathBuf::from(value("--model")?)),
+            "--tensor" => request.tensor = Some(PathBuf::from(value("--tensor")?)),
+            "--backend" => {
+                request.backend = match value("--backend")?.as_str() {
+                    "cpu" => BackendPreference::Cpu,
+                    "gpu" => BackendPreference::Gpu,
+                    other => return Err(CliError::Usage(format!("unknown backend '{other}' (cpu or gpu)"))),
+                }
+            }
+            "--top" => {
+                request.top = value("--top")?
+                    .parse()
+                    .map_err(|_| CliError::Usage("--top needs a positive integer".into()))?
+            }
+            "--json" => request.json = true,
+            flag if flag.starts_with("--") => return Err(CliError::Usage(format!("unknown option {flag}"))),
+            image => request.images.push(PathBuf::from(image)),
+        }
+    }
+    request.model = model.ok_or_else(|| CliError::Usage("--model DIR is required".into()))?;
+    if request.tensor.is_some() == !request.images.is_empty() {
+        return Err(CliError::Usage("give either --tensor X.npy or one or more images".into()));
+    }
+    Ok(request)
+}
+
+/// One JSON object per input (the contract in DESIGN.md).
+#[derive(Serialize)]
+struct Report<'a> {
+    model: &'a str,
+    input: String,
+    backend: &'static str,
+    top: Vec<Prediction<'a>>,
+    logits: &'a [f32],
+    excitations: Vec<Excitation<'a>>,
+    timings_ms: Timings,
+}
+
+#[derive(Serialize)]
+struct Prediction<'a> {
+    index: usize,
+    label: &'a str,
+    prob: f32,
+}
+
+#[derive(Serialize)]
+struct Excitation<'a> {
+    block: &'a str,
+    values: &'a [f32],
+}
+
+#[derive(Serialize)]
+struct Timings {
+    load: f64,
+    preprocess: f64,
+    forward: f64,
+}
+
+fn classify(request: &ClassifyRequest) -> Result<(), CliError> {
+    let started = Instant::now();
+    let model = Model::load_dir(&request.model).map_err(failed)?;
+    let load_ms = elapsed_ms(started);
+    if request.backend == BackendPreference::Gpu {
+        eprintln!("se-lens: the GPU backend is not available in this build yet; running on the CPU");
+    }
+    let inputs: Vec<(String, PathBuf)> = match &request.tensor {
+        Some(path) => vec![("tensor".into(), path.clone())],
+        None => request.images.iter().map(|p| ("image".into(), p.clone())).collect(),
+    };
+    for (kind, path) in inputs {
+        let started = Instant::now();
+        let input = if kind == "tensor" { load_tensor(&path, &model)? } else { load_image(&path, &model)? };
+        let preprocess_ms = elapsed_ms(started);
+        let started = Instant::now();
+        let output = cpu::forward(&model.network, &input, &RunOptions::default());
+        let forward_ms = elapsed_ms(started);
+
+        let probs = softmax(&output.logits);
+        let mut order: Vec<usize> = (0..probs.len()).collect();
+        order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]));
+        let top = order
+            .iter()
+            .take(request.top)
+            .map(|&index| Prediction { index, label: &model.labels[index], prob: probs[index] })
+            .collect();
+        let report = Report {
+            model: &model.config.architecture,
+            input: path.display().to_string(),
+            backend: "cpu",
+            top,
+            logits: &output.logits,
+            excitations: output.excitations.iter().map(|t| Excitation { block: &t.block, values: &t.values }).collect(),
+            timings_ms: Timings { load: load_ms, preprocess: preprocess_ms, forward: forward_ms },
+        };
+        print_report(&report, request.json);
+    }
+    Ok(())
+}
+
+fn print_report(report: &Report, json: bool) {
+    if json {
+        match serde_json::to_string(report) {
+            Ok(line) => println!("{line}"),
+            Err(e) => eprintln!("se-lens: cannot encode the result: {e}"),
+        }
+        return;
+    }
+    println!("{} ({}, {} in {:.1} ms)", report.input, report.model, report.backend, report.timings_ms.forward);
+    for p in &report.top {
+        println!("  {:6.2}%  {:4}  {}", p.prob * 100.0, p.index, p.label);
+    }
+    for tap in &report.excitations {
+        let (min, max) = tap.values.iter().fold((f32::MAX, f32::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+        let mean = tap.values.iter().sum::<f32>() / tap.values.len() as f32;
+        println!("  {:<22} {:4} channels  gate min {min:.3}  mean {mean:.3}  max {max:.3}", tap.block, tap.values.len());
+    }
+}
+
+fn load_tensor(path: &Path, model: &Model) -> Result<Tensor, CliError> {
+    let bytes = std::fs::read(path).map_err(|e| failed(format!("cannot read {}: {e}", path.display())))?;
+    let (shape, data) = read_npy(&bytes).map_err(|e| failed(format!("{}: {e}", path.display())))?;
+    let channels = model.network.in_channels;
+    match shape[..] {
+        [1, c, h, w] if c == channels && h > 0 && w > 0 => Ok(Tensor::new([1, c, h, w], data)),
+        _ => Err(failed(format!(
+            "{}: shape {shape:?}; expected [1, {channels}, H, W] (one NCHW image, already normalised)",
+            path.display()
+        ))),
+    }
+}
+
+fn load_image(path: &Path, model: &Model) -> Result<Tensor, CliError> {
+    let bytes = std::fs::read(path).map_err(|e| failed(format!("cannot read {}: {e}", path.display())))?;
+    let image = preprocess::decode(&bytes).map_err(|e| failed(format!("{}: {e}", path.display())))?;
+    preprocess::preprocess(&image, &model.config.pretrained_cfg).map_err(|e| failed(format!("{}: {e}", path.display())))
+}
+
+fn elapsed_ms(since: Instant) -> f64 {
+    since.elapsed().as_secs_f64() * 1e3
+}
+
+fn probe(args: &[String]) -> Result<(), CliError> {
+    let preference = match args {
+        [] => BackendPreference::Auto,
+        [flag, choice] if flag == "--backend" => BackendPreference::parse(choice),
+        _ => return Err(CliError::Usage("probe takes only --backend".into())),
+    };
     let report = pollster::block_on(run_probe(preference));
-    println!(
-        "backend: {} ({})",
-        report.backend,
-        report.adapter.as_deref().unwrap_or("no adapter")
-    );
+    println!("backend: {} ({})", report.backend, report.adapter.as_deref().unwrap_or("no adapter"));
     if let Some(reason) = &report.fallback_reason {
         println!("fell back to the CPU: {reason}");
     }
     println!("max |gpu - cpu|: {:e}", report.max_abs_diff);
-    ExitCode::SUCCESS
+    Ok(())
 }

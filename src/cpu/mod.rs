@@ -1,5 +1,17 @@
-//! CPU kernels. Each op is the reference the GPU kernels are checked against.
+//! CPU kernels: the reference the GPU kernels are checked against, and the fallback path.
+//! Natively they use rayon threads and the `gemm` crate's AVX2/FMA kernels; on wasm32 the same
+//! code runs single-threaded with simd128.
 
+mod conv2d;
+mod forward;
+mod gemm;
 mod global_avg_pool;
+mod parallel;
+mod pool;
+mod squeeze_excite;
 
+pub use conv2d::conv2d;
+pub use forward::forward;
 pub use global_avg_pool::global_avg_pool;
+pub use pool::pool2d;
+pub use squeeze_excite::{excitation, scale_add_relu};

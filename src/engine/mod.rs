@@ -1,9 +1,15 @@
-//! The engine: tensors, ops, taps, and the choice between GPU and CPU.
+//! The engine: the network, its taps, and the backends that run it.
 
+mod network;
+mod npy;
 mod probe;
+mod run;
 mod tensor;
 mod tolerance;
 
+pub use network::{Conv2d, Layer, Linear, Network, Pool, PoolKind, ResidualBlock, SqueezeExcite};
+pub use npy::{read_npy, NpyError};
 pub use probe::{run_probe, BackendPreference, ProbeReport};
+pub use run::{softmax, ExcitationTap, GateOverride, RunOptions, RunOutput};
 pub use tensor::Tensor;
 pub use tolerance::{Mismatch, Tolerance};

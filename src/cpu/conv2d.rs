@@ -1,0 +1,77 @@
+use super::gemm::{matmul, MatRef};
+use super::parallel::for_each_chunk;
+use crate::engine::{Conv2d, Tensor};
+
+/// Convolution (BatchNorm folded) + bias + optional ReLU, as im2col + one GEMM per group.
+///
+/// 1×1 stride-1 convolutions skip im2col: the NCHW input already is the `[C, H·W]` matrix. For
+/// grouped convolutions im2col runs once over all channels and each group's GEMM reads its rows
+/// of that matrix and of the weights in place, without per-group copies.
+pub fn conv2d(input: &Tensor, conv: &Conv2d, relu: bool) -> Tensor {
+    let [batch, channels, height, width] = input.shape;
+    debug_assert_eq!(channels, conv.in_channels);
+    let (out_h, out_w) = conv.output_size(height, width);
+    let pixels = out_h * out_w;
+    let group_in = conv.in_channels / conv.groups;
+    let group_out = conv.out_channels / conv.groups;
+    let k = group_in * conv.kernel * conv.kernel;
+    let direct = conv.kernel == 1 && conv.stride == 1 && conv.padding == 0;
+
+    let mut output = vec![0.0f32; batch * conv.out_channels * pixels];
+    let mut columns = if direct { Vec::new() } else { vec![0.0f32; channels * conv.kernel * conv.kernel * pixels] };
+    for (image, out_image) in input
+        .data
+        .chunks_exact(channels * height * width)
+        .zip(output.chunks_exact_mut(conv.out_channels * pixels))
+    {
+        let matrix: &[f32] = if direct {
+            image
+        } else {
+            im2col(image, [channels, height, width], conv, (out_h, out_w), &mut columns);
+            &columns
+        };
+        for group in 0..conv.groups {
+            let weights = MatRef {
+                data: &conv.weight[group * group_out * k..],
+                rows: group_out,
+                cols: k,
+                row_stride: k,
+            };
+            let patches = MatRef { data: &matrix[group * k * pixels..], rows: k, cols: pixels, row_stride: pixels };
+            matmul(&mut out_image[group * group_out * pixels..], pixels, weights, patches);
+        }
+        for_each_chunk(out_image, pixels, |channel, plane| {
+            let bias = conv.bias[channel];
+            if relu {
+                plane.iter_mut().for_each(|v| *v = (*v + bias).max(0.0));
+            } else {
+                plane.iter_mut().for_each(|v| *v += bias);
+            }
+        });
+    }
+    Tensor::new([batch, conv.out_channels, out_h, out_w], output)
+}
+
+/// Unfolds `image` (`[C, H, W]`) into `[C·k·k, out_h·out_w]`, zero outside the padding.
+fn im2col(image: &[f32], [_, height, width]: [usize; 3], conv: &Conv2d, (out_h, out_w): (usize, usize), columns: &mut [f32]) {
+    let (kernel, stride, padding) = (conv.kernel, conv.stride, conv.padding);
+    let plane = height * width;
+    for_each_chunk(columns, out_h * out_w, |row, out| {
+        let channel = row / (kernel * kernel);
+        let (ky, kx) = ((row / kernel) % kernel, row % kernel);
+        let source = &image[channel * plane..(channel + 1) * plane];
+        for oy in 0..out_h {
+            let out_row = &mut out[oy * out_w..(oy + 1) * out_w];
+            let y = (oy * stride + ky) as isize - padding as isize;
+            if y < 0 || y >= height as isize {
+                out_row.fill(0.0);
+                continue;
+            }
+            let source_row = &source[y as usize * width..(y as usize + 1) * width];
+            for (ox, value) in out_row.iter_mut().enumerate() {
+                let x = (ox * stride + kx) as isize - padding as isize;
+                *value = if x < 0 || x >= width as isize { 0.0 } else { source_row[x as usize] };
+            }
+        }
+    });
+}

@@ -1,0 +1,38 @@
+use super::global_avg_pool;
+use crate::engine::{SqueezeExcite, Tensor};
+
+/// The excitation: squeeze → FC → ReLU → FC → sigmoid; returns the gates, `[batch, channels]`.
+pub fn excitation(input: &Tensor, se: &SqueezeExcite) -> Vec<f32> {
+    let squeezed = global_avg_pool(input);
+    squeezed
+        .data
+        .chunks_exact(se.channels)
+        .flat_map(|z| {
+            let hidden: Vec<f32> = dense(&se.fc1_weight, &se.fc1_bias, z).map(|v| v.max(0.0)).collect();
+            dense(&se.fc2_weight, &se.fc2_bias, &hidden).map(sigmoid).collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// `relu(x · gate + shortcut)`, in place on `x`: the end of every SE residual block.
+pub fn scale_add_relu(x: &mut Tensor, gates: Option<&[f32]>, shortcut: &Tensor) {
+    let plane = x.shape[2] * x.shape[3];
+    for (channel, (out, skip)) in x.data.chunks_exact_mut(plane).zip(shortcut.data.chunks_exact(plane)).enumerate() {
+        let gate = gates.map_or(1.0, |g| g[channel]);
+        for (v, s) in out.iter_mut().zip(skip) {
+            *v = (*v * gate + s).max(0.0);
+        }
+    }
+}
+
+/// `weight · x + bias` for a row-major `[out, in]` weight.
+pub(super) fn dense<'a>(weight: &'a [f32], bias: &'a [f32], x: &'a [f32]) -> impl Iterator<Item = f32> + 'a {
+    weight
+        .chunks_exact(x.len())
+        .zip(bias)
+        .map(move |(row, b)| row.iter().zip(x).map(|(w, v)| w * v).sum::<f32>() + b)
+}
+
+fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}

@@ -1,0 +1,44 @@
+//! `config.json` exactly as `timm.models.save_for_hf` writes it.
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+/// The parts of timm's `config.json` the engine reads.
+#[derive(Clone, Debug, Deserialize)]
+pub struct ModelConfig {
+    pub architecture: String,
+    pub num_classes: usize,
+    #[serde(default)]
+    pub model_args: Map<String, Value>,
+    pub pretrained_cfg: PretrainedCfg,
+    #[serde(default)]
+    pub label_names: Option<Vec<String>>,
+}
+
+/// How images must be prepared for the model (timm's `pretrained_cfg`).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+pub struct PretrainedCfg {
+    /// `[channels, height, width]`.
+    pub input_size: [usize; 3],
+    /// One value per input channel (timm writes a single value for 1-channel models).
+    pub mean: Vec<f32>,
+    pub std: Vec<f32>,
+    /// `bicubic` or `bilinear` (anything else is refused by `preprocess`).
+    #[serde(default = "default_interpolation")]
+    pub interpolation: String,
+    #[serde(default = "default_crop_pct")]
+    pub crop_pct: f64,
+    /// `center` (the default), `squash` or `border`.
+    #[serde(default = "default_crop_mode")]
+    pub crop_mode: String,
+}
+
+fn default_interpolation() -> String {
+    "bilinear".into()
+}
+fn default_crop_pct() -> f64 {
+    0.875
+}
+fn default_crop_mode() -> String {
+    "center".into()
+}

@@ -1,0 +1,92 @@
+//! Models in timm's hub layout (`config.json` + `model.safetensors`) → engine networks.
+
+pub mod config;
+mod error;
+mod layers;
+mod resnet;
+mod senet;
+mod weights;
+
+use std::path::Path;
+
+pub use config::{ModelConfig, PretrainedCfg};
+pub use error::ModelError;
+pub use weights::Weights;
+
+use crate::engine::Network;
+
+const IMAGENET_LABELS: &str = include_str!("../../assets/labels/imagenet1k.txt");
+
+/// A loaded model: the network with BatchNorm folded, and what the UI and CLI need around it.
+#[derive(Clone, Debug)]
+pub struct Model {
+    pub config: ModelConfig,
+    pub network: Network,
+    /// One name per class.
+    pub labels: Vec<String>,
+}
+
+impl Model {
+    /// Loads a model folder: `config.json` + `model.safetensors` (a `pytorch_model.bin` alone is
+    /// refused with a conversion hint).
+    pub fn load_dir(dir: &Path) -> Result<Self, ModelError> {
+        let read = |name: &str| {
+            let path = dir.join(name);
+            std::fs::read(&path).map_err(|source| ModelError::Io { path, source })
+        };
+        let config = read("config.json")?;
+        let weights_path = dir.join("model.safetensors");
+        if !weights_path.exists() && dir.join("pytorch_model.bin").exists() {
+            return Err(ModelError::PickleRefused(dir.join("pytorch_model.bin")));
+        }
+        Self::from_bytes(&config, &read("model.safetensors")?)
+    }
+
+    /// Builds a model from the two files' contents (what the browser has after a fetch or drop).
+    pub fn from_bytes(config_json: &[u8], safetensors: &[u8]) -> Result<Self, ModelError> {
+        if safetensors.starts_with(b"PK\x03\x04") || safetensors.starts_with(&[0x80, 0x02]) {
+            return Err(ModelError::PickleRefused("model.safetensors".into()));
+        }
+        let config: ModelConfig =
+            serde_json::from_slice(config_json).map_err(|e| ModelError::Config(e.to_string()))?;
+        let weights = Weights::parse(safetensors)?;
+        let network = build_network(&config, &weights)?;
+        weights.ensure_all_used()?;
+        let labels = labels(&config);
+        Ok(Self { config, network, labels })
+    }
+}
+
+/// Recognises the architecture from its timm name and `model_args`, then reads its weights.
+fn build_network(config: &ModelConfig, weights: &Weights) -> Result<Network, ModelError> {
+    let name = config.architecture.as_str();
+    let num_classes = config.num_classes;
+    if num_classes == 0 {
+        return Err(ModelError::Config("num_classes is 0 (feature extractors have no classes to show)".into()));
+    }
+    let network = if let Some(mut args) = resnet::ResNetArgs::from_name(name) {
+        args.apply(&config.model_args)?;
+        resnet::build(&args, num_classes, weights)?
+    } else if let Some(mut args) = senet::SeNetArgs::from_name(name) {
+        args.apply(&config.model_args)?;
+        senet::build(&args, num_classes, weights)?
+    } else {
+        return Err(ModelError::UnknownArchitecture(name.into()));
+    };
+    let [channels, ..] = config.pretrained_cfg.input_size;
+    if channels != network.in_channels {
+        return Err(ModelError::Config(format!(
+            "pretrained_cfg.input_size has {channels} channels but the network takes {}",
+            network.in_channels
+        )));
+    }
+    Ok(network)
+}
+
+fn labels(config: &ModelConfig) -> Vec<String> {
+    match &config.label_names {
+        Some(names) if names.len() == config.num_classes => names.clone(),
+        _ if config.num_classes == 1000 => IMAGENET_LABELS.lines().map(str::to_owned).collect(),
+        _ => (0..config.num_classes).map(|i| format!("class {i}")).collect(),
+    }
+}

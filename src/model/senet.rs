@@ -1,0 +1,152 @@
+//! timm's legacy `SENet` class (the original Caffe-trained SE-ResNet / SE-ResNeXt / SENet-154),
+//! whose SE modules are named `se_module` and whose stem pool uses `ceil_mode=True`.
+
+use super::layers::{conv_bn, linear, squeeze_excite, ConvShape};
+use super::weights::Weights;
+use super::ModelError;
+use crate::engine::{Layer, Network, Pool, PoolKind, ResidualBlock};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Block {
+    /// `SEResNetBlock`: two 3×3 convs, ReLU after both, then SE.
+    Basic,
+    /// `SEResNetBottleneck`: stride on the first 1×1 conv (Caffe style).
+    ResNet,
+    /// `SEResNeXtBottleneck`: grouped 3×3 of width ⌊planes·4/64⌋·groups.
+    ResNeXt,
+    /// `SEBottleneck` (SENet-154): 1×1 to 2·planes, grouped 3×3 to 4·planes.
+    SeNet,
+}
+
+/// The `SENet.__init__` arguments of each registered legacy model.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SeNetArgs {
+    block: Block,
+    layers: [usize; 4],
+    groups: usize,
+    inplanes: usize,
+    input_3x3: bool,
+    downsample_kernel_size: usize,
+    downsample_padding: usize,
+    in_chans: usize,
+}
+
+impl SeNetArgs {
+    pub fn from_name(name: &str) -> Option<Self> {
+        let resnet = |block, layers| Self {
+            block,
+            layers,
+            groups: 1,
+            inplanes: 64,
+            input_3x3: false,
+            downsample_kernel_size: 1,
+            downsample_padding: 0,
+            in_chans: 3,
+        };
+        let resnext = |layers| Self { groups: 32, ..resnet(Block::ResNeXt, layers) };
+        Some(match name.strip_prefix("legacy_")? {
+            "seresnet18" => resnet(Block::Basic, [2, 2, 2, 2]),
+            "seresnet34" => resnet(Block::Basic, [3, 4, 6, 3]),
+            "seresnet50" => resnet(Block::ResNet, [3, 4, 6, 3]),
+            "seresnet101" => resnet(Block::ResNet, [3, 4, 23, 3]),
+            "seresnet152" => resnet(Block::ResNet, [3, 8, 36, 3]),
+            "seresnext26_32x4d" => resnext([2, 2, 2, 2]),
+            "seresnext50_32x4d" => resnext([3, 4, 6, 3]),
+            "seresnext101_32x4d" => resnext([3, 4, 23, 3]),
+            "senet154" => Self {
+                groups: 64,
+                inplanes: 128,
+                input_3x3: true,
+                downsample_kernel_size: 3,
+                downsample_padding: 1,
+                ..resnet(Block::SeNet, [3, 8, 36, 3])
+            },
+            _ => return None,
+        })
+    }
+
+    pub fn apply(&mut self, model_args: &serde_json::Map<String, serde_json::Value>) -> Result<(), ModelError> {
+        for (name, value) in model_args {
+            match (name.as_str(), value.as_u64()) {
+                ("in_chans", Some(c)) if c > 0 => self.in_chans = c as usize,
+                ("num_classes" | "drop_rate", _) => {}
+                ("global_pool", _) if value.as_str() == Some("avg") => {}
+                _ => {
+                    return Err(ModelError::ModelArg {
+                        name: name.clone(),
+                        reason: "not supported for legacy SENet models".into(),
+                    })
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+pub fn build(args: &SeNetArgs, num_classes: usize, weights: &Weights) -> Result<Network, ModelError> {
+    let layer0 = |conv: &str, bn: &str, shape| conv_bn(weights, &format!("layer0.{conv}"), &format!("layer0.{bn}"), shape, true);
+    let mut stem = if args.input_3x3 {
+        vec![
+            layer0("conv1", "bn1", ConvShape::new(args.in_chans, 64, 3, 2))?,
+            layer0("conv2", "bn2", ConvShape::new(64, 64, 3, 1))?,
+            layer0("conv3", "bn3", ConvShape::new(64, args.inplanes, 3, 1))?,
+        ]
+    } else {
+        vec![layer0("conv1", "bn1", ConvShape::new(args.in_chans, args.inplanes, 7, 2))?]
+    };
+    stem.push(Layer::Pool(Pool { kind: PoolKind::Max, kernel: 3, stride: 2, padding: 0, ceil_mode: true }));
+
+    let expansion = if args.block == Block::Basic { 1 } else { 4 };
+    let mut in_channels = args.inplanes;
+    let mut blocks = Vec::new();
+    for (stage, (planes, &count)) in [64, 128, 256, 512].into_iter().zip(&args.layers).enumerate() {
+        let out_channels = planes * expansion;
+        for index in 0..count {
+            let name = format!("layer{}.{index}", stage + 1);
+            let stride = if stage > 0 && index == 0 { 2 } else { 1 };
+            let conv = |i: usize, shape, relu| conv_bn(weights, &format!("{name}.conv{i}"), &format!("{name}.bn{i}"), shape, relu);
+            let shortcut = if stride != 1 || in_channels != out_channels {
+                let (kernel, padding) =
+                    if stage == 0 { (1, 0) } else { (args.downsample_kernel_size, args.downsample_padding) };
+                let shape = ConvShape::new(in_channels, out_channels, kernel, stride).padding(padding);
+                vec![conv_bn(weights, &format!("{name}.downsample.0"), &format!("{name}.downsample.1"), shape, false)?]
+            } else {
+                Vec::new()
+            };
+            let groups = args.groups;
+            let body = match args.block {
+                Block::Basic => vec![
+                    conv(1, ConvShape::new(in_channels, planes, 3, stride), true)?,
+                    conv(2, ConvShape::new(planes, planes, 3, 1).groups(groups), true)?,
+                ],
+                Block::ResNet => vec![
+                    conv(1, ConvShape::new(in_channels, planes, 1, stride), true)?,
+                    conv(2, ConvShape::new(planes, planes, 3, 1).groups(groups), true)?,
+                    conv(3, ConvShape::new(planes, out_channels, 1, 1), false)?,
+                ],
+                Block::ResNeXt => {
+                    let width = planes * 4 / 64 * groups;
+                    vec![
+                        conv(1, ConvShape::new(in_channels, width, 1, 1), true)?,
+                        conv(2, ConvShape::new(width, width, 3, stride).groups(groups), true)?,
+                        conv(3, ConvShape::new(width, out_channels, 1, 1), false)?,
+                    ]
+                }
+                Block::SeNet => vec![
+                    conv(1, ConvShape::new(in_channels, planes * 2, 1, 1), true)?,
+                    conv(2, ConvShape::new(planes * 2, planes * 4, 3, stride).groups(groups), true)?,
+                    conv(3, ConvShape::new(planes * 4, out_channels, 1, 1), false)?,
+                ],
+            };
+            let se = Some(squeeze_excite(weights, &format!("{name}.se_module"), out_channels)?);
+            blocks.push(ResidualBlock { name, body, se, shortcut });
+            in_channels = out_channels;
+        }
+    }
+    Ok(Network {
+        in_channels: args.in_chans,
+        stem,
+        blocks,
+        head: linear(weights, "last_linear", in_channels, num_classes)?,
+    })
+}

@@ -1,0 +1,408 @@
+//! Image → normalised input tensor, exactly as timm's eval transform makes it.
+//!
+//! timm (`create_transform(**resolve_data_config({}, model=model))`) runs, on a PIL RGB image:
+//! a PIL resize (see [`resample`]), torchvision's `CenterCrop` (or timm's `CenterCropOrPad` in
+//! `border` mode), `ToTensor` (`/255`) and `Normalize` (`(x − mean) / std`, in `f32`). Each step
+//! is reproduced here with the same integer sizes, rounding rules and float operations, so a PNG
+//! gives the same tensor as timm to the last bit.
+
+mod resample;
+
+use std::ops::Range;
+
+pub use resample::{resize, Filter};
+use resample::{resize_window, Window};
+
+use crate::engine::Tensor;
+use crate::model::PretrainedCfg;
+
+/// An 8-bit RGB image, row-major, 3 bytes per pixel.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RgbImage {
+    pub width: usize,
+    pub height: usize,
+    pub pixels: Vec<u8>,
+}
+
+impl RgbImage {
+    /// Checks that `pixels` holds exactly `width × height` RGB pixels.
+    pub fn new(width: usize, height: usize, pixels: Vec<u8>) -> Result<Self, PreprocessError> {
+        let expected = width * height * 3;
+        if pixels.len() != expected {
+            return Err(PreprocessError::PixelBufferSize {
+                width,
+                height,
+                expected,
+                actual: pixels.len(),
+            });
+        }
+        Ok(Self {
+            width,
+            height,
+            pixels,
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PreprocessError {
+    #[error("cannot decode the image: {0}")]
+    Decode(String),
+    #[error("unsupported interpolation `{0}` (SE Lens reproduces `bicubic` and `bilinear`)")]
+    UnsupportedInterpolation(String),
+    #[error("unsupported crop_mode `{0}` (expected `center`, `squash` or `border`)")]
+    UnsupportedCropMode(String),
+    #[error("invalid pretrained_cfg: {0}")]
+    InvalidConfig(String),
+    #[error("the image is empty ({width}×{height} pixels)")]
+    EmptyImage { width: usize, height: usize },
+    #[error(
+        "a {width}×{height} image is too elongated: resizing it for the model leaves \
+         {resized_width}×{resized_height} pixels"
+    )]
+    ImageTooSmall {
+        width: usize,
+        height: usize,
+        resized_width: usize,
+        resized_height: usize,
+    },
+    #[error(
+        "the pixel buffer holds {actual} bytes, but a {width}×{height} RGB image needs {expected}"
+    )]
+    PixelBufferSize {
+        width: usize,
+        height: usize,
+        expected: usize,
+        actual: usize,
+    },
+}
+
+/// Decodes a PNG or JPEG into RGB8 as PIL's `Image.open(…).convert('RGB')` does: grayscale is
+/// replicated, alpha is dropped (not composited), 16-bit RGB keeps the high byte (PIL's PNG
+/// reader), and 16-bit grayscale is clipped to 255 (PIL's `I;16` → `RGB` conversion).
+///
+/// PNG decodes are identical to PIL's; JPEG decoders differ from libjpeg-turbo by a level or so.
+/// EXIF orientation is ignored, as PIL and timm ignore it.
+pub fn decode(bytes: &[u8]) -> Result<RgbImage, PreprocessError> {
+    use image::DynamicImage;
+
+    let decoded =
+        image::load_from_memory(bytes).map_err(|e| PreprocessError::Decode(e.to_string()))?;
+    let (width, height) = (decoded.width() as usize, decoded.height() as usize);
+    let high_byte = |v: u16| (v >> 8) as u8;
+    let pixels: Vec<u8> = match decoded {
+        DynamicImage::ImageRgb8(image) => image.into_raw(),
+        DynamicImage::ImageRgba8(image) => drop_alpha(image.as_raw(), 4),
+        DynamicImage::ImageLuma8(image) => gray(image.as_raw().iter().copied()),
+        DynamicImage::ImageLumaA8(image) => gray(image.as_raw().iter().step_by(2).copied()),
+        DynamicImage::ImageLuma16(image) => gray(image.as_raw().iter().map(|&v| v.min(255) as u8)),
+        DynamicImage::ImageLumaA16(image) => {
+            gray(image.as_raw().iter().step_by(2).map(|&v| high_byte(v)))
+        }
+        DynamicImage::ImageRgb16(image) => image.as_raw().iter().map(|&v| high_byte(v)).collect(),
+        DynamicImage::ImageRgba16(image) => image
+            .as_raw()
+            .chunks_exact(4)
+            .flat_map(|p| [p[0], p[1], p[2]].map(high_byte))
+            .collect(),
+        other => other.to_rgb8().into_raw(),
+    };
+    RgbImage::new(width, height, pixels)
+}
+
+fn gray(values: impl Iterator<Item = u8>) -> Vec<u8> {
+    values.flat_map(|v| [v; 3]).collect()
+}
+
+fn drop_alpha(pixels: &[u8], channels: usize) -> Vec<u8> {
+    pixels
+        .chunks_exact(channels)
+        .flat_map(|p| [p[0], p[1], p[2]])
+        .collect()
+}
+
+/// Resizes, crops and normalises `image` for a model: `[1, 3, H, W]` with `H, W` from
+/// `cfg.input_size`, equal to timm's eval transform for that `pretrained_cfg`.
+pub fn preprocess(image: &RgbImage, cfg: &PretrainedCfg) -> Result<Tensor, PreprocessError> {
+    let filter = Filter::from_timm_name(&cfg.interpolation)
+        .ok_or_else(|| PreprocessError::UnsupportedInterpolation(cfg.interpolation.clone()))?;
+    let [channels, crop_height, crop_width] = cfg.input_size;
+    if channels != 3 || crop_height == 0 || crop_width == 0 {
+        return Err(PreprocessError::InvalidConfig(format!(
+            "input_size {:?} is not [3, H, W]",
+            cfg.input_size
+        )));
+    }
+    let expected = image.width * image.height * 3;
+    if image.pixels.len() != expected {
+        return Err(PreprocessError::PixelBufferSize {
+            width: image.width,
+            height: image.height,
+            expected,
+            actual: image.pixels.len(),
+        });
+    }
+    if image.width == 0 || image.height == 0 {
+        return Err(PreprocessError::EmptyImage {
+            width: image.width,
+            height: image.height,
+        });
+    }
+
+    let mean = per_channel(&cfg.mean, "mean")?;
+    let std = per_channel(&cfg.std, "std")?;
+    let (resized_width, resized_height, fill) = resized_size(image, cfg, mean)?;
+    if resized_width == 0 || resized_height == 0 {
+        return Err(PreprocessError::ImageTooSmall {
+            width: image.width,
+            height: image.height,
+            resized_width,
+            resized_height,
+        });
+    }
+    let columns = CropAxis::new(resized_width, crop_width);
+    let rows = CropAxis::new(resized_height, crop_height);
+    let window = Window {
+        columns: columns.visible(),
+        rows: rows.visible(),
+    };
+    let visible = resize_window(image, resized_width, resized_height, &window, filter);
+    Ok(normalise(&visible, &columns, &rows, fill, mean, std))
+}
+
+/// Three values from a `mean`/`std` list; a single value applies to every channel (torch
+/// broadcasts it the same way).
+fn per_channel(values: &[f32], name: &str) -> Result<[f32; 3], PreprocessError> {
+    match *values {
+        [v] => Ok([v; 3]),
+        [r, g, b] => Ok([r, g, b]),
+        _ => Err(PreprocessError::InvalidConfig(format!(
+            "{name} has {} values, expected 3",
+            values.len()
+        ))),
+    }
+}
+
+/// The size timm resizes `image` to for `cfg`, and the colour its crop pads with.
+fn resized_size(
+    image: &RgbImage,
+    cfg: &PretrainedCfg,
+    mean: [f32; 3],
+) -> Result<(usize, usize, [u8; 3]), PreprocessError> {
+    // timm: `crop_pct = crop_pct or DEFAULT_CROP_PCT`, so 0 means the default.
+    let crop_pct = if cfg.crop_pct == 0.0 {
+        0.875
+    } else {
+        cfg.crop_pct
+    };
+    if !(crop_pct.is_finite() && crop_pct > 0.0) {
+        return Err(PreprocessError::InvalidConfig(format!(
+            "crop_pct {}",
+            cfg.crop_pct
+        )));
+    }
+    let [_, crop_height, crop_width] = cfg.input_size;
+    // Python's `math.floor(size / crop_pct)`: the same f64 division.
+    let scale_height = (crop_height as f64 / crop_pct).floor() as usize;
+    let scale_width = (crop_width as f64 / crop_pct).floor() as usize;
+    let (width, height) = (image.width, image.height);
+    let black = [0; 3];
+    match cfg.crop_mode.as_str() {
+        "center" if scale_height == scale_width => {
+            // torchvision `Resize(int)`: the short side becomes `scale`, the long side
+            // `int(scale * long / short)` (truncated).
+            let scale = scale_height;
+            let long_side =
+                |long: usize, short: usize| (scale as f64 * long as f64 / short as f64) as usize;
+            Ok(if width <= height {
+                (scale, long_side(height, width), black)
+            } else {
+                (long_side(width, height), scale, black)
+            })
+        }
+        "center" => {
+            let (w, h) = keep_ratio(image, scale_width, scale_height, false);
+            Ok((w, h, black))
+        }
+        "squash" => Ok((scale_width, scale_height, black)),
+        "border" => {
+            let (w, h) = keep_ratio(image, scale_width, scale_height, true);
+            // timm fills with `round(255 * mean)` (Python rounds half to even); our mean is the
+            // config's value as f32, which rounds the same for any realistic mean.
+            let fill =
+                mean.map(|m| (255.0 * f64::from(m)).round_ties_even().clamp(0.0, 255.0) as u8);
+            Ok((w, h, fill))
+        }
+        other => Err(PreprocessError::UnsupportedCropMode(other.into())),
+    }
+}
+
+/// timm's `ResizeKeepRatio`: scale both sides by the ratio of the shorter (or, with `longest`,
+/// the longer) side to its target, rounding half to even like Python's `round`.
+fn keep_ratio(
+    image: &RgbImage,
+    target_width: usize,
+    target_height: usize,
+    longest: bool,
+) -> (usize, usize) {
+    let ratio_height = image.height as f64 / target_height as f64;
+    let ratio_width = image.width as f64 / target_width as f64;
+    let ratio = if longest {
+        ratio_height.max(ratio_width)
+    } else {
+        ratio_height.min(ratio_width)
+    };
+    let side = |size: usize| (size as f64 / ratio).round_ties_even() as usize;
+    (side(image.width), side(image.height))
+}
+
+/// torchvision's center crop along one axis, padding first when the crop is the larger.
+#[derive(Debug)]
+struct CropAxis {
+    /// Resized pixel at crop index 0; negative when the crop starts in the padding.
+    offset: isize,
+    size: usize,
+    crop: usize,
+}
+
+impl CropAxis {
+    fn new(size: usize, crop: usize) -> Self {
+        let offset = if crop > size {
+            // Pads `(crop − size) // 2` before, the rest after; the padded axis is then the crop.
+            -(((crop - size) / 2) as isize)
+        } else {
+            // `int(round((size − crop) / 2.0))`: half to even.
+            ((size - crop) as f64 / 2.0).round_ties_even() as isize
+        };
+        Self { offset, size, crop }
+    }
+
+    /// The resized pixels the crop shows.
+    fn visible(&self) -> Range<usize> {
+        let start = self.offset.max(0) as usize;
+        let end = (self.offset + self.crop as isize).min(self.size as isize) as usize;
+        start..end.max(start)
+    }
+
+    /// The index into the visible pixels for crop index `i`, or `None` in the padding.
+    fn source(&self, i: usize) -> Option<usize> {
+        let resized = self.offset + i as isize;
+        (resized >= 0 && (resized as usize) < self.size)
+            .then(|| resized as usize - self.visible().start)
+    }
+}
+
+/// `ToTensor` + `Normalize` over the crop, in torch's f32 operations: `(v / 255 − mean) / std`.
+fn normalise(
+    visible: &RgbImage,
+    columns: &CropAxis,
+    rows: &CropAxis,
+    fill: [u8; 3],
+    mean: [f32; 3],
+    std: [f32; 3],
+) -> Tensor {
+    let (height, width) = (rows.crop, columns.crop);
+    let mut data = Vec::with_capacity(3 * height * width);
+    for channel in 0..3 {
+        let (mean, std) = (mean[channel], std[channel]);
+        for y in 0..height {
+            for x in 0..width {
+                let value = match (rows.source(y), columns.source(x)) {
+                    (Some(sy), Some(sx)) => visible.pixels[(sy * visible.width + sx) * 3 + channel],
+                    _ => fill[channel],
+                };
+                data.push((f32::from(value) / 255.0 - mean) / std);
+            }
+        }
+    }
+    Tensor::new([1, 3, height, width], data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(input_size: [usize; 3], crop_pct: f64, crop_mode: &str) -> PretrainedCfg {
+        PretrainedCfg {
+            input_size,
+            mean: vec![0.485, 0.456, 0.406],
+            std: vec![0.229, 0.224, 0.225],
+            interpolation: "bicubic".into(),
+            crop_pct,
+            crop_mode: crop_mode.into(),
+        }
+    }
+
+    fn image(width: usize, height: usize) -> RgbImage {
+        RgbImage {
+            width,
+            height,
+            pixels: vec![128; width * height * 3],
+        }
+    }
+
+    #[test]
+    fn sizes_follow_timm() {
+        let c = cfg([3, 224, 224], 0.875, "center");
+        assert_eq!(
+            resized_size(&image(451, 300), &c, [0.5; 3])
+                .map(|r| (r.0, r.1))
+                .ok(),
+            Some((384, 256))
+        );
+        assert_eq!(
+            resized_size(&image(300, 451), &c, [0.5; 3])
+                .map(|r| (r.0, r.1))
+                .ok(),
+            Some((256, 384))
+        );
+        let squash = cfg([3, 160, 192], 0.95, "squash");
+        assert_eq!(
+            resized_size(&image(451, 300), &squash, [0.5; 3])
+                .map(|r| (r.0, r.1))
+                .ok(),
+            Some((202, 168))
+        );
+    }
+
+    #[test]
+    fn crop_rounds_half_to_even_and_pads_centrally() {
+        let odd = CropAxis::new(343, 224); // (343 − 224) / 2 = 59.5 → 60
+        assert_eq!(odd.offset, 60);
+        let padded = CropAxis::new(5, 10);
+        assert_eq!((padded.offset, padded.visible()), (-2, 0..5));
+        assert_eq!(
+            (padded.source(1), padded.source(2), padded.source(7)),
+            (None, Some(0), None)
+        );
+    }
+
+    #[test]
+    fn errors_name_the_problem() {
+        let bad_mode = preprocess(&image(8, 8), &cfg([3, 4, 4], 0.875, "random"));
+        assert!(matches!(bad_mode, Err(PreprocessError::UnsupportedCropMode(m)) if m == "random"));
+        let mut nearest = cfg([3, 4, 4], 0.875, "center");
+        nearest.interpolation = "nearest".into();
+        assert!(matches!(
+            preprocess(&image(8, 8), &nearest),
+            Err(PreprocessError::UnsupportedInterpolation(_))
+        ));
+        assert!(matches!(
+            preprocess(&image(0, 8), &cfg([3, 4, 4], 0.875, "center")),
+            Err(PreprocessError::EmptyImage { .. })
+        ));
+        let sliver = preprocess(&image(5000, 1), &cfg([3, 32, 32], 1.0, "border"));
+        assert!(matches!(sliver, Err(PreprocessError::ImageTooSmall { .. })));
+        assert!(matches!(
+            decode(b"not an image"),
+            Err(PreprocessError::Decode(_))
+        ));
+    }
+
+    #[test]
+    fn elongated_image_is_cheap_in_center_mode() {
+        // The full resize would be 256 × 2.5 million pixels; only the crop is computed.
+        let tensor = preprocess(&image(1, 10_000), &cfg([3, 224, 224], 0.875, "center"));
+        assert_eq!(tensor.map(|t| t.shape).ok(), Some([1, 3, 224, 224]));
+    }
+}
