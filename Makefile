@@ -1,5 +1,5 @@
 # The two commands of the README. Each installs what is missing first (scripts/setup.sh).
-.PHONY: run test setup dist clean
+.PHONY: run test bench setup dist clean
 
 PORT ?= 8080
 
@@ -10,6 +10,10 @@ run: setup dist
 ## Everything CI checks: fmt, clippy (native + wasm32), native + GPU tests, wasm tests, e2e
 test: setup
 	scripts/test.sh
+
+## CPU speed vs PyTorch (same machine, same run) → BENCHMARKS.md
+bench: setup
+	scripts/bench.sh
 
 setup:
 	scripts/setup.sh

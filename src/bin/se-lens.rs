@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! se-lens classify --model DIR (--tensor X.npy | IMAGE...) [--backend cpu|gpu] [--top K] [--json]
+//! se-lens bench --model DIR [--size N] [--runs N]
 //! se-lens probe [--backend auto|gpu|cpu]
 //! ```
 
@@ -17,6 +18,7 @@ use se_lens::{cpu, preprocess};
 
 const USAGE: &str = "usage:
   se-lens classify --model DIR (--tensor X.npy | IMAGE...) [--backend cpu|gpu] [--top K] [--json]
+  se-lens bench --model DIR [--size N] [--runs N]
   se-lens probe [--backend auto|gpu|cpu]";
 
 fn main() -> ExitCode {
@@ -24,6 +26,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("classify") => parse_classify(&args[1..]).and_then(|request| classify(&request)),
         Some("probe") => probe(&args[1..]),
+        Some("bench") => bench(&args[1..]),
         Some("-h" | "--help") => {
             println!("{USAGE}");
             Ok(())
@@ -73,7 +76,11 @@ fn parse_classify(args: &[String]) -> Result<ClassifyRequest, CliError> {
     let mut model = None;
     let mut args = args.iter();
     while let Some(arg) = args.next() {
-        let mut value = |flag: &str| args.next().cloned().ok_or_else(|| CliError::Usage(format!("{flag} needs a value")));
+        let mut value = |flag: &str| {
+            args.next()
+                .cloned()
+                .ok_or_else(|| CliError::Usage(format!("{flag} needs a value")))
+        };
         match arg.as_str() {
             "--model" => model = Some(PathBuf::from(value("--model")?)),
             "--tensor" => request.tensor = Some(PathBuf::from(value("--tensor")?)),
@@ -81,7 +88,11 @@ fn parse_classify(args: &[String]) -> Result<ClassifyRequest, CliError> {
                 request.backend = match value("--backend")?.as_str() {
                     "cpu" => BackendPreference::Cpu,
                     "gpu" => BackendPreference::Gpu,
-                    other => return Err(CliError::Usage(format!("unknown backend '{other}' (cpu or gpu)"))),
+                    other => {
+                        return Err(CliError::Usage(format!(
+                            "unknown backend '{other}' (cpu or gpu)"
+                        )))
+                    }
                 }
             }
             "--top" => {
@@ -90,13 +101,17 @@ fn parse_classify(args: &[String]) -> Result<ClassifyRequest, CliError> {
                     .map_err(|_| CliError::Usage("--top needs a positive integer".into()))?
             }
             "--json" => request.json = true,
-            flag if flag.starts_with("--") => return Err(CliError::Usage(format!("unknown option {flag}"))),
+            flag if flag.starts_with("--") => {
+                return Err(CliError::Usage(format!("unknown option {flag}")))
+            }
             image => request.images.push(PathBuf::from(image)),
         }
     }
     request.model = model.ok_or_else(|| CliError::Usage("--model DIR is required".into()))?;
-    if request.tensor.is_some() == !request.images.is_empty() {
-        return Err(CliError::Usage("give either --tensor X.npy or one or more images".into()));
+    if request.tensor.is_some() != request.images.is_empty() {
+        return Err(CliError::Usage(
+            "give either --tensor X.npy or one or more images".into(),
+        ));
     }
     Ok(request)
 }
@@ -138,15 +153,25 @@ fn classify(request: &ClassifyRequest) -> Result<(), CliError> {
     let model = Model::load_dir(&request.model).map_err(failed)?;
     let load_ms = elapsed_ms(started);
     if request.backend == BackendPreference::Gpu {
-        eprintln!("se-lens: the GPU backend is not available in this build yet; running on the CPU");
+        eprintln!(
+            "se-lens: the GPU backend is not available in this build yet; running on the CPU"
+        );
     }
     let inputs: Vec<(String, PathBuf)> = match &request.tensor {
         Some(path) => vec![("tensor".into(), path.clone())],
-        None => request.images.iter().map(|p| ("image".into(), p.clone())).collect(),
+        None => request
+            .images
+            .iter()
+            .map(|p| ("image".into(), p.clone()))
+            .collect(),
     };
     for (kind, path) in inputs {
         let started = Instant::now();
-        let input = if kind == "tensor" { load_tensor(&path, &model)? } else { load_image(&path, &model)? };
+        let input = if kind == "tensor" {
+            load_tensor(&path, &model)?
+        } else {
+            load_image(&path, &model)?
+        };
         let preprocess_ms = elapsed_ms(started);
         let started = Instant::now();
         let output = cpu::forward(&model.network, &input, &RunOptions::default());
@@ -158,7 +183,11 @@ fn classify(request: &ClassifyRequest) -> Result<(), CliError> {
         let top = order
             .iter()
             .take(request.top)
-            .map(|&index| Prediction { index, label: &model.labels[index], prob: probs[index] })
+            .map(|&index| Prediction {
+                index,
+                label: &model.labels[index],
+                prob: probs[index],
+            })
             .collect();
         let report = Report {
             model: &model.config.architecture,
@@ -166,8 +195,19 @@ fn classify(request: &ClassifyRequest) -> Result<(), CliError> {
             backend: "cpu",
             top,
             logits: &output.logits,
-            excitations: output.excitations.iter().map(|t| Excitation { block: &t.block, values: &t.values }).collect(),
-            timings_ms: Timings { load: load_ms, preprocess: preprocess_ms, forward: forward_ms },
+            excitations: output
+                .excitations
+                .iter()
+                .map(|t| Excitation {
+                    block: &t.block,
+                    values: &t.values,
+                })
+                .collect(),
+            timings_ms: Timings {
+                load: load_ms,
+                preprocess: preprocess_ms,
+                forward: forward_ms,
+            },
         };
         print_report(&report, request.json);
     }
@@ -182,19 +222,30 @@ fn print_report(report: &Report, json: bool) {
         }
         return;
     }
-    println!("{} ({}, {} in {:.1} ms)", report.input, report.model, report.backend, report.timings_ms.forward);
+    println!(
+        "{} ({}, {} in {:.1} ms)",
+        report.input, report.model, report.backend, report.timings_ms.forward
+    );
     for p in &report.top {
         println!("  {:6.2}%  {:4}  {}", p.prob * 100.0, p.index, p.label);
     }
     for tap in &report.excitations {
-        let (min, max) = tap.values.iter().fold((f32::MAX, f32::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+        let (min, max) = tap
+            .values
+            .iter()
+            .fold((f32::MAX, f32::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
         let mean = tap.values.iter().sum::<f32>() / tap.values.len() as f32;
-        println!("  {:<22} {:4} channels  gate min {min:.3}  mean {mean:.3}  max {max:.3}", tap.block, tap.values.len());
+        println!(
+            "  {:<22} {:4} channels  gate min {min:.3}  mean {mean:.3}  max {max:.3}",
+            tap.block,
+            tap.values.len()
+        );
     }
 }
 
 fn load_tensor(path: &Path, model: &Model) -> Result<Tensor, CliError> {
-    let bytes = std::fs::read(path).map_err(|e| failed(format!("cannot read {}: {e}", path.display())))?;
+    let bytes =
+        std::fs::read(path).map_err(|e| failed(format!("cannot read {}: {e}", path.display())))?;
     let (shape, data) = read_npy(&bytes).map_err(|e| failed(format!("{}: {e}", path.display())))?;
     let channels = model.network.in_channels;
     match shape[..] {
@@ -207,9 +258,12 @@ fn load_tensor(path: &Path, model: &Model) -> Result<Tensor, CliError> {
 }
 
 fn load_image(path: &Path, model: &Model) -> Result<Tensor, CliError> {
-    let bytes = std::fs::read(path).map_err(|e| failed(format!("cannot read {}: {e}", path.display())))?;
-    let image = preprocess::decode(&bytes).map_err(|e| failed(format!("{}: {e}", path.display())))?;
-    preprocess::preprocess(&image, &model.config.pretrained_cfg).map_err(|e| failed(format!("{}: {e}", path.display())))
+    let bytes =
+        std::fs::read(path).map_err(|e| failed(format!("cannot read {}: {e}", path.display())))?;
+    let image =
+        preprocess::decode(&bytes).map_err(|e| failed(format!("{}: {e}", path.display())))?;
+    preprocess::preprocess(&image, &model.config.pretrained_cfg)
+        .map_err(|e| failed(format!("{}: {e}", path.display())))
 }
 
 fn elapsed_ms(since: Instant) -> f64 {
@@ -223,10 +277,70 @@ fn probe(args: &[String]) -> Result<(), CliError> {
         _ => return Err(CliError::Usage("probe takes only --backend".into())),
     };
     let report = pollster::block_on(run_probe(preference));
-    println!("backend: {} ({})", report.backend, report.adapter.as_deref().unwrap_or("no adapter"));
+    println!(
+        "backend: {} ({})",
+        report.backend,
+        report.adapter.as_deref().unwrap_or("no adapter")
+    );
     if let Some(reason) = &report.fallback_reason {
         println!("fell back to the CPU: {reason}");
     }
     println!("max |gpu - cpu|: {:e}", report.max_abs_diff);
+    Ok(())
+}
+
+/// Times the CPU forward pass on a fixed random input; prints one JSON line (used by `make bench`).
+fn bench(args: &[String]) -> Result<(), CliError> {
+    let (mut model_dir, mut size, mut runs) = (None, 224usize, 20usize);
+    let mut args = args.iter();
+    while let Some(flag) = args.next() {
+        let value = args
+            .next()
+            .ok_or_else(|| CliError::Usage(format!("{flag} needs a value")))?;
+        let number = || {
+            value
+                .parse()
+                .map_err(|_| CliError::Usage(format!("{flag} needs a positive integer")))
+        };
+        match flag.as_str() {
+            "--model" => model_dir = Some(PathBuf::from(value)),
+            "--size" => size = number()?,
+            "--runs" => runs = number()?.max(1),
+            _ => return Err(CliError::Usage(format!("unknown option {flag}"))),
+        }
+    }
+    let model = Model::load_dir(
+        &model_dir.ok_or_else(|| CliError::Usage("--model DIR is required".into()))?,
+    )
+    .map_err(failed)?;
+    let mut input = Tensor::pattern([1, model.network.in_channels, size, size]);
+    input.data.iter_mut().for_each(|v| *v *= 2.0);
+    let options = RunOptions::default();
+    for _ in 0..2 {
+        cpu::forward(&model.network, &input, &options);
+    }
+    let mut times: Vec<f64> = (0..runs)
+        .map(|_| {
+            let started = Instant::now();
+            cpu::forward(&model.network, &input, &options);
+            elapsed_ms(started)
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    let median = times[times.len() / 2];
+    let gflop = 2.0 * model.network.macs(size, size) as f64 / 1e9;
+    println!(
+        "{}",
+        serde_json::json!({
+            "model": model.config.architecture,
+            "size": size,
+            "runs": runs,
+            "threads": std::thread::available_parallelism().map_or(1, |n| n.get()),
+            "median_ms": median,
+            "min_ms": times[0],
+            "gflop": gflop,
+            "gflops_per_s": gflop / (median / 1e3),
+        })
+    );
     Ok(())
 }

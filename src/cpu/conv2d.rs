@@ -18,7 +18,11 @@ pub fn conv2d(input: &Tensor, conv: &Conv2d, relu: bool) -> Tensor {
     let direct = conv.kernel == 1 && conv.stride == 1 && conv.padding == 0;
 
     let mut output = vec![0.0f32; batch * conv.out_channels * pixels];
-    let mut columns = if direct { Vec::new() } else { vec![0.0f32; channels * conv.kernel * conv.kernel * pixels] };
+    let mut columns = if direct {
+        Vec::new()
+    } else {
+        vec![0.0f32; channels * conv.kernel * conv.kernel * pixels]
+    };
     for (image, out_image) in input
         .data
         .chunks_exact(channels * height * width)
@@ -27,7 +31,13 @@ pub fn conv2d(input: &Tensor, conv: &Conv2d, relu: bool) -> Tensor {
         let matrix: &[f32] = if direct {
             image
         } else {
-            im2col(image, [channels, height, width], conv, (out_h, out_w), &mut columns);
+            im2col(
+                image,
+                [channels, height, width],
+                conv,
+                (out_h, out_w),
+                &mut columns,
+            );
             &columns
         };
         for group in 0..conv.groups {
@@ -37,8 +47,18 @@ pub fn conv2d(input: &Tensor, conv: &Conv2d, relu: bool) -> Tensor {
                 cols: k,
                 row_stride: k,
             };
-            let patches = MatRef { data: &matrix[group * k * pixels..], rows: k, cols: pixels, row_stride: pixels };
-            matmul(&mut out_image[group * group_out * pixels..], pixels, weights, patches);
+            let patches = MatRef {
+                data: &matrix[group * k * pixels..],
+                rows: k,
+                cols: pixels,
+                row_stride: pixels,
+            };
+            matmul(
+                &mut out_image[group * group_out * pixels..],
+                pixels,
+                weights,
+                patches,
+            );
         }
         for_each_chunk(out_image, pixels, |channel, plane| {
             let bias = conv.bias[channel];
@@ -53,7 +73,13 @@ pub fn conv2d(input: &Tensor, conv: &Conv2d, relu: bool) -> Tensor {
 }
 
 /// Unfolds `image` (`[C, H, W]`) into `[C·k·k, out_h·out_w]`, zero outside the padding.
-fn im2col(image: &[f32], [_, height, width]: [usize; 3], conv: &Conv2d, (out_h, out_w): (usize, usize), columns: &mut [f32]) {
+fn im2col(
+    image: &[f32],
+    [_, height, width]: [usize; 3],
+    conv: &Conv2d,
+    (out_h, out_w): (usize, usize),
+    columns: &mut [f32],
+) {
     let (kernel, stride, padding) = (conv.kernel, conv.stride, conv.padding);
     let plane = height * width;
     for_each_chunk(columns, out_h * out_w, |row, out| {
@@ -70,7 +96,11 @@ fn im2col(image: &[f32], [_, height, width]: [usize; 3], conv: &Conv2d, (out_h, 
             let source_row = &source[y as usize * width..(y as usize + 1) * width];
             for (ox, value) in out_row.iter_mut().enumerate() {
                 let x = (ox * stride + kx) as isize - padding as isize;
-                *value = if x < 0 || x >= width as isize { 0.0 } else { source_row[x as usize] };
+                *value = if x < 0 || x >= width as isize {
+                    0.0
+                } else {
+                    source_row[x as usize]
+                };
             }
         }
     });

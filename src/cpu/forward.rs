@@ -8,16 +8,26 @@ pub fn forward(network: &Network, input: &Tensor, options: &RunOptions) -> RunOu
     let mut x = run_layers(&network.stem, input.clone());
     let mut excitations = Vec::new();
     for block in &network.blocks {
-        let shortcut = if block.shortcut.is_empty() { x.clone() } else { run_layers(&block.shortcut, x.clone()) };
+        let shortcut = if block.shortcut.is_empty() {
+            x.clone()
+        } else {
+            run_layers(&block.shortcut, x.clone())
+        };
         let mut y = run_layers(&block.body, x);
-        let gates = block.se.as_ref().map(|se| match options.gate_overrides.get(&se.name) {
-            None => excitation(&y, se),
-            Some(GateOverride::Ones) => vec![1.0; batch * se.channels],
-            Some(GateOverride::Values(gate)) => gate.repeat(batch),
-        });
+        let gates = block
+            .se
+            .as_ref()
+            .map(|se| match options.gate_overrides.get(&se.name) {
+                None => excitation(&y, se),
+                Some(GateOverride::Ones) => vec![1.0; batch * se.channels],
+                Some(GateOverride::Values(gate)) => gate.repeat(batch),
+            });
         scale_add_relu(&mut y, gates.as_deref(), &shortcut);
         if let (Some(se), Some(values)) = (&block.se, gates) {
-            excitations.push(ExcitationTap { block: se.name.clone(), values });
+            excitations.push(ExcitationTap {
+                block: se.name.clone(),
+                values,
+            });
         }
         x = y;
     }
@@ -28,7 +38,10 @@ pub fn forward(network: &Network, input: &Tensor, options: &RunOptions) -> RunOu
         .chunks_exact(head.in_features)
         .flat_map(|features| dense(&head.weight, &head.bias, features).collect::<Vec<_>>())
         .collect();
-    RunOutput { logits, excitations }
+    RunOutput {
+        logits,
+        excitations,
+    }
 }
 
 fn run_layers(layers: &[Layer], mut x: Tensor) -> Tensor {

@@ -12,7 +12,9 @@ pub struct MatRef<'a> {
 
 impl MatRef<'_> {
     fn covers(&self) -> bool {
-        self.rows == 0 || self.cols == 0 || (self.rows - 1) * self.row_stride + self.cols <= self.data.len()
+        self.rows == 0
+            || self.cols == 0
+            || (self.rows - 1) * self.row_stride + self.cols <= self.data.len()
     }
 }
 
@@ -24,7 +26,10 @@ pub fn matmul(out: &mut [f32], out_stride: usize, a: MatRef, b: MatRef) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     assert_eq!(b.rows, k, "inner dimensions differ");
     assert!(a.covers() && b.covers(), "matrix view exceeds its slice");
-    assert!(m == 0 || n == 0 || (m - 1) * out_stride + n <= out.len(), "output view exceeds its slice");
+    assert!(
+        m == 0 || n == 0 || (m - 1) * out_stride + n <= out.len(),
+        "output view exceeds its slice"
+    );
     if m == 0 || n == 0 {
         return;
     }

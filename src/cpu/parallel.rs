@@ -9,10 +9,14 @@ where
     #[cfg(not(target_arch = "wasm32"))]
     {
         use rayon::prelude::*;
-        data.par_chunks_mut(chunk_len).enumerate().for_each(|(i, chunk)| work(i, chunk));
+        data.par_chunks_mut(chunk_len)
+            .enumerate()
+            .for_each(|(i, chunk)| work(i, chunk));
     }
     #[cfg(target_arch = "wasm32")]
-    data.chunks_mut(chunk_len).enumerate().for_each(|(i, chunk)| work(i, chunk));
+    data.chunks_mut(chunk_len)
+        .enumerate()
+        .for_each(|(i, chunk)| work(i, chunk));
 }
 
 /// How the GEMM may split its work.

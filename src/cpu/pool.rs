@@ -12,7 +12,8 @@ pub fn pool2d(input: &Tensor, pool: &Pool) -> Tensor {
             let (y0, y1) = window(oy, pool, height);
             for ox in 0..out_w {
                 let (x0, x1) = window(ox, pool, width);
-                let values = (y0..y1).flat_map(|y| plane[y * width + x0..y * width + x1].iter().copied());
+                let values =
+                    (y0..y1).flat_map(|y| plane[y * width + x0..y * width + x1].iter().copied());
                 out[oy * out_w + ox] = match pool.kind {
                     PoolKind::Max => values.fold(f32::NEG_INFINITY, f32::max),
                     PoolKind::Avg => values.sum::<f32>() / ((y1 - y0) * (x1 - x0)) as f32,

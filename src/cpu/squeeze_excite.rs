@@ -8,8 +8,12 @@ pub fn excitation(input: &Tensor, se: &SqueezeExcite) -> Vec<f32> {
         .data
         .chunks_exact(se.channels)
         .flat_map(|z| {
-            let hidden: Vec<f32> = dense(&se.fc1_weight, &se.fc1_bias, z).map(|v| v.max(0.0)).collect();
-            dense(&se.fc2_weight, &se.fc2_bias, &hidden).map(sigmoid).collect::<Vec<_>>()
+            let hidden: Vec<f32> = dense(&se.fc1_weight, &se.fc1_bias, z)
+                .map(|v| v.max(0.0))
+                .collect();
+            dense(&se.fc2_weight, &se.fc2_bias, &hidden)
+                .map(sigmoid)
+                .collect::<Vec<_>>()
         })
         .collect()
 }
@@ -17,7 +21,12 @@ pub fn excitation(input: &Tensor, se: &SqueezeExcite) -> Vec<f32> {
 /// `relu(x · gate + shortcut)`, in place on `x`: the end of every SE residual block.
 pub fn scale_add_relu(x: &mut Tensor, gates: Option<&[f32]>, shortcut: &Tensor) {
     let plane = x.shape[2] * x.shape[3];
-    for (channel, (out, skip)) in x.data.chunks_exact_mut(plane).zip(shortcut.data.chunks_exact(plane)).enumerate() {
+    for (channel, (out, skip)) in x
+        .data
+        .chunks_exact_mut(plane)
+        .zip(shortcut.data.chunks_exact(plane))
+        .enumerate()
+    {
         let gate = gates.map_or(1.0, |g| g[channel]);
         for (v, s) in out.iter_mut().zip(skip) {
             *v = (*v * gate + s).max(0.0);
@@ -26,7 +35,11 @@ pub fn scale_add_relu(x: &mut Tensor, gates: Option<&[f32]>, shortcut: &Tensor) 
 }
 
 /// `weight · x + bias` for a row-major `[out, in]` weight.
-pub(super) fn dense<'a>(weight: &'a [f32], bias: &'a [f32], x: &'a [f32]) -> impl Iterator<Item = f32> + 'a {
+pub(super) fn dense<'a>(
+    weight: &'a [f32],
+    bias: &'a [f32],
+    x: &'a [f32],
+) -> impl Iterator<Item = f32> + 'a {
     weight
         .chunks_exact(x.len())
         .zip(bias)

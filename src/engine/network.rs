@@ -50,7 +50,11 @@ impl Pool {
     /// inside the input or left padding.
     pub fn output_size(&self, size: usize) -> usize {
         let span = size + 2 * self.padding - self.kernel;
-        let mut out = if self.ceil_mode { span.div_ceil(self.stride) } else { span / self.stride } + 1;
+        let mut out = if self.ceil_mode {
+            span.div_ceil(self.stride)
+        } else {
+            span / self.stride
+        } + 1;
         if self.ceil_mode && (out - 1) * self.stride >= size + self.padding {
             out -= 1;
         }

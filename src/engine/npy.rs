@@ -26,7 +26,10 @@ pub fn read_npy(bytes: &[u8]) -> Result<(Vec<usize>, Vec<f32>), NpyError> {
         }
         2 | 3 => {
             let len = rest.get(..4).ok_or(NpyError::NotNpy)?;
-            (u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize, &rest[4..])
+            (
+                u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize,
+                &rest[4..],
+            )
         }
         v => return Err(NpyError::Header(format!("version {v}"))),
     };
@@ -49,14 +52,20 @@ pub fn read_npy(bytes: &[u8]) -> Result<(Vec<usize>, Vec<f32>), NpyError> {
         .split(',')
         .map(str::trim)
         .filter(|dim| !dim.is_empty())
-        .map(|dim| dim.parse::<usize>().map_err(|_| NpyError::Header(format!("shape {shape_text}"))))
+        .map(|dim| {
+            dim.parse::<usize>()
+                .map_err(|_| NpyError::Header(format!("shape {shape_text}")))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let expected = shape
         .iter()
         .try_fold(4usize, |acc, &dim| acc.checked_mul(dim))
         .ok_or_else(|| NpyError::Header(format!("shape {shape_text} is too large")))?;
     if data.len() != expected {
-        return Err(NpyError::Length { expected, actual: data.len() });
+        return Err(NpyError::Length {
+            expected,
+            actual: data.len(),
+        });
     }
     let values = data
         .chunks_exact(4)
@@ -69,7 +78,11 @@ pub fn read_npy(bytes: &[u8]) -> Result<(Vec<usize>, Vec<f32>), NpyError> {
 fn dict_value<'a>(header: &'a str, key: &str) -> Result<&'a str, NpyError> {
     let missing = || NpyError::Header(format!("no '{key}'"));
     let start = header.find(&format!("'{key}'")).ok_or_else(missing)? + key.len() + 2;
-    let value = header[start..].trim_start().strip_prefix(':').ok_or_else(missing)?.trim_start();
+    let value = header[start..]
+        .trim_start()
+        .strip_prefix(':')
+        .ok_or_else(missing)?
+        .trim_start();
     let end = if value.starts_with('(') {
         value.find(')').map(|i| i + 1)
     } else {
@@ -93,17 +106,29 @@ mod tests {
 
     #[test]
     fn reads_what_numpy_writes() {
-        let data: Vec<u8> = [1.0f32, -2.5].iter().flat_map(|v| v.to_le_bytes()).collect();
-        let file = npy("{'descr': '<f4', 'fortran_order': False, 'shape': (1, 2), }\n", &data);
+        let data: Vec<u8> = [1.0f32, -2.5]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let file = npy(
+            "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 2), }\n",
+            &data,
+        );
         assert_eq!(read_npy(&file), Ok((vec![1, 2], vec![1.0, -2.5])));
     }
 
     #[test]
     fn refuses_other_dtypes_and_short_data() {
         let header = "{'descr': '<f8', 'fortran_order': False, 'shape': (1,), }";
-        assert_eq!(read_npy(&npy(header, &[0; 8])), Err(NpyError::Dtype("<f8".into())));
+        assert_eq!(
+            read_npy(&npy(header, &[0; 8])),
+            Err(NpyError::Dtype("<f8".into()))
+        );
         let header = "{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }";
-        assert!(matches!(read_npy(&npy(header, &[0; 8])), Err(NpyError::Length { .. })));
+        assert!(matches!(
+            read_npy(&npy(header, &[0; 8])),
+            Err(NpyError::Length { .. })
+        ));
         assert_eq!(read_npy(b"\x93NUM"), Err(NpyError::NotNpy));
     }
 }

@@ -4,7 +4,10 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
     #[error("cannot read {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error(
         "{0} is a PyTorch pickle, which SE Lens does not load (unpickling runs code); convert it \
          with `python tools/convert_to_safetensors.py MODEL_DIR` or save with \
@@ -22,9 +25,15 @@ pub enum ModelError {
     #[error("model.safetensors has no tensor '{0}'")]
     MissingTensor(String),
     #[error("tensor '{name}' has shape {actual:?}, expected {expected:?}")]
-    WrongShape { name: String, expected: Vec<usize>, actual: Vec<usize> },
+    WrongShape {
+        name: String,
+        expected: Vec<usize>,
+        actual: Vec<usize>,
+    },
     #[error("tensor '{name}' has dtype {dtype}; SE Lens reads F32, F16 and BF16")]
     UnsupportedDtype { name: String, dtype: String },
-    #[error("model.safetensors has {count} tensor(s) the architecture does not use, e.g. '{example}'")]
+    #[error(
+        "model.safetensors has {count} tensor(s) the architecture does not use, e.g. '{example}'"
+    )]
     UnusedTensors { count: usize, example: String },
 }

@@ -21,7 +21,14 @@ pub struct ConvShape {
 impl ConvShape {
     /// A bias-free convolution with "same"-style padding `kernel / 2`.
     pub fn new(in_channels: usize, out_channels: usize, kernel: usize, stride: usize) -> Self {
-        Self { in_channels, out_channels, kernel, stride, padding: kernel / 2, groups: 1 }
+        Self {
+            in_channels,
+            out_channels,
+            kernel,
+            stride,
+            padding: kernel / 2,
+            groups: 1,
+        }
     }
 
     pub fn groups(self, groups: usize) -> Self {
@@ -35,16 +42,32 @@ impl ConvShape {
 
 /// Reads the bias-free convolution `conv` and the BatchNorm `bn` after it, folded into one layer:
 /// `w' = w·γ/√(σ²+ε)`, `b' = β − μ·γ/√(σ²+ε)` (computed in f64).
-pub fn conv_bn(weights: &Weights, conv: &str, bn: &str, shape: ConvShape, relu: bool) -> Result<Layer, ModelError> {
-    let ConvShape { in_channels, out_channels, kernel, groups, .. } = shape;
+pub fn conv_bn(
+    weights: &Weights,
+    conv: &str,
+    bn: &str,
+    shape: ConvShape,
+    relu: bool,
+) -> Result<Layer, ModelError> {
+    let ConvShape {
+        in_channels,
+        out_channels,
+        kernel,
+        groups,
+        ..
+    } = shape;
     if groups == 0 || in_channels % groups != 0 || out_channels % groups != 0 {
         return Err(ModelError::ModelArg {
             name: "cardinality".into(),
-            reason: format!("{groups} groups do not divide {in_channels} → {out_channels} channels ({conv})"),
+            reason: format!(
+                "{groups} groups do not divide {in_channels} → {out_channels} channels ({conv})"
+            ),
         });
     }
-    let mut weight =
-        weights.take(&format!("{conv}.weight"), &[out_channels, in_channels / groups, kernel, kernel])?;
+    let mut weight = weights.take(
+        &format!("{conv}.weight"),
+        &[out_channels, in_channels / groups, kernel, kernel],
+    )?;
     let per_channel = |name: &str| weights.take(&format!("{bn}.{name}"), &[out_channels]);
     let (gamma, beta) = (per_channel("weight")?, per_channel("bias")?);
     let (mean, var) = (per_channel("running_mean")?, per_channel("running_var")?);
@@ -52,7 +75,8 @@ pub fn conv_bn(weights: &Weights, conv: &str, bn: &str, shape: ConvShape, relu: 
     let mut bias = Vec::with_capacity(out_channels);
     for (channel, row) in weight.chunks_exact_mut(fan_in).enumerate() {
         let scale = f64::from(gamma[channel]) / (f64::from(var[channel]) + BN_EPS).sqrt();
-        row.iter_mut().for_each(|w| *w = (f64::from(*w) * scale) as f32);
+        row.iter_mut()
+            .for_each(|w| *w = (f64::from(*w) * scale) as f32);
         bias.push((f64::from(beta[channel]) - f64::from(mean[channel]) * scale) as f32);
     }
     Ok(Layer::Conv {
@@ -72,7 +96,11 @@ pub fn conv_bn(weights: &Weights, conv: &str, bn: &str, shape: ConvShape, relu: 
 
 /// Reads an SE module (`fc1`, `fc2` as 1×1 convolutions with bias); the reduced width comes
 /// from the weights.
-pub fn squeeze_excite(weights: &Weights, name: &str, channels: usize) -> Result<SqueezeExcite, ModelError> {
+pub fn squeeze_excite(
+    weights: &Weights,
+    name: &str,
+    channels: usize,
+) -> Result<SqueezeExcite, ModelError> {
     let fc1 = format!("{name}.fc1.weight");
     let reduced = weights.shape(&fc1).map_or(0, |shape| shape[0]);
     if reduced == 0 {
@@ -89,7 +117,12 @@ pub fn squeeze_excite(weights: &Weights, name: &str, channels: usize) -> Result<
     })
 }
 
-pub fn linear(weights: &Weights, name: &str, in_features: usize, out_features: usize) -> Result<Linear, ModelError> {
+pub fn linear(
+    weights: &Weights,
+    name: &str,
+    in_features: usize,
+    out_features: usize,
+) -> Result<Linear, ModelError> {
     Ok(Linear {
         in_features,
         out_features,

@@ -53,7 +53,11 @@ impl Model {
         let network = build_network(&config, &weights)?;
         weights.ensure_all_used()?;
         let labels = labels(&config);
-        Ok(Self { config, network, labels })
+        Ok(Self {
+            config,
+            network,
+            labels,
+        })
     }
 }
 
@@ -62,7 +66,9 @@ fn build_network(config: &ModelConfig, weights: &Weights) -> Result<Network, Mod
     let name = config.architecture.as_str();
     let num_classes = config.num_classes;
     if num_classes == 0 {
-        return Err(ModelError::Config("num_classes is 0 (feature extractors have no classes to show)".into()));
+        return Err(ModelError::Config(
+            "num_classes is 0 (feature extractors have no classes to show)".into(),
+        ));
     }
     let network = if let Some(mut args) = resnet::ResNetArgs::from_name(name) {
         args.apply(&config.model_args)?;
@@ -87,6 +93,8 @@ fn labels(config: &ModelConfig) -> Vec<String> {
     match &config.label_names {
         Some(names) if names.len() == config.num_classes => names.clone(),
         _ if config.num_classes == 1000 => IMAGENET_LABELS.lines().map(str::to_owned).collect(),
-        _ => (0..config.num_classes).map(|i| format!("class {i}")).collect(),
+        _ => (0..config.num_classes)
+            .map(|i| format!("class {i}"))
+            .collect(),
     }
 }

@@ -39,8 +39,12 @@ impl ResNetArgs {
         } else {
             (false, rest.strip_prefix("resnet")?)
         };
-        let (body, grouping) = rest.split_once('_').map_or((rest, None), |(b, g)| (b, Some(g)));
-        let digits = body.find(|c: char| !c.is_ascii_digit()).unwrap_or(body.len());
+        let (body, grouping) = rest
+            .split_once('_')
+            .map_or((rest, None), |(b, g)| (b, Some(g)));
+        let digits = body
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(body.len());
         let (depth, variant) = body.split_at(digits);
         let (bottleneck, layers): (bool, &[usize]) = match depth {
             "10" => (false, &[1, 1, 1, 1]),
@@ -92,12 +96,25 @@ impl ResNetArgs {
     /// ways the engine does not implement are refused by name.
     pub fn apply(&mut self, model_args: &Map<String, Value>) -> Result<(), ModelError> {
         for (name, value) in model_args {
-            let bad = |reason: &str| ModelError::ModelArg { name: name.clone(), reason: reason.into() };
-            let int = || value.as_u64().map(|v| v as usize).filter(|&v| v > 0).ok_or_else(|| bad("expected a positive integer"));
+            let bad = |reason: &str| ModelError::ModelArg {
+                name: name.clone(),
+                reason: reason.into(),
+            };
+            let int = || {
+                value
+                    .as_u64()
+                    .map(|v| v as usize)
+                    .filter(|&v| v > 0)
+                    .ok_or_else(|| bad("expected a positive integer"))
+            };
             let ints = || {
                 value
                     .as_array()
-                    .and_then(|a| a.iter().map(|v| v.as_u64().map(|v| v as usize).filter(|&v| v > 0)).collect::<Option<Vec<_>>>())
+                    .and_then(|a| {
+                        a.iter()
+                            .map(|v| v.as_u64().map(|v| v as usize).filter(|&v| v > 0))
+                            .collect::<Option<Vec<_>>>()
+                    })
                     .ok_or_else(|| bad("expected a list of positive integers"))
             };
             match name.as_str() {
@@ -115,7 +132,11 @@ impl ResNetArgs {
                         _ => return Err(bad("expected '', 'deep' or 'deep_tiered'")),
                     }
                 }
-                "avg_down" => self.avg_down = value.as_bool().ok_or_else(|| bad("expected true or false"))?,
+                "avg_down" => {
+                    self.avg_down = value
+                        .as_bool()
+                        .ok_or_else(|| bad("expected true or false"))?
+                }
                 "block_args" => {
                     let attn = value.get("attn_layer");
                     self.se = match attn.and_then(Value::as_str) {
@@ -123,7 +144,10 @@ impl ResNetArgs {
                         None if attn.is_none_or(Value::is_null) => false,
                         _ => return Err(bad("only attn_layer 'se' (or none) is supported")),
                     };
-                    if value.as_object().is_some_and(|args| args.keys().any(|k| k != "attn_layer")) {
+                    if value
+                        .as_object()
+                        .is_some_and(|args| args.keys().any(|k| k != "attn_layer"))
+                    {
                         return Err(bad("only attn_layer is supported in block_args"));
                     }
                 }
@@ -131,14 +155,19 @@ impl ResNetArgs {
                 "global_pool" if value.as_str() == Some("avg") => {}
                 "replace_stem_pool" if value.as_bool() == Some(false) => {}
                 // Training-only: no effect in eval mode.
-                "drop_rate" | "drop_path_rate" | "drop_block_rate" | "zero_init_last" | "num_classes" => {}
+                "drop_rate" | "drop_path_rate" | "drop_block_rate" | "zero_init_last"
+                | "num_classes" => {}
                 _ => return Err(bad("this argument is not supported by SE Lens's ResNet")),
             }
         }
         if self.layers.len() != self.channels.len() || self.layers.is_empty() {
             return Err(ModelError::ModelArg {
                 name: "layers".into(),
-                reason: format!("{} stages but {} channel widths", self.layers.len(), self.channels.len()),
+                reason: format!(
+                    "{} stages but {} channel widths",
+                    self.layers.len(),
+                    self.channels.len()
+                ),
             });
         }
         if !self.bottleneck && (self.cardinality != 1 || self.base_width != 64) {
@@ -151,19 +180,57 @@ impl ResNetArgs {
     }
 }
 
-pub fn build(args: &ResNetArgs, num_classes: usize, weights: &Weights) -> Result<Network, ModelError> {
+pub fn build(
+    args: &ResNetArgs,
+    num_classes: usize,
+    weights: &Weights,
+) -> Result<Network, ModelError> {
     let deep = args.stem_type.starts_with("deep");
     let inplanes = if deep { args.stem_width * 2 } else { 64 };
     let mut stem = Vec::new();
     if deep {
-        let first = if args.stem_type == "deep_tiered" { 3 * (args.stem_width / 4) } else { args.stem_width };
-        stem.push(conv_bn(weights, "conv1.0", "conv1.1", ConvShape::new(args.in_chans, first, 3, 2), true)?);
-        stem.push(conv_bn(weights, "conv1.3", "conv1.4", ConvShape::new(first, args.stem_width, 3, 1), true)?);
-        stem.push(conv_bn(weights, "conv1.6", "bn1", ConvShape::new(args.stem_width, inplanes, 3, 1), true)?);
+        let first = if args.stem_type == "deep_tiered" {
+            3 * (args.stem_width / 4)
+        } else {
+            args.stem_width
+        };
+        stem.push(conv_bn(
+            weights,
+            "conv1.0",
+            "conv1.1",
+            ConvShape::new(args.in_chans, first, 3, 2),
+            true,
+        )?);
+        stem.push(conv_bn(
+            weights,
+            "conv1.3",
+            "conv1.4",
+            ConvShape::new(first, args.stem_width, 3, 1),
+            true,
+        )?);
+        stem.push(conv_bn(
+            weights,
+            "conv1.6",
+            "bn1",
+            ConvShape::new(args.stem_width, inplanes, 3, 1),
+            true,
+        )?);
     } else {
-        stem.push(conv_bn(weights, "conv1", "bn1", ConvShape::new(args.in_chans, inplanes, 7, 2), true)?);
+        stem.push(conv_bn(
+            weights,
+            "conv1",
+            "bn1",
+            ConvShape::new(args.in_chans, inplanes, 7, 2),
+            true,
+        )?);
     }
-    stem.push(Layer::Pool(Pool { kind: PoolKind::Max, kernel: 3, stride: 2, padding: 1, ceil_mode: false }));
+    stem.push(Layer::Pool(Pool {
+        kind: PoolKind::Max,
+        kernel: 3,
+        stride: 2,
+        padding: 1,
+        ceil_mode: false,
+    }));
 
     let expansion = if args.bottleneck { 4 } else { 1 };
     let mut in_channels = inplanes;
@@ -182,7 +249,13 @@ pub fn build(args: &ResNetArgs, num_classes: usize, weights: &Weights) -> Result
                 let width = planes * args.base_width / 64 * args.cardinality;
                 let first = width / args.block_reduce_first;
                 vec![
-                    conv_bn(weights, &format!("{name}.conv1"), &format!("{name}.bn1"), ConvShape::new(in_channels, first, 1, 1), true)?,
+                    conv_bn(
+                        weights,
+                        &format!("{name}.conv1"),
+                        &format!("{name}.bn1"),
+                        ConvShape::new(in_channels, first, 1, 1),
+                        true,
+                    )?,
                     conv_bn(
                         weights,
                         &format!("{name}.conv2"),
@@ -190,17 +263,48 @@ pub fn build(args: &ResNetArgs, num_classes: usize, weights: &Weights) -> Result
                         ConvShape::new(first, width, 3, stride).groups(args.cardinality),
                         true,
                     )?,
-                    conv_bn(weights, &format!("{name}.conv3"), &format!("{name}.bn3"), ConvShape::new(width, out_channels, 1, 1), false)?,
+                    conv_bn(
+                        weights,
+                        &format!("{name}.conv3"),
+                        &format!("{name}.bn3"),
+                        ConvShape::new(width, out_channels, 1, 1),
+                        false,
+                    )?,
                 ]
             } else {
                 let first = planes / args.block_reduce_first;
                 vec![
-                    conv_bn(weights, &format!("{name}.conv1"), &format!("{name}.bn1"), ConvShape::new(in_channels, first, 3, stride), true)?,
-                    conv_bn(weights, &format!("{name}.conv2"), &format!("{name}.bn2"), ConvShape::new(first, out_channels, 3, 1), false)?,
+                    conv_bn(
+                        weights,
+                        &format!("{name}.conv1"),
+                        &format!("{name}.bn1"),
+                        ConvShape::new(in_channels, first, 3, stride),
+                        true,
+                    )?,
+                    conv_bn(
+                        weights,
+                        &format!("{name}.conv2"),
+                        &format!("{name}.bn2"),
+                        ConvShape::new(first, out_channels, 3, 1),
+                        false,
+                    )?,
                 ]
             };
-            let se = if args.se { Some(squeeze_excite(weights, &format!("{name}.se"), out_channels)?) } else { None };
-            blocks.push(ResidualBlock { name, body, se, shortcut });
+            let se = if args.se {
+                Some(squeeze_excite(
+                    weights,
+                    &format!("{name}.se"),
+                    out_channels,
+                )?)
+            } else {
+                None
+            };
+            blocks.push(ResidualBlock {
+                name,
+                body,
+                se,
+                shortcut,
+            });
             in_channels = out_channels;
         }
     }
@@ -222,18 +326,35 @@ fn downsample(
     stride: usize,
 ) -> Result<Vec<Layer>, ModelError> {
     let conv = |index: usize, shape: ConvShape| {
-        conv_bn(weights, &format!("{block}.downsample.{index}"), &format!("{block}.downsample.{}", index + 1), shape, false)
+        conv_bn(
+            weights,
+            &format!("{block}.downsample.{index}"),
+            &format!("{block}.downsample.{}", index + 1),
+            shape,
+            false,
+        )
     };
     if args.avg_down {
         let mut layers = Vec::new();
         if stride != 1 {
-            layers.push(Layer::Pool(Pool { kind: PoolKind::Avg, kernel: 2, stride, padding: 0, ceil_mode: true }));
+            layers.push(Layer::Pool(Pool {
+                kind: PoolKind::Avg,
+                kernel: 2,
+                stride,
+                padding: 0,
+                ceil_mode: true,
+            }));
         }
         layers.push(conv(1, ConvShape::new(in_channels, out_channels, 1, 1))?);
         Ok(layers)
     } else {
-        let kernel = if stride == 1 { 1 } else { args.down_kernel_size };
-        let shape = ConvShape::new(in_channels, out_channels, kernel, stride).padding(((stride - 1) + (kernel - 1)) / 2);
+        let kernel = if stride == 1 {
+            1
+        } else {
+            args.down_kernel_size
+        };
+        let shape = ConvShape::new(in_channels, out_channels, kernel, stride)
+            .padding(((stride - 1) + (kernel - 1)) / 2);
         Ok(vec![conv(0, shape)?])
     }
 }

@@ -43,7 +43,10 @@ impl SeNetArgs {
             downsample_padding: 0,
             in_chans: 3,
         };
-        let resnext = |layers| Self { groups: 32, ..resnet(Block::ResNeXt, layers) };
+        let resnext = |layers| Self {
+            groups: 32,
+            ..resnet(Block::ResNeXt, layers)
+        };
         Some(match name.strip_prefix("legacy_")? {
             "seresnet18" => resnet(Block::Basic, [2, 2, 2, 2]),
             "seresnet34" => resnet(Block::Basic, [3, 4, 6, 3]),
@@ -65,7 +68,10 @@ impl SeNetArgs {
         })
     }
 
-    pub fn apply(&mut self, model_args: &serde_json::Map<String, serde_json::Value>) -> Result<(), ModelError> {
+    pub fn apply(
+        &mut self,
+        model_args: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(), ModelError> {
         for (name, value) in model_args {
             match (name.as_str(), value.as_u64()) {
                 ("in_chans", Some(c)) if c > 0 => self.in_chans = c as usize,
@@ -83,8 +89,20 @@ impl SeNetArgs {
     }
 }
 
-pub fn build(args: &SeNetArgs, num_classes: usize, weights: &Weights) -> Result<Network, ModelError> {
-    let layer0 = |conv: &str, bn: &str, shape| conv_bn(weights, &format!("layer0.{conv}"), &format!("layer0.{bn}"), shape, true);
+pub fn build(
+    args: &SeNetArgs,
+    num_classes: usize,
+    weights: &Weights,
+) -> Result<Network, ModelError> {
+    let layer0 = |conv: &str, bn: &str, shape| {
+        conv_bn(
+            weights,
+            &format!("layer0.{conv}"),
+            &format!("layer0.{bn}"),
+            shape,
+            true,
+        )
+    };
     let mut stem = if args.input_3x3 {
         vec![
             layer0("conv1", "bn1", ConvShape::new(args.in_chans, 64, 3, 2))?,
@@ -92,24 +110,56 @@ pub fn build(args: &SeNetArgs, num_classes: usize, weights: &Weights) -> Result<
             layer0("conv3", "bn3", ConvShape::new(64, args.inplanes, 3, 1))?,
         ]
     } else {
-        vec![layer0("conv1", "bn1", ConvShape::new(args.in_chans, args.inplanes, 7, 2))?]
+        vec![layer0(
+            "conv1",
+            "bn1",
+            ConvShape::new(args.in_chans, args.inplanes, 7, 2),
+        )?]
     };
-    stem.push(Layer::Pool(Pool { kind: PoolKind::Max, kernel: 3, stride: 2, padding: 0, ceil_mode: true }));
+    stem.push(Layer::Pool(Pool {
+        kind: PoolKind::Max,
+        kernel: 3,
+        stride: 2,
+        padding: 0,
+        ceil_mode: true,
+    }));
 
     let expansion = if args.block == Block::Basic { 1 } else { 4 };
     let mut in_channels = args.inplanes;
     let mut blocks = Vec::new();
-    for (stage, (planes, &count)) in [64, 128, 256, 512].into_iter().zip(&args.layers).enumerate() {
+    for (stage, (planes, &count)) in [64, 128, 256, 512]
+        .into_iter()
+        .zip(&args.layers)
+        .enumerate()
+    {
         let out_channels = planes * expansion;
         for index in 0..count {
             let name = format!("layer{}.{index}", stage + 1);
             let stride = if stage > 0 && index == 0 { 2 } else { 1 };
-            let conv = |i: usize, shape, relu| conv_bn(weights, &format!("{name}.conv{i}"), &format!("{name}.bn{i}"), shape, relu);
+            let conv = |i: usize, shape, relu| {
+                conv_bn(
+                    weights,
+                    &format!("{name}.conv{i}"),
+                    &format!("{name}.bn{i}"),
+                    shape,
+                    relu,
+                )
+            };
             let shortcut = if stride != 1 || in_channels != out_channels {
-                let (kernel, padding) =
-                    if stage == 0 { (1, 0) } else { (args.downsample_kernel_size, args.downsample_padding) };
-                let shape = ConvShape::new(in_channels, out_channels, kernel, stride).padding(padding);
-                vec![conv_bn(weights, &format!("{name}.downsample.0"), &format!("{name}.downsample.1"), shape, false)?]
+                let (kernel, padding) = if stage == 0 {
+                    (1, 0)
+                } else {
+                    (args.downsample_kernel_size, args.downsample_padding)
+                };
+                let shape =
+                    ConvShape::new(in_channels, out_channels, kernel, stride).padding(padding);
+                vec![conv_bn(
+                    weights,
+                    &format!("{name}.downsample.0"),
+                    &format!("{name}.downsample.1"),
+                    shape,
+                    false,
+                )?]
             } else {
                 Vec::new()
             };
@@ -128,18 +178,35 @@ pub fn build(args: &SeNetArgs, num_classes: usize, weights: &Weights) -> Result<
                     let width = planes * 4 / 64 * groups;
                     vec![
                         conv(1, ConvShape::new(in_channels, width, 1, 1), true)?,
-                        conv(2, ConvShape::new(width, width, 3, stride).groups(groups), true)?,
+                        conv(
+                            2,
+                            ConvShape::new(width, width, 3, stride).groups(groups),
+                            true,
+                        )?,
                         conv(3, ConvShape::new(width, out_channels, 1, 1), false)?,
                     ]
                 }
                 Block::SeNet => vec![
                     conv(1, ConvShape::new(in_channels, planes * 2, 1, 1), true)?,
-                    conv(2, ConvShape::new(planes * 2, planes * 4, 3, stride).groups(groups), true)?,
+                    conv(
+                        2,
+                        ConvShape::new(planes * 2, planes * 4, 3, stride).groups(groups),
+                        true,
+                    )?,
                     conv(3, ConvShape::new(planes * 4, out_channels, 1, 1), false)?,
                 ],
             };
-            let se = Some(squeeze_excite(weights, &format!("{name}.se_module"), out_channels)?);
-            blocks.push(ResidualBlock { name, body, se, shortcut });
+            let se = Some(squeeze_excite(
+                weights,
+                &format!("{name}.se_module"),
+                out_channels,
+            )?);
+            blocks.push(ResidualBlock {
+                name,
+                body,
+                se,
+                shortcut,
+            });
             in_channels = out_channels;
         }
     }

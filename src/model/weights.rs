@@ -35,18 +35,31 @@ impl<'a> Weights<'a> {
             .ok()
             .and_then(|len| len.checked_add(8))
             .filter(|&end| end <= bytes.len())
-            .ok_or_else(|| bad(format!("header length {length} exceeds the file ({} bytes)", bytes.len())))?;
+            .ok_or_else(|| {
+                bad(format!(
+                    "header length {length} exceeds the file ({} bytes)",
+                    bytes.len()
+                ))
+            })?;
         let mut header: BTreeMap<String, serde_json::Value> =
-            serde_json::from_slice(&bytes[8..header_end]).map_err(|e| bad(format!("header: {e}")))?;
+            serde_json::from_slice(&bytes[8..header_end])
+                .map_err(|e| bad(format!("header: {e}")))?;
         header.remove("__metadata__");
         let data = &bytes[header_end..];
         let mut entries = BTreeMap::new();
         for (name, value) in header {
-            let entry: Entry = serde_json::from_value(value).map_err(|e| bad(format!("tensor '{name}': {e}")))?;
+            let entry: Entry =
+                serde_json::from_value(value).map_err(|e| bad(format!("tensor '{name}': {e}")))?;
             let [start, end] = entry.data_offsets;
-            let count = entry.shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
+            let count = entry
+                .shape
+                .iter()
+                .try_fold(1usize, |acc, &d| acc.checked_mul(d));
             let size = count.and_then(|c| c.checked_mul(dtype_size(&entry.dtype).unwrap_or(1)));
-            if start > end || end > data.len() || size.is_some_and(|s| dtype_size(&entry.dtype).is_some() && s != end - start) {
+            if start > end
+                || end > data.len()
+                || size.is_some_and(|s| dtype_size(&entry.dtype).is_some() && s != end - start)
+            {
                 return Err(bad(format!(
                     "tensor '{name}' claims bytes {start}..{end} for shape {:?} ({}) but the data section has {} bytes",
                     entry.shape,
@@ -56,7 +69,11 @@ impl<'a> Weights<'a> {
             }
             entries.insert(name, entry);
         }
-        Ok(Self { entries, data, taken: Mutex::default() })
+        Ok(Self {
+            entries,
+            data,
+            taken: Mutex::default(),
+        })
     }
 
     /// The shape of `name`, if present.
@@ -71,18 +88,42 @@ impl<'a> Weights<'a> {
 
     /// Takes `name` as f32, checking its shape (dimensions of size 1 in `expected` must match too).
     pub fn take(&self, name: &str, expected: &[usize]) -> Result<Vec<f32>, ModelError> {
-        let entry = self.entries.get(name).ok_or_else(|| ModelError::MissingTensor(name.into()))?;
+        let entry = self
+            .entries
+            .get(name)
+            .ok_or_else(|| ModelError::MissingTensor(name.into()))?;
         if entry.shape != expected {
-            return Err(ModelError::WrongShape { name: name.into(), expected: expected.to_vec(), actual: entry.shape.clone() });
+            return Err(ModelError::WrongShape {
+                name: name.into(),
+                expected: expected.to_vec(),
+                actual: entry.shape.clone(),
+            });
         }
         let bytes = &self.data[entry.data_offsets[0]..entry.data_offsets[1]];
         let values = match entry.dtype.as_str() {
-            "F32" => bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
-            "F16" => bytes.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
-            "BF16" => bytes.chunks_exact(2).map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
-            other => return Err(ModelError::UnsupportedDtype { name: name.into(), dtype: other.into() }),
+            "F32" => bytes
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect(),
+            "F16" => bytes
+                .chunks_exact(2)
+                .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
+                .collect(),
+            "BF16" => bytes
+                .chunks_exact(2)
+                .map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32())
+                .collect(),
+            other => {
+                return Err(ModelError::UnsupportedDtype {
+                    name: name.into(),
+                    dtype: other.into(),
+                })
+            }
         };
-        self.taken.lock().unwrap_or_else(|p| p.into_inner()).insert(name.into());
+        self.taken
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name.into());
         Ok(values)
     }
 
@@ -97,7 +138,10 @@ impl<'a> Weights<'a> {
             .collect();
         match unused.first() {
             None => Ok(()),
-            Some(example) => Err(ModelError::UnusedTensors { count: unused.len(), example: (*example).clone() }),
+            Some(example) => Err(ModelError::UnusedTensors {
+                count: unused.len(),
+                example: (*example).clone(),
+            }),
         }
     }
 }

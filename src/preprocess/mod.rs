@@ -27,20 +27,45 @@ pub struct RgbImage {
 impl RgbImage {
     /// Checks that `pixels` holds exactly `width × height` RGB pixels.
     pub fn new(width: usize, height: usize, pixels: Vec<u8>) -> Result<Self, PreprocessError> {
-        let expected = width * height * 3;
-        if pixels.len() != expected {
-            return Err(PreprocessError::PixelBufferSize {
-                width,
-                height,
-                expected,
-                actual: pixels.len(),
-            });
-        }
-        Ok(Self {
+        let image = Self {
             width,
             height,
             pixels,
-        })
+        };
+        image.check()?;
+        Ok(image)
+    }
+
+    fn check(&self) -> Result<(), PreprocessError> {
+        let expected = self.width * self.height * 3;
+        if self.pixels.len() != expected {
+            return Err(PreprocessError::PixelBufferSize {
+                width: self.width,
+                height: self.height,
+                expected,
+                actual: self.pixels.len(),
+            });
+        }
+        Ok(())
+    }
+
+    /// PIL's `convert('L')` (ITU-R 601 luma in 16-bit fixed point), kept as three equal channels:
+    /// the resampler treats channels independently, so channel 0 of the result is exactly what
+    /// PIL gives for the `L` image, and one code path serves 1- and 3-channel models.
+    fn to_luma(&self) -> Self {
+        let pixels = self
+            .pixels
+            .chunks_exact(3)
+            .flat_map(|p| {
+                let [r, g, b] = [p[0], p[1], p[2]].map(u32::from);
+                [((r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16) as u8; 3]
+            })
+            .collect();
+        Self {
+            width: self.width,
+            height: self.height,
+            pixels,
+        }
     }
 }
 
@@ -121,27 +146,20 @@ fn drop_alpha(pixels: &[u8], channels: usize) -> Vec<u8> {
         .collect()
 }
 
-/// Resizes, crops and normalises `image` for a model: `[1, 3, H, W]` with `H, W` from
-/// `cfg.input_size`, equal to timm's eval transform for that `pretrained_cfg`.
+/// Resizes, crops and normalises `image` for a model: `[1, C, H, W]` with `C, H, W` from
+/// `cfg.input_size`, equal to timm's eval transform for that `pretrained_cfg`. A 1-channel model
+/// gets the image's luma, as timm's scripts load images with `convert('L')` for such models.
 pub fn preprocess(image: &RgbImage, cfg: &PretrainedCfg) -> Result<Tensor, PreprocessError> {
     let filter = Filter::from_timm_name(&cfg.interpolation)
         .ok_or_else(|| PreprocessError::UnsupportedInterpolation(cfg.interpolation.clone()))?;
     let [channels, crop_height, crop_width] = cfg.input_size;
-    if channels != 3 || crop_height == 0 || crop_width == 0 {
+    if !matches!(channels, 1 | 3) || crop_height == 0 || crop_width == 0 {
         return Err(PreprocessError::InvalidConfig(format!(
-            "input_size {:?} is not [3, H, W]",
+            "input_size {:?} is not [3 or 1, H, W]",
             cfg.input_size
         )));
     }
-    let expected = image.width * image.height * 3;
-    if image.pixels.len() != expected {
-        return Err(PreprocessError::PixelBufferSize {
-            width: image.width,
-            height: image.height,
-            expected,
-            actual: image.pixels.len(),
-        });
-    }
+    image.check()?;
     if image.width == 0 || image.height == 0 {
         return Err(PreprocessError::EmptyImage {
             width: image.width,
@@ -149,8 +167,15 @@ pub fn preprocess(image: &RgbImage, cfg: &PretrainedCfg) -> Result<Tensor, Prepr
         });
     }
 
-    let mean = per_channel(&cfg.mean, "mean")?;
-    let std = per_channel(&cfg.std, "std")?;
+    let mean = per_channel(&cfg.mean, channels, "mean")?;
+    let std = per_channel(&cfg.std, channels, "std")?;
+    let luma;
+    let image = if channels == 1 {
+        luma = image.to_luma();
+        &luma
+    } else {
+        image
+    };
     let (resized_width, resized_height, fill) = resized_size(image, cfg, mean)?;
     if resized_width == 0 || resized_height == 0 {
         return Err(PreprocessError::ImageTooSmall {
@@ -167,17 +192,19 @@ pub fn preprocess(image: &RgbImage, cfg: &PretrainedCfg) -> Result<Tensor, Prepr
         rows: rows.visible(),
     };
     let visible = resize_window(image, resized_width, resized_height, &window, filter);
-    Ok(normalise(&visible, &columns, &rows, fill, mean, std))
+    Ok(normalise(
+        &visible, channels, &columns, &rows, fill, mean, std,
+    ))
 }
 
-/// Three values from a `mean`/`std` list; a single value applies to every channel (torch
-/// broadcasts it the same way).
-fn per_channel(values: &[f32], name: &str) -> Result<[f32; 3], PreprocessError> {
-    match *values {
-        [v] => Ok([v; 3]),
-        [r, g, b] => Ok([r, g, b]),
+/// A `mean`/`std` list as one value per RGB channel: a single value applies to every channel
+/// (torch broadcasts it the same way); a 1-channel model uses only the first.
+fn per_channel(values: &[f32], channels: usize, name: &str) -> Result<[f32; 3], PreprocessError> {
+    match (channels, values) {
+        (_, &[v]) => Ok([v; 3]),
+        (3, &[r, g, b]) => Ok([r, g, b]),
         _ => Err(PreprocessError::InvalidConfig(format!(
-            "{name} has {} values, expected 3",
+            "{name} has {} values for {channels} channels",
             values.len()
         ))),
     }
@@ -295,6 +322,7 @@ impl CropAxis {
 /// `ToTensor` + `Normalize` over the crop, in torch's f32 operations: `(v / 255 − mean) / std`.
 fn normalise(
     visible: &RgbImage,
+    channels: usize,
     columns: &CropAxis,
     rows: &CropAxis,
     fill: [u8; 3],
@@ -302,12 +330,14 @@ fn normalise(
     std: [f32; 3],
 ) -> Tensor {
     let (height, width) = (rows.crop, columns.crop);
-    let mut data = Vec::with_capacity(3 * height * width);
-    for channel in 0..3 {
+    let source_columns: Vec<_> = (0..width).map(|x| columns.source(x)).collect();
+    let mut data = Vec::with_capacity(channels * height * width);
+    for channel in 0..channels {
         let (mean, std) = (mean[channel], std[channel]);
         for y in 0..height {
-            for x in 0..width {
-                let value = match (rows.source(y), columns.source(x)) {
+            let source_row = rows.source(y);
+            for &source_column in &source_columns {
+                let value = match (source_row, source_column) {
                     (Some(sy), Some(sx)) => visible.pixels[(sy * visible.width + sx) * 3 + channel],
                     _ => fill[channel],
                 };
@@ -315,7 +345,7 @@ fn normalise(
             }
         }
     }
-    Tensor::new([1, 3, height, width], data)
+    Tensor::new([1, channels, height, width], data)
 }
 
 #[cfg(test)]
@@ -396,6 +426,12 @@ mod tests {
         assert!(matches!(
             decode(b"not an image"),
             Err(PreprocessError::Decode(_))
+        ));
+        let mut two_means = cfg([3, 4, 4], 0.875, "center");
+        two_means.mean = vec![0.5, 0.5];
+        assert!(matches!(
+            preprocess(&image(8, 8), &two_means),
+            Err(PreprocessError::InvalidConfig(_))
         ));
     }
 

@@ -1,0 +1,215 @@
+//! The `se-lens` binary as a user runs it: the JSON contract, and a clear message with a
+//! non-zero exit (never a panic) for every kind of bad input.
+#![cfg(not(target_arch = "wasm32"))]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const TINY: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/models/seresnet18_tiny"
+);
+
+fn se_lens(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_se-lens"))
+        .args(args)
+        .output()
+        .expect("se-lens runs")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// A scratch copy of the tiny model folder that a test may damage.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("se-lens-cli-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    for file in ["config.json", "model.safetensors"] {
+        std::fs::copy(Path::new(TINY).join(file), dir.join(file)).expect("copy");
+    }
+    dir
+}
+
+fn npy(shape: &[usize], descr: &str, data: &[u8]) -> Vec<u8> {
+    let dims: Vec<String> = shape.iter().map(ToString::to_string).collect();
+    let header = format!(
+        "{{'descr': '{descr}', 'fortran_order': False, 'shape': ({},), }}\n",
+        dims.join(", ")
+    );
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend((header.len() as u16).to_le_bytes());
+    bytes.extend(header.as_bytes());
+    bytes.extend(data);
+    bytes
+}
+
+fn input_npy(dir: &Path, shape: &[usize]) -> PathBuf {
+    let values: Vec<u8> = (0..shape.iter().product::<usize>())
+        .flat_map(|i| ((i % 17) as f32 / 8.0 - 1.0).to_le_bytes())
+        .collect();
+    let path = dir.join("input.npy");
+    std::fs::write(&path, npy(shape, "<f4", &values)).expect("write npy");
+    path
+}
+
+fn assert_fails_with(output: &Output, needle: &str) {
+    let message = stderr(output);
+    assert!(!output.status.success(), "expected failure, got success");
+    assert!(
+        message.contains(needle),
+        "stderr lacks '{needle}':\n{message}"
+    );
+    assert!(
+        !message.contains("panicked"),
+        "panic instead of a message:\n{message}"
+    );
+}
+
+#[test]
+fn json_follows_the_contract() {
+    let dir = scratch("json");
+    let input = input_npy(&dir, &[1, 3, 64, 80]);
+    let output = se_lens(&[
+        "classify",
+        "--model",
+        TINY,
+        "--tensor",
+        input.to_str().unwrap(),
+        "--top",
+        "3",
+        "--json",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let line = String::from_utf8(output.stdout).expect("utf-8");
+    let json: serde_json::Value = serde_json::from_str(line.trim()).expect("one JSON object");
+    assert_eq!(json["model"], "seresnet18");
+    assert_eq!(json["backend"], "cpu");
+    assert_eq!(json["top"].as_array().unwrap().len(), 3);
+    assert_eq!(json["logits"].as_array().unwrap().len(), 10);
+    let probs: Vec<f64> = json["top"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["prob"].as_f64().unwrap())
+        .collect();
+    assert!(
+        probs.windows(2).all(|w| w[0] >= w[1]),
+        "top-k not sorted: {probs:?}"
+    );
+    let excitations = json["excitations"].as_array().unwrap();
+    assert_eq!(excitations.len(), 8);
+    assert_eq!(excitations[0]["block"], "layer1.0.se");
+    assert_eq!(excitations[7]["values"].as_array().unwrap().len(), 64);
+    assert!(json["timings_ms"]["forward"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn bad_tensors_are_refused_clearly() {
+    let dir = scratch("npy");
+    let wrong_dtype = dir.join("f64.npy");
+    std::fs::write(&wrong_dtype, npy(&[1, 3, 2, 2], "<f8", &[0; 96])).unwrap();
+    assert_fails_with(
+        &se_lens(&[
+            "classify",
+            "--model",
+            TINY,
+            "--tensor",
+            wrong_dtype.to_str().unwrap(),
+        ]),
+        "'<f4'",
+    );
+    let wrong_shape = input_npy(&dir, &[3, 32, 32]);
+    assert_fails_with(
+        &se_lens(&[
+            "classify",
+            "--model",
+            TINY,
+            "--tensor",
+            wrong_shape.to_str().unwrap(),
+        ]),
+        "expected [1, 3, H, W]",
+    );
+    let missing = dir.join("nope.npy");
+    assert_fails_with(
+        &se_lens(&[
+            "classify",
+            "--model",
+            TINY,
+            "--tensor",
+            missing.to_str().unwrap(),
+        ]),
+        "cannot read",
+    );
+}
+
+#[test]
+fn bad_models_are_refused_with_the_culprit_named() {
+    let input = input_npy(&scratch("input"), &[1, 3, 32, 32]);
+    let run = |dir: &Path| {
+        se_lens(&[
+            "classify",
+            "--model",
+            dir.to_str().unwrap(),
+            "--tensor",
+            input.to_str().unwrap(),
+        ])
+    };
+    let edit_config = |name: &str, from: &str, to: &str| {
+        let dir = scratch(name);
+        let config = std::fs::read_to_string(dir.join("config.json")).unwrap();
+        assert!(config.contains(from), "{from}");
+        std::fs::write(dir.join("config.json"), config.replacen(from, to, 1)).unwrap();
+        dir
+    };
+
+    assert_fails_with(
+        &run(&edit_config(
+            "arch",
+            "\"seresnet18\"",
+            "\"vit_base_patch16_224\"",
+        )),
+        "unknown architecture 'vit_base_patch16_224'",
+    );
+    // A 34-layer network needs blocks the 18-layer file lacks.
+    assert_fails_with(
+        &run(&edit_config("missing", "\"seresnet18\"", "\"seresnet34\"")),
+        "no tensor 'layer1.2.conv1.weight'",
+    );
+    // Wider channels than the weights were saved with.
+    assert_fails_with(
+        &run(&edit_config("shape", "8,", "16,")),
+        "'layer1.0.downsample.0.weight' has shape [8, 64, 1, 1], expected [16, 64, 1, 1]",
+    );
+    assert_fails_with(
+        &run(&edit_config("garbled", "{", "{{")),
+        "config.json is not valid",
+    );
+
+    let truncated = scratch("truncated");
+    let bytes = std::fs::read(truncated.join("model.safetensors")).unwrap();
+    std::fs::write(
+        truncated.join("model.safetensors"),
+        &bytes[..bytes.len() / 2],
+    )
+    .unwrap();
+    assert_fails_with(&run(&truncated), "model.safetensors is not valid");
+
+    let pickle = scratch("pickle");
+    std::fs::remove_file(pickle.join("model.safetensors")).unwrap();
+    std::fs::write(pickle.join("pytorch_model.bin"), b"\x80\x02pickle").unwrap();
+    assert_fails_with(&run(&pickle), "PyTorch pickle");
+
+    assert_fails_with(
+        &run(Path::new("/nonexistent/model")),
+        "cannot read /nonexistent/model/config.json",
+    );
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let output = se_lens(&["classify", "--tensor", "x.npy"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("--model DIR is required"));
+    assert_eq!(se_lens(&["frobnicate"]).status.code(), Some(2));
+}

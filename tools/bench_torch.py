@@ -1,0 +1,43 @@
+"""PyTorch CPU reference timing for `make bench` (scripts/bench.sh runs it beside `se-lens bench`).
+
+    .venv/bin/python tools/bench_torch.py --model seresnet50 --size 224 --runs 20 --threads 2
+
+Prints one JSON line: the median and minimum forward time of timm's model in eval mode, batch 1,
+float32, under torch.inference_mode(), with the given number of intra-op threads.
+"""
+import argparse
+import json
+import time
+
+import timm
+import torch
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--size", type=int, default=224)
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--threads", type=int, required=True)
+    args = parser.parse_args()
+
+    torch.set_num_threads(args.threads)
+    model = timm.create_model(args.model, pretrained=False).eval()
+    x = torch.randn(1, 3, args.size, args.size)
+    times = []
+    with torch.inference_mode():
+        for _ in range(2):
+            model(x)
+        for _ in range(args.runs):
+            start = time.perf_counter()
+            model(x)
+            times.append((time.perf_counter() - start) * 1e3)
+    times.sort()
+    print(json.dumps({
+        "model": args.model, "size": args.size, "runs": args.runs, "threads": args.threads,
+        "median_ms": times[len(times) // 2], "min_ms": times[0], "torch": torch.__version__,
+    }))
+
+
+if __name__ == "__main__":
+    main()
