@@ -94,13 +94,27 @@ fn im2col(
                 continue;
             }
             let source_row = &source[y as usize * width..(y as usize + 1) * width];
-            for (ox, value) in out_row.iter_mut().enumerate() {
-                let x = (ox * stride + kx) as isize - padding as isize;
-                *value = if x < 0 || x >= width as isize {
-                    0.0
-                } else {
-                    source_row[x as usize]
-                };
+            // Output columns whose input column `ox·stride + kx − padding` lies inside the row.
+            let first = padding.saturating_sub(kx).div_ceil(stride).min(out_w);
+            let last = (width + padding)
+                .saturating_sub(kx)
+                .div_ceil(stride)
+                .clamp(first, out_w);
+            out_row[..first].fill(0.0);
+            out_row[last..].fill(0.0);
+            if first == last {
+                continue;
+            }
+            let start = first * stride + kx - padding;
+            if stride == 1 {
+                out_row[first..last].copy_from_slice(&source_row[start..start + last - first]);
+            } else {
+                for (value, x) in out_row[first..last]
+                    .iter_mut()
+                    .zip((start..).step_by(stride))
+                {
+                    *value = source_row[x];
+                }
             }
         }
     });

@@ -1,4 +1,5 @@
 use super::global_avg_pool;
+use super::parallel::for_each_chunk;
 use crate::engine::{SqueezeExcite, Tensor};
 
 /// The excitation: squeeze → FC → ReLU → FC → sigmoid; returns the gates, `[batch, channels]`.
@@ -21,17 +22,13 @@ pub fn excitation(input: &Tensor, se: &SqueezeExcite) -> Vec<f32> {
 /// `relu(x · gate + shortcut)`, in place on `x`: the end of every SE residual block.
 pub fn scale_add_relu(x: &mut Tensor, gates: Option<&[f32]>, shortcut: &Tensor) {
     let plane = x.shape[2] * x.shape[3];
-    for (channel, (out, skip)) in x
-        .data
-        .chunks_exact_mut(plane)
-        .zip(shortcut.data.chunks_exact(plane))
-        .enumerate()
-    {
+    for_each_chunk(&mut x.data, plane, |channel, out| {
         let gate = gates.map_or(1.0, |g| g[channel]);
+        let skip = &shortcut.data[channel * plane..(channel + 1) * plane];
         for (v, s) in out.iter_mut().zip(skip) {
             *v = (*v * gate + s).max(0.0);
         }
-    }
+    });
 }
 
 /// `weight · x + bias` for a row-major `[out, in]` weight.

@@ -1,0 +1,122 @@
+//! CPU kernels against plain definitions on awkward shapes (odd sizes, padding wider than the
+//! image, strides, groups). Whole-network parity with PyTorch is in model_parity.rs.
+#![cfg(not(target_arch = "wasm32"))]
+
+use se_lens::engine::{Conv2d, Pool, PoolKind, Tensor, Tolerance};
+
+/// Convolution straight from its definition.
+fn conv_reference(x: &Tensor, c: &Conv2d, relu: bool) -> Vec<f32> {
+    let [n, _, h, w] = x.shape;
+    let (oh, ow) = c.output_size(h, w);
+    let (gi, go) = (c.in_channels / c.groups, c.out_channels / c.groups);
+    let mut out = Vec::new();
+    for b in 0..n {
+        for o in 0..c.out_channels {
+            let g = o / go;
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let mut acc = c.bias[o];
+                    for i in 0..gi {
+                        for ky in 0..c.kernel {
+                            for kx in 0..c.kernel {
+                                let y = (oy * c.stride + ky) as isize - c.padding as isize;
+                                let xx = (ox * c.stride + kx) as isize - c.padding as isize;
+                                if y >= 0 && xx >= 0 && (y as usize) < h && (xx as usize) < w {
+                                    let ci = g * gi + i;
+                                    let v = x.data[((b * c.in_channels + ci) * h + y as usize) * w
+                                        + xx as usize];
+                                    acc += v * c.weight
+                                        [((o * gi + i) * c.kernel + ky) * c.kernel + kx];
+                                }
+                            }
+                        }
+                    }
+                    out.push(if relu { acc.max(0.0) } else { acc });
+                }
+            }
+        }
+    }
+    out
+}
+
+fn conv(
+    in_channels: usize,
+    out_channels: usize,
+    kernel: usize,
+    stride: usize,
+    padding: usize,
+    groups: usize,
+) -> Conv2d {
+    let weights = in_channels / groups * kernel * kernel * out_channels;
+    Conv2d {
+        in_channels,
+        out_channels,
+        kernel,
+        stride,
+        padding,
+        groups,
+        weight: (0..weights)
+            .map(|i| ((i * 7919) % 23) as f32 / 23.0 - 0.5)
+            .collect(),
+        bias: (0..out_channels).map(|i| i as f32 * 0.1 - 0.2).collect(),
+    }
+}
+
+#[test]
+fn conv2d_matches_its_definition() {
+    let cases = [
+        // (in, out, kernel, stride, padding, groups, h, w)
+        (3, 5, 7, 2, 3, 1, 11, 9),
+        (4, 6, 3, 1, 1, 2, 5, 7),
+        (8, 8, 3, 2, 1, 4, 6, 5),
+        (6, 4, 1, 1, 0, 1, 3, 4),
+        (6, 4, 1, 2, 0, 1, 7, 7),
+        (2, 3, 3, 1, 4, 1, 2, 3), // padding wider than the image
+        (4, 4, 3, 3, 1, 1, 1, 1),
+    ];
+    for (i, o, k, s, p, g, h, w) in cases {
+        let c = conv(i, o, k, s, p, g);
+        let x = Tensor::pattern([2, i, h, w]);
+        for relu in [false, true] {
+            let ours = se_lens::cpu::conv2d(&x, &c, relu);
+            Tolerance::new(1e-5, 1e-5)
+                .check(&ours.data, &conv_reference(&x, &c, relu))
+                .unwrap_or_else(|m| panic!("case {:?}: {m}", (i, o, k, s, p, g, h, w)));
+        }
+    }
+}
+
+#[test]
+fn pooling_follows_pytorch_ceil_mode_and_padding() {
+    let x = Tensor::new([1, 1, 3, 5], (0..15).map(|v| v as f32).collect());
+    // MaxPool2d(3, stride=2, ceil_mode=True): 3×5 → 1×2, the last window clipped to the input.
+    let max = Pool {
+        kind: PoolKind::Max,
+        kernel: 3,
+        stride: 2,
+        padding: 0,
+        ceil_mode: true,
+    };
+    assert_eq!(se_lens::cpu::pool2d(&x, &max).data, vec![12.0, 14.0]);
+    // AvgPool2d(2, 2, ceil_mode=True, count_include_pad=False): partial windows average what they cover.
+    let avg = Pool {
+        kind: PoolKind::Avg,
+        kernel: 2,
+        stride: 2,
+        padding: 0,
+        ceil_mode: true,
+    };
+    let pooled = se_lens::cpu::pool2d(&x, &avg);
+    assert_eq!(pooled.shape, [1, 1, 2, 3]);
+    assert_eq!(pooled.data, vec![3.0, 5.0, 6.5, 10.5, 12.5, 14.0]);
+    // MaxPool2d(3, stride=2, padding=1): padding never wins.
+    let padded = Pool {
+        kind: PoolKind::Max,
+        kernel: 3,
+        stride: 2,
+        padding: 1,
+        ceil_mode: false,
+    };
+    let neg = Tensor::new([1, 1, 2, 2], vec![-4.0, -3.0, -2.0, -1.0]);
+    assert_eq!(se_lens::cpu::pool2d(&neg, &padded).data, vec![-1.0]);
+}
