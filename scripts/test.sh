@@ -25,7 +25,7 @@ step "clippy (wasm32, with the web app)"
 wasm_cargo clippy --target "$WASM_TARGET" --features web --lib --bin app --test web -- -D warnings
 
 step "PyTorch/timm parity fixtures (generated once, cached)"
-scripts/fixtures.sh
+SE_LENS_FIXTURES_LARGE=1 scripts/fixtures.sh
 
 step "native tests (parity vs timm, CLI, loaders, GPU tests on lavapipe)"
 cargo test

@@ -72,8 +72,14 @@ FULL = {
     'seresnet50d': ('seresnet50', dict(stem_width=32, stem_type='deep', avg_down=True)),
     'seresnext26d_32x4d': None, 'seresnext50_32x4d': None, 'resnet50': None,
     'legacy_seresnet18': None, 'legacy_seresnet50': None, 'legacy_seresnext26_32x4d': None, 'legacy_senet154': None,
+    # The rest of the families the engine claims: plain ResNet/ResNeXt, tiered stems, legacy variants.
+    'resnet18': None, 'resnext50_32x4d': None, 'seresnet50t': None, 'seresnext26t_32x4d': None,
+    'legacy_seresnet34': None, 'legacy_seresnext50_32x4d': None,
 }
-LARGE = {'seresnet101': None, 'seresnext101_32x4d': None, 'seresnet152': None, 'legacy_seresnet152': None}
+LARGE = {
+    'seresnet101': None, 'seresnext101_32x4d': None, 'seresnet152': None, 'seresnet152d': None,
+    'legacy_seresnet101': None, 'legacy_seresnet152': None, 'legacy_seresnext101_32x4d': None,
+}
 
 
 def all_cases(large):
