@@ -247,14 +247,25 @@ fn load_tensor(path: &Path, model: &Model) -> Result<Tensor, CliError> {
     let bytes =
         std::fs::read(path).map_err(|e| failed(format!("cannot read {}: {e}", path.display())))?;
     let (shape, data) = read_npy(&bytes).map_err(|e| failed(format!("{}: {e}", path.display())))?;
-    let channels = model.network.in_channels;
-    match shape[..] {
-        [1, c, h, w] if c == channels && h > 0 && w > 0 => Ok(Tensor::new([1, c, h, w], data)),
-        _ => Err(failed(format!(
-            "{}: shape {shape:?}; expected [1, {channels}, H, W] (one NCHW image, already normalised)",
-            path.display()
-        ))),
+    let shape: [usize; 4] = shape.try_into().map_err(|shape: Vec<usize>| {
+        failed(format!(
+            "{}: shape {shape:?}; expected [1, {}, H, W] (one NCHW image, already normalised)",
+            path.display(),
+            model.network.in_channels
+        ))
+    })?;
+    model
+        .network
+        .check_input(shape)
+        .map_err(|e| failed(format!("{}: {e}", path.display())))?;
+    if shape[0] != 1 {
+        return Err(failed(format!(
+            "{}: batch of {}; give one image per file",
+            path.display(),
+            shape[0]
+        )));
     }
+    Ok(Tensor::new(shape, data))
 }
 
 fn load_image(path: &Path, model: &Model) -> Result<Tensor, CliError> {

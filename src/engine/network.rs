@@ -139,6 +139,34 @@ impl Layer {
 }
 
 impl Network {
+    /// Checks that an `[N, C, H, W]` input fits: the right channel count, and every window of every
+    /// layer inside its (padded) input. `forward` assumes this holds.
+    pub fn check_input(&self, [batch, channels, height, width]: [usize; 4]) -> Result<(), String> {
+        if batch == 0 || channels != self.in_channels {
+            return Err(format!(
+                "input is [{batch}, {channels}, {height}, {width}]; this network takes [N ≥ 1, {}, H, W]",
+                self.in_channels
+            ));
+        }
+        let too_small = || format!("a {height}×{width} input is too small for this network");
+        let fits = |layers: &[Layer], (h, w): (usize, usize)| {
+            layers.iter().try_fold((h, w), |(h, w), layer| {
+                let (kernel, padding) = match layer {
+                    Layer::Conv { conv, .. } => (conv.kernel, conv.padding),
+                    Layer::Pool(pool) => (pool.kernel, pool.padding),
+                };
+                (h.min(w) + 2 * padding >= kernel && h.min(w) > 0)
+                    .then(|| layer.output_size((h, w)))
+            })
+        };
+        let mut size = fits(&self.stem, (height, width)).ok_or_else(too_small)?;
+        for block in &self.blocks {
+            fits(&block.shortcut, size).ok_or_else(too_small)?;
+            size = fits(&block.body, size).ok_or_else(too_small)?;
+        }
+        Ok(())
+    }
+
     /// Multiply-accumulates of one forward pass on an `height × width` image (convolutions, SE
     /// FCs and the head; pooling and element-wise work not counted). GFLOP = 2·MACs / 10⁹.
     pub fn macs(&self, height: usize, width: usize) -> u64 {

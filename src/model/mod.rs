@@ -79,13 +79,10 @@ fn build_network(config: &ModelConfig, weights: &Weights) -> Result<Network, Mod
     } else {
         return Err(ModelError::UnknownArchitecture(name.into()));
     };
-    let [channels, ..] = config.pretrained_cfg.input_size;
-    if channels != network.in_channels {
-        return Err(ModelError::Config(format!(
-            "pretrained_cfg.input_size has {channels} channels but the network takes {}",
-            network.in_channels
-        )));
-    }
+    let [channels, height, width] = config.pretrained_cfg.input_size;
+    network
+        .check_input([1, channels, height, width])
+        .map_err(|e| ModelError::Config(format!("pretrained_cfg.input_size: {e}")))?;
     Ok(network)
 }
 
