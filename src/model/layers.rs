@@ -2,7 +2,7 @@
 
 use super::weights::Weights;
 use super::ModelError;
-use crate::engine::{Conv2d, Layer, Linear, SqueezeExcite};
+use crate::engine::{Conv2d, Layer, Linear, ResidualBlock, SqueezeExcite};
 
 /// PyTorch's `nn.BatchNorm2d` default.
 const BN_EPS: f64 = 1e-5;
@@ -129,4 +129,65 @@ pub fn linear(
         weight: weights.take(&format!("{name}.weight"), &[out_features, in_features])?,
         bias: weights.take(&format!("{name}.bias"), &[out_features])?,
     })
+}
+
+/// Where a residual block sits, as both ResNet families lay them out.
+pub struct BlockSite {
+    /// The PyTorch module path, e.g. `layer2.0`.
+    pub name: String,
+    pub stage: usize,
+    pub planes: usize,
+    pub in_channels: usize,
+    pub out_channels: usize,
+    /// 2 for the first block of every stage after the first, else 1.
+    pub stride: usize,
+    /// The shape changes, so the shortcut needs a projection (`downsample`).
+    pub projects: bool,
+}
+
+impl BlockSite {
+    /// `{block}.conv{i}` folded with `{block}.bn{i}`.
+    pub fn conv(
+        &self,
+        weights: &Weights,
+        i: usize,
+        shape: ConvShape,
+        relu: bool,
+    ) -> Result<Layer, ModelError> {
+        conv_bn(
+            weights,
+            &format!("{}.conv{i}", self.name),
+            &format!("{}.bn{i}", self.name),
+            shape,
+            relu,
+        )
+    }
+}
+
+/// Builds `layer1…layerN`: `stages` gives each stage's `(planes, blocks)`, `build` one block.
+/// Returns the blocks and the channel count of the last one.
+pub fn residual_stages(
+    stages: impl IntoIterator<Item = (usize, usize)>,
+    expansion: usize,
+    mut in_channels: usize,
+    mut build: impl FnMut(&BlockSite) -> Result<ResidualBlock, ModelError>,
+) -> Result<(Vec<ResidualBlock>, usize), ModelError> {
+    let mut blocks = Vec::new();
+    for (stage, (planes, count)) in stages.into_iter().enumerate() {
+        let out_channels = planes * expansion;
+        for index in 0..count {
+            let stride = if stage > 0 && index == 0 { 2 } else { 1 };
+            blocks.push(build(&BlockSite {
+                name: format!("layer{}.{index}", stage + 1),
+                stage,
+                planes,
+                in_channels,
+                out_channels,
+                stride,
+                projects: stride != 1 || in_channels != out_channels,
+            })?);
+            in_channels = out_channels;
+        }
+    }
+    Ok((blocks, in_channels))
 }

@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use super::layers::{conv_bn, linear, squeeze_excite, ConvShape};
+use super::layers::{conv_bn, linear, residual_stages, squeeze_excite, BlockSite, ConvShape};
 use super::weights::Weights;
 use super::ModelError;
 use crate::engine::{Layer, Network, Pool, PoolKind, ResidualBlock};
@@ -233,103 +233,86 @@ pub fn build(
     }));
 
     let expansion = if args.bottleneck { 4 } else { 1 };
-    let mut in_channels = inplanes;
-    let mut blocks = Vec::new();
-    for (stage, (&planes, &count)) in args.channels.iter().zip(&args.layers).enumerate() {
-        let out_channels = planes * expansion;
-        for index in 0..count {
-            let name = format!("layer{}.{index}", stage + 1);
-            let stride = if stage > 0 && index == 0 { 2 } else { 1 };
-            let shortcut = if stride != 1 || in_channels != out_channels {
-                downsample(weights, &name, args, in_channels, out_channels, stride)?
-            } else {
-                Vec::new()
-            };
-            let body = if args.bottleneck {
-                let width = planes * args.base_width / 64 * args.cardinality;
-                let first = width / args.block_reduce_first;
-                vec![
-                    conv_bn(
-                        weights,
-                        &format!("{name}.conv1"),
-                        &format!("{name}.bn1"),
-                        ConvShape::new(in_channels, first, 1, 1),
-                        true,
-                    )?,
-                    conv_bn(
-                        weights,
-                        &format!("{name}.conv2"),
-                        &format!("{name}.bn2"),
-                        ConvShape::new(first, width, 3, stride).groups(args.cardinality),
-                        true,
-                    )?,
-                    conv_bn(
-                        weights,
-                        &format!("{name}.conv3"),
-                        &format!("{name}.bn3"),
-                        ConvShape::new(width, out_channels, 1, 1),
-                        false,
-                    )?,
-                ]
-            } else {
-                let first = planes / args.block_reduce_first;
-                vec![
-                    conv_bn(
-                        weights,
-                        &format!("{name}.conv1"),
-                        &format!("{name}.bn1"),
-                        ConvShape::new(in_channels, first, 3, stride),
-                        true,
-                    )?,
-                    conv_bn(
-                        weights,
-                        &format!("{name}.conv2"),
-                        &format!("{name}.bn2"),
-                        ConvShape::new(first, out_channels, 3, 1),
-                        false,
-                    )?,
-                ]
-            };
-            let se = if args.se {
-                Some(squeeze_excite(
+    let stages = args
+        .channels
+        .iter()
+        .copied()
+        .zip(args.layers.iter().copied());
+    let (blocks, features) = residual_stages(stages, expansion, inplanes, |site| {
+        let BlockSite {
+            in_channels,
+            out_channels,
+            stride,
+            planes,
+            ..
+        } = *site;
+        let shortcut = if site.projects {
+            downsample(weights, site, args)?
+        } else {
+            Vec::new()
+        };
+        let body = if args.bottleneck {
+            let width = planes * args.base_width / 64 * args.cardinality;
+            let first = width / args.block_reduce_first;
+            vec![
+                site.conv(weights, 1, ConvShape::new(in_channels, first, 1, 1), true)?,
+                site.conv(
                     weights,
-                    &format!("{name}.se"),
-                    out_channels,
-                )?)
-            } else {
-                None
-            };
-            blocks.push(ResidualBlock {
-                name,
-                body,
-                se,
-                shortcut,
-            });
-            in_channels = out_channels;
-        }
-    }
+                    2,
+                    ConvShape::new(first, width, 3, stride).groups(args.cardinality),
+                    true,
+                )?,
+                site.conv(weights, 3, ConvShape::new(width, out_channels, 1, 1), false)?,
+            ]
+        } else {
+            let first = planes / args.block_reduce_first;
+            vec![
+                site.conv(
+                    weights,
+                    1,
+                    ConvShape::new(in_channels, first, 3, stride),
+                    true,
+                )?,
+                site.conv(weights, 2, ConvShape::new(first, out_channels, 3, 1), false)?,
+            ]
+        };
+        let se = args
+            .se
+            .then(|| squeeze_excite(weights, &format!("{}.se", site.name), out_channels))
+            .transpose()?;
+        Ok(ResidualBlock {
+            name: site.name.clone(),
+            body,
+            se,
+            shortcut,
+        })
+    })?;
     Ok(Network {
         in_channels: args.in_chans,
         stem,
         blocks,
-        head: linear(weights, "fc", in_channels, num_classes)?,
+        head: linear(weights, "fc", features, num_classes)?,
     })
 }
 
 /// timm's `downsample_conv` / `downsample_avg`.
 fn downsample(
     weights: &Weights,
-    block: &str,
+    site: &BlockSite,
     args: &ResNetArgs,
-    in_channels: usize,
-    out_channels: usize,
-    stride: usize,
 ) -> Result<Vec<Layer>, ModelError> {
+    let BlockSite {
+        in_channels,
+        out_channels,
+        stride,
+        ..
+    } = *site;
     let conv = |index: usize, shape: ConvShape| {
+        let prefix = format!("{}.downsample", site.name);
         conv_bn(
             weights,
-            &format!("{block}.downsample.{index}"),
-            &format!("{block}.downsample.{}", index + 1),
+            &format!("{prefix}.{index}"),
+            &format!("{prefix}.{}", index + 1),
             shape,
             false,
         )

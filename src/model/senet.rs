@@ -1,7 +1,7 @@
 //! timm's legacy `SENet` class (the original Caffe-trained SE-ResNet / SE-ResNeXt / SENet-154),
 //! whose SE modules are named `se_module` and whose stem pool uses `ceil_mode=True`.
 
-use super::layers::{conv_bn, linear, squeeze_excite, ConvShape};
+use super::layers::{conv_bn, linear, residual_stages, squeeze_excite, BlockSite, ConvShape};
 use super::weights::Weights;
 use super::ModelError;
 use crate::engine::{Layer, Network, Pool, PoolKind, ResidualBlock};
@@ -125,95 +125,119 @@ pub fn build(
     }));
 
     let expansion = if args.block == Block::Basic { 1 } else { 4 };
-    let mut in_channels = args.inplanes;
-    let mut blocks = Vec::new();
-    for (stage, (planes, &count)) in [64, 128, 256, 512]
-        .into_iter()
-        .zip(&args.layers)
-        .enumerate()
-    {
-        let out_channels = planes * expansion;
-        for index in 0..count {
-            let name = format!("layer{}.{index}", stage + 1);
-            let stride = if stage > 0 && index == 0 { 2 } else { 1 };
-            let conv = |i: usize, shape, relu| {
-                conv_bn(
-                    weights,
-                    &format!("{name}.conv{i}"),
-                    &format!("{name}.bn{i}"),
-                    shape,
-                    relu,
-                )
-            };
-            let shortcut = if stride != 1 || in_channels != out_channels {
-                let (kernel, padding) = if stage == 0 {
-                    (1, 0)
-                } else {
-                    (args.downsample_kernel_size, args.downsample_padding)
-                };
-                let shape =
-                    ConvShape::new(in_channels, out_channels, kernel, stride).padding(padding);
-                vec![conv_bn(
-                    weights,
-                    &format!("{name}.downsample.0"),
-                    &format!("{name}.downsample.1"),
-                    shape,
-                    false,
-                )?]
+    let stages = [64, 128, 256, 512].into_iter().zip(args.layers);
+    let (blocks, features) = residual_stages(stages, expansion, args.inplanes, |site| {
+        let BlockSite {
+            in_channels,
+            out_channels,
+            stride,
+            planes,
+            ..
+        } = *site;
+        let shortcut = if site.projects {
+            let (kernel, padding) = if site.stage == 0 {
+                (1, 0)
             } else {
-                Vec::new()
+                (args.downsample_kernel_size, args.downsample_padding)
             };
-            let groups = args.groups;
-            let body = match args.block {
-                Block::Basic => vec![
-                    conv(1, ConvShape::new(in_channels, planes, 3, stride), true)?,
-                    conv(2, ConvShape::new(planes, planes, 3, 1).groups(groups), true)?,
-                ],
-                Block::ResNet => vec![
-                    conv(1, ConvShape::new(in_channels, planes, 1, stride), true)?,
-                    conv(2, ConvShape::new(planes, planes, 3, 1).groups(groups), true)?,
-                    conv(3, ConvShape::new(planes, out_channels, 1, 1), false)?,
-                ],
-                Block::ResNeXt => {
-                    let width = planes * 4 / 64 * groups;
-                    vec![
-                        conv(1, ConvShape::new(in_channels, width, 1, 1), true)?,
-                        conv(
-                            2,
-                            ConvShape::new(width, width, 3, stride).groups(groups),
-                            true,
-                        )?,
-                        conv(3, ConvShape::new(width, out_channels, 1, 1), false)?,
-                    ]
-                }
-                Block::SeNet => vec![
-                    conv(1, ConvShape::new(in_channels, planes * 2, 1, 1), true)?,
-                    conv(
+            let shape = ConvShape::new(in_channels, out_channels, kernel, stride).padding(padding);
+            let prefix = format!("{}.downsample", site.name);
+            vec![conv_bn(
+                weights,
+                &format!("{prefix}.0"),
+                &format!("{prefix}.1"),
+                shape,
+                false,
+            )?]
+        } else {
+            Vec::new()
+        };
+        let groups = args.groups;
+        let body = match args.block {
+            Block::Basic => vec![
+                site.conv(
+                    weights,
+                    1,
+                    ConvShape::new(in_channels, planes, 3, stride),
+                    true,
+                )?,
+                site.conv(
+                    weights,
+                    2,
+                    ConvShape::new(planes, planes, 3, 1).groups(groups),
+                    true,
+                )?,
+            ],
+            Block::ResNet => vec![
+                site.conv(
+                    weights,
+                    1,
+                    ConvShape::new(in_channels, planes, 1, stride),
+                    true,
+                )?,
+                site.conv(
+                    weights,
+                    2,
+                    ConvShape::new(planes, planes, 3, 1).groups(groups),
+                    true,
+                )?,
+                site.conv(
+                    weights,
+                    3,
+                    ConvShape::new(planes, out_channels, 1, 1),
+                    false,
+                )?,
+            ],
+            Block::ResNeXt => {
+                let width = planes * 4 / 64 * groups;
+                vec![
+                    site.conv(weights, 1, ConvShape::new(in_channels, width, 1, 1), true)?,
+                    site.conv(
+                        weights,
                         2,
-                        ConvShape::new(planes * 2, planes * 4, 3, stride).groups(groups),
+                        ConvShape::new(width, width, 3, stride).groups(groups),
                         true,
                     )?,
-                    conv(3, ConvShape::new(planes * 4, out_channels, 1, 1), false)?,
-                ],
-            };
-            let se = Some(squeeze_excite(
-                weights,
-                &format!("{name}.se_module"),
-                out_channels,
-            )?);
-            blocks.push(ResidualBlock {
-                name,
-                body,
-                se,
-                shortcut,
-            });
-            in_channels = out_channels;
-        }
-    }
+                    site.conv(weights, 3, ConvShape::new(width, out_channels, 1, 1), false)?,
+                ]
+            }
+            Block::SeNet => vec![
+                site.conv(
+                    weights,
+                    1,
+                    ConvShape::new(in_channels, planes * 2, 1, 1),
+                    true,
+                )?,
+                site.conv(
+                    weights,
+                    2,
+                    ConvShape::new(planes * 2, planes * 4, 3, stride).groups(groups),
+                    true,
+                )?,
+                site.conv(
+                    weights,
+                    3,
+                    ConvShape::new(planes * 4, out_channels, 1, 1),
+                    false,
+                )?,
+            ],
+        };
+        let se = Some(squeeze_excite(
+            weights,
+            &format!("{}.se_module", site.name),
+            out_channels,
+        )?);
+        Ok(ResidualBlock {
+            name: site.name.clone(),
+            body,
+            se,
+            shortcut,
+        })
+    })?;
     Ok(Network {
         in_channels: args.in_chans,
         stem,
         blocks,
-        head: linear(weights, "last_linear", in_channels, num_classes)?,
+        head: linear(weights, "last_linear", features, num_classes)?,
     })
 }
