@@ -40,9 +40,27 @@ pub(super) fn dense<'a>(
     weight
         .chunks_exact(x.len())
         .zip(bias)
-        .map(move |(row, b)| row.iter().zip(x).map(|(w, v)| w * v).sum::<f32>() + b)
+        .map(move |(row, b)| dot(row, x) + b)
 }
 
 fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + (-x).exp())
+}
+
+/// A dot product the compiler vectorises (eight independent accumulators, like `sum`).
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    let (a_chunks, b_chunks) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = a_chunks
+        .remainder()
+        .iter()
+        .zip(b_chunks.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in a_chunks.zip(b_chunks) {
+        for i in 0..8 {
+            lanes[i] += x[i] * y[i];
+        }
+    }
+    lanes.iter().sum::<f32>() + tail
 }
