@@ -12,7 +12,7 @@
 
 use std::path::{Path, PathBuf};
 
-use se_lens::engine::{GateOverride, RunOptions, Tensor, Tolerance};
+use se_lens::engine::{max_abs_diff, GateOverride, RunOptions, Tensor, Tolerance};
 use se_lens::model::{Model, Weights};
 
 const LOGITS: Tolerance = Tolerance::new(1e-4, 1e-4);
@@ -68,20 +68,14 @@ fn check_case(case: &Path, model_dir: &Path, logits_tol: Tolerance, gates_tol: T
             .check(values, reference)
             .unwrap_or_else(|m| panic!("{name} gate {block}: {m}"));
     }
-    let max_diff = |a: &[f32], b: &[f32]| {
-        a.iter()
-            .zip(b)
-            .map(|(x, y)| (x - y).abs())
-            .fold(0.0f32, f32::max)
-    };
     let gate_diff = ours
         .iter()
         .zip(&theirs)
-        .map(|((_, a), (_, b))| max_diff(a, b))
+        .map(|((_, a), (_, b))| max_abs_diff(a, b))
         .fold(0.0f32, f32::max);
     eprintln!(
         "{name}: max |Δlogit| {:.1e}, max |Δgate| {gate_diff:.1e} over {} SE blocks",
-        max_diff(&output.logits, &expected.logits),
+        max_abs_diff(&output.logits, &expected.logits),
         ours.len()
     );
 }

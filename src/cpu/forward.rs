@@ -5,15 +5,13 @@ use crate::engine::{ExcitationTap, GateOverride, Layer, Network, RunOptions, Run
 /// Runs `network` on `input` (`[N, C, H, W]`, already normalised) on the CPU.
 pub fn forward(network: &Network, input: &Tensor, options: &RunOptions) -> RunOutput {
     let batch = input.shape[0];
-    let mut x = run_layers(&network.stem, input.clone());
+    let mut x = run_layers(&network.stem, input);
     let mut excitations = Vec::new();
     for block in &network.blocks {
-        let shortcut = if block.shortcut.is_empty() {
-            x.clone()
-        } else {
-            run_layers(&block.shortcut, x.clone())
-        };
-        let mut y = run_layers(&block.body, x);
+        let mut y = run_layers(&block.body, &x);
+        // An identity shortcut reads `x` in place; only a projection makes a new tensor.
+        let projected = (!block.shortcut.is_empty()).then(|| run_layers(&block.shortcut, &x));
+        let shortcut = projected.as_ref().unwrap_or(&x);
         let gates = block
             .se
             .as_ref()
@@ -22,7 +20,7 @@ pub fn forward(network: &Network, input: &Tensor, options: &RunOptions) -> RunOu
                 Some(GateOverride::Ones) => vec![1.0; batch * se.channels],
                 Some(GateOverride::Values(gate)) => gate.repeat(batch),
             });
-        scale_add_relu(&mut y, gates.as_deref(), &shortcut);
+        scale_add_relu(&mut y, gates.as_deref(), shortcut);
         if let (Some(se), Some(values)) = (&block.se, gates) {
             excitations.push(ExcitationTap {
                 block: se.name.clone(),
@@ -44,12 +42,16 @@ pub fn forward(network: &Network, input: &Tensor, options: &RunOptions) -> RunOu
     }
 }
 
-fn run_layers(layers: &[Layer], mut x: Tensor) -> Tensor {
-    for layer in layers {
-        x = match layer {
-            Layer::Conv { conv, relu } => conv2d(&x, conv, *relu),
-            Layer::Pool(pool) => pool2d(&x, pool),
-        };
+/// Applies `layers` in order; every layer reads its input by reference, so nothing is copied.
+fn run_layers(layers: &[Layer], input: &Tensor) -> Tensor {
+    let apply = |layer: &Layer, x: &Tensor| match layer {
+        Layer::Conv { conv, relu } => conv2d(x, conv, *relu),
+        Layer::Pool(pool) => pool2d(x, pool),
+    };
+    match layers.split_first() {
+        None => input.clone(),
+        Some((first, rest)) => rest
+            .iter()
+            .fold(apply(first, input), |x, layer| apply(layer, &x)),
     }
-    x
 }

@@ -12,4 +12,4 @@ pub use npy::{read_npy, NpyError};
 pub use probe::{run_probe, BackendPreference, ProbeReport};
 pub use run::{softmax, ExcitationTap, GateOverride, RunOptions, RunOutput};
 pub use tensor::Tensor;
-pub use tolerance::{Mismatch, Tolerance};
+pub use tolerance::{max_abs_diff, Mismatch, Tolerance};

@@ -1,7 +1,7 @@
 //! A small end-to-end check of the compute path: the SE squeeze of a fixed tensor, on the GPU
 //! when one is available and allowed, always checked against the CPU.
 
-use crate::engine::Tensor;
+use crate::engine::{max_abs_diff, Tensor};
 use crate::{cpu, gpu};
 
 /// Which backend the caller asked for (`?backend=` in the app, `--backend` in the CLI).
@@ -66,11 +66,4 @@ pub async fn run_probe(preference: BackendPreference) -> ProbeReport {
         },
         Err(e) => cpu_report(Some(e.to_string())),
     }
-}
-
-fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
 }

@@ -54,3 +54,11 @@ impl Tolerance {
             .map_or(Ok(()), Err)
     }
 }
+
+/// The largest `|a − b|` over paired elements (0 for empty slices).
+pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
