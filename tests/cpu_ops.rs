@@ -82,6 +82,10 @@ fn conv2d_matches_its_definition() {
             Tolerance::new(1e-5, 1e-5)
                 .check(&ours.data, &conv_reference(&x, &c, relu))
                 .unwrap_or_else(|m| panic!("case {:?}: {m}", (i, o, k, s, p, g, h, w)));
+            // The squeeze summed in the conv's epilogue is the global average pool, to the bit.
+            let (squeezed_out, means) = se_lens::cpu::conv2d_squeezed(&x, &c, relu);
+            assert_eq!(squeezed_out.data, ours.data);
+            assert_eq!(means, se_lens::cpu::global_avg_pool(&ours).data);
         }
     }
 }

@@ -3,7 +3,8 @@
     .venv/bin/python tools/bench_torch.py --model seresnet50 --size 224 --runs 20 --threads 2
 
 Prints one JSON line: the median and minimum forward time of timm's model in eval mode, batch 1,
-float32, under torch.inference_mode(), with the given number of intra-op threads.
+float32, under torch.inference_mode(), with the given number of intra-op threads; and, as the
+machine's practical ceiling, the GFLOP/s of PyTorch's own GEMM on a 1024³ float32 product.
 """
 import argparse
 import json
@@ -36,7 +37,21 @@ def main() -> None:
     print(json.dumps({
         "model": args.model, "size": args.size, "runs": args.runs, "threads": args.threads,
         "median_ms": times[len(times) // 2], "min_ms": times[0], "torch": torch.__version__,
+        "gemm_gflops_per_s": gemm_gflops_per_s(1024, args.runs),
     }))
+
+
+def gemm_gflops_per_s(n: int, runs: int) -> float:
+    """Median GFLOP/s of an n×n×n float32 matrix product (2·n³ FLOP)."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    torch.mm(a, b)
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        torch.mm(a, b)
+        times.append(time.perf_counter() - start)
+    times.sort()
+    return 2 * n**3 / times[len(times) // 2] / 1e9
 
 
 if __name__ == "__main__":

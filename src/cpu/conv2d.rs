@@ -1,5 +1,6 @@
 use super::gemm::{matmul, MatRef};
-use super::parallel::for_each_chunk;
+use super::global_avg_pool::sum;
+use super::parallel::{for_each_chunk, for_each_chunk_with};
 use crate::engine::{Conv2d, Tensor};
 
 /// Convolution (BatchNorm folded) + bias + optional ReLU, as im2col + one GEMM per group.
@@ -8,6 +9,17 @@ use crate::engine::{Conv2d, Tensor};
 /// grouped convolutions im2col runs once over all channels and each group's GEMM reads its rows
 /// of that matrix and of the weights in place, without per-group copies.
 pub fn conv2d(input: &Tensor, conv: &Conv2d, relu: bool) -> Tensor {
+    convolve(input, conv, relu, false).0
+}
+
+/// [`conv2d`] that also returns the SE squeeze of its output (the mean of every channel plane,
+/// `[N·C]`), summed in the bias epilogue while each plane is still in cache instead of in a
+/// second pass over the whole tensor. Bit-identical to `global_avg_pool` of the output.
+pub fn conv2d_squeezed(input: &Tensor, conv: &Conv2d, relu: bool) -> (Tensor, Vec<f32>) {
+    convolve(input, conv, relu, true)
+}
+
+fn convolve(input: &Tensor, conv: &Conv2d, relu: bool, squeeze: bool) -> (Tensor, Vec<f32>) {
     let [batch, channels, height, width] = input.shape;
     debug_assert_eq!(channels, conv.in_channels);
     let (out_h, out_w) = conv.output_size(height, width);
@@ -18,15 +30,17 @@ pub fn conv2d(input: &Tensor, conv: &Conv2d, relu: bool) -> Tensor {
     let direct = conv.kernel == 1 && conv.stride == 1 && conv.padding == 0;
 
     let mut output = vec![0.0f32; batch * conv.out_channels * pixels];
+    let mut means = vec![0.0f32; usize::from(squeeze) * batch * conv.out_channels];
     let mut columns = if direct {
         Vec::new()
     } else {
         vec![0.0f32; channels * conv.kernel * conv.kernel * pixels]
     };
-    for (image, out_image) in input
+    for (n, (image, out_image)) in input
         .data
         .chunks_exact(channels * height * width)
         .zip(output.chunks_exact_mut(conv.out_channels * pixels))
+        .enumerate()
     {
         let matrix: &[f32] = if direct {
             image
@@ -60,16 +74,24 @@ pub fn conv2d(input: &Tensor, conv: &Conv2d, relu: bool) -> Tensor {
                 patches,
             );
         }
-        for_each_chunk(out_image, pixels, |channel, plane| {
+        let image_means = match squeeze {
+            true => &mut means[n * conv.out_channels..(n + 1) * conv.out_channels],
+            false => &mut [][..],
+        };
+        for_each_chunk_with(out_image, pixels, image_means, |channel, plane, mean| {
             let bias = conv.bias[channel];
             if relu {
                 plane.iter_mut().for_each(|v| *v = (*v + bias).max(0.0));
             } else {
                 plane.iter_mut().for_each(|v| *v += bias);
             }
+            if let Some(mean) = mean {
+                *mean = sum(plane) / pixels as f32;
+            }
         });
     }
-    Tensor::new([batch, conv.out_channels, out_h, out_w], output)
+    let output = Tensor::new([batch, conv.out_channels, out_h, out_w], output);
+    (output, means)
 }
 
 /// Unfolds `image` (`[C, H, W]`) into `[C·k·k, out_h·out_w]`, zero outside the padding.

@@ -1,14 +1,30 @@
+use super::parallel::on_pool;
 use super::squeeze_excite::{dense, excitation, scale_add_relu};
-use super::{conv2d, global_avg_pool, pool2d};
+use super::{conv2d, conv2d_squeezed, global_avg_pool, pool2d};
 use crate::engine::{ExcitationTap, GateOverride, Layer, Network, RunOptions, RunOutput, Tensor};
 
 /// Runs `network` on `input` (`[N, C, H, W]`, already normalised) on the CPU.
 pub fn forward(network: &Network, input: &Tensor, options: &RunOptions) -> RunOutput {
+    on_pool(|| forward_on_pool(network, input, options))
+}
+
+fn forward_on_pool(network: &Network, input: &Tensor, options: &RunOptions) -> RunOutput {
     let batch = input.shape[0];
     let mut x = run_layers(&network.stem, input);
     let mut excitations = Vec::new();
     for block in &network.blocks {
-        let mut y = run_layers(&block.body, &x);
+        // The squeeze comes out of the body's last convolution (see `conv2d_squeezed`).
+        let (mut y, squeezed) = match (&block.se, block.body.split_last()) {
+            (Some(_), Some((Layer::Conv { conv, relu }, init))) if !init.is_empty() => {
+                conv2d_squeezed(&run_layers(init, &x), conv, *relu)
+            }
+            (Some(_), _) => {
+                let y = run_layers(&block.body, &x);
+                let squeezed = global_avg_pool(&y).data;
+                (y, squeezed)
+            }
+            (None, _) => (run_layers(&block.body, &x), Vec::new()),
+        };
         // An identity shortcut reads `x` in place; only a projection makes a new tensor.
         let projected = (!block.shortcut.is_empty()).then(|| run_layers(&block.shortcut, &x));
         let shortcut = projected.as_ref().unwrap_or(&x);
@@ -16,7 +32,7 @@ pub fn forward(network: &Network, input: &Tensor, options: &RunOptions) -> RunOu
             .se
             .as_ref()
             .map(|se| match options.gate_overrides.get(&se.name) {
-                None => excitation(&y, se),
+                None => excitation(&squeezed, se),
                 Some(GateOverride::Ones) => vec![1.0; batch * se.channels],
                 Some(GateOverride::Values(gate)) => gate.repeat(batch),
             });
@@ -34,7 +50,7 @@ pub fn forward(network: &Network, input: &Tensor, options: &RunOptions) -> RunOu
     let logits = pooled
         .data
         .chunks_exact(head.in_features)
-        .flat_map(|features| dense(&head.weight, &head.bias, features).collect::<Vec<_>>())
+        .flat_map(|features| dense(&head.weight, &head.bias, features))
         .collect();
     RunOutput {
         logits,

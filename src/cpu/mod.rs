@@ -10,7 +10,7 @@ mod parallel;
 mod pool;
 mod squeeze_excite;
 
-pub use conv2d::conv2d;
+pub use conv2d::{conv2d, conv2d_squeezed};
 pub use forward::forward;
 pub use global_avg_pool::global_avg_pool;
 pub use pool::pool2d;

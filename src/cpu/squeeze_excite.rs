@@ -1,20 +1,21 @@
-use super::global_avg_pool;
 use super::parallel::for_each_chunk;
 use crate::engine::{SqueezeExcite, Tensor};
 
-/// The excitation: squeeze → FC → ReLU → FC → sigmoid; returns the gates, `[batch, channels]`.
-pub fn excitation(input: &Tensor, se: &SqueezeExcite) -> Vec<f32> {
-    let squeezed = global_avg_pool(input);
+/// Output rows per parallel task of [`dense`]: the SE FCs of deep stages and the head read
+/// megabytes of weights, worth splitting; the small ones stay one task.
+const ROWS_PER_TASK: usize = 64;
+
+/// The excitation on the squeezed vectors (`[batch, channels]`, the per-channel means):
+/// FC → ReLU → FC → sigmoid; returns the gates, `[batch, channels]`.
+pub fn excitation(squeezed: &[f32], se: &SqueezeExcite) -> Vec<f32> {
     squeezed
-        .data
         .chunks_exact(se.channels)
         .flat_map(|z| {
-            let hidden: Vec<f32> = dense(&se.fc1_weight, &se.fc1_bias, z)
-                .map(|v| v.max(0.0))
-                .collect();
-            dense(&se.fc2_weight, &se.fc2_bias, &hidden)
-                .map(sigmoid)
-                .collect::<Vec<_>>()
+            let mut hidden = dense(&se.fc1_weight, &se.fc1_bias, z);
+            hidden.iter_mut().for_each(|v| *v = v.max(0.0));
+            let mut gate = dense(&se.fc2_weight, &se.fc2_bias, &hidden);
+            gate.iter_mut().for_each(|v| *v = sigmoid(*v));
+            gate
         })
         .collect()
 }
@@ -32,15 +33,16 @@ pub fn scale_add_relu(x: &mut Tensor, gates: Option<&[f32]>, shortcut: &Tensor) 
 }
 
 /// `weight · x + bias` for a row-major `[out, in]` weight.
-pub(super) fn dense<'a>(
-    weight: &'a [f32],
-    bias: &'a [f32],
-    x: &'a [f32],
-) -> impl Iterator<Item = f32> + 'a {
-    weight
-        .chunks_exact(x.len())
-        .zip(bias)
-        .map(move |(row, b)| dot(row, x) + b)
+pub(super) fn dense(weight: &[f32], bias: &[f32], x: &[f32]) -> Vec<f32> {
+    let mut out = bias.to_vec();
+    for_each_chunk(&mut out, ROWS_PER_TASK, |task, rows| {
+        let first = task * ROWS_PER_TASK;
+        for (i, value) in rows.iter_mut().enumerate() {
+            let row = first + i;
+            *value += dot(&weight[row * x.len()..(row + 1) * x.len()], x);
+        }
+    });
+    out
 }
 
 fn sigmoid(x: f32) -> f32 {
