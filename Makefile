@@ -1,5 +1,5 @@
 # The two commands of the README. Each installs what is missing first (scripts/setup.sh).
-.PHONY: run test bench setup dist clean
+.PHONY: run test bench train accuracy setup dist clean
 
 PORT ?= 8080
 
@@ -14,6 +14,14 @@ test: setup
 ## CPU speed vs PyTorch (same machine, same run) → BENCHMARKS.md
 bench: setup
 	scripts/bench.sh
+
+## Train the default model (Fashion-MNIST SE-ResNet + its no-SE twin, ~1 h) → assets/models/
+train: setup
+	scripts/train.sh
+
+## The default model's test accuracy, our engine vs PyTorch (LIMIT=n: n images per class)
+accuracy: setup
+	scripts/accuracy.sh
 
 setup:
 	scripts/setup.sh

@@ -4,8 +4,8 @@
 #   scripts/fixtures.sh                            # default cases
 #   SE_LENS_FIXTURES_LARGE=1 scripts/fixtures.sh   # plus seresnet101/152, seresnext101, legacy_seresnet152
 #
-# Creates .venv from tools/requirements.txt when it is missing or older than that file, then runs
-# tools/make_fixtures.py for whatever cases are missing. The output folder is
+# Creates .venv (scripts/venv.sh), then runs tools/make_fixtures.py for whatever cases are missing.
+# The output folder is
 #   ${SE_LENS_FIXTURES:-~/.cache/se-lens/fixtures}/<first 16 hex of sha256(make_fixtures.py + requirements.txt)>
 # so editing either file gives a fresh folder. The folder is the last (only) line on stdout and is also
 # written to target/fixtures-dir for the Rust tests; progress goes to stderr; nothing when all is there.
@@ -18,17 +18,7 @@ say() { printf '\033[1m[fixtures]\033[0m %s\n' "$*" >&2; }
 generator=tools/make_fixtures.py
 requirements=tools/requirements.txt
 venv=.venv
-stamp="$venv/.requirements-stamp"
-
-if [ ! -x "$venv/bin/python" ] || [ ! -f "$stamp" ] || [ "$requirements" -nt "$stamp" ]; then
-    if [ ! -x "$venv/bin/python" ]; then
-        say "python3 -m venv $venv"
-        python3 -m venv "$venv" >&2
-    fi
-    say "pip install -r $requirements (torch pulls ~3 GB of CUDA wheels; a few minutes)"
-    "$venv/bin/python" -m pip install --disable-pip-version-check --quiet -r "$requirements" >&2
-    touch "$stamp"
-fi
+scripts/venv.sh
 
 hash="$(cat "$generator" "$requirements" | sha256sum | cut -c1-16)"
 dir="${SE_LENS_FIXTURES:-$HOME/.cache/se-lens/fixtures}/$hash"

@@ -9,7 +9,7 @@ step() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # --- Debian packages -------------------------------------------------------------------------
-packages=(chromium chromium-driver mesa-vulkan-drivers libvulkan1 python3-venv curl)
+packages=(chromium chromium-driver mesa-vulkan-drivers libvulkan1 python3-venv curl dataset-fashion-mnist)
 if [ "$SE_LENS_TOOLCHAIN" = debian ]; then
     packages+=(rustc-web cargo-web rust-web-src rust-web-llvm rust-web-clippy rustfmt-web lld-22)
 fi

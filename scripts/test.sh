@@ -30,6 +30,9 @@ SE_LENS_FIXTURES_LARGE=1 scripts/fixtures.sh
 step "native tests (parity vs timm, CLI, loaders, GPU tests on lavapipe)"
 cargo test
 
+step "default model: Fashion-MNIST accuracy, our engine vs PyTorch (50 test images per class)"
+LIMIT=50 scripts/accuracy.sh
+
 step "wasm tests in headless Chromium"
 wasm_cargo test --target "$WASM_TARGET" --test web
 

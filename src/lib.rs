@@ -1,7 +1,7 @@
 //! SE Lens: Squeeze-and-Excitation networks with every channel's excitation exposed.
 //!
 //! Data flows one way: image → `preprocess` → `engine` (logits + taps) → view model → `ui`.
-//! Everything but `ui` builds without web crates; `ui` exists only with the `web` feature.
+//! Everything builds without web crates; `ui`'s components exist only with the `web` feature.
 
 pub mod cpu;
 pub mod engine;
@@ -9,5 +9,4 @@ pub mod gpu;
 pub mod model;
 pub mod preprocess;
 
-#[cfg(feature = "web")]
 pub mod ui;

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! se-lens classify --model DIR (--tensor X.npy | IMAGE...) [--backend cpu|gpu] [--top K] [--json]
+//! se-lens evaluate --model DIR --images ROOT [--limit N]
 //! se-lens bench --model DIR [--size N] [--runs N]
 //! se-lens probe [--backend auto|gpu|cpu]
 //! ```
@@ -18,6 +19,7 @@ use se_lens::{cpu, preprocess};
 
 const USAGE: &str = "usage:
   se-lens classify --model DIR (--tensor X.npy | IMAGE...) [--backend cpu|gpu] [--top K] [--json]
+  se-lens evaluate --model DIR --images ROOT [--limit N]
   se-lens bench --model DIR [--size N] [--runs N]
   se-lens probe [--backend auto|gpu|cpu]";
 
@@ -25,6 +27,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("classify") => parse_classify(&args[1..]).and_then(|request| classify(&request)),
+        Some("evaluate") => evaluate(&args[1..]),
         Some("probe") => probe(&args[1..]),
         Some("bench") => bench(&args[1..]),
         Some("-h" | "--help") => {
@@ -273,8 +276,154 @@ fn load_image(path: &Path, model: &Model) -> Result<Tensor, CliError> {
         std::fs::read(path).map_err(|e| failed(format!("cannot read {}: {e}", path.display())))?;
     let image =
         preprocess::decode(&bytes).map_err(|e| failed(format!("{}: {e}", path.display())))?;
-    preprocess::preprocess(&image, &model.config.pretrained_cfg)
+    let seen = preprocess::adapt_photo(&image, &model.config);
+    preprocess::preprocess(&seen, &model.config.pretrained_cfg)
         .map_err(|e| failed(format!("{}: {e}", path.display())))
+}
+
+/// Classifies a labelled image folder (`ROOT/<class>/*.png|jpg`, `<class>` a class index or a
+/// label name, `/` in names written as `_`) and prints one JSON object: accuracy, the confusion
+/// matrix (rows: true class, columns: predicted), every image's predicted class (in class, then
+/// file name order), and every SE block's mean gate per channel for each true class and over all
+/// images.
+fn evaluate(args: &[String]) -> Result<(), CliError> {
+    use rayon::prelude::*;
+
+    let (mut model_dir, mut root, mut limit) = (None, None, usize::MAX);
+    let mut args = args.iter();
+    while let Some(flag) = args.next() {
+        let value = args
+            .next()
+            .ok_or_else(|| CliError::Usage(format!("{flag} needs a value")))?;
+        match flag.as_str() {
+            "--model" => model_dir = Some(PathBuf::from(value)),
+            "--images" => root = Some(PathBuf::from(value)),
+            "--limit" => {
+                limit = value
+                    .parse()
+                    .map_err(|_| CliError::Usage("--limit needs a positive integer".into()))?
+            }
+            _ => return Err(CliError::Usage(format!("unknown option {flag}"))),
+        }
+    }
+    let model_dir = model_dir.ok_or_else(|| CliError::Usage("--model DIR is required".into()))?;
+    let root = root.ok_or_else(|| CliError::Usage("--images ROOT is required".into()))?;
+    let started = Instant::now();
+    let model = Model::load_dir(&model_dir).map_err(failed)?;
+    let samples = labelled_images(&root, &model.labels, limit)?;
+    if samples.is_empty() {
+        return Err(failed(format!("no images under {}", root.display())));
+    }
+    let results = samples
+        .par_iter()
+        .map(|(class, path)| {
+            let input = load_image(path, &model)?;
+            let output = cpu::forward(&model.network, &input, &RunOptions::default());
+            let predicted = (0..output.logits.len())
+                .max_by(|&a, &b| {
+                    output.logits[a]
+                        .total_cmp(&output.logits[b])
+                        .then(b.cmp(&a))
+                })
+                .unwrap_or(0);
+            Ok((*class, predicted, output.excitations))
+        })
+        .collect::<Result<Vec<_>, CliError>>()?;
+
+    let classes = model.labels.len();
+    let mut confusion = vec![vec![0usize; classes]; classes];
+    let mut counts = vec![0usize; classes];
+    let mut sums: Vec<(String, Vec<Vec<f64>>)> = results[0]
+        .2
+        .iter()
+        .map(|tap| {
+            (
+                tap.block.clone(),
+                vec![vec![0.0; tap.values.len()]; classes],
+            )
+        })
+        .collect();
+    for (class, predicted, taps) in &results {
+        confusion[*class][*predicted] += 1;
+        counts[*class] += 1;
+        for ((_, per_class), tap) in sums.iter_mut().zip(taps) {
+            for (sum, v) in per_class[*class].iter_mut().zip(&tap.values) {
+                *sum += f64::from(*v);
+            }
+        }
+    }
+    let correct: usize = (0..classes).map(|c| confusion[c][c]).sum();
+    let excitations: Vec<_> = sums
+        .iter()
+        .map(|(block, per_class)| {
+            let channels = per_class[0].len();
+            let class_means: Vec<Vec<f64>> = per_class
+                .iter()
+                .zip(&counts)
+                .map(|(sums, &n)| sums.iter().map(|s| s / n.max(1) as f64).collect())
+                .collect();
+            let mean: Vec<f64> = (0..channels)
+                .map(|ch| per_class.iter().map(|s| s[ch]).sum::<f64>() / results.len() as f64)
+                .collect();
+            serde_json::json!({"block": block, "class_means": class_means, "mean": mean})
+        })
+        .collect();
+    println!(
+        "{}",
+        serde_json::json!({
+            "model": model.config.architecture,
+            "images": results.len(),
+            "correct": correct,
+            "accuracy": correct as f64 / results.len() as f64,
+            "labels": model.labels,
+            "class_counts": counts,
+            "confusion": confusion,
+            "predictions": results.iter().map(|r| r.1).collect::<Vec<_>>(),
+            "excitations": excitations,
+            "seconds": started.elapsed().as_secs_f64(),
+        })
+    );
+    Ok(())
+}
+
+/// `(class, path)` for every image under `root/<class>/`, sorted by class then name, at most
+/// `limit` per class.
+fn labelled_images(
+    root: &Path,
+    labels: &[String],
+    limit: usize,
+) -> Result<Vec<(usize, PathBuf)>, CliError> {
+    let read_dir = |dir: &Path| {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(|e| failed(format!("cannot read {}: {e}", dir.display())))?
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .collect();
+        entries.sort();
+        Ok::<_, CliError>(entries)
+    };
+    let mut samples = Vec::new();
+    for dir in read_dir(root)?.into_iter().filter(|p| p.is_dir()) {
+        let name = dir.file_name().unwrap_or_default().to_string_lossy();
+        let class = name
+            .parse::<usize>()
+            .ok()
+            .filter(|&c| c < labels.len())
+            .or_else(|| labels.iter().position(|l| l.replace('/', "_") == name))
+            .ok_or_else(|| {
+                failed(format!(
+                    "{}: not a class index below {} or a label name of the model",
+                    dir.display(),
+                    labels.len()
+                ))
+            })?;
+        let images = read_dir(&dir)?.into_iter().filter(|p| {
+            p.extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "png" | "jpg" | "jpeg"))
+        });
+        samples.extend(images.take(limit).map(|p| (class, p)));
+    }
+    Ok(samples)
 }
 
 fn elapsed_ms(since: Instant) -> f64 {

@@ -13,6 +13,17 @@ pub struct ModelConfig {
     pub pretrained_cfg: PretrainedCfg,
     #[serde(default)]
     pub label_names: Option<Vec<String>>,
+    /// SE Lens's own key (timm ignores it): how to bring a user's photo to the look of the
+    /// training data (`crate::preprocess::adapt_photo`).
+    #[serde(default)]
+    pub photo_preprocess: Option<PhotoPreprocess>,
+}
+
+/// `"photo_preprocess": {"item_on_black": 28}`: the model was trained on grey items filling a
+/// black square of this side (Fashion-MNIST); photos are fitted to that look first.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+pub struct PhotoPreprocess {
+    pub item_on_black: usize,
 }
 
 /// How images must be prepared for the model (timm's `pretrained_cfg`).

@@ -9,7 +9,7 @@ mod weights;
 
 use std::path::Path;
 
-pub use config::{ModelConfig, PretrainedCfg};
+pub use config::{ModelConfig, PhotoPreprocess, PretrainedCfg};
 pub use error::ModelError;
 pub use weights::Weights;
 

@@ -6,10 +6,12 @@
 //! is reproduced here with the same integer sizes, rounding rules and float operations, so a PNG
 //! gives the same tensor as timm to the last bit.
 
+mod photo;
 mod resample;
 
 use std::ops::Range;
 
+pub use photo::{adapt_photo, item_on_black};
 pub use resample::{resize, Filter};
 use resample::{resize_window, Window};
 

@@ -1,80 +1,486 @@
+//! The page: pick a model and an image, see the prediction and every SE block's gates, switch
+//! gates off and see what changes.
+
+use std::collections::BTreeSet;
+use std::rc::Rc;
+
+use serde::Deserialize;
+use web_sys::{Blob, DragEvent, HtmlCanvasElement, HtmlInputElement};
 use yew::prelude::*;
 
-use crate::engine::{run_probe, BackendPreference, ProbeReport};
+use super::browser::{
+    decode_image, draw_rgb, fetch_blob, fetch_bytes, now_ms, object_url, query_param,
+    revoke_object_url, set_query_param,
+};
+use super::heatmap::{legend_gradient, Heatmap};
+use super::view_model::{BlockView, RunView};
+use crate::cpu;
+use crate::engine::{GateOverride, RunOptions};
+use crate::model::Model;
+use crate::preprocess::{adapt_photo, preprocess, RgbImage};
 
-/// The page: runs the compute probe once and shows which backend ran and what it found.
-#[function_component(App)]
-pub fn app() -> Html {
-    let report = use_state(|| None::<ProbeReport>);
-    {
-        let report = report.clone();
-        use_effect_with((), move |_| {
-            let preference = BackendPreference::parse(&query_param("backend").unwrap_or_default());
-            wasm_bindgen_futures::spawn_local(async move {
-                report.set(Some(run_probe(preference).await));
-            });
+/// The embedded default model (copied into `dist/` by Trunk).
+const DEFAULT_MODEL: &str = "assets/models/seresnet10-fmnist";
+const SAMPLES: &str = "assets/samples";
+/// Classes listed in the prediction.
+const TOP_K: usize = 5;
+/// Channels listed as most amplified / most suppressed per block.
+const EXTREMES: usize = 5;
+
+/// A gallery entry of `assets/samples/index.json`.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+pub struct Sample {
+    pub file: String,
+    pub label: String,
+}
+
+/// The current image: what the user gave and what the network sees.
+struct Input {
+    name: String,
+    seen: RgbImage,
+}
+
+/// One classification: with the model's own gates, and with the ablated ones if any are off.
+pub struct Outcome {
+    baseline: Rc<RunView>,
+    ablated: Option<Rc<RunView>>,
+    preprocess_ms: f64,
+    forward_ms: f64,
+}
+
+pub enum Msg {
+    ModelLoaded(Result<Rc<Model>, String>),
+    SamplesLoaded(Vec<Sample>),
+    ChooseSample(String),
+    ChooseFile(Blob, String),
+    Decoded(Result<(String, RgbImage), String>),
+    Ran(Result<Outcome, String>),
+    ToggleAblation(String),
+    SetAllAblated(bool),
+}
+
+pub struct App {
+    model_path: String,
+    model: Option<Rc<Model>>,
+    samples: Vec<Sample>,
+    input: Option<Rc<Input>>,
+    outcome: Option<Outcome>,
+    ablated: BTreeSet<String>,
+    status: String,
+    error: Option<String>,
+    /// Object URLs of the current export links (revoked when replaced).
+    downloads: Option<(String, String)>,
+    busy: bool,
+    /// Completed classifications (the status's `data-run`, so tests can wait for the next one).
+    runs: usize,
+    seen_canvas: NodeRef,
+}
+
+impl Component for App {
+    type Message = Msg;
+    type Properties = ();
+
+    fn create(ctx: &Context<Self>) -> Self {
+        let model_path = query_param("model").unwrap_or_else(|| DEFAULT_MODEL.into());
+        let link = ctx.link();
+        let path = model_path.clone();
+        link.send_future(async move { Msg::ModelLoaded(load_model(&path).await) });
+        link.send_future(async move {
+            let samples = fetch_bytes(&format!("{SAMPLES}/index.json"))
+                .await
+                .ok()
+                .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+                .unwrap_or_default();
+            Msg::SamplesLoaded(samples)
+        });
+        Self {
+            status: format!("Loading the model {model_path}…"),
+            model_path,
+            model: None,
+            samples: Vec::new(),
+            input: None,
+            outcome: None,
+            ablated: BTreeSet::new(),
+            error: None,
+            downloads: None,
+            busy: true,
+            runs: 0,
+            seen_canvas: NodeRef::default(),
+        }
+    }
+
+    fn update(&mut self, ctx: &Context<Self>, msg: Msg) -> bool {
+        match msg {
+            Msg::ModelLoaded(Ok(model)) => {
+                self.status = format!(
+                    "Model ready: {} ({} classes, {} SE blocks). Choose a sample or drop an image.",
+                    model.config.architecture,
+                    model.labels.len(),
+                    model.network.se_blocks().count()
+                );
+                self.model = Some(model);
+                self.busy = false;
+                if let Some(sample) = query_param("sample") {
+                    ctx.link().send_message(Msg::ChooseSample(sample));
+                }
+            }
+            Msg::ModelLoaded(Err(e)) => {
+                self.busy = false;
+                self.status = "No model loaded.".into();
+                self.error = Some(format!("Cannot load the model {}: {e}", self.model_path));
+            }
+            Msg::SamplesLoaded(samples) => self.samples = samples,
+            Msg::ChooseSample(file) => {
+                set_query_param("sample", Some(&file));
+                self.start_decode(ctx, file.clone(), async move {
+                    fetch_blob(&format!("{SAMPLES}/{file}")).await
+                });
+            }
+            Msg::ChooseFile(blob, name) => {
+                set_query_param("sample", None);
+                self.start_decode(ctx, name, async move { Ok(blob) });
+            }
+            Msg::Decoded(Ok((name, image))) => match &self.model {
+                Some(model) => {
+                    let seen = adapt_photo(&image, &model.config).into_owned();
+                    self.input = Some(Rc::new(Input { name, seen }));
+                    self.start_run(ctx);
+                }
+                None => {
+                    self.busy = false;
+                    self.error =
+                        Some("No model is loaded, so the image cannot be classified.".into());
+                }
+            },
+            Msg::Decoded(Err(e)) => {
+                self.busy = false;
+                self.error = Some(e);
+                self.status = match &self.input {
+                    Some(input) => format!("Still showing {}.", input.name),
+                    None => "Choose a sample or drop an image.".into(),
+                };
+            }
+            Msg::Ran(Err(e)) => {
+                self.busy = false;
+                self.error = Some(e);
+            }
+            Msg::Ran(Ok(outcome)) => {
+                self.busy = false;
+                self.runs += 1;
+                self.status = format!(
+                    "Classified {} on the CPU in {:.1} ms (preprocessing {:.1} ms).",
+                    self.input.as_ref().map_or("", |i| i.name.as_str()),
+                    outcome.forward_ms,
+                    outcome.preprocess_ms
+                );
+                self.set_downloads(&outcome.baseline);
+                self.outcome = Some(outcome);
+            }
+            Msg::ToggleAblation(block) => {
+                if !self.ablated.remove(&block) {
+                    self.ablated.insert(block);
+                }
+                self.start_run(ctx);
+            }
+            Msg::SetAllAblated(off) => {
+                self.ablated = match (&self.model, off) {
+                    (Some(model), true) => {
+                        model.network.se_blocks().map(|b| b.name.clone()).collect()
+                    }
+                    _ => BTreeSet::new(),
+                };
+                self.start_run(ctx);
+            }
+        }
+        true
+    }
+
+    fn rendered(&mut self, _ctx: &Context<Self>, _first_render: bool) {
+        if let (Some(canvas), Some(input)) =
+            (self.seen_canvas.cast::<HtmlCanvasElement>(), &self.input)
+        {
+            draw_rgb(&canvas, &input.seen);
+        }
+    }
+
+    fn view(&self, ctx: &Context<Self>) -> Html {
+        let link = ctx.link();
+        html! {
+            <main class="page">
+                <header>
+                    <h1>{ "SE Lens" }</h1>
+                    <p class="tagline">
+                        { "See which channels each Squeeze-and-Excitation block amplifies and which it suppresses. \
+                           Everything runs in your browser; your images never leave it." }
+                    </p>
+                </header>
+                <section class="bar" aria-label="model and backend">
+                    <label>{ "Model " }
+                        <select data-testid="model-select" aria-label="model">
+                            <option value={self.model_path.clone()} selected=true>{ &self.model_path }</option>
+                        </select>
+                    </label>
+                    <span>{ "Backend " }<span data-testid="backend-badge" class="badge">{ "cpu" }</span></span>
+                    if query_param("backend").as_deref() == Some("webgpu") {
+                        <span class="note" data-testid="fallback-reason">
+                            { "WebGPU requested, ran on the CPU: the GPU backend runs only the squeeze so far." }
+                        </span>
+                    }
+                </section>
+                <p data-testid="status" data-run={self.runs.to_string()} aria-live="polite"
+                   class={classes!("status", self.busy.then_some("busy"))}>
+                    { &self.status }
+                </p>
+                if let Some(error) = &self.error {
+                    <p data-testid="error" class="error" role="alert">{ error }</p>
+                }
+                { self.view_input(link) }
+                { self.view_outcome(link) }
+            </main>
+        }
+    }
+}
+
+impl App {
+    fn start_decode(
+        &mut self,
+        ctx: &Context<Self>,
+        name: String,
+        blob: impl std::future::Future<Output = Result<Blob, String>> + 'static,
+    ) {
+        self.busy = true;
+        self.error = None;
+        self.status = format!("Decoding {name}…");
+        ctx.link().send_future(async move {
+            let decoded = match blob.await {
+                Ok(blob) => decode_image(&blob)
+                    .await
+                    .map_err(|e| format!("{name}: {e}")),
+                Err(e) => Err(e),
+            };
+            Msg::Decoded(decoded.map(|image| (name, image)))
         });
     }
 
-    html! {
-        <main class="page">
-            <header>
-                <h1>{ "SE Lens" }</h1>
-                <p class="tagline">
-                    { "See which channels each Squeeze-and-Excitation block amplifies and which it suppresses." }
+    /// Classifies the current input after yielding to the browser, so the status shows first.
+    fn start_run(&mut self, ctx: &Context<Self>) {
+        let (Some(model), Some(input)) = (self.model.clone(), self.input.clone()) else {
+            return;
+        };
+        self.busy = true;
+        self.status = format!("Running {} on {}…", model.config.architecture, input.name);
+        let ablated = self.ablated.clone();
+        ctx.link().send_future(async move {
+            yew::platform::time::sleep(std::time::Duration::from_millis(0)).await;
+            Msg::Ran(classify(&model, &input.seen, &ablated))
+        });
+    }
+
+    fn set_downloads(&mut self, view: &RunView) {
+        if let Some((json, csv)) = self.downloads.take() {
+            revoke_object_url(&json);
+            revoke_object_url(&csv);
+        }
+        let (Some(model), Some(input)) = (&self.model, &self.input) else {
+            return;
+        };
+        let json = object_url(
+            &view.to_json(&model.config.architecture, &input.name),
+            "application/json",
+        );
+        let csv = object_url(&view.to_csv(), "text/csv");
+        self.downloads = json.zip(csv);
+    }
+
+    fn view_input(&self, link: &html::Scope<Self>) -> Html {
+        let onchange = link.batch_callback(|event: Event| {
+            let input: HtmlInputElement = event.target_unchecked_into();
+            let file = input.files().and_then(|files| files.get(0));
+            input.set_value("");
+            file.map(|file| {
+                let name = file.name();
+                Msg::ChooseFile(file.into(), name)
+            })
+        });
+        let ondragover = Callback::from(|event: DragEvent| event.prevent_default());
+        let ondrop = link.batch_callback(|event: DragEvent| {
+            event.prevent_default();
+            let file = event.data_transfer()?.files()?.get(0)?;
+            let name = file.name();
+            Some(Msg::ChooseFile(file.into(), name))
+        });
+        let sample_name = query_param("sample");
+        html! {
+            <section class="input">
+                <div class="drop-zone" data-testid="drop-zone" {ondragover} {ondrop}>
+                    <label class="button">
+                        { "Choose an image…" }
+                        <input type="file" accept="image/*" data-testid="file-input" class="visually-hidden" {onchange} />
+                    </label>
+                    <span class="muted">{ " or drop one here" }</span>
+                </div>
+                if !self.samples.is_empty() {
+                    <div class="gallery" role="list" aria-label="samples">
+                        { for self.samples.iter().map(|sample| {
+                            let file = sample.file.clone();
+                            let selected = sample_name.as_deref() == Some(sample.file.as_str());
+                            html! {
+                                <button role="listitem" class={classes!("sample", selected.then_some("selected"))}
+                                        title={sample.label.clone()} aria-label={format!("sample: {}", sample.label)}
+                                        data-testid={format!("sample-{}", sample.file)}
+                                        onclick={link.callback(move |_| Msg::ChooseSample(file.clone()))}>
+                                    <img src={format!("{SAMPLES}/{}", sample.file)} alt={sample.label.clone()} />
+                                </button>
+                            }
+                        }) }
+                    </div>
+                }
+                if let Some(input) = &self.input {
+                    <figure class="seen">
+                        <canvas ref={self.seen_canvas.clone()} data-testid="network-input" />
+                        <figcaption>{ format!("What the network sees: {}", input.name) }</figcaption>
+                    </figure>
+                }
+            </section>
+        }
+    }
+
+    fn view_outcome(&self, link: &html::Scope<Self>) -> Html {
+        let Some(outcome) = &self.outcome else {
+            return html! {};
+        };
+        let shown = outcome.ablated.as_ref().unwrap_or(&outcome.baseline);
+        let all_off = self
+            .model
+            .as_ref()
+            .is_some_and(|m| m.network.se_blocks().count() == self.ablated.len());
+        html! {
+            <>
+                <section class="prediction" aria-label="prediction">
+                    <h2>{ "Prediction" }</h2>
+                    <p class="top1">
+                        <span data-testid="top1-label">{ shown.top.first().map(|p| p.label.clone()).unwrap_or_default() }</span>
+                        if outcome.ablated.is_some() {
+                            <span class="muted">{ format!(" (with {} SE block(s) off; with all gates: {})",
+                                self.ablated.len(),
+                                outcome.baseline.top.first().map(|p| p.label.as_str()).unwrap_or("")) }</span>
+                        }
+                    </p>
+                    <ol class="top">
+                        { for shown.top.iter().map(|p| {
+                            let before = outcome.ablated.as_ref().and_then(|_| {
+                                outcome.baseline.top.iter().find(|b| b.index == p.index).map(|b| b.prob)
+                            });
+                            html! {
+                                <li data-testid="prediction" data-label={p.label.clone()} data-prob={p.prob.to_string()}>
+                                    <span class="label">{ &p.label }</span>
+                                    <span class="meter"><span style={format!("width: {:.1}%", p.prob * 100.0)}></span></span>
+                                    <span class="prob">{ format!("{:.1}%", p.prob * 100.0) }</span>
+                                    if let Some(before) = before {
+                                        <span class="delta muted">{ format!("(was {:.1}%)", before * 100.0) }</span>
+                                    }
+                                </li>
+                            }
+                        }) }
+                    </ol>
+                    <p class="muted">{ format!("Forward pass {:.1} ms on the CPU (wasm SIMD), preprocessing {:.1} ms.",
+                        outcome.forward_ms, outcome.preprocess_ms) }</p>
+                    if let Some((json, csv)) = &self.downloads {
+                        <p class="exports">
+                            <a data-testid="excitation-json" href={json.clone()} download="excitations.json">{ "Excitations (JSON)" }</a>
+                            <a data-testid="excitation-csv" href={csv.clone()} download="excitations.csv">{ "Excitations (CSV)" }</a>
+                        </p>
+                    }
+                </section>
+                <section class="excitations" aria-label="excitations">
+                    <h2>{ "Excitations" }</h2>
+                    <p class="muted">
+                        { "Each cell is one channel's gate: the sigmoid output that scales the channel (0 suppresses it, \
+                           1 lets it through unchanged). Switch a block's gates off (all ones) to see what it contributes." }
+                    </p>
+                    <div class="legend">
+                        <span>{ "0 (suppressed)" }</span>
+                        <span class="ramp" style={format!("background: {}", legend_gradient())}></span>
+                        <span>{ "1 (passed)" }</span>
+                    </div>
+                    <p>
+                        <button data-testid="ablate-all" aria-pressed={all_off.to_string()}
+                                onclick={link.callback(move |_| Msg::SetAllAblated(!all_off))}>
+                            { if all_off { "Switch all gates back on" } else { "Switch all gates off" } }
+                        </button>
+                    </p>
+                    { for outcome.baseline.blocks.iter().map(|block| self.view_block(link, block)) }
+                </section>
+            </>
+        }
+    }
+
+    fn view_block(&self, link: &html::Scope<Self>, block: &BlockView) -> Html {
+        let name = block.block.clone();
+        let off = self.ablated.contains(&name);
+        let list = |channels: Vec<usize>| {
+            channels
+                .iter()
+                .map(|&c| format!("#{c} ({:.3})", block.values[c]))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let toggle = {
+            let name = name.clone();
+            link.callback(move |_| Msg::ToggleAblation(name.clone()))
+        };
+        html! {
+            <article class={classes!("block", off.then_some("off"))}>
+                <Heatmap block={Rc::new(block.clone())} />
+                <p class="extremes">
+                    <span>{ "Most amplified: " }{ list(block.amplified(EXTREMES).to_vec()) }</span><br />
+                    <span>{ "Most suppressed: " }{ list(block.suppressed(EXTREMES)) }</span>
                 </p>
-            </header>
-            { match &*report {
-                None => html! { <p data-testid="status" class="status">{ "Starting the compute engine…" }</p> },
-                Some(report) => view_report(report),
-            } }
-        </main>
+                <label class="toggle">
+                    <input type="checkbox" data-testid={format!("ablate-{name}")} checked={off} onchange={toggle} />
+                    { " gates off (all ones) for this block" }
+                </label>
+            </article>
+        }
     }
 }
 
-fn view_report(report: &ProbeReport) -> Html {
-    let adapter = report
-        .adapter
-        .as_ref()
-        .map(|name| format!(" ({name})"))
-        .unwrap_or_default();
-    html! {
-        <section class="probe">
-            <p data-testid="status" class="status">
-                { format!(
-                    "Squeezed {} channels on {}{adapter}; max |GPU − CPU| = {:.1e}",
-                    report.channel_means.len(), report.backend, report.max_abs_diff,
-                ) }
-            </p>
-            <p>{ "Backend: " }<span data-testid="backend-badge" class="badge">{ badge_text(&report.backend) }</span></p>
-            if let Some(reason) = &report.fallback_reason {
-                <p data-testid="fallback-reason" class="note">{ format!("GPU unavailable, ran on the CPU: {reason}") }</p>
-            }
-            <div class="bars" aria-label="channel means">
-                { for report.channel_means.iter().map(|&mean| bar(mean)) }
-            </div>
-        </section>
+async fn load_model(path: &str) -> Result<Rc<Model>, String> {
+    if path.starts_with("hf:") {
+        return Err("loading from the Hugging Face hub is not available yet".into());
     }
+    let config = fetch_bytes(&format!("{path}/config.json")).await?;
+    let weights = fetch_bytes(&format!("{path}/model.safetensors")).await?;
+    Model::from_bytes(&config, &weights)
+        .map(Rc::new)
+        .map_err(|e| e.to_string())
 }
 
-/// The contract's badge text: `webgpu` or `cpu`.
-fn badge_text(backend: &str) -> &'static str {
-    if backend == "cpu" {
-        "cpu"
-    } else {
-        "webgpu"
-    }
-}
-
-fn bar(mean: f32) -> Html {
-    let height = (mean.abs() * 100.0).min(100.0);
-    let class = if mean >= 0.0 { "bar up" } else { "bar down" };
-    html! { <span class={class} style={format!("height: {height:.0}%")} title={format!("{mean:.4}")}></span> }
-}
-
-fn query_param(name: &str) -> Option<String> {
-    let search = web_sys::window()?.location().search().ok()?;
-    web_sys::UrlSearchParams::new_with_str(&search)
-        .ok()?
-        .get(name)
+/// Preprocesses and runs `seen`; a second run with the ablated blocks' gates set to ones.
+fn classify(model: &Model, seen: &RgbImage, ablated: &BTreeSet<String>) -> Result<Outcome, String> {
+    let started = now_ms();
+    let input = preprocess(seen, &model.config.pretrained_cfg).map_err(|e| e.to_string())?;
+    let preprocessed = now_ms();
+    let run = |options: &RunOptions| {
+        RunView::new(
+            &cpu::forward(&model.network, &input, options),
+            &model.labels,
+            TOP_K,
+        )
+    };
+    let baseline = Rc::new(run(&RunOptions::default()));
+    let forward_ms = now_ms() - preprocessed;
+    let ablated = (!ablated.is_empty()).then(|| {
+        let gate_overrides = ablated
+            .iter()
+            .map(|block| (block.clone(), GateOverride::Ones))
+            .collect();
+        Rc::new(run(&RunOptions { gate_overrides }))
+    });
+    Ok(Outcome {
+        baseline,
+        ablated,
+        preprocess_ms: preprocessed - started,
+        forward_ms,
+    })
 }

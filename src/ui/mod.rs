@@ -1,5 +1,14 @@
-//! Yew components. They see view models only, never tensors.
+//! The user interface. `view_model` turns runs into what is shown (plain Rust, tested natively);
+//! the Yew components (with the `web` feature) see view models only, never tensors.
 
+pub mod view_model;
+
+#[cfg(feature = "web")]
 mod app;
+#[cfg(feature = "web")]
+mod browser;
+#[cfg(feature = "web")]
+mod heatmap;
 
+#[cfg(feature = "web")]
 pub use app::App;

@@ -1,15 +1,21 @@
-// End-to-end: the built dist/ served from a sub-path, driven in Debian's headless Chromium.
-// Playwright gives every launch a fresh profile. Run by `make test` (node --test); screenshots land in target/e2e/.
+// End-to-end: the built dist/ served from a sub-path, driven in Debian's headless Chromium like a
+// user would: samples, uploads, hover, ablation, exports, bad files. Run by `make test`
+// (node --test) after `se-lens` is built; screenshots land in target/e2e/ — look at them.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { chromium } from 'playwright-core';
 import { serve } from '../../scripts/serve.mjs';
 
 const PORT = 8391;
 const BASE = '/se-lens/';
-const URL = `http://127.0.0.1:${PORT}${BASE}`;
+const ORIGIN = `http://127.0.0.1:${PORT}`;
+const URL = `${ORIGIN}${BASE}`;
 const SHOTS = 'target/e2e';
+const MODEL = 'assets/models/seresnet10-fmnist';
+const BLOCKS = ['layer1.0.se', 'layer2.0.se', 'layer3.0.se', 'layer4.0.se'];
+const PHOTO = 'tests/fixtures/preprocess/chelsea.png';
 
 let server;
 let browser;
@@ -31,35 +37,148 @@ after(async () => {
   server?.close();
 });
 
-async function open(query = '') {
-  const page = await browser.newPage({ viewport: { width: 1100, height: 700 } });
+/** Opens the app; records page errors and every request that leaves the origin. */
+async function open(query = '', viewport = { width: 1100, height: 800 }) {
+  const page = await browser.newPage({ viewport });
   const errors = [];
+  const offOrigin = [];
   page.on('pageerror', (error) => errors.push(error.message));
+  page.on('request', (request) => {
+    const url = request.url();
+    if (!url.startsWith(ORIGIN) && !url.startsWith('blob:') && !url.startsWith('data:')) offOrigin.push(url);
+  });
   await page.goto(URL + query);
-  return { page, errors };
+  if (query.includes('sample=')) {
+    await classified(page);
+  } else {
+    await page.getByText('Model ready').waitFor({ timeout: 60_000 });
+  }
+  return { page, errors, offOrigin };
 }
 
-test('the app loads from a sub-path and runs the squeeze on WebGPU', async () => {
-  const { page, errors } = await open();
-  const badge = page.getByTestId('backend-badge');
-  await badge.waitFor({ timeout: 60_000 });
-  assert.equal(await page.locator('h1').textContent(), 'SE Lens');
-  assert.equal(await badge.textContent(), 'webgpu');
-  const status = await page.getByTestId('status').textContent();
-  assert.match(status, /Squeezed 64 channels on webgpu/);
-  const diff = Number(status.match(/= ([0-9.e+-]+)$/)[1]);
-  assert.ok(diff < 1e-4, `GPU and CPU disagree: ${status}`);
-  assert.equal(await page.locator('.bar').count(), 64);
-  await page.screenshot({ path: `${SHOTS}/app-webgpu.png`, fullPage: true });
+async function predictions(page) {
+  return page.getByTestId('prediction').evaluateAll((rows) =>
+    rows.map((r) => ({ label: r.dataset.label, prob: Number(r.dataset.prob) })));
+}
+
+/** Waits until the page has completed its `run`-th classification. */
+async function classified(page, run = 1) {
+  await page.locator(`[data-testid="status"][data-run="${run}"]`).waitFor({ timeout: 60_000 });
+}
+
+/** The standard deviation of a canvas's red channel (a drawn heatmap is not flat). */
+async function pixelStd(page, testId) {
+  return page.getByTestId(testId).evaluate((canvas) => {
+    const { data } = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height);
+    const reds = data.filter((_, i) => i % 4 === 0);
+    const mean = reds.reduce((a, b) => a + b, 0) / reds.length;
+    return Math.sqrt(reds.reduce((a, b) => a + (b - mean) ** 2, 0) / reds.length);
+  });
+}
+
+/** The exported excitations.json of the current run. */
+async function exported(page) {
+  const href = await page.getByTestId('excitation-json').getAttribute('href');
+  return page.evaluate(async (url) => (await fetch(url)).json(), href);
+}
+
+test('a sample is classified, with one heatmap per SE block, equal to the native CLI', async () => {
+  const { page, errors, offOrigin } = await open();
+  await page.getByTestId('sample-fmnist-ankle-boot-0.png').click();
+  await classified(page);
+  const top = await predictions(page);
+  assert.equal(top.length, 5);
+  assert.equal(await page.getByTestId('top1-label').textContent(), 'Ankle boot');
+  assert.ok(top[0].prob > 0.5 && top.every((p, i) => i === 0 || p.prob <= top[i - 1].prob));
+  assert.equal(await page.getByTestId('backend-badge').textContent(), 'cpu');
+  for (const block of BLOCKS) {
+    assert.ok(await pixelStd(page, `heatmap-${block}`) > 1, `${block} heatmap is flat`);
+  }
+  assert.equal(await page.locator('canvas[data-testid^="heatmap-"]').count(), BLOCKS.length);
+  assert.match(page.url(), /sample=fmnist-ankle-boot-0\.png/);
+
+  // Hover a cell: channel, gate and rank appear.
+  const heatmap = page.getByTestId('heatmap-layer4.0.se');
+  const box = await heatmap.boundingBox();
+  await page.mouse.move(box.x + 3, box.y + 3);
+  assert.match(await page.getByTestId('tooltip-layer4.0.se').textContent(), /^channel 0 · gate 0\.\d{4} · rank \d+ of 256$/);
+
+  // The page's numbers are the native engine's (wasm SIMD vs native AVX, same model, same PNG).
+  const ours = await exported(page);
+  const cli = JSON.parse(execFileSync('target/release/se-lens',
+    ['classify', '--model', MODEL, `assets/samples/fmnist-ankle-boot-0.png`, '--json']).toString());
+  assert.deepEqual(ours.excitations.map((e) => e.block), BLOCKS);
+  for (const [i, tap] of ours.excitations.entries()) {
+    const diff = Math.max(...tap.values.map((v, c) => Math.abs(v - cli.excitations[i].values[c])));
+    assert.ok(diff < 1e-5, `${tap.block}: wasm and native gates differ by ${diff}`);
+  }
+  assert.ok(Math.abs(ours.top[0].prob - cli.top[0].prob) < 1e-5);
+
+  await page.screenshot({ path: `${SHOTS}/app-sample.png`, fullPage: true });
+  assert.deepEqual(offOrigin, []);
   assert.deepEqual(errors, []);
 });
 
-test('backend=cpu runs on the CPU', async () => {
-  const { page, errors } = await open('?backend=cpu');
-  const badge = page.getByTestId('backend-badge');
-  await badge.waitFor({ timeout: 60_000 });
-  assert.equal(await badge.textContent(), 'cpu');
-  assert.equal(await page.locator('.bar').count(), 64);
-  await page.screenshot({ path: `${SHOTS}/app-cpu.png`, fullPage: true });
+test('an uploaded photo is fitted to the dataset look and classified', async () => {
+  const { page, errors } = await open();
+  await page.getByTestId('file-input').setInputFiles(PHOTO);
+  await classified(page);
+  assert.equal((await predictions(page)).length, 5);
+  assert.match(await page.locator('.seen figcaption').textContent(), /chelsea\.png/);
+  const seen = await page.getByTestId('network-input').evaluate((c) => [c.width, c.height]);
+  assert.deepEqual(seen, [28, 28]);
+  assert.ok(await pixelStd(page, 'network-input') > 10);
+  assert.doesNotMatch(page.url(), /sample=/);
+  await page.screenshot({ path: `${SHOTS}/app-photo.png`, fullPage: true });
+  assert.deepEqual(errors, []);
+});
+
+test('switching gates off changes the prediction, and back on restores it', async () => {
+  const { page, errors } = await open('?sample=fmnist-shirt-4.png');
+  const before = await predictions(page);
+  await page.getByTestId('ablate-all').click();
+  await classified(page, 2);
+  const allOff = await predictions(page);
+  assert.notDeepEqual(allOff.map((p) => p.prob), before.map((p) => p.prob));
+  assert.equal(await page.getByTestId('ablate-layer1.0.se').isChecked(), true);
+  await page.screenshot({ path: `${SHOTS}/app-ablated.png`, fullPage: true });
+  await page.getByTestId('ablate-all').click();
+  await classified(page, 3);
+  assert.deepEqual(await predictions(page), before);
+  // One block alone.
+  await page.getByTestId('ablate-layer4.0.se').check();
+  await classified(page, 4);
+  assert.notDeepEqual((await predictions(page)).map((p) => p.prob), before.map((p) => p.prob));
+  assert.deepEqual(errors, []);
+});
+
+test('a bad file gives a message and keeps the previous result; a good one still works', async () => {
+  const { page, errors } = await open('?sample=fmnist-bag-18.png');
+  const before = await predictions(page);
+  mkdirSync('target/e2e/bad', { recursive: true });
+  writeFileSync('target/e2e/bad/notes.png', 'this is not an image');
+  await page.getByTestId('file-input').setInputFiles('target/e2e/bad/notes.png');
+  await page.getByTestId('error').waitFor();
+  assert.match(await page.getByTestId('error').textContent(), /notes\.png: not an image/);
+  assert.deepEqual(await predictions(page), before);
+  await page.screenshot({ path: `${SHOTS}/app-bad-file.png`, fullPage: true });
+  await page.getByTestId('file-input').setInputFiles(PHOTO);
+  await classified(page, 2);
+  assert.equal(await page.getByTestId('error').count(), 0);
+  assert.deepEqual(errors, []);
+});
+
+test('a model that cannot be loaded is reported', async () => {
+  const page = await browser.newPage();
+  await page.goto(URL + '?model=assets/models/missing');
+  await page.getByTestId('error').waitFor({ timeout: 60_000 });
+  assert.match(await page.getByTestId('error').textContent(), /Cannot load the model assets\/models\/missing: .*HTTP 404/);
+});
+
+test('readable on a phone-width screen', async () => {
+  const { page, errors } = await open('?sample=fmnist-sneaker-9.png', { width: 390, height: 844 });
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `the page scrolls sideways by ${overflow}px`);
+  await page.screenshot({ path: `${SHOTS}/app-phone.png`, fullPage: true });
   assert.deepEqual(errors, []);
 });

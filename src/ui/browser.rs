@@ -1,0 +1,196 @@
+//! The few browser calls the app makes: fetch, decode an image with the browser, draw pixels,
+//! read and write the URL, make download links. Errors come back as text the page can show.
+
+use js_sys::{Array, Uint8Array};
+use wasm_bindgen::{Clamped, JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Blob, BlobPropertyBag, CanvasRenderingContext2d, HtmlCanvasElement, ImageData};
+
+use crate::preprocess::RgbImage;
+
+/// The largest image the page decodes (pixels); bigger ones are refused with a message before
+/// the browser allocates them.
+pub const MAX_PIXELS: u64 = 50_000_000;
+
+fn window() -> Result<web_sys::Window, String> {
+    web_sys::window().ok_or_else(|| "no window".to_string())
+}
+
+fn describe(error: JsValue) -> String {
+    error
+        .dyn_ref::<js_sys::Error>()
+        .map(|e| String::from(e.message()))
+        .or_else(|| error.as_string())
+        .unwrap_or_else(|| format!("{error:?}"))
+}
+
+async fn fetch(url: &str) -> Result<web_sys::Response, String> {
+    let response = JsFuture::from(window()?.fetch_with_str(url))
+        .await
+        .map_err(|e| format!("cannot fetch {url}: {}", describe(e)))?;
+    let response: web_sys::Response = response.unchecked_into();
+    if !response.ok() {
+        return Err(format!("cannot fetch {url}: HTTP {}", response.status()));
+    }
+    Ok(response)
+}
+
+/// The body of `url` (relative to the page).
+pub async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {
+    let response = fetch(url).await?;
+    let buffer = JsFuture::from(response.array_buffer().map_err(describe)?)
+        .await
+        .map_err(|e| format!("cannot read {url}: {}", describe(e)))?;
+    Ok(Uint8Array::new(&buffer).to_vec())
+}
+
+/// The body of `url` as a Blob (for images).
+pub async fn fetch_blob(url: &str) -> Result<Blob, String> {
+    let response = fetch(url).await?;
+    let blob = JsFuture::from(response.blob().map_err(describe)?)
+        .await
+        .map_err(|e| format!("cannot read {url}: {}", describe(e)))?;
+    Ok(blob.unchecked_into())
+}
+
+/// Decodes an image file with the browser (`createImageBitmap`, EXIF orientation applied) into
+/// RGB pixels; transparent pixels are composited on white.
+pub async fn decode_image(blob: &Blob) -> Result<RgbImage, String> {
+    let not_an_image =
+        |e: JsValue| format!("not an image the browser can decode ({})", describe(e));
+    let bitmap = JsFuture::from(
+        window()?
+            .create_image_bitmap_with_blob(blob)
+            .map_err(not_an_image)?,
+    )
+    .await
+    .map_err(not_an_image)?;
+    let bitmap: web_sys::ImageBitmap = bitmap.unchecked_into();
+    let (width, height) = (bitmap.width(), bitmap.height());
+    if width == 0 || height == 0 {
+        return Err("the image is empty (0 pixels)".into());
+    }
+    if u64::from(width) * u64::from(height) > MAX_PIXELS {
+        bitmap.close();
+        return Err(format!(
+            "the image is {width}×{height}; at most {} megapixels are accepted",
+            MAX_PIXELS / 1_000_000
+        ));
+    }
+    let (canvas, context) = canvas(width, height)?;
+    context.set_fill_style_str("#ffffff");
+    context.fill_rect(0.0, 0.0, f64::from(width), f64::from(height));
+    context
+        .draw_image_with_image_bitmap(&bitmap, 0.0, 0.0)
+        .map_err(describe)?;
+    bitmap.close();
+    let rgba = context
+        .get_image_data(0.0, 0.0, f64::from(width), f64::from(height))
+        .map_err(describe)?
+        .data();
+    drop(canvas);
+    let pixels = rgba
+        .chunks_exact(4)
+        .flat_map(|p| [p[0], p[1], p[2]])
+        .collect();
+    RgbImage::new(width as usize, height as usize, pixels).map_err(|e| e.to_string())
+}
+
+fn canvas(
+    width: u32,
+    height: u32,
+) -> Result<(HtmlCanvasElement, CanvasRenderingContext2d), String> {
+    let canvas: HtmlCanvasElement = window()?
+        .document()
+        .ok_or("no document")?
+        .create_element("canvas")
+        .map_err(describe)?
+        .unchecked_into();
+    canvas.set_width(width);
+    canvas.set_height(height);
+    let context = context_2d(&canvas)?;
+    Ok((canvas, context))
+}
+
+fn context_2d(canvas: &HtmlCanvasElement) -> Result<CanvasRenderingContext2d, String> {
+    canvas
+        .get_context("2d")
+        .map_err(describe)?
+        .ok_or_else(|| "no 2D canvas".to_string())
+        .map(|c| c.unchecked_into())
+}
+
+/// Draws RGBA pixels (`width × height`) onto `canvas`, resizing it to that many pixels (CSS
+/// scales it up, pixelated).
+pub fn draw_rgba(canvas: &HtmlCanvasElement, width: usize, height: usize, rgba: &[u8]) {
+    let draw = || -> Result<(), String> {
+        canvas.set_width(width as u32);
+        canvas.set_height(height as u32);
+        let data =
+            ImageData::new_with_u8_clamped_array_and_sh(Clamped(rgba), width as u32, height as u32)
+                .map_err(describe)?;
+        context_2d(canvas)?
+            .put_image_data(&data, 0.0, 0.0)
+            .map_err(describe)
+    };
+    if let Err(e) = draw() {
+        web_sys::console::warn_1(&format!("cannot draw: {e}").into());
+    }
+}
+
+/// Draws an RGB image onto `canvas`.
+pub fn draw_rgb(canvas: &HtmlCanvasElement, image: &RgbImage) {
+    let rgba: Vec<u8> = image
+        .pixels
+        .chunks_exact(3)
+        .flat_map(|p| [p[0], p[1], p[2], 255])
+        .collect();
+    draw_rgba(canvas, image.width, image.height, &rgba);
+}
+
+/// A `URL.createObjectURL` for `contents` (download links); `None` if the browser refuses.
+pub fn object_url(contents: &str, mime: &str) -> Option<String> {
+    let parts = Array::of1(&JsValue::from_str(contents));
+    let options = BlobPropertyBag::new();
+    options.set_type(mime);
+    let blob = Blob::new_with_str_sequence_and_options(&parts, &options).ok()?;
+    web_sys::Url::create_object_url_with_blob(&blob).ok()
+}
+
+/// Releases a URL made by [`object_url`].
+pub fn revoke_object_url(url: &str) {
+    let _ = web_sys::Url::revoke_object_url(url);
+}
+
+/// The value of `?name=` in the page's URL.
+pub fn query_param(name: &str) -> Option<String> {
+    let search = web_sys::window()?.location().search().ok()?;
+    web_sys::UrlSearchParams::new_with_str(&search)
+        .ok()?
+        .get(name)
+}
+
+/// Sets (or with `None` removes) `?name=` in the address bar without reloading, so the view
+/// can be shared.
+pub fn set_query_param(name: &str, value: Option<&str>) {
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let Ok(url) = web_sys::Url::new(&window.location().href().unwrap_or_default()) else {
+        return;
+    };
+    match value {
+        Some(value) => url.search_params().set(name, value),
+        None => url.search_params().delete(name),
+    }
+    if let Ok(history) = window.history() {
+        let _ = history.replace_state_with_url(&JsValue::NULL, "", Some(&url.href()));
+    }
+}
+
+/// Milliseconds since the page started (`performance.now()`).
+pub fn now_ms() -> f64 {
+    web_sys::window()
+        .and_then(|w| w.performance())
+        .map_or(0.0, |p| p.now())
+}

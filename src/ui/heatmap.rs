@@ -1,0 +1,124 @@
+//! One SE block's gate as a heatmap: one cell per channel, cividis colours (readable with every
+//! form of colour blindness), hover or arrow keys for channel, value and rank.
+
+use std::rc::Rc;
+
+use web_sys::{HtmlCanvasElement, KeyboardEvent, MouseEvent};
+use yew::prelude::*;
+
+use super::browser::draw_rgba;
+use super::view_model::BlockView;
+
+/// The colour of a gate value in `[0, 1]` (values outside are clamped).
+pub fn colour(value: f32) -> [u8; 3] {
+    let c = colorous::CIVIDIS.eval_continuous(f64::from(value.clamp(0.0, 1.0)));
+    [c.r, c.g, c.b]
+}
+
+/// The legend's CSS gradient, from gate 0 to gate 1.
+pub fn legend_gradient() -> String {
+    let stops: Vec<String> = (0..=10)
+        .map(|i| {
+            let [r, g, b] = colour(i as f32 / 10.0);
+            format!("rgb({r},{g},{b}) {}%", i * 10)
+        })
+        .collect();
+    format!("linear-gradient(to right, {})", stops.join(", "))
+}
+
+#[derive(Properties, PartialEq)]
+pub struct HeatmapProps {
+    pub block: Rc<BlockView>,
+}
+
+#[function_component(Heatmap)]
+pub fn heatmap(props: &HeatmapProps) -> Html {
+    let canvas = use_node_ref();
+    let focus = use_state(|| None::<usize>);
+    let block = props.block.clone();
+    let (columns, rows) = block.grid();
+    {
+        let canvas = canvas.clone();
+        let block = block.clone();
+        use_effect_with(block, move |block| {
+            if let Some(canvas) = canvas.cast::<HtmlCanvasElement>() {
+                let mut rgba = vec![0u8; columns * rows * 4];
+                for (cell, &value) in rgba.chunks_exact_mut(4).zip(&block.values) {
+                    let [r, g, b] = colour(value);
+                    cell.copy_from_slice(&[r, g, b, 255]);
+                }
+                draw_rgba(&canvas, columns, rows, &rgba);
+            }
+        });
+    }
+    let channels = block.values.len();
+    let onmousemove = {
+        let focus = focus.clone();
+        let canvas = canvas.clone();
+        Callback::from(move |event: MouseEvent| {
+            let Some(element) = canvas.cast::<HtmlCanvasElement>() else {
+                return;
+            };
+            let rect = element.get_bounding_client_rect();
+            let x = (f64::from(event.client_x()) - rect.left()) / rect.width().max(1.0);
+            let y = (f64::from(event.client_y()) - rect.top()) / rect.height().max(1.0);
+            let column = ((x * columns as f64) as usize).min(columns - 1);
+            let row = ((y * rows as f64) as usize).min(rows - 1);
+            let channel = row * columns + column;
+            focus.set((channel < channels).then_some(channel));
+        })
+    };
+    let onmouseleave = {
+        let focus = focus.clone();
+        Callback::from(move |_| focus.set(None))
+    };
+    let onkeydown = {
+        let focus = focus.clone();
+        Callback::from(move |event: KeyboardEvent| {
+            let current = focus.unwrap_or(0) as isize;
+            let step = match event.key().as_str() {
+                "ArrowRight" => 1,
+                "ArrowLeft" => -1,
+                "ArrowDown" => columns as isize,
+                "ArrowUp" => -(columns as isize),
+                "Escape" => {
+                    focus.set(None);
+                    return;
+                }
+                _ => return,
+            };
+            event.prevent_default();
+            let next = if focus.is_none() { 0 } else { current + step };
+            focus.set(Some(next.clamp(0, channels as isize - 1) as usize));
+        })
+    };
+    let tooltip = focus.map(|channel| {
+        format!(
+            "channel {channel} · gate {:.4} · rank {} of {channels}",
+            block.values[channel], block.rank[channel]
+        )
+    });
+    let name = &block.block;
+    html! {
+        <figure class="heatmap">
+            <figcaption>
+                <code>{ name }</code>
+                <span class="muted">{ format!(" {channels} channels · mean {:.3} · std {:.3}", block.mean, block.std) }</span>
+            </figcaption>
+            <canvas
+                ref={canvas}
+                data-testid={format!("heatmap-{name}")}
+                tabindex="0"
+                role="img"
+                aria-label={format!("gates of {name}, {channels} channels; arrow keys step through them")}
+                style={format!("aspect-ratio: {columns} / {rows}")}
+                {onmousemove}
+                {onmouseleave}
+                {onkeydown}
+            />
+            <p class="tooltip" data-testid={format!("tooltip-{name}")} aria-live="polite">
+                { tooltip.unwrap_or_else(|| "hover a cell (or focus and use the arrow keys)".into()) }
+            </p>
+        </figure>
+    }
+}

@@ -1,0 +1,191 @@
+//! What the components show, computed from a run: no tensors past this point. Plain Rust, so
+//! it is tested natively.
+
+use serde::Serialize;
+
+use crate::engine::{softmax, RunOutput};
+
+/// One row of the top-k list.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Prediction {
+    pub index: usize,
+    pub label: String,
+    pub prob: f32,
+}
+
+/// One SE block's gate, ready to draw.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct BlockView {
+    /// The SE module's PyTorch path (`layer2.0.se`).
+    pub block: String,
+    /// The gate, one value per channel, in `[0, 1]`.
+    pub values: Vec<f32>,
+    /// Channels from most amplified (largest gate) to most suppressed; ties by channel index.
+    #[serde(skip)]
+    pub order: Vec<usize>,
+    /// `rank[channel]`: 1 for the most amplified channel.
+    #[serde(skip)]
+    pub rank: Vec<usize>,
+    pub mean: f32,
+    pub std: f32,
+}
+
+impl BlockView {
+    pub fn new(block: String, values: Vec<f32>) -> Self {
+        let mut order: Vec<usize> = (0..values.len()).collect();
+        order.sort_by(|&a, &b| values[b].total_cmp(&values[a]).then(a.cmp(&b)));
+        let mut rank = vec![0; values.len()];
+        for (position, &channel) in order.iter().enumerate() {
+            rank[channel] = position + 1;
+        }
+        let n = values.len().max(1) as f32;
+        let mean = values.iter().sum::<f32>() / n;
+        let std = (values.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / n).sqrt();
+        Self {
+            block,
+            values,
+            order,
+            rank,
+            mean,
+            std,
+        }
+    }
+
+    /// The `n` most amplified channels, strongest first.
+    pub fn amplified(&self, n: usize) -> &[usize] {
+        &self.order[..n.min(self.order.len())]
+    }
+
+    /// The `n` most suppressed channels, weakest first.
+    pub fn suppressed(&self, n: usize) -> Vec<usize> {
+        self.order.iter().rev().take(n).copied().collect()
+    }
+
+    /// The heatmap grid: `(columns, rows)`, one cell per channel, row-major.
+    pub fn grid(&self) -> (usize, usize) {
+        let columns = if self.values.len() > 256 { 64 } else { 32 };
+        let columns = columns.min(self.values.len().max(1));
+        (columns, self.values.len().div_ceil(columns).max(1))
+    }
+}
+
+/// Everything one run shows.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RunView {
+    pub top: Vec<Prediction>,
+    pub blocks: Vec<BlockView>,
+}
+
+impl RunView {
+    /// The view of a batch-1 run: the `k` most probable classes and every SE block's gate.
+    pub fn new(output: &RunOutput, labels: &[String], k: usize) -> Self {
+        let probs = softmax(&output.logits);
+        let mut order: Vec<usize> = (0..probs.len()).collect();
+        order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]).then(a.cmp(&b)));
+        let top = order
+            .into_iter()
+            .take(k)
+            .map(|index| Prediction {
+                index,
+                label: labels
+                    .get(index)
+                    .cloned()
+                    .unwrap_or_else(|| format!("class {index}")),
+                prob: probs[index],
+            })
+            .collect();
+        let blocks = output
+            .excitations
+            .iter()
+            .map(|tap| BlockView::new(tap.block.clone(), tap.values.clone()))
+            .collect();
+        Self { top, blocks }
+    }
+
+    /// The export file `excitations.json`: the CLI's JSON shape (DESIGN.md) for this run.
+    pub fn to_json(&self, model: &str, input: &str) -> String {
+        let excitations: Vec<_> = self
+            .blocks
+            .iter()
+            .map(|b| serde_json::json!({"block": b.block, "values": b.values}))
+            .collect();
+        serde_json::json!({
+            "model": model,
+            "input": input,
+            "backend": "cpu",
+            "top": self.top,
+            "excitations": excitations,
+        })
+        .to_string()
+    }
+
+    /// The export file `excitations.csv`: `block,channel,gate,rank`, one row per channel.
+    pub fn to_csv(&self) -> String {
+        let mut csv = String::from("block,channel,gate,rank\n");
+        for block in &self.blocks {
+            for (channel, value) in block.values.iter().enumerate() {
+                csv += &format!(
+                    "{},{channel},{value},{}\n",
+                    block.block, block.rank[channel]
+                );
+            }
+        }
+        csv
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::ExcitationTap;
+
+    fn output() -> RunOutput {
+        RunOutput {
+            logits: vec![0.0, 2.0, 1.0],
+            excitations: vec![ExcitationTap {
+                block: "layer1.0.se".into(),
+                values: vec![0.5, 0.9, 0.1, 0.9],
+            }],
+        }
+    }
+
+    #[test]
+    fn top_k_is_sorted_and_labelled() {
+        let labels = ["a", "b", "c"].map(String::from);
+        let view = RunView::new(&output(), &labels, 2);
+        assert_eq!(
+            view.top
+                .iter()
+                .map(|p| p.label.as_str())
+                .collect::<Vec<_>>(),
+            ["b", "c"]
+        );
+        assert!(view.top[0].prob > view.top[1].prob);
+    }
+
+    #[test]
+    fn ranks_order_channels_from_amplified_to_suppressed() {
+        let view = RunView::new(&output(), &[], 1);
+        let block = &view.blocks[0];
+        assert_eq!(block.order, [1, 3, 0, 2]);
+        assert_eq!(block.rank, [3, 1, 4, 2]);
+        assert_eq!(block.amplified(2), [1, 3]);
+        assert_eq!(block.suppressed(2), [2, 0]);
+        assert_eq!(block.grid(), (4, 1));
+        assert!((block.mean - 0.6).abs() < 1e-6);
+    }
+
+    #[test]
+    fn exports_carry_every_channel() {
+        let view = RunView::new(&output(), &[], 1);
+        let json: serde_json::Value =
+            serde_json::from_str(&view.to_json("m", "x.png")).expect("valid JSON");
+        assert_eq!(
+            json["excitations"][0]["values"].as_array().unwrap().len(),
+            4
+        );
+        let csv = view.to_csv();
+        assert_eq!(csv.lines().count(), 5);
+        assert!(csv.contains("layer1.0.se,1,0.9,1"));
+    }
+}
