@@ -12,7 +12,7 @@ use super::browser::{
     decode_image, draw_rgb, fetch_blob, fetch_bytes, now_ms, object_url, query_param,
     revoke_object_url, set_query_param,
 };
-use super::heatmap::{legend_gradient, Heatmap};
+use super::heatmap::{legend_gradient, Heatmap, Scale};
 use super::view_model::{BlockView, RunView};
 use crate::cpu;
 use crate::engine::{GateOverride, RunOptions};
@@ -57,6 +57,7 @@ pub enum Msg {
     Ran(Result<Outcome, String>),
     ToggleAblation(String),
     SetAllAblated(bool),
+    SetScale(Scale),
 }
 
 pub struct App {
@@ -66,6 +67,7 @@ pub struct App {
     input: Option<Rc<Input>>,
     outcome: Option<Outcome>,
     ablated: BTreeSet<String>,
+    scale: Scale,
     status: String,
     error: Option<String>,
     /// Object URLs of the current export links (revoked when replaced).
@@ -101,6 +103,7 @@ impl Component for App {
             input: None,
             outcome: None,
             ablated: BTreeSet::new(),
+            scale: Scale::Block,
             error: None,
             downloads: None,
             busy: true,
@@ -182,6 +185,7 @@ impl Component for App {
                 }
                 self.start_run(ctx);
             }
+            Msg::SetScale(scale) => self.scale = scale,
             Msg::SetAllAblated(off) => {
                 self.ablated = match (&self.model, off) {
                     (Some(model), true) => {
@@ -399,9 +403,18 @@ impl App {
                            1 lets it through unchanged). Switch a block's gates off (all ones) to see what it contributes." }
                     </p>
                     <div class="legend">
-                        <span>{ "0 (suppressed)" }</span>
+                        <span>{ if self.scale == Scale::Absolute { "0 (suppressed)" } else { "block's lowest gate" } }</span>
                         <span class="ramp" style={format!("background: {}", legend_gradient())}></span>
-                        <span>{ "1 (passed)" }</span>
+                        <span>{ if self.scale == Scale::Absolute { "1 (passed)" } else { "block's highest gate" } }</span>
+                        <label>{ " Colour scale " }
+                            <select data-testid="scale-select" onchange={link.callback(|event: Event| {
+                                let select: web_sys::HtmlSelectElement = event.target_unchecked_into();
+                                Msg::SetScale(if select.value() == "absolute" { Scale::Absolute } else { Scale::Block })
+                            })}>
+                                <option value="block" selected={self.scale == Scale::Block}>{ "each block's range" }</option>
+                                <option value="absolute" selected={self.scale == Scale::Absolute}>{ "0 to 1" }</option>
+                            </select>
+                        </label>
                     </div>
                     <p>
                         <button data-testid="ablate-all" aria-pressed={all_off.to_string()}
@@ -431,7 +444,7 @@ impl App {
         };
         html! {
             <article class={classes!("block", off.then_some("off"))}>
-                <Heatmap block={Rc::new(block.clone())} />
+                <Heatmap block={Rc::new(block.clone())} scale={self.scale} />
                 <p class="extremes">
                     <span>{ "Most amplified: " }{ list(block.amplified(EXTREMES).to_vec()) }</span><br />
                     <span>{ "Most suppressed: " }{ list(block.suppressed(EXTREMES)) }</span>

@@ -1,5 +1,6 @@
 //! One SE block's gate as a heatmap: one cell per channel, cividis colours (readable with every
-//! form of colour blindness), hover or arrow keys for channel, value and rank.
+//! form of colour blindness) over an absolute or per-block range, hover or arrow keys for
+//! channel, value and rank.
 
 use std::rc::Rc;
 
@@ -9,13 +10,13 @@ use yew::prelude::*;
 use super::browser::draw_rgba;
 use super::view_model::BlockView;
 
-/// The colour of a gate value in `[0, 1]` (values outside are clamped).
+/// The colour of a position on the ramp, `[0, 1]` (values outside are clamped).
 pub fn colour(value: f32) -> [u8; 3] {
     let c = colorous::CIVIDIS.eval_continuous(f64::from(value.clamp(0.0, 1.0)));
     [c.r, c.g, c.b]
 }
 
-/// The legend's CSS gradient, from gate 0 to gate 1.
+/// The legend's CSS gradient, from the ramp's low end to its high end.
 pub fn legend_gradient() -> String {
     let stops: Vec<String> = (0..=10)
         .map(|i| {
@@ -26,9 +27,29 @@ pub fn legend_gradient() -> String {
     format!("linear-gradient(to right, {})", stops.join(", "))
 }
 
+/// What the colour ramp spans.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scale {
+    /// Gate 0 to gate 1: blocks and images compare directly; saturation shows.
+    Absolute,
+    /// The block's own lowest to highest gate: small differences between channels show.
+    Block,
+}
+
+impl Scale {
+    /// The value range the ramp spans for `block`.
+    pub fn range(self, block: &BlockView) -> (f32, f32) {
+        match self {
+            Self::Absolute => (0.0, 1.0),
+            Self::Block => (block.min, block.max),
+        }
+    }
+}
+
 #[derive(Properties, PartialEq)]
 pub struct HeatmapProps {
     pub block: Rc<BlockView>,
+    pub scale: Scale,
 }
 
 #[function_component(Heatmap)]
@@ -37,14 +58,15 @@ pub fn heatmap(props: &HeatmapProps) -> Html {
     let focus = use_state(|| None::<usize>);
     let block = props.block.clone();
     let (columns, rows) = block.grid();
+    let (low, high) = props.scale.range(&block);
     {
         let canvas = canvas.clone();
-        let block = block.clone();
-        use_effect_with(block, move |block| {
+        use_effect_with((block.clone(), props.scale), move |(block, _)| {
             if let Some(canvas) = canvas.cast::<HtmlCanvasElement>() {
+                let span = (high - low).max(f32::EPSILON);
                 let mut rgba = vec![0u8; columns * rows * 4];
                 for (cell, &value) in rgba.chunks_exact_mut(4).zip(&block.values) {
-                    let [r, g, b] = colour(value);
+                    let [r, g, b] = colour((value - low) / span);
                     cell.copy_from_slice(&[r, g, b, 255]);
                 }
                 draw_rgba(&canvas, columns, rows, &rgba);
@@ -103,7 +125,10 @@ pub fn heatmap(props: &HeatmapProps) -> Html {
         <figure class="heatmap">
             <figcaption>
                 <code>{ name }</code>
-                <span class="muted">{ format!(" {channels} channels · mean {:.3} · std {:.3}", block.mean, block.std) }</span>
+                <span class="muted">{ format!(
+                    " {channels} channels · gates {:.3} to {:.3}, mean {:.3}, std {:.3}",
+                    block.min, block.max, block.mean, block.std
+                ) }</span>
             </figcaption>
             <canvas
                 ref={canvas}

@@ -28,6 +28,8 @@ pub struct BlockView {
     pub rank: Vec<usize>,
     pub mean: f32,
     pub std: f32,
+    pub min: f32,
+    pub max: f32,
 }
 
 impl BlockView {
@@ -41,6 +43,8 @@ impl BlockView {
         let n = values.len().max(1) as f32;
         let mean = values.iter().sum::<f32>() / n;
         let std = (values.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / n).sqrt();
+        let min = order.last().map_or(0.0, |&c| values[c]);
+        let max = order.first().map_or(0.0, |&c| values[c]);
         Self {
             block,
             values,
@@ -48,6 +52,8 @@ impl BlockView {
             rank,
             mean,
             std,
+            min,
+            max,
         }
     }
 
@@ -173,6 +179,7 @@ mod tests {
         assert_eq!(block.suppressed(2), [2, 0]);
         assert_eq!(block.grid(), (4, 1));
         assert!((block.mean - 0.6).abs() < 1e-6);
+        assert_eq!((block.min, block.max), (0.1, 0.9));
     }
 
     #[test]

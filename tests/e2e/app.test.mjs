@@ -98,10 +98,24 @@ test('a sample is classified, with one heatmap per SE block, equal to the native
   assert.match(page.url(), /sample=fmnist-ankle-boot-0\.png/);
 
   // Hover a cell: channel, gate and rank appear.
-  const heatmap = page.getByTestId('heatmap-layer4.0.se');
-  const box = await heatmap.boundingBox();
-  await page.mouse.move(box.x + 3, box.y + 3);
-  assert.match(await page.getByTestId('tooltip-layer4.0.se').textContent(), /^channel 0 · gate 0\.\d{4} · rank \d+ of 256$/);
+  await page.getByTestId('heatmap-layer4.0.se').hover({ position: { x: 3, y: 3 } });
+  assert.match(await page.getByTestId('tooltip-layer4.0.se').textContent(), /^channel 0 · gate [01]\.\d{4} · rank \d+ of 256$/);
+  // …and the keyboard steps through channels.
+  await page.getByTestId('heatmap-layer4.0.se').press('ArrowRight');
+  assert.match(await page.getByTestId('tooltip-layer4.0.se').textContent(), /^channel 1 · /);
+
+  // Colours span each block's own range by default; the absolute 0–1 scale flattens this model's
+  // gates (they stay near 0.5), so the picture must change.
+  const relative = await pixelStd(page, 'heatmap-layer3.0.se');
+  await page.getByTestId('scale-select').selectOption('absolute');
+  await page.waitForFunction((before) => {
+    const canvas = document.querySelector('[data-testid="heatmap-layer3.0.se"]');
+    const { data } = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height);
+    const reds = data.filter((_, i) => i % 4 === 0);
+    const mean = reds.reduce((a, b) => a + b, 0) / reds.length;
+    return Math.sqrt(reds.reduce((a, b) => a + (b - mean) ** 2, 0) / reds.length) !== before;
+  }, relative);
+  await page.getByTestId('scale-select').selectOption('block');
 
   // The page's numbers are the native engine's (wasm SIMD vs native AVX, same model, same PNG).
   const ours = await exported(page);
