@@ -13,6 +13,7 @@ use super::browser::{
     revoke_object_url, set_query_param,
 };
 use super::heatmap::{legend_gradient, Heatmap, Scale};
+use super::overview::{DepthChart, Overview};
 use super::view_model::{BlockView, RunView};
 use crate::cpu;
 use crate::engine::{GateOverride, RunOptions};
@@ -422,6 +423,8 @@ impl App {
                             { if all_off { "Switch all gates back on" } else { "Switch all gates off" } }
                         </button>
                     </p>
+                    <Overview run={outcome.baseline.clone()} scale={self.scale} />
+                    <DepthChart run={outcome.baseline.clone()} />
                     { for outcome.baseline.blocks.iter().map(|block| self.view_block(link, block)) }
                 </section>
             </>

@@ -9,6 +9,8 @@ mod app;
 mod browser;
 #[cfg(feature = "web")]
 mod heatmap;
+#[cfg(feature = "web")]
+mod overview;
 
 #[cfg(feature = "web")]
 pub use app::App;

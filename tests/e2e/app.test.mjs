@@ -95,6 +95,11 @@ test('a sample is classified, with one heatmap per SE block, equal to the native
     assert.ok(await pixelStd(page, `heatmap-${block}`) > 1, `${block} heatmap is flat`);
   }
   assert.equal(await page.locator('canvas[data-testid^="heatmap-"]').count(), BLOCKS.length);
+  // The overview has a row per block; the depth chart a point per block at the block's mean.
+  assert.deepEqual(await page.getByTestId('overview').evaluate((c) => [c.width, c.height]), [256, BLOCKS.length]);
+  assert.ok(await pixelStd(page, 'overview') > 1);
+  const means = await page.locator('[data-testid="depth-chart"] circle').evaluateAll((cs) => cs.map((c) => Number(c.dataset.mean)));
+  assert.equal(means.length, BLOCKS.length);
   assert.match(page.url(), /sample=fmnist-ankle-boot-0\.png/);
 
   // Hover a cell: channel, gate and rank appear.
@@ -122,6 +127,10 @@ test('a sample is classified, with one heatmap per SE block, equal to the native
   const cli = JSON.parse(execFileSync('target/release/se-lens',
     ['classify', '--model', MODEL, `assets/samples/fmnist-ankle-boot-0.png`, '--json']).toString());
   assert.deepEqual(ours.excitations.map((e) => e.block), BLOCKS);
+  for (const [i, tap] of ours.excitations.entries()) {
+    const mean = tap.values.reduce((a, b) => a + b, 0) / tap.values.length;
+    assert.ok(Math.abs(mean - means[i]) < 1e-5, `depth chart mean of ${tap.block}`);
+  }
   for (const [i, tap] of ours.excitations.entries()) {
     const diff = Math.max(...tap.values.map((v, c) => Math.abs(v - cli.excitations[i].values[c])));
     assert.ok(diff < 1e-5, `${tap.block}: wasm and native gates differ by ${diff}`);
