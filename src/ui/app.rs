@@ -5,11 +5,13 @@ use std::collections::BTreeSet;
 use std::rc::Rc;
 
 use serde::Deserialize;
-use web_sys::{Blob, DragEvent, HtmlCanvasElement, HtmlInputElement};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::JsCast;
+use web_sys::{Blob, ClipboardEvent, DragEvent, HtmlCanvasElement, HtmlInputElement};
 use yew::prelude::*;
 
 use super::browser::{
-    decode_image, draw_rgb, fetch_blob, fetch_bytes, now_ms, object_url, query_param,
+    decode_image, draw_rgb, fetch_blob, fetch_bytes, now_ms, object_url, query_param, read_blob,
     revoke_object_url, set_query_param,
 };
 use super::heatmap::{legend_gradient, Heatmap, Scale};
@@ -22,6 +24,8 @@ use crate::preprocess::{adapt_photo, preprocess, RgbImage};
 
 /// The embedded default model (copied into `dist/` by Trunk).
 const DEFAULT_MODEL: &str = "assets/models/seresnet10-fmnist";
+/// The largest weights file the page reads (bytes), checked before reading it.
+const MAX_MODEL_BYTES: f64 = 1024.0 * 1024.0 * 1024.0;
 const SAMPLES: &str = "assets/samples";
 /// Classes listed in the prediction.
 const TOP_K: usize = 5;
@@ -35,14 +39,16 @@ pub struct Sample {
     pub label: String,
 }
 
-/// The current image: what the user gave and what the network sees.
+/// The current image, as decoded (each model's photo rule applies to it when it runs).
 struct Input {
     name: String,
-    seen: RgbImage,
+    image: RgbImage,
 }
 
 /// One classification: with the model's own gates, and with the ablated ones if any are off.
 pub struct Outcome {
+    /// What the network saw (after the model's photo rule).
+    seen: RgbImage,
     baseline: Rc<RunView>,
     ablated: Option<Rc<RunView>>,
     preprocess_ms: f64,
@@ -50,7 +56,12 @@ pub struct Outcome {
 }
 
 pub enum Msg {
-    ModelLoaded(Result<Rc<Model>, String>),
+    LoadModel(String),
+    LoadModelFiles(Vec<web_sys::File>),
+    ModelLoaded {
+        name: String,
+        result: Result<Rc<Model>, String>,
+    },
     SamplesLoaded(Vec<Sample>),
     ChooseSample(String),
     ChooseFile(Blob, String),
@@ -59,10 +70,12 @@ pub enum Msg {
     ToggleAblation(String),
     SetAllAblated(bool),
     SetScale(Scale),
+    Rerun,
 }
 
 pub struct App {
-    model_path: String,
+    /// The loaded model's name (its URL path, or the chosen files' names).
+    model_name: String,
     model: Option<Rc<Model>>,
     samples: Vec<Sample>,
     input: Option<Rc<Input>>,
@@ -74,6 +87,8 @@ pub struct App {
     /// Object URLs of the current export links (revoked when replaced).
     downloads: Option<(String, String)>,
     busy: bool,
+    /// The document's `paste` listener (an image pasted anywhere on the page is classified).
+    _paste: Option<Closure<dyn Fn(ClipboardEvent)>>,
     /// Completed classifications (the status's `data-run`, so tests can wait for the next one).
     runs: usize,
     seen_canvas: NodeRef,
@@ -84,10 +99,10 @@ impl Component for App {
     type Properties = ();
 
     fn create(ctx: &Context<Self>) -> Self {
-        let model_path = query_param("model").unwrap_or_else(|| DEFAULT_MODEL.into());
         let link = ctx.link();
-        let path = model_path.clone();
-        link.send_future(async move { Msg::ModelLoaded(load_model(&path).await) });
+        link.send_message(Msg::LoadModel(
+            query_param("model").unwrap_or_else(|| DEFAULT_MODEL.into()),
+        ));
         link.send_future(async move {
             let samples = fetch_bytes(&format!("{SAMPLES}/index.json"))
                 .await
@@ -97,8 +112,8 @@ impl Component for App {
             Msg::SamplesLoaded(samples)
         });
         Self {
-            status: format!("Loading the model {model_path}…"),
-            model_path,
+            status: String::new(),
+            model_name: String::new(),
             model: None,
             samples: Vec::new(),
             input: None,
@@ -108,6 +123,7 @@ impl Component for App {
             error: None,
             downloads: None,
             busy: true,
+            _paste: listen_for_pasted_images(ctx.link().clone()),
             runs: 0,
             seen_canvas: NodeRef::default(),
         }
@@ -115,7 +131,32 @@ impl Component for App {
 
     fn update(&mut self, ctx: &Context<Self>, msg: Msg) -> bool {
         match msg {
-            Msg::ModelLoaded(Ok(model)) => {
+            Msg::LoadModel(path) => {
+                self.busy = true;
+                self.status = format!("Loading the model {path}…");
+                ctx.link().send_future(async move {
+                    let result = load_model(&path).await;
+                    Msg::ModelLoaded { name: path, result }
+                });
+            }
+            Msg::LoadModelFiles(files) => {
+                self.busy = true;
+                self.error = None;
+                let names: Vec<String> = files.iter().map(|f| f.name()).collect();
+                self.status = format!("Loading the model from {}…", names.join(" + "));
+                ctx.link().send_future(async move {
+                    let result = load_model_files(&files).await;
+                    Msg::ModelLoaded {
+                        name: names.join(" + "),
+                        result,
+                    }
+                });
+            }
+            Msg::ModelLoaded {
+                name,
+                result: Ok(model),
+            } => {
+                let first = self.model.is_none();
                 self.status = format!(
                     "Model ready: {} ({} classes, {} SE blocks). Choose a sample or drop an image.",
                     model.config.architecture,
@@ -124,14 +165,31 @@ impl Component for App {
                 );
                 self.model = Some(model);
                 self.busy = false;
-                if let Some(sample) = query_param("sample") {
-                    ctx.link().send_message(Msg::ChooseSample(sample));
+                self.error = None;
+                self.ablated.clear();
+                // Only a model the URL can load again is kept in it.
+                let reloadable = name != DEFAULT_MODEL && !name.contains(" + ");
+                set_query_param("model", reloadable.then_some(name.as_str()));
+                self.model_name = name;
+                match (&self.input, query_param("sample")) {
+                    // A new model sees the same image again (through its own photo rule).
+                    (Some(_), _) => ctx.link().send_message(Msg::Rerun),
+                    (None, Some(sample)) if first => {
+                        ctx.link().send_message(Msg::ChooseSample(sample))
+                    }
+                    _ => {}
                 }
             }
-            Msg::ModelLoaded(Err(e)) => {
+            Msg::ModelLoaded {
+                name,
+                result: Err(e),
+            } => {
                 self.busy = false;
-                self.status = "No model loaded.".into();
-                self.error = Some(format!("Cannot load the model {}: {e}", self.model_path));
+                self.error = Some(format!("Cannot load the model {name}: {e}"));
+                self.status = match &self.model {
+                    Some(_) => format!("Still using the model {}.", self.model_name),
+                    None => "No model loaded.".into(),
+                };
             }
             Msg::SamplesLoaded(samples) => self.samples = samples,
             Msg::ChooseSample(file) => {
@@ -145,9 +203,8 @@ impl Component for App {
                 self.start_decode(ctx, name, async move { Ok(blob) });
             }
             Msg::Decoded(Ok((name, image))) => match &self.model {
-                Some(model) => {
-                    let seen = adapt_photo(&image, &model.config).into_owned();
-                    self.input = Some(Rc::new(Input { name, seen }));
+                Some(_) => {
+                    self.input = Some(Rc::new(Input { name, image }));
                     self.start_run(ctx);
                 }
                 None => {
@@ -187,6 +244,7 @@ impl Component for App {
                 self.start_run(ctx);
             }
             Msg::SetScale(scale) => self.scale = scale,
+            Msg::Rerun => self.start_run(ctx),
             Msg::SetAllAblated(off) => {
                 self.ablated = match (&self.model, off) {
                     (Some(model), true) => {
@@ -201,10 +259,10 @@ impl Component for App {
     }
 
     fn rendered(&mut self, _ctx: &Context<Self>, _first_render: bool) {
-        if let (Some(canvas), Some(input)) =
-            (self.seen_canvas.cast::<HtmlCanvasElement>(), &self.input)
+        if let (Some(canvas), Some(outcome)) =
+            (self.seen_canvas.cast::<HtmlCanvasElement>(), &self.outcome)
         {
-            draw_rgb(&canvas, &input.seen);
+            draw_rgb(&canvas, &outcome.seen);
         }
     }
 
@@ -221,9 +279,27 @@ impl Component for App {
                 </header>
                 <section class="bar" aria-label="model and backend">
                     <label>{ "Model " }
-                        <select data-testid="model-select" aria-label="model">
-                            <option value={self.model_path.clone()} selected=true>{ &self.model_path }</option>
+                        <select data-testid="model-select" aria-label="model" onchange={link.callback(|event: Event| {
+                            let select: web_sys::HtmlSelectElement = event.target_unchecked_into();
+                            Msg::LoadModel(select.value())
+                        })}>
+                            <option value={DEFAULT_MODEL} selected={self.model_name == DEFAULT_MODEL}>
+                                { "Fashion-MNIST SE-ResNet (default)" }
+                            </option>
+                            if self.model_name != DEFAULT_MODEL && !self.model_name.is_empty() {
+                                <option value={self.model_name.clone()} selected=true>{ &self.model_name }</option>
+                            }
                         </select>
+                    </label>
+                    <label class="button">
+                        { "Load a model folder…" }
+                        <input type="file" multiple=true accept=".json,.safetensors,.bin,.pth" data-testid="model-files"
+                               class="visually-hidden" onchange={link.batch_callback(|event: Event| {
+                                   let input: HtmlInputElement = event.target_unchecked_into();
+                                   let files = input.files().map(|list| files_of(&list)).unwrap_or_default();
+                                   input.set_value("");
+                                   (!files.is_empty()).then_some(Msg::LoadModelFiles(files))
+                               })} />
                     </label>
                     <span>{ "Backend " }<span data-testid="backend-badge" class="badge">{ "cpu" }</span></span>
                     if query_param("backend").as_deref() == Some("webgpu") {
@@ -277,7 +353,7 @@ impl App {
         let ablated = self.ablated.clone();
         ctx.link().send_future(async move {
             yew::platform::time::sleep(std::time::Duration::from_millis(0)).await;
-            Msg::Ran(classify(&model, &input.seen, &ablated))
+            Msg::Ran(classify(&model, &input.image, &ablated))
         });
     }
 
@@ -308,9 +384,20 @@ impl App {
             })
         });
         let ondragover = Callback::from(|event: DragEvent| event.prevent_default());
+        // Dropped model files (config.json + model.safetensors) load a model; anything else is
+        // taken as an image.
         let ondrop = link.batch_callback(|event: DragEvent| {
             event.prevent_default();
-            let file = event.data_transfer()?.files()?.get(0)?;
+            let files = files_of(&event.data_transfer()?.files()?);
+            let is_model_file = |f: &web_sys::File| {
+                [".json", ".safetensors", ".bin", ".pth"]
+                    .iter()
+                    .any(|s| f.name().ends_with(s))
+            };
+            if files.iter().any(is_model_file) {
+                return Some(Msg::LoadModelFiles(files));
+            }
+            let file = files.into_iter().next()?;
             let name = file.name();
             Some(Msg::ChooseFile(file.into(), name))
         });
@@ -322,7 +409,7 @@ impl App {
                         { "Choose an image…" }
                         <input type="file" accept="image/*" data-testid="file-input" class="visually-hidden" {onchange} />
                     </label>
-                    <span class="muted">{ " or drop one here" }</span>
+                    <span class="muted">{ " or drop one here, or paste one (Ctrl+V)" }</span>
                 </div>
                 if !self.samples.is_empty() {
                     <div class="gallery" role="list" aria-label="samples">
@@ -340,7 +427,7 @@ impl App {
                         }) }
                     </div>
                 }
-                if let Some(input) = &self.input {
+                if let (Some(input), Some(_)) = (&self.input, &self.outcome) {
                     <figure class="seen">
                         <canvas ref={self.seen_canvas.clone()} data-testid="network-input" />
                         <figcaption>{ format!("What the network sees: {}", input.name) }</figcaption>
@@ -461,6 +548,32 @@ impl App {
     }
 }
 
+/// Sends a pasted image file (Ctrl+V anywhere on the page) as a chosen file.
+fn listen_for_pasted_images(link: html::Scope<App>) -> Option<Closure<dyn Fn(ClipboardEvent)>> {
+    let listener = Closure::<dyn Fn(ClipboardEvent)>::new(move |event: ClipboardEvent| {
+        let file = event
+            .clipboard_data()
+            .and_then(|d| d.files())
+            .and_then(|f| f.get(0));
+        if let Some(file) = file.filter(|f| f.type_().starts_with("image/")) {
+            event.prevent_default();
+            let name = Some(file.name())
+                .filter(|n| !n.is_empty())
+                .unwrap_or_else(|| "pasted image".into());
+            link.send_message(Msg::ChooseFile(file.into(), name));
+        }
+    });
+    web_sys::window()?
+        .document()?
+        .add_event_listener_with_callback("paste", listener.as_ref().unchecked_ref())
+        .ok()?;
+    Some(listener)
+}
+
+fn files_of(list: &web_sys::FileList) -> Vec<web_sys::File> {
+    (0..list.length()).filter_map(|i| list.get(i)).collect()
+}
+
 async fn load_model(path: &str) -> Result<Rc<Model>, String> {
     if path.starts_with("hf:") {
         return Err("loading from the Hugging Face hub is not available yet".into());
@@ -472,10 +585,45 @@ async fn load_model(path: &str) -> Result<Rc<Model>, String> {
         .map_err(|e| e.to_string())
 }
 
-/// Preprocesses and runs `seen`; a second run with the ablated blocks' gates set to ones.
-fn classify(model: &Model, seen: &RgbImage, ablated: &BTreeSet<String>) -> Result<Outcome, String> {
+/// A model from dropped or chosen files: a `config.json` and a `*.safetensors`.
+async fn load_model_files(files: &[web_sys::File]) -> Result<Rc<Model>, String> {
+    let named = |suffix: &str| files.iter().find(|f| f.name().ends_with(suffix));
+    let (Some(config), Some(weights)) = (named(".json"), named(".safetensors")) else {
+        if named(".bin").or(named(".pth")).is_some() {
+            return Err(
+                "PyTorch pickles (.bin, .pth) are not loaded: loading them can run code. \
+                        Convert them with tools/convert_to_safetensors.py"
+                    .into(),
+            );
+        }
+        return Err(
+            "choose both files of a timm model folder: config.json and model.safetensors".into(),
+        );
+    };
+    if weights.size() > MAX_MODEL_BYTES {
+        return Err(format!(
+            "{} is {:.1} GB; at most {:.1} GB is loaded",
+            weights.name(),
+            weights.size() / 1e9,
+            MAX_MODEL_BYTES / 1e9
+        ));
+    }
+    let config = read_blob(config).await?;
+    let weights = read_blob(weights).await?;
+    Model::from_bytes(&config, &weights)
+        .map(Rc::new)
+        .map_err(|e| e.to_string())
+}
+
+/// Brings `image` to the model's look, preprocesses and runs it; a second run with the ablated blocks' gates set to ones.
+fn classify(
+    model: &Model,
+    image: &RgbImage,
+    ablated: &BTreeSet<String>,
+) -> Result<Outcome, String> {
     let started = now_ms();
-    let input = preprocess(seen, &model.config.pretrained_cfg).map_err(|e| e.to_string())?;
+    let seen = adapt_photo(image, &model.config).into_owned();
+    let input = preprocess(&seen, &model.config.pretrained_cfg).map_err(|e| e.to_string())?;
     let preprocessed = now_ms();
     let run = |options: &RunOptions| {
         RunView::new(
@@ -494,6 +642,7 @@ fn classify(model: &Model, seen: &RgbImage, ablated: &BTreeSet<String>) -> Resul
         Rc::new(run(&RunOptions { gate_overrides }))
     });
     Ok(Outcome {
+        seen,
         baseline,
         ablated,
         preprocess_ms: preprocessed - started,

@@ -44,6 +44,14 @@ pub async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {
     Ok(Uint8Array::new(&buffer).to_vec())
 }
 
+/// The contents of a Blob (a dropped or chosen file).
+pub async fn read_blob(blob: &Blob) -> Result<Vec<u8>, String> {
+    let buffer = JsFuture::from(blob.array_buffer())
+        .await
+        .map_err(|e| format!("cannot read the file: {}", describe(e)))?;
+    Ok(Uint8Array::new(&buffer).to_vec())
+}
+
 /// The body of `url` as a Blob (for images).
 pub async fn fetch_blob(url: &str) -> Result<Blob, String> {
     let response = fetch(url).await?;

@@ -3,7 +3,7 @@
 // (node --test) after `se-lens` is built; screenshots land in target/e2e/ — look at them.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { chromium } from 'playwright-core';
 import { serve } from '../../scripts/serve.mjs';
@@ -16,6 +16,7 @@ const SHOTS = 'target/e2e';
 const MODEL = 'assets/models/seresnet10-fmnist';
 const BLOCKS = ['layer1.0.se', 'layer2.0.se', 'layer3.0.se', 'layer4.0.se'];
 const PHOTO = 'tests/fixtures/preprocess/chelsea.png';
+const TINY = 'tests/fixtures/models/seresnet18_tiny';
 
 let server;
 let browser;
@@ -188,6 +189,48 @@ test('a bad file gives a message and keeps the previous result; a good one still
   await page.getByTestId('file-input').setInputFiles(PHOTO);
   await classified(page, 2);
   assert.equal(await page.getByTestId('error').count(), 0);
+  assert.deepEqual(errors, []);
+});
+
+test('a model folder loads from files; a broken one is refused and the previous model stays', async () => {
+  const { page, errors } = await open('?sample=fmnist-coat-6.png');
+  // A garbled weights file: a message, and the default model still classifies.
+  mkdirSync('target/e2e/bad-model', { recursive: true });
+  writeFileSync('target/e2e/bad-model/model.safetensors', Buffer.from('\x10\x00\x00\x00\x00\x00\x00\x00{"a": garbage}'));
+  await page.getByTestId('model-files').setInputFiles([`${TINY}/config.json`, 'target/e2e/bad-model/model.safetensors']);
+  await page.getByTestId('error').waitFor();
+  assert.match(await page.getByTestId('error').textContent(), /Cannot load the model config\.json \+ model\.safetensors: /);
+  assert.match(await page.getByTestId('status').textContent(), /Still using the model assets\/models\/seresnet10-fmnist/);
+  await page.getByTestId('sample-fmnist-bag-18.png').click();
+  await classified(page, 2);
+  // A pickle is refused with the conversion hint.
+  writeFileSync('target/e2e/bad-model/pytorch_model.bin', 'PK');
+  await page.getByTestId('model-files').setInputFiles(['target/e2e/bad-model/pytorch_model.bin']);
+  await page.getByText(/convert_to_safetensors\.py/).waitFor();
+  // A good folder: the current image runs again through the new model (8 SE blocks).
+  await page.getByTestId('model-files').setInputFiles([`${TINY}/config.json`, `${TINY}/model.safetensors`]);
+  await classified(page, 3);
+  assert.match(await page.getByTestId('status').textContent(), /Classified/);
+  assert.equal(await page.locator('canvas[data-testid^="heatmap-"]').count(), 8);
+  assert.equal(await page.getByTestId('error').count(), 0);
+  // Back to the default model from the picker.
+  await page.getByTestId('model-select').selectOption('assets/models/seresnet10-fmnist');
+  await classified(page, 4);
+  assert.equal(await page.locator('canvas[data-testid^="heatmap-"]').count(), BLOCKS.length);
+  assert.deepEqual(errors, []);
+});
+
+test('a pasted image is classified', async () => {
+  const { page, errors } = await open();
+  const png = readFileSync('assets/samples/fmnist-dress-13.png').toString('base64');
+  await page.evaluate(async (data) => {
+    const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+    const clipboard = new DataTransfer();
+    clipboard.items.add(new File([bytes], 'dress.png', { type: 'image/png' }));
+    document.dispatchEvent(new ClipboardEvent('paste', { clipboardData: clipboard }));
+  }, png);
+  await classified(page);
+  assert.equal(await page.getByTestId('top1-label').textContent(), 'Dress');
   assert.deepEqual(errors, []);
 });
 
