@@ -14,9 +14,9 @@ use super::browser::{
     decode_image, draw_rgb, fetch_blob, fetch_bytes, now_ms, object_url, query_param, read_blob,
     revoke_object_url, set_query_param,
 };
-use super::heatmap::{legend_gradient, Heatmap, Scale};
+use super::heatmap::{legend_gradient, Heatmap, Paint, Scale};
 use super::overview::{DepthChart, Overview};
-use super::view_model::{BlockView, RunView};
+use super::view_model::{BlockView, CompareView, RunView};
 use crate::cpu;
 use crate::engine::{GateOverride, RunOptions};
 use crate::model::Model;
@@ -71,6 +71,14 @@ pub enum Msg {
     SetAllAblated(bool),
     SetScale(Scale),
     Rerun,
+    Pin,
+    Unpin,
+}
+
+/// Image A of a comparison: its name and its run (with the model's own gates).
+struct Pinned {
+    name: String,
+    run: Rc<RunView>,
 }
 
 pub struct App {
@@ -82,6 +90,7 @@ pub struct App {
     outcome: Option<Outcome>,
     ablated: BTreeSet<String>,
     scale: Scale,
+    pinned: Option<Pinned>,
     status: String,
     error: Option<String>,
     /// Object URLs of the current export links (revoked when replaced).
@@ -120,6 +129,7 @@ impl Component for App {
             outcome: None,
             ablated: BTreeSet::new(),
             scale: Scale::Block,
+            pinned: None,
             error: None,
             downloads: None,
             busy: true,
@@ -245,6 +255,15 @@ impl Component for App {
             }
             Msg::SetScale(scale) => self.scale = scale,
             Msg::Rerun => self.start_run(ctx),
+            Msg::Pin => {
+                if let (Some(input), Some(outcome)) = (&self.input, &self.outcome) {
+                    self.pinned = Some(Pinned {
+                        name: input.name.clone(),
+                        run: outcome.baseline.clone(),
+                    });
+                }
+            }
+            Msg::Unpin => self.pinned = None,
             Msg::SetAllAblated(off) => {
                 self.ablated = match (&self.model, off) {
                     (Some(model), true) => {
@@ -510,11 +529,67 @@ impl App {
                             { if all_off { "Switch all gates back on" } else { "Switch all gates off" } }
                         </button>
                     </p>
+                    { self.view_compare(link, outcome) }
                     <Overview run={outcome.baseline.clone()} scale={self.scale} />
                     <DepthChart run={outcome.baseline.clone()} />
                     { for outcome.baseline.blocks.iter().map(|block| self.view_block(link, block)) }
                 </section>
             </>
+        }
+    }
+
+    /// Pin the current image as A; then every new image B shows `B − A` per block.
+    fn view_compare(&self, link: &html::Scope<Self>, outcome: &Outcome) -> Html {
+        let Some(pinned) = &self.pinned else {
+            return html! {
+                <p>
+                    <button data-testid="pin" onclick={link.callback(|_| Msg::Pin)}>
+                        { "Pin this image as A, then load another to compare" }
+                    </button>
+                </p>
+            };
+        };
+        let current = self.input.as_ref().map_or("", |i| i.name.as_str());
+        let unpin = html! {
+            <button data-testid="unpin" onclick={link.callback(|_| Msg::Unpin)}>{ "Unpin" }</button>
+        };
+        let Some(compare) = CompareView::new(&pinned.run, &outcome.baseline) else {
+            return html! {
+                <p class="note">{ format!("A ({}) was pinned with another model; it cannot be compared. ", pinned.name) }{ unpin }</p>
+            };
+        };
+        let label = |run: &RunView| {
+            run.top
+                .first()
+                .map(|p| format!("{} ({:.1}%)", p.label, p.prob * 100.0))
+                .unwrap_or_default()
+        };
+        html! {
+            <section class="compare" data-testid="compare" aria-label="comparison">
+                <h3>{ format!("Compare: B = {current} minus A = {}", pinned.name) }</h3>
+                <p>
+                    { format!("A: {} · B: {} · largest change {:.3}. ", label(&pinned.run), label(&outcome.baseline), compare.limit) }
+                    { unpin }
+                </p>
+                <div class="legend">
+                    <span>{ format!("−{:.3} (lower in B)", compare.limit) }</span>
+                    <span class="ramp diverging"></span>
+                    <span>{ format!("+{:.3} (higher in B)", compare.limit) }</span>
+                </div>
+                { for compare.blocks.iter().map(|block| {
+                    let changed = CompareView::most_changed(block, EXTREMES)
+                        .iter()
+                        .map(|&c| format!("#{c} ({:+.3})", block.values[c]))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    html! {
+                        <article class="block">
+                            <Heatmap block={Rc::new(block.clone())} paint={Paint::Difference { limit: compare.limit }} />
+                            <p class="extremes">{ "Changed most: " }{ changed }</p>
+                        </article>
+                    }
+                }) }
+            </section>
         }
     }
 
@@ -534,7 +609,7 @@ impl App {
         };
         html! {
             <article class={classes!("block", off.then_some("off"))}>
-                <Heatmap block={Rc::new(block.clone())} scale={self.scale} />
+                <Heatmap block={Rc::new(block.clone())} paint={Paint::Gates(self.scale)} />
                 <p class="extremes">
                     <span>{ "Most amplified: " }{ list(block.amplified(EXTREMES).to_vec()) }</span><br />
                     <span>{ "Most suppressed: " }{ list(block.suppressed(EXTREMES)) }</span>

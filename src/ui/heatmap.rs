@@ -1,6 +1,6 @@
-//! One SE block's gate as a heatmap: one cell per channel, cividis colours (readable with every
-//! form of colour blindness) over an absolute or per-block range, hover or arrow keys for
-//! channel, value and rank.
+//! One SE block's gates (or their change between two images) as a heatmap: one cell per channel,
+//! colour-blind-safe colours (cividis for gates over an absolute or per-block range, purple–orange
+//! for differences), hover or arrow keys for channel, value and rank.
 
 use std::rc::Rc;
 
@@ -46,10 +46,51 @@ impl Scale {
     }
 }
 
+/// What a heatmap's values are and how they are coloured.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Paint {
+    Gates(Scale),
+    /// Gate of image B minus gate of image A, coloured symmetrically over `±limit`.
+    Difference {
+        limit: f32,
+    },
+}
+
+impl Paint {
+    fn colour(self, block: &BlockView, value: f32) -> [u8; 3] {
+        match self {
+            Self::Gates(scale) => {
+                let (low, high) = scale.range(block);
+                colour((value - low) / (high - low).max(f32::EPSILON))
+            }
+            Self::Difference { limit } => {
+                let t = 0.5 + 0.5 * value / limit.max(f32::EPSILON);
+                let c = colorous::PURPLE_ORANGE.eval_continuous(f64::from(t.clamp(0.0, 1.0)));
+                [c.r, c.g, c.b]
+            }
+        }
+    }
+
+    fn format(self, value: f32) -> String {
+        match self {
+            Self::Gates(_) => format!("{value:.4}"),
+            Self::Difference { .. } => format!("{value:+.4}"),
+        }
+    }
+
+    /// The test id prefix and the tooltip's name for a value.
+    fn names(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Gates(_) => ("heatmap", "gate"),
+            Self::Difference { .. } => ("diff", "Δ gate"),
+        }
+    }
+}
+
 #[derive(Properties, PartialEq)]
 pub struct HeatmapProps {
     pub block: Rc<BlockView>,
-    pub scale: Scale,
+    pub paint: Paint,
 }
 
 #[function_component(Heatmap)]
@@ -58,15 +99,15 @@ pub fn heatmap(props: &HeatmapProps) -> Html {
     let focus = use_state(|| None::<usize>);
     let block = props.block.clone();
     let (columns, rows) = block.grid();
-    let (low, high) = props.scale.range(&block);
+    let paint = props.paint;
+    let (id_prefix, quantity) = paint.names();
     {
         let canvas = canvas.clone();
-        use_effect_with((block.clone(), props.scale), move |(block, _)| {
+        use_effect_with((block.clone(), paint), move |(block, paint)| {
             if let Some(canvas) = canvas.cast::<HtmlCanvasElement>() {
-                let span = (high - low).max(f32::EPSILON);
                 let mut rgba = vec![0u8; columns * rows * 4];
                 for (cell, &value) in rgba.chunks_exact_mut(4).zip(&block.values) {
-                    let [r, g, b] = colour((value - low) / span);
+                    let [r, g, b] = paint.colour(block, value);
                     cell.copy_from_slice(&[r, g, b, 255]);
                 }
                 draw_rgba(&canvas, columns, rows, &rgba);
@@ -116,8 +157,9 @@ pub fn heatmap(props: &HeatmapProps) -> Html {
     };
     let tooltip = focus.map(|channel| {
         format!(
-            "channel {channel} · gate {:.4} · rank {} of {channels}",
-            block.values[channel], block.rank[channel]
+            "channel {channel} · {quantity} {} · rank {} of {channels}",
+            paint.format(block.values[channel]),
+            block.rank[channel]
         )
     });
     let name = &block.block;
@@ -126,22 +168,22 @@ pub fn heatmap(props: &HeatmapProps) -> Html {
             <figcaption>
                 <code>{ name }</code>
                 <span class="muted">{ format!(
-                    " {channels} channels · gates {:.3} to {:.3}, mean {:.3}, std {:.3}",
+                    " {channels} channels · {quantity}s {:.3} to {:.3}, mean {:.3}, std {:.3}",
                     block.min, block.max, block.mean, block.std
                 ) }</span>
             </figcaption>
             <canvas
                 ref={canvas}
-                data-testid={format!("heatmap-{name}")}
+                data-testid={format!("{id_prefix}-{name}")}
                 tabindex="0"
                 role="img"
-                aria-label={format!("gates of {name}, {channels} channels; arrow keys step through them")}
+                aria-label={format!("{quantity}s of {name}, {channels} channels; arrow keys step through them")}
                 style={format!("aspect-ratio: {columns} / {rows}")}
                 {onmousemove}
                 {onmouseleave}
                 {onkeydown}
             />
-            <p class="tooltip" data-testid={format!("tooltip-{name}")} aria-live="polite">
+            <p class="tooltip" data-testid={format!("tooltip-{id_prefix}-{name}")} aria-live="polite">
                 { tooltip.unwrap_or_else(|| "hover a cell (or focus and use the arrow keys)".into()) }
             </p>
         </figure>

@@ -140,6 +140,56 @@ impl RunView {
     }
 }
 
+/// How the gates of image B differ from those of image A, block by block (same model).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CompareView {
+    /// Per block, `B − A` per channel (ranked: 1 = most raised in B).
+    pub blocks: Vec<BlockView>,
+    /// The largest `|B − A|` over all blocks (the colour scale's end).
+    pub limit: f32,
+}
+
+impl CompareView {
+    /// `None` when the runs come from different networks (block names or widths differ).
+    pub fn new(a: &RunView, b: &RunView) -> Option<Self> {
+        let same = a.blocks.len() == b.blocks.len()
+            && a.blocks
+                .iter()
+                .zip(&b.blocks)
+                .all(|(x, y)| x.block == y.block && x.values.len() == y.values.len());
+        if !same {
+            return None;
+        }
+        let blocks: Vec<BlockView> = a
+            .blocks
+            .iter()
+            .zip(&b.blocks)
+            .map(|(x, y)| {
+                let diff = y.values.iter().zip(&x.values).map(|(b, a)| b - a).collect();
+                BlockView::new(x.block.clone(), diff)
+            })
+            .collect();
+        let limit = blocks
+            .iter()
+            .flat_map(|b| b.values.iter())
+            .fold(0.0f32, |m, v| m.max(v.abs()));
+        Some(Self { blocks, limit })
+    }
+
+    /// The `n` channels of `block` whose gate changed most, either way, largest `|Δ|` first.
+    pub fn most_changed(block: &BlockView, n: usize) -> Vec<usize> {
+        let mut channels: Vec<usize> = (0..block.values.len()).collect();
+        channels.sort_by(|&x, &y| {
+            block.values[y]
+                .abs()
+                .total_cmp(&block.values[x].abs())
+                .then(x.cmp(&y))
+        });
+        channels.truncate(n);
+        channels
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,6 +230,21 @@ mod tests {
         assert_eq!(block.grid(), (4, 1));
         assert!((block.mean - 0.6).abs() < 1e-6);
         assert_eq!((block.min, block.max), (0.1, 0.9));
+    }
+
+    #[test]
+    fn comparison_is_b_minus_a_and_needs_the_same_network() {
+        let a = RunView::new(&output(), &[], 1);
+        let mut other = output();
+        other.excitations[0].values = vec![0.5, 0.2, 0.4, 0.9];
+        let b = RunView::new(&other, &[], 1);
+        let compare = CompareView::new(&a, &b).expect("same network");
+        let diff = &compare.blocks[0].values;
+        assert!((diff[1] + 0.7).abs() < 1e-6 && (diff[2] - 0.3).abs() < 1e-6);
+        assert!((compare.limit - 0.7).abs() < 1e-6);
+        assert_eq!(CompareView::most_changed(&compare.blocks[0], 2), [1, 2]);
+        other.excitations[0].values.push(0.0);
+        assert!(CompareView::new(&a, &RunView::new(&other, &[], 1)).is_none());
     }
 
     #[test]

@@ -105,10 +105,10 @@ test('a sample is classified, with one heatmap per SE block, equal to the native
 
   // Hover a cell: channel, gate and rank appear.
   await page.getByTestId('heatmap-layer4.0.se').hover({ position: { x: 3, y: 3 } });
-  assert.match(await page.getByTestId('tooltip-layer4.0.se').textContent(), /^channel 0 · gate [01]\.\d{4} · rank \d+ of 256$/);
+  assert.match(await page.getByTestId('tooltip-heatmap-layer4.0.se').textContent(), /^channel 0 · gate [01]\.\d{4} · rank \d+ of 256$/);
   // …and the keyboard steps through channels.
   await page.getByTestId('heatmap-layer4.0.se').press('ArrowRight');
-  assert.match(await page.getByTestId('tooltip-layer4.0.se').textContent(), /^channel 1 · /);
+  assert.match(await page.getByTestId('tooltip-heatmap-layer4.0.se').textContent(), /^channel 1 · /);
 
   // Colours span each block's own range by default; the absolute 0–1 scale flattens this model's
   // gates (they stay near 0.5), so the picture must change.
@@ -173,6 +173,28 @@ test('switching gates off changes the prediction, and back on restores it', asyn
   await page.getByTestId('ablate-layer4.0.se').check();
   await classified(page, 4);
   assert.notDeepEqual((await predictions(page)).map((p) => p.prob), before.map((p) => p.prob));
+  assert.deepEqual(errors, []);
+});
+
+test('pinning A and loading B shows B − A per block, equal to the exported gates', async () => {
+  const { page, errors } = await open('?sample=fmnist-sneaker-9.png');
+  const a = await exported(page);
+  await page.getByTestId('pin').click();
+  await page.getByTestId('sample-fmnist-sandal-8.png').click();
+  await classified(page, 2);
+  const b = await exported(page);
+  await page.getByTestId('compare').waitFor();
+  for (const block of BLOCKS) {
+    assert.ok(await pixelStd(page, `diff-${block}`) > 1, `${block} difference heatmap is flat`);
+  }
+  // The tooltip's Δ is B − A of the exported gates.
+  await page.getByTestId('diff-layer2.0.se').hover({ position: { x: 2, y: 2 } });
+  const text = await page.getByTestId('tooltip-diff-layer2.0.se').textContent();
+  const delta = Number(text.match(/Δ gate ([+-][0-9.]+)/)[1]);
+  assert.ok(Math.abs(delta - (b.excitations[1].values[0] - a.excitations[1].values[0])) < 1e-4, text);
+  await page.screenshot({ path: `${SHOTS}/app-compare.png`, fullPage: true });
+  await page.getByTestId('unpin').click();
+  assert.equal(await page.getByTestId('compare').count(), 0);
   assert.deepEqual(errors, []);
 });
 
