@@ -158,3 +158,26 @@ fn ablating_a_gate_changes_logits_and_reports_ones() {
     // Blocks before the ablated one see the same input, so their gates are unchanged.
     assert_eq!(ablated.excitations[..2], normal.excitations[..2]);
 }
+
+#[test]
+fn the_tapped_feature_map_is_what_the_gate_was_computed_from() {
+    let case = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/models/seresnet18_tiny");
+    let model = Model::load_dir(&case).expect("model");
+    let input = expected(&case).input;
+    let normal = se_lens::cpu::forward(&model.network, &input, &RunOptions::default());
+    for (index, se) in model.network.se_blocks().enumerate() {
+        let options = RunOptions {
+            feature_map: Some(se.name.clone()),
+            ..RunOptions::default()
+        };
+        let output = se_lens::cpu::forward(&model.network, &input, &options);
+        let tap = output.feature_map.expect("the feature map was asked for");
+        assert_eq!(tap.block, se.name);
+        assert_eq!(tap.map.shape[1], se.channels);
+        // Squeezing and exciting the tapped map gives exactly the gate the run reported.
+        let squeezed = se_lens::cpu::global_avg_pool(&tap.map);
+        let gate = se_lens::cpu::excitation(&squeezed.data, se);
+        assert_eq!(gate, output.excitations[index].values);
+        assert_eq!(output.logits, normal.logits, "tapping changed the result");
+    }
+}

@@ -1,7 +1,9 @@
 use super::parallel::on_pool;
 use super::squeeze_excite::{dense, excitation, scale_add_relu};
 use super::{conv2d, conv2d_squeezed, global_avg_pool, pool2d};
-use crate::engine::{ExcitationTap, GateOverride, Layer, Network, RunOptions, RunOutput, Tensor};
+use crate::engine::{
+    ExcitationTap, FeatureMapTap, GateOverride, Layer, Network, RunOptions, RunOutput, Tensor,
+};
 
 /// Runs `network` on `input` (`[N, C, H, W]`, already normalised) on the CPU.
 pub fn forward(network: &Network, input: &Tensor, options: &RunOptions) -> RunOutput {
@@ -12,6 +14,7 @@ fn forward_on_pool(network: &Network, input: &Tensor, options: &RunOptions) -> R
     let batch = input.shape[0];
     let mut x = run_layers(&network.stem, input);
     let mut excitations = Vec::new();
+    let mut feature_map = None;
     for block in &network.blocks {
         // The squeeze comes out of the body's last convolution (see `conv2d_squeezed`).
         let (mut y, squeezed) = match (&block.se, block.body.split_last()) {
@@ -36,6 +39,16 @@ fn forward_on_pool(network: &Network, input: &Tensor, options: &RunOptions) -> R
                 Some(GateOverride::Ones) => vec![1.0; batch * se.channels],
                 Some(GateOverride::Values(gate)) => gate.repeat(batch),
             });
+        if let Some(se) = block
+            .se
+            .as_ref()
+            .filter(|se| options.feature_map.as_ref() == Some(&se.name))
+        {
+            feature_map = Some(FeatureMapTap {
+                block: se.name.clone(),
+                map: y.clone(),
+            });
+        }
         scale_add_relu(&mut y, gates.as_deref(), shortcut);
         if let (Some(se), Some(values)) = (&block.se, gates) {
             excitations.push(ExcitationTap {
@@ -55,6 +68,7 @@ fn forward_on_pool(network: &Network, input: &Tensor, options: &RunOptions) -> R
     RunOutput {
         logits,
         excitations,
+        feature_map,
     }
 }
 

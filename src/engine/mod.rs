@@ -10,6 +10,6 @@ mod tolerance;
 pub use network::{Conv2d, Layer, Linear, Network, Pool, PoolKind, ResidualBlock, SqueezeExcite};
 pub use npy::{read_npy, NpyError};
 pub use probe::{run_probe, BackendPreference, ProbeReport};
-pub use run::{softmax, ExcitationTap, GateOverride, RunOptions, RunOutput};
+pub use run::{softmax, ExcitationTap, FeatureMapTap, GateOverride, RunOptions, RunOutput};
 pub use tensor::Tensor;
 pub use tolerance::{max_abs_diff, Mismatch, Tolerance};

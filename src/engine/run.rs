@@ -2,6 +2,8 @@
 
 use std::collections::HashMap;
 
+use super::Tensor;
+
 /// Replaces an SE block's gate for one run (ablation).
 #[derive(Clone, Debug, PartialEq)]
 pub enum GateOverride {
@@ -15,6 +17,9 @@ pub enum GateOverride {
 pub struct RunOptions {
     /// Keyed by SE module path (`layer3.1.se`).
     pub gate_overrides: HashMap<String, GateOverride>,
+    /// The SE block (module path) whose input feature map to return: the residual branch's
+    /// output that the gate scales (for the channel detail view).
+    pub feature_map: Option<String>,
 }
 
 /// The gate vector an SE block applied, post-sigmoid (or the override that replaced it).
@@ -31,6 +36,15 @@ pub struct RunOutput {
     /// `[batch, classes]`, row-major.
     pub logits: Vec<f32>,
     pub excitations: Vec<ExcitationTap>,
+    /// The feature map `RunOptions::feature_map` asked for (before the gate scales it).
+    pub feature_map: Option<FeatureMapTap>,
+}
+
+/// An SE block's input: `[batch, channels, height, width]` before the gate multiplies it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FeatureMapTap {
+    pub block: String,
+    pub map: Tensor,
 }
 
 /// A numerically stable softmax over one row of logits.

@@ -14,9 +14,9 @@ use super::browser::{
     decode_image, draw_rgb, fetch_blob, fetch_bytes, now_ms, object_url, query_param, read_blob,
     revoke_object_url, set_query_param,
 };
-use super::heatmap::{legend_gradient, Heatmap, Paint, Scale};
+use super::heatmap::{legend_gradient, FeatureMaps, Heatmap, Paint, Scale};
 use super::overview::{DepthChart, Overview};
-use super::view_model::{BlockView, CompareView, RunView};
+use super::view_model::{BlockView, ChannelDetail, CompareView, RunView};
 use crate::cpu;
 use crate::engine::{GateOverride, RunOptions};
 use crate::model::Model;
@@ -73,6 +73,8 @@ pub enum Msg {
     Rerun,
     Pin,
     Unpin,
+    SelectChannel(String, usize),
+    ChannelShown(Result<ChannelDetail, String>),
 }
 
 /// Image A of a comparison: its name and its run (with the model's own gates).
@@ -91,6 +93,8 @@ pub struct App {
     ablated: BTreeSet<String>,
     scale: Scale,
     pinned: Option<Pinned>,
+    /// The channel detail view: one channel's feature map before and after its gate.
+    detail: Option<Rc<ChannelDetail>>,
     status: String,
     error: Option<String>,
     /// Object URLs of the current export links (revoked when replaced).
@@ -130,6 +134,7 @@ impl Component for App {
             ablated: BTreeSet::new(),
             scale: Scale::Block,
             pinned: None,
+            detail: None,
             error: None,
             downloads: None,
             busy: true,
@@ -176,6 +181,7 @@ impl Component for App {
                 self.model = Some(model);
                 self.busy = false;
                 self.error = None;
+                self.detail = None;
                 self.ablated.clear();
                 // Only a model the URL can load again is kept in it.
                 let reloadable = name != DEFAULT_MODEL && !name.contains(" + ");
@@ -214,6 +220,7 @@ impl Component for App {
             }
             Msg::Decoded(Ok((name, image))) => match &self.model {
                 Some(_) => {
+                    self.detail = None;
                     self.input = Some(Rc::new(Input { name, image }));
                     self.start_run(ctx);
                 }
@@ -264,6 +271,17 @@ impl Component for App {
                 }
             }
             Msg::Unpin => self.pinned = None,
+            Msg::SelectChannel(block, channel) => {
+                let (Some(model), Some(input)) = (self.model.clone(), self.input.clone()) else {
+                    return false;
+                };
+                ctx.link().send_future(async move {
+                    Msg::ChannelShown(channel_detail(&model, &input.image, &block, channel))
+                });
+                return false;
+            }
+            Msg::ChannelShown(Ok(detail)) => self.detail = Some(Rc::new(detail)),
+            Msg::ChannelShown(Err(e)) => self.error = Some(e),
             Msg::SetAllAblated(off) => {
                 self.ablated = match (&self.model, off) {
                     (Some(model), true) => {
@@ -607,9 +625,17 @@ impl App {
             let name = name.clone();
             link.callback(move |_| Msg::ToggleAblation(name.clone()))
         };
+        let select = {
+            let name = name.clone();
+            link.callback(move |channel| Msg::SelectChannel(name.clone(), channel))
+        };
+        let detail = self.detail.clone().filter(|d| d.block == name);
         html! {
             <article class={classes!("block", off.then_some("off"))}>
-                <Heatmap block={Rc::new(block.clone())} paint={Paint::Gates(self.scale)} />
+                <Heatmap block={Rc::new(block.clone())} paint={Paint::Gates(self.scale)} on_select={Some(select)} />
+                if let Some(detail) = detail {
+                    <FeatureMaps {detail} />
+                }
                 <p class="extremes">
                     <span>{ "Most amplified: " }{ list(block.amplified(EXTREMES).to_vec()) }</span><br />
                     <span>{ "Most suppressed: " }{ list(block.suppressed(EXTREMES)) }</span>
@@ -658,6 +684,32 @@ async fn load_model(path: &str) -> Result<Rc<Model>, String> {
     Model::from_bytes(&config, &weights)
         .map(Rc::new)
         .map_err(|e| e.to_string())
+}
+
+/// `block`'s input feature map for `channel` on `image`, with the model's own gate.
+fn channel_detail(
+    model: &Model,
+    image: &RgbImage,
+    block: &str,
+    channel: usize,
+) -> Result<ChannelDetail, String> {
+    let seen = adapt_photo(image, &model.config);
+    let input = preprocess(&seen, &model.config.pretrained_cfg).map_err(|e| e.to_string())?;
+    let options = RunOptions {
+        feature_map: Some(block.to_string()),
+        ..RunOptions::default()
+    };
+    let output = cpu::forward(&model.network, &input, &options);
+    let gate = output
+        .excitations
+        .iter()
+        .find(|tap| tap.block == block)
+        .and_then(|tap| tap.values.get(channel).copied());
+    output
+        .feature_map
+        .zip(gate)
+        .and_then(|(tap, gate)| ChannelDetail::new(&tap, channel, gate))
+        .ok_or_else(|| format!("{block} has no channel {channel}"))
 }
 
 /// A model from dropped or chosen files: a `config.json` and a `*.safetensors`.
@@ -714,7 +766,10 @@ fn classify(
             .iter()
             .map(|block| (block.clone(), GateOverride::Ones))
             .collect();
-        Rc::new(run(&RunOptions { gate_overrides }))
+        Rc::new(run(&RunOptions {
+            gate_overrides,
+            ..RunOptions::default()
+        }))
     });
     Ok(Outcome {
         seen,

@@ -8,7 +8,7 @@ use web_sys::{HtmlCanvasElement, KeyboardEvent, MouseEvent};
 use yew::prelude::*;
 
 use super::browser::draw_rgba;
-use super::view_model::BlockView;
+use super::view_model::{BlockView, ChannelDetail};
 
 /// The colour of a position on the ramp, `[0, 1]` (values outside are clamped).
 pub fn colour(value: f32) -> [u8; 3] {
@@ -63,11 +63,7 @@ impl Paint {
                 let (low, high) = scale.range(block);
                 colour((value - low) / (high - low).max(f32::EPSILON))
             }
-            Self::Difference { limit } => {
-                let t = 0.5 + 0.5 * value / limit.max(f32::EPSILON);
-                let c = colorous::PURPLE_ORANGE.eval_continuous(f64::from(t.clamp(0.0, 1.0)));
-                [c.r, c.g, c.b]
-            }
+            Self::Difference { limit } => diverging(value, limit),
         }
     }
 
@@ -87,10 +83,20 @@ impl Paint {
     }
 }
 
+/// The colour of a signed value on the diverging purple–orange ramp over `±limit`.
+pub fn diverging(value: f32, limit: f32) -> [u8; 3] {
+    let t = 0.5 + 0.5 * value / limit.max(f32::EPSILON);
+    let c = colorous::PURPLE_ORANGE.eval_continuous(f64::from(t.clamp(0.0, 1.0)));
+    [c.r, c.g, c.b]
+}
+
 #[derive(Properties, PartialEq)]
 pub struct HeatmapProps {
     pub block: Rc<BlockView>,
     pub paint: Paint,
+    /// Called with a channel when it is clicked (or Enter is pressed on it).
+    #[prop_or_default]
+    pub on_select: Option<Callback<usize>>,
 }
 
 #[function_component(Heatmap)]
@@ -115,31 +121,47 @@ pub fn heatmap(props: &HeatmapProps) -> Html {
         });
     }
     let channels = block.values.len();
-    let onmousemove = {
-        let focus = focus.clone();
+    let channel_at = {
         let canvas = canvas.clone();
-        Callback::from(move |event: MouseEvent| {
-            let Some(element) = canvas.cast::<HtmlCanvasElement>() else {
-                return;
-            };
+        move |event: &MouseEvent| {
+            let element = canvas.cast::<HtmlCanvasElement>()?;
             let rect = element.get_bounding_client_rect();
             let x = (f64::from(event.client_x()) - rect.left()) / rect.width().max(1.0);
             let y = (f64::from(event.client_y()) - rect.top()) / rect.height().max(1.0);
-            let column = ((x * columns as f64) as usize).min(columns - 1);
-            let row = ((y * rows as f64) as usize).min(rows - 1);
-            let channel = row * columns + column;
-            focus.set((channel < channels).then_some(channel));
-        })
+            let column = ((x.max(0.0) * columns as f64) as usize).min(columns - 1);
+            let row = ((y.max(0.0) * rows as f64) as usize).min(rows - 1);
+            Some(row * columns + column).filter(|&c| c < channels)
+        }
     };
+    let onmousemove = {
+        let focus = focus.clone();
+        let channel_at = channel_at.clone();
+        Callback::from(move |event: MouseEvent| focus.set(channel_at(&event)))
+    };
+    let onclick = props.on_select.clone().map(|select| {
+        Callback::from(move |event: MouseEvent| {
+            if let Some(channel) = channel_at(&event) {
+                select.emit(channel);
+            }
+        })
+    });
     let onmouseleave = {
         let focus = focus.clone();
         Callback::from(move |_| focus.set(None))
     };
     let onkeydown = {
         let focus = focus.clone();
+        let select = props.on_select.clone();
         Callback::from(move |event: KeyboardEvent| {
             let current = focus.unwrap_or(0) as isize;
             let step = match event.key().as_str() {
+                "Enter" | " " => {
+                    if let (Some(select), Some(channel)) = (&select, *focus) {
+                        event.prevent_default();
+                        select.emit(channel);
+                    }
+                    return;
+                }
                 "ArrowRight" => 1,
                 "ArrowLeft" => -1,
                 "ArrowDown" => columns as isize,
@@ -180,12 +202,59 @@ pub fn heatmap(props: &HeatmapProps) -> Html {
                 aria-label={format!("{quantity}s of {name}, {channels} channels; arrow keys step through them")}
                 style={format!("aspect-ratio: {columns} / {rows}")}
                 {onmousemove}
+                {onclick}
                 {onmouseleave}
                 {onkeydown}
             />
             <p class="tooltip" data-testid={format!("tooltip-{id_prefix}-{name}")} aria-live="polite">
-                { tooltip.unwrap_or_else(|| "hover a cell (or focus and use the arrow keys)".into()) }
+                { tooltip.unwrap_or_else(|| match props.on_select {
+                    Some(_) => "hover a cell (or focus and use the arrow keys); click (or Enter) for the channel's feature map".into(),
+                    None => "hover a cell (or focus and use the arrow keys)".into(),
+                }) }
             </p>
+        </figure>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct FeatureMapsProps {
+    pub detail: Rc<ChannelDetail>,
+}
+
+/// A channel's feature map before and after its gate, on one diverging scale (`±` the largest
+/// `|value|` before the gate), so the gate's dimming is visible.
+#[function_component(FeatureMaps)]
+pub fn feature_maps(props: &FeatureMapsProps) -> Html {
+    let before = use_node_ref();
+    let after = use_node_ref();
+    {
+        let (before, after) = (before.clone(), after.clone());
+        use_effect_with(props.detail.clone(), move |detail| {
+            for (canvas, values) in [(&before, &detail.before), (&after, &detail.after)] {
+                if let Some(canvas) = canvas.cast::<HtmlCanvasElement>() {
+                    let rgba: Vec<u8> = values
+                        .iter()
+                        .flat_map(|&v| {
+                            let [r, g, b] = diverging(v, detail.limit);
+                            [r, g, b, 255]
+                        })
+                        .collect();
+                    draw_rgba(&canvas, detail.width, detail.height, &rgba);
+                }
+            }
+        });
+    }
+    let d = &props.detail;
+    html! {
+        <figure class="channel-detail" data-testid="channel-detail">
+            <figcaption>
+                { format!("{} channel {}: its {}×{} feature map before the gate and after (× {:.4}); \
+                           colours span ±{:.3}", d.block, d.channel, d.width, d.height, d.gate, d.limit) }
+            </figcaption>
+            <div class="maps">
+                <div><canvas ref={before} data-testid="feature-before" /><span>{ "before" }</span></div>
+                <div><canvas ref={after} data-testid="feature-after" /><span>{ format!("after × {:.3}", d.gate) }</span></div>
+            </div>
         </figure>
     }
 }

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::engine::{softmax, RunOutput};
+use crate::engine::{softmax, FeatureMapTap, RunOutput};
 
 /// One row of the top-k list.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -140,6 +140,46 @@ impl RunView {
     }
 }
 
+/// One channel of an SE block's input, before and after its gate scales it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChannelDetail {
+    pub block: String,
+    pub channel: usize,
+    pub gate: f32,
+    pub width: usize,
+    pub height: usize,
+    /// The feature map before the gate, row-major `height × width`.
+    pub before: Vec<f32>,
+    /// `before × gate`, what the rest of the block adds to the shortcut.
+    pub after: Vec<f32>,
+    /// The largest `|value|` of `before`: both maps share the colour scale `±limit`.
+    pub limit: f32,
+}
+
+impl ChannelDetail {
+    /// The first image's `channel` of `tap`; `None` if the channel is out of range.
+    pub fn new(tap: &FeatureMapTap, channel: usize, gate: f32) -> Option<Self> {
+        let [_, channels, height, width] = tap.map.shape;
+        if channel >= channels {
+            return None;
+        }
+        let plane = height * width;
+        let before = tap.map.data[channel * plane..(channel + 1) * plane].to_vec();
+        let after = before.iter().map(|v| v * gate).collect();
+        let limit = before.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        Some(Self {
+            block: tap.block.clone(),
+            channel,
+            gate,
+            width,
+            height,
+            before,
+            after,
+            limit,
+        })
+    }
+}
+
 /// How the gates of image B differ from those of image A, block by block (same model).
 #[derive(Clone, Debug, PartialEq)]
 pub struct CompareView {
@@ -202,6 +242,7 @@ mod tests {
                 block: "layer1.0.se".into(),
                 values: vec![0.5, 0.9, 0.1, 0.9],
             }],
+            feature_map: None,
         }
     }
 
@@ -245,6 +286,19 @@ mod tests {
         assert_eq!(CompareView::most_changed(&compare.blocks[0], 2), [1, 2]);
         other.excitations[0].values.push(0.0);
         assert!(CompareView::new(&a, &RunView::new(&other, &[], 1)).is_none());
+    }
+
+    #[test]
+    fn channel_detail_scales_the_map_by_the_gate() {
+        let tap = FeatureMapTap {
+            block: "layer1.0.se".into(),
+            map: crate::engine::Tensor::new([1, 2, 1, 3], vec![1.0, 2.0, 3.0, -4.0, 0.5, 2.0]),
+        };
+        let detail = ChannelDetail::new(&tap, 1, 0.25).expect("channel 1 exists");
+        assert_eq!(detail.before, [-4.0, 0.5, 2.0]);
+        assert_eq!(detail.after, [-1.0, 0.125, 0.5]);
+        assert_eq!((detail.width, detail.height, detail.limit), (3, 1, 4.0));
+        assert!(ChannelDetail::new(&tap, 2, 1.0).is_none());
     }
 
     #[test]

@@ -110,6 +110,13 @@ test('a sample is classified, with one heatmap per SE block, equal to the native
   await page.getByTestId('heatmap-layer4.0.se').press('ArrowRight');
   assert.match(await page.getByTestId('tooltip-heatmap-layer4.0.se').textContent(), /^channel 1 · /);
 
+  // Clicking a cell shows that channel's feature map before and after its gate.
+  await page.getByTestId('heatmap-layer1.0.se').click({ position: { x: 2, y: 2 } });
+  await page.getByTestId('channel-detail').waitFor();
+  assert.match(await page.getByTestId('channel-detail').textContent(), /layer1\.0\.se channel 0: its 14×14 feature map/);
+  assert.deepEqual(await page.getByTestId('feature-before').evaluate((c) => [c.width, c.height]), [14, 14]);
+  assert.ok(await pixelStd(page, 'feature-before') > 1);
+
   // Colours span each block's own range by default; the absolute 0–1 scale flattens this model's
   // gates (they stay near 0.5), so the picture must change.
   const relative = await pixelStd(page, 'heatmap-layer3.0.se');
