@@ -1,5 +1,6 @@
 // A static file server for dist/ on 127.0.0.1 with correct MIME types (wasm!).
 // usage: node scripts/serve.mjs DIR PORT [BASE]   e.g. BASE=/se-lens/ to mimic a sub-path host.
+// The e2e tests also use it, with a CORS header, as a stand-in for the Hugging Face hub.
 import { createServer } from 'node:http';
 import { readFile, stat } from 'node:fs/promises';
 import { extname, join, normalize, resolve } from 'node:path';
@@ -11,7 +12,7 @@ const TYPES = {
   '.safetensors': 'application/octet-stream', '.txt': 'text/plain; charset=utf-8',
 };
 
-export function serve(dir, port, base = '/') {
+export function serve(dir, port, base = '/', headers = {}) {
   const root = resolve(dir);
   const server = createServer(async (request, response) => {
     const path = decodeURIComponent(new URL(request.url, 'http://x').pathname);
@@ -21,7 +22,11 @@ export function serve(dir, port, base = '/') {
     try {
       if ((await stat(file)).isDirectory()) file = join(file, 'index.html');
       const body = await readFile(file);
-      response.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
+      response.writeHead(200, {
+        'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
+        'content-length': body.length,
+        ...headers,
+      });
       response.end(body);
     } catch {
       send(response, 404, 'not found');

@@ -11,10 +11,11 @@ use web_sys::{Blob, ClipboardEvent, DragEvent, HtmlCanvasElement, HtmlInputEleme
 use yew::prelude::*;
 
 use super::browser::{
-    decode_image, draw_rgb, fetch_blob, fetch_bytes, now_ms, object_url, query_param, read_blob,
-    revoke_object_url, set_query_param,
+    decode_image, draw_rgb, fetch_blob, fetch_bytes, fetch_cached, now_ms, object_url, query_param,
+    read_blob, revoke_object_url, set_query_param,
 };
 use super::heatmap::{legend_gradient, FeatureMaps, Heatmap, Paint, Scale};
+use super::hub::{hub_urls, DEFAULT_HUB};
 use super::overview::{DepthChart, Overview};
 use super::view_model::{BlockView, ChannelDetail, CompareView, RunView};
 use crate::cpu;
@@ -57,6 +58,10 @@ pub struct Outcome {
 
 pub enum Msg {
     LoadModel(String),
+    /// Bytes of the model download so far, and the total when known.
+    Progress(u64, Option<u64>),
+    HubIdEdited(String),
+    LoadHubModel,
     LoadModelFiles(Vec<web_sys::File>),
     ModelLoaded {
         name: String,
@@ -102,6 +107,10 @@ pub struct App {
     busy: bool,
     /// The document's `paste` listener (an image pasted anywhere on the page is classified).
     _paste: Option<Closure<dyn Fn(ClipboardEvent)>>,
+    /// The model download's progress, while one runs.
+    progress: Option<(u64, Option<u64>)>,
+    /// The hub id typed into the model bar.
+    hub_id: String,
     /// Completed classifications (the status's `data-run`, so tests can wait for the next one).
     runs: usize,
     seen_canvas: NodeRef,
@@ -140,6 +149,8 @@ impl Component for App {
             busy: true,
             _paste: listen_for_pasted_images(ctx.link().clone()),
             runs: 0,
+            progress: None,
+            hub_id: String::new(),
             seen_canvas: NodeRef::default(),
         }
     }
@@ -148,11 +159,25 @@ impl Component for App {
         match msg {
             Msg::LoadModel(path) => {
                 self.busy = true;
+                self.error = None;
                 self.status = format!("Loading the model {path}…");
+                let progress = ctx
+                    .link()
+                    .callback(|(loaded, total)| Msg::Progress(loaded, total));
                 ctx.link().send_future(async move {
-                    let result = load_model(&path).await;
+                    let result = load_model(&path, progress).await;
                     Msg::ModelLoaded { name: path, result }
                 });
+            }
+            Msg::Progress(loaded, total) => self.progress = Some((loaded, total)),
+            Msg::HubIdEdited(id) => {
+                self.hub_id = id;
+                return false;
+            }
+            Msg::LoadHubModel => {
+                let id = self.hub_id.trim().to_string();
+                ctx.link().send_message(Msg::LoadModel(format!("hf:{id}")));
+                return false;
             }
             Msg::LoadModelFiles(files) => {
                 self.busy = true;
@@ -171,6 +196,7 @@ impl Component for App {
                 name,
                 result: Ok(model),
             } => {
+                self.progress = None;
                 let first = self.model.is_none();
                 self.status = format!(
                     "Model ready: {} ({} classes, {} SE blocks). Choose a sample or drop an image.",
@@ -200,6 +226,7 @@ impl Component for App {
                 name,
                 result: Err(e),
             } => {
+                self.progress = None;
                 self.busy = false;
                 self.error = Some(format!("Cannot load the model {name}: {e}"));
                 self.status = match &self.model {
@@ -328,6 +355,17 @@ impl Component for App {
                             }
                         </select>
                     </label>
+                    <span class="hub">
+                        <input type="text" data-testid="hub-id" aria-label="Hugging Face hub model id"
+                               placeholder="hub id, e.g. timm/seresnet50.a1_in1k" value={self.hub_id.clone()}
+                               oninput={link.callback(|event: InputEvent| {
+                                   let input: HtmlInputElement = event.target_unchecked_into();
+                                   Msg::HubIdEdited(input.value())
+                               })} />
+                        <button data-testid="hub-load" onclick={link.callback(|_| Msg::LoadHubModel)}>
+                            { "Load from the hub" }
+                        </button>
+                    </span>
                     <label class="button">
                         { "Load a model folder…" }
                         <input type="file" multiple=true accept=".json,.safetensors,.bin,.pth" data-testid="model-files"
@@ -345,6 +383,16 @@ impl Component for App {
                         </span>
                     }
                 </section>
+                if let Some((loaded, total)) = self.progress {
+                    <p class="download">
+                        <progress data-testid="progress" value={loaded.to_string()}
+                                  max={total.unwrap_or(0).max(loaded).to_string()} />
+                        { match total {
+                            Some(total) => format!(" {:.1} of {:.1} MB", loaded as f64 / 1e6, total as f64 / 1e6),
+                            None => format!(" {:.1} MB", loaded as f64 / 1e6),
+                        } }
+                    </p>
+                }
                 <p data-testid="status" data-run={self.runs.to_string()} aria-live="polite"
                    class={classes!("status", self.busy.then_some("busy"))}>
                     { &self.status }
@@ -675,12 +723,27 @@ fn files_of(list: &web_sys::FileList) -> Vec<web_sys::File> {
     (0..list.length()).filter_map(|i| list.get(i)).collect()
 }
 
-async fn load_model(path: &str) -> Result<Rc<Model>, String> {
-    if path.starts_with("hf:") {
-        return Err("loading from the Hugging Face hub is not available yet".into());
-    }
-    let config = fetch_bytes(&format!("{path}/config.json")).await?;
-    let weights = fetch_bytes(&format!("{path}/model.safetensors")).await?;
+/// A model from a folder URL relative to the page, or `hf:owner/name` from the hub (`?hub=` or
+/// huggingface.co), cached with the Cache API so the next visit needs no download.
+async fn load_model(
+    path: &str,
+    progress: Callback<(u64, Option<u64>)>,
+) -> Result<Rc<Model>, String> {
+    let (config, weights) = match path.strip_prefix("hf:") {
+        Some(id) => {
+            let base = query_param("hub").unwrap_or_else(|| DEFAULT_HUB.into());
+            let [config, weights] = hub_urls(&base, id)?;
+            let report = |loaded, total| progress.emit((loaded, total));
+            (
+                fetch_cached(&config, "se-lens-models", |_, _| {}).await?,
+                fetch_cached(&weights, "se-lens-models", report).await?,
+            )
+        }
+        None => (
+            fetch_bytes(&format!("{path}/config.json")).await?,
+            fetch_bytes(&format!("{path}/model.safetensors")).await?,
+        ),
+    };
     Model::from_bytes(&config, &weights)
         .map(Rc::new)
         .map_err(|e| e.to_string())

@@ -44,6 +44,77 @@ pub async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {
     Ok(Uint8Array::new(&buffer).to_vec())
 }
 
+/// The body of `url`, from the Cache API's `cache` when it is there (else fetched, reporting
+/// `(bytes so far, total if known)` to `progress` as it arrives, then stored in the cache).
+pub async fn fetch_cached(
+    url: &str,
+    cache: &str,
+    progress: impl Fn(u64, Option<u64>),
+) -> Result<Vec<u8>, String> {
+    let cache = open_cache(cache).await;
+    if let Some(cache) = &cache {
+        if let Ok(hit) = JsFuture::from(cache.match_with_str(url)).await {
+            if let Ok(response) = hit.dyn_into::<web_sys::Response>() {
+                let buffer = JsFuture::from(response.array_buffer().map_err(describe)?)
+                    .await
+                    .map_err(|e| format!("cannot read {url} from the cache: {}", describe(e)))?;
+                let bytes = Uint8Array::new(&buffer).to_vec();
+                progress(bytes.len() as u64, Some(bytes.len() as u64));
+                return Ok(bytes);
+            }
+        }
+    }
+    let response = fetch(url).await?;
+    let total = response
+        .headers()
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|v| v.parse().ok());
+    let mut bytes = Vec::with_capacity(total.unwrap_or(0).min(MAX_DOWNLOAD) as usize);
+    let reader: web_sys::ReadableStreamDefaultReader = response
+        .body()
+        .ok_or_else(|| format!("{url}: empty response"))?
+        .get_reader()
+        .unchecked_into();
+    loop {
+        let chunk = JsFuture::from(reader.read())
+            .await
+            .map_err(|e| format!("download of {url} failed: {}", describe(e)))?;
+        let done = js_sys::Reflect::get(&chunk, &"done".into()).is_ok_and(|d| d.is_truthy());
+        if done {
+            break;
+        }
+        let value = js_sys::Reflect::get(&chunk, &"value".into()).map_err(describe)?;
+        bytes.extend(Uint8Array::new(&value).to_vec());
+        if bytes.len() as u64 > MAX_DOWNLOAD {
+            let _ = reader.cancel();
+            return Err(format!("{url} is larger than {} GB", MAX_DOWNLOAD >> 30));
+        }
+        progress(bytes.len() as u64, total);
+    }
+    if let Some(cache) = &cache {
+        let mut body = bytes.clone();
+        if let Ok(copy) = web_sys::Response::new_with_opt_u8_array(Some(&mut body)) {
+            let _ = JsFuture::from(cache.put_with_str(url, &copy)).await;
+        }
+    }
+    Ok(bytes)
+}
+
+/// The largest download the page accepts (bytes).
+const MAX_DOWNLOAD: u64 = 1 << 30;
+
+/// The named Cache API cache, or `None` where there is none (insecure contexts).
+async fn open_cache(name: &str) -> Option<web_sys::Cache> {
+    let caches = web_sys::window()?.caches().ok()?;
+    JsFuture::from(caches.open(name))
+        .await
+        .ok()?
+        .dyn_into()
+        .ok()
+}
+
 /// The contents of a Blob (a dropped or chosen file).
 pub async fn read_blob(blob: &Blob) -> Result<Vec<u8>, String> {
     let buffer = JsFuture::from(blob.array_buffer())

@@ -1,6 +1,7 @@
 //! The user interface. `view_model` turns runs into what is shown (plain Rust, tested natively);
 //! the Yew components (with the `web` feature) see view models only, never tensors.
 
+pub mod hub;
 pub mod view_model;
 
 #[cfg(feature = "web")]

@@ -3,12 +3,14 @@
 // (node --test) after `se-lens` is built; screenshots land in target/e2e/ — look at them.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { chromium } from 'playwright-core';
 import { serve } from '../../scripts/serve.mjs';
 
 const PORT = 8391;
+const HUB_PORT = 8392;
+const HUB = `http://127.0.0.1:${HUB_PORT}`;
 const BASE = '/se-lens/';
 const ORIGIN = `http://127.0.0.1:${PORT}`;
 const URL = `${ORIGIN}${BASE}`;
@@ -19,11 +21,17 @@ const PHOTO = 'tests/fixtures/preprocess/chelsea.png';
 const TINY = 'tests/fixtures/models/seresnet18_tiny';
 
 let server;
+let hub;
 let browser;
 
 before(async () => {
   mkdirSync(SHOTS, { recursive: true });
   server = await serve('dist', PORT, BASE);
+  // A stand-in for the Hugging Face hub: a timm folder under <owner>/<name>/resolve/main/.
+  const folder = 'target/e2e/hub/timm/seresnet18_tiny/resolve/main';
+  mkdirSync(folder, { recursive: true });
+  for (const file of ['config.json', 'model.safetensors']) copyFileSync(`${TINY}/${file}`, `${folder}/${file}`);
+  hub = await serve('target/e2e/hub', HUB_PORT, '/', { 'access-control-allow-origin': '*' });
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     args: [
@@ -36,6 +44,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   server?.close();
+  hub?.close();
 });
 
 /** Opens the app; records page errors and every request that leaves the origin. */
@@ -261,6 +270,53 @@ test('a pasted image is classified', async () => {
   await classified(page);
   assert.equal(await page.getByTestId('top1-label').textContent(), 'Dress');
   assert.deepEqual(errors, []);
+});
+
+test('a hub model downloads with progress, is cached, and only then does a request leave the origin', async () => {
+  const context = await browser.newContext();
+  const requests = [];
+  context.on('request', (request) => requests.push(request.url()));
+  const page = await context.newPage();
+  await page.goto(`${URL}?hub=${encodeURIComponent(HUB)}&sample=fmnist-coat-6.png`);
+  await classified(page);
+  assert.deepEqual(requests.filter((url) => !url.startsWith(ORIGIN) && !url.startsWith('blob:')), [],
+    'nothing leaves the origin before the user asks for a hub model');
+  // A bad id is refused before any request.
+  await page.getByTestId('hub-id').fill('timm/../../etc');
+  await page.getByTestId('hub-load').click();
+  await page.getByTestId('error').waitFor();
+  assert.match(await page.getByTestId('error').textContent(), /is not a hub model id/);
+  await page.getByTestId('hub-id').fill('timm/seresnet18_tiny');
+  // The tiny model downloads in milliseconds: record the progress bar's largest value.
+  await page.evaluate(() => {
+    window.progressSeen = [];
+    new MutationObserver(() => {
+      const bar = document.querySelector('[data-testid="progress"]');
+      if (bar) window.progressSeen.push([Number(bar.value), Number(bar.max)]);
+    }).observe(document.body, { subtree: true, childList: true, attributes: true });
+  });
+  await page.getByTestId('hub-load').click();
+  await classified(page, 2);
+  const seen = await page.evaluate(() => window.progressSeen);
+  const size = statSync(`${TINY}/model.safetensors`).size;
+  assert.ok(seen.some(([value, max]) => value === size && max === size), `progress ${JSON.stringify(seen)}`);
+  assert.equal(await page.getByTestId('progress').count(), 0, 'the progress bar goes away');
+  assert.match(await page.getByTestId('status').textContent(), /Classified fmnist-coat-6\.png/);
+  assert.equal(await page.locator('canvas[data-testid^="heatmap-"]').count(), 8);
+  assert.match(page.url(), /model=hf%3Atimm%2Fseresnet18_tiny/);
+  const fromHub = requests.filter((url) => url.startsWith(HUB));
+  assert.deepEqual(fromHub.map((url) => url.slice(HUB.length)), [
+    '/timm/seresnet18_tiny/resolve/main/config.json',
+    '/timm/seresnet18_tiny/resolve/main/model.safetensors',
+  ]);
+  // The shared URL loads the same model again, from the Cache API: no second download.
+  const again = await context.newPage();
+  await again.goto(page.url());
+  await classified(again);
+  assert.equal(await again.locator('canvas[data-testid^="heatmap-"]').count(), 8);
+  assert.equal(requests.filter((url) => url.startsWith(HUB)).length, 2);
+  await again.screenshot({ path: `${SHOTS}/app-hub-model.png`, fullPage: true });
+  await context.close();
 });
 
 test('a model that cannot be loaded is reported', async () => {
