@@ -217,6 +217,36 @@ pub fn draw_rgba(canvas: &HtmlCanvasElement, width: usize, height: usize, rgba: 
     }
 }
 
+/// `canvas` enlarged `scale` times without smoothing (crisp cells), as a PNG data URL.
+pub fn png_data_url(canvas: &HtmlCanvasElement, scale: u32) -> Option<String> {
+    let (width, height) = (canvas.width() * scale, canvas.height() * scale);
+    let (large, context) = self::canvas(width, height).ok()?;
+    context.set_image_smoothing_enabled(false);
+    context
+        .draw_image_with_html_canvas_element_and_dw_and_dh(
+            canvas,
+            0.0,
+            0.0,
+            f64::from(width),
+            f64::from(height),
+        )
+        .ok()?;
+    large.to_data_url_with_type("image/png").ok()
+}
+
+/// Makes the browser download `url` as `filename` (through a temporary link).
+pub fn download(url: &str, filename: &str) {
+    let link = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.create_element("a").ok())
+        .and_then(|a| a.dyn_into::<web_sys::HtmlAnchorElement>().ok());
+    if let Some(link) = link {
+        link.set_href(url);
+        link.set_download(filename);
+        link.click();
+    }
+}
+
 /// Draws an RGB image onto `canvas`.
 pub fn draw_rgb(canvas: &HtmlCanvasElement, image: &RgbImage) {
     let rgba: Vec<u8> = image

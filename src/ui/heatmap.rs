@@ -7,7 +7,7 @@ use std::rc::Rc;
 use web_sys::{HtmlCanvasElement, KeyboardEvent, MouseEvent};
 use yew::prelude::*;
 
-use super::browser::draw_rgba;
+use super::browser::{download, draw_rgba, png_data_url};
 use super::view_model::{BlockView, ChannelDetail};
 
 /// The colour of a position on the ramp, `[0, 1]` (values outside are clamped).
@@ -185,6 +185,19 @@ pub fn heatmap(props: &HeatmapProps) -> Html {
         )
     });
     let name = &block.block;
+    // The PNG is made when asked for: the heatmap enlarged to 16 pixels per cell.
+    let export = {
+        let canvas = canvas.clone();
+        let filename = format!("{id_prefix}-{name}.png");
+        Callback::from(move |_: MouseEvent| {
+            if let Some(url) = canvas
+                .cast::<HtmlCanvasElement>()
+                .and_then(|c| png_data_url(&c, 16))
+            {
+                download(&url, &filename);
+            }
+        })
+    };
     html! {
         <figure class="heatmap">
             <figcaption>
@@ -193,6 +206,9 @@ pub fn heatmap(props: &HeatmapProps) -> Html {
                     " {channels} channels · {quantity}s {:.3} to {:.3}, mean {:.3}, std {:.3}",
                     block.min, block.max, block.mean, block.std
                 ) }</span>
+                { " " }
+                <button class="png" onclick={export} data-testid={format!("png-{id_prefix}-{name}")}
+                        aria-label={format!("download the heatmap of {name} as PNG")}>{ "PNG" }</button>
             </figcaption>
             <canvas
                 ref={canvas}

@@ -119,6 +119,16 @@ test('a sample is classified, with one heatmap per SE block, equal to the native
   await page.getByTestId('heatmap-layer4.0.se').press('ArrowRight');
   assert.match(await page.getByTestId('tooltip-heatmap-layer4.0.se').textContent(), /^channel 1 · /);
 
+  // A heatmap downloads as a PNG, one 16-pixel square per channel.
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByTestId('png-heatmap-layer2.0.se').click(),
+  ]);
+  assert.equal(download.suggestedFilename(), 'heatmap-layer2.0.se.png');
+  const png = readFileSync(await download.path());
+  assert.equal(png.subarray(1, 4).toString(), 'PNG');
+  assert.deepEqual([png.readUInt32BE(16), png.readUInt32BE(20)], [32 * 16, 2 * 16]);
+
   // Clicking a cell shows that channel's feature map before and after its gate.
   await page.getByTestId('heatmap-layer1.0.se').click({ position: { x: 2, y: 2 } });
   await page.getByTestId('channel-detail').waitFor();
