@@ -11,8 +11,8 @@ use web_sys::{Blob, ClipboardEvent, DragEvent, HtmlCanvasElement, HtmlInputEleme
 use yew::prelude::*;
 
 use super::browser::{
-    decode_image, draw_rgb, fetch_blob, fetch_bytes, fetch_cached, now_ms, object_url, query_param,
-    read_blob, revoke_object_url, set_query_param,
+    capture_frame, close_camera, decode_image, draw_rgb, fetch_blob, fetch_bytes, fetch_cached,
+    now_ms, object_url, open_camera, query_param, read_blob, revoke_object_url, set_query_param,
 };
 use super::heatmap::{legend_gradient, FeatureMaps, Heatmap, Paint, Scale};
 use super::hub::{hub_urls, DEFAULT_HUB};
@@ -78,6 +78,10 @@ pub enum Msg {
     Rerun,
     Pin,
     Unpin,
+    OpenCamera,
+    CameraReady(Result<web_sys::MediaStream, String>),
+    Capture,
+    CloseCamera,
     SelectChannel(String, usize),
     ChannelShown(Result<ChannelDetail, String>),
 }
@@ -114,6 +118,9 @@ pub struct App {
     /// Completed classifications (the status's `data-run`, so tests can wait for the next one).
     runs: usize,
     seen_canvas: NodeRef,
+    /// The open camera stream and the video element showing it.
+    camera: Option<web_sys::MediaStream>,
+    camera_video: NodeRef,
 }
 
 impl Component for App {
@@ -152,6 +159,8 @@ impl Component for App {
             progress: None,
             hub_id: String::new(),
             seen_canvas: NodeRef::default(),
+            camera: None,
+            camera_video: NodeRef::default(),
         }
     }
 
@@ -298,6 +307,30 @@ impl Component for App {
                 }
             }
             Msg::Unpin => self.pinned = None,
+            Msg::OpenCamera => {
+                ctx.link()
+                    .send_future(async { Msg::CameraReady(open_camera().await) });
+                return false;
+            }
+            Msg::CameraReady(Ok(stream)) => self.camera = Some(stream),
+            Msg::CameraReady(Err(e)) => self.error = Some(e),
+            Msg::Capture => {
+                let frame = self
+                    .camera_video
+                    .cast::<web_sys::HtmlVideoElement>()
+                    .ok_or_else(|| "the camera view is gone".to_string())
+                    .and_then(|video| capture_frame(&video));
+                ctx.link().send_message(Msg::CloseCamera);
+                set_query_param("sample", None);
+                ctx.link().send_message(Msg::Decoded(
+                    frame.map(|image| ("camera photo".into(), image)),
+                ));
+            }
+            Msg::CloseCamera => {
+                if let Some(stream) = self.camera.take() {
+                    close_camera(&stream);
+                }
+            }
             Msg::SelectChannel(block, channel) => {
                 let (Some(model), Some(input)) = (self.model.clone(), self.input.clone()) else {
                     return false;
@@ -327,6 +360,14 @@ impl Component for App {
             (self.seen_canvas.cast::<HtmlCanvasElement>(), &self.outcome)
         {
             draw_rgb(&canvas, &outcome.seen);
+        }
+        if let (Some(video), Some(stream)) = (
+            self.camera_video.cast::<web_sys::HtmlVideoElement>(),
+            &self.camera,
+        ) {
+            if video.src_object().is_none() {
+                video.set_src_object(Some(stream));
+            }
         }
     }
 
@@ -494,7 +535,15 @@ impl App {
                         { "Choose an image…" }
                         <input type="file" accept="image/*" data-testid="file-input" class="visually-hidden" {onchange} />
                     </label>
-                    <span class="muted">{ " or drop one here, or paste one (Ctrl+V)" }</span>
+                    <span class="muted">{ " or drop one here, or paste one (Ctrl+V), or " }</span>
+                    <button data-testid="camera" onclick={link.callback(|_| Msg::OpenCamera)}>{ "use the camera" }</button>
+                    if self.camera.is_some() {
+                        <div class="camera">
+                            <video ref={self.camera_video.clone()} data-testid="camera-view" autoplay=true muted=true playsinline=true />
+                            <button data-testid="capture" onclick={link.callback(|_| Msg::Capture)}>{ "Take the picture" }</button>
+                            <button onclick={link.callback(|_| Msg::CloseCamera)}>{ "Close the camera" }</button>
+                        </div>
+                    }
                 </div>
                 if !self.samples.is_empty() {
                     <div class="gallery" role="list" aria-label="samples">

@@ -132,6 +132,55 @@ pub async fn fetch_blob(url: &str) -> Result<Blob, String> {
     Ok(blob.unchecked_into())
 }
 
+/// The camera's video stream (the browser asks the user first), or why there is none.
+pub async fn open_camera() -> Result<web_sys::MediaStream, String> {
+    let devices = window()?.navigator().media_devices().map_err(|_| {
+        "this browser gives no camera access (it needs https or localhost)".to_string()
+    })?;
+    let constraints = web_sys::MediaStreamConstraints::new();
+    constraints.set_video(&JsValue::TRUE);
+    let stream = JsFuture::from(
+        devices
+            .get_user_media_with_constraints(&constraints)
+            .map_err(describe)?,
+    )
+    .await
+    .map_err(|e| format!("no camera: {}", describe(e)))?;
+    Ok(stream.unchecked_into())
+}
+
+/// Stops every track of `stream` (the camera light goes off).
+pub fn close_camera(stream: &web_sys::MediaStream) {
+    for track in stream.get_tracks().iter() {
+        track.unchecked_into::<web_sys::MediaStreamTrack>().stop();
+    }
+}
+
+/// The video's current frame as RGB pixels.
+pub fn capture_frame(video: &web_sys::HtmlVideoElement) -> Result<RgbImage, String> {
+    let (width, height) = (video.video_width(), video.video_height());
+    if width == 0 || height == 0 {
+        return Err("the camera has not delivered a frame yet".into());
+    }
+    let (_canvas, context) = canvas(width, height)?;
+    context
+        .draw_image_with_html_video_element(video, 0.0, 0.0)
+        .map_err(describe)?;
+    rgb_of(&context, width, height)
+}
+
+fn rgb_of(context: &CanvasRenderingContext2d, width: u32, height: u32) -> Result<RgbImage, String> {
+    let rgba = context
+        .get_image_data(0.0, 0.0, f64::from(width), f64::from(height))
+        .map_err(describe)?
+        .data();
+    let pixels = rgba
+        .chunks_exact(4)
+        .flat_map(|p| [p[0], p[1], p[2]])
+        .collect();
+    RgbImage::new(width as usize, height as usize, pixels).map_err(|e| e.to_string())
+}
+
 /// Decodes an image file with the browser (`createImageBitmap`, EXIF orientation applied) into
 /// RGB pixels; transparent pixels are composited on white.
 pub async fn decode_image(blob: &Blob) -> Result<RgbImage, String> {
@@ -163,16 +212,9 @@ pub async fn decode_image(blob: &Blob) -> Result<RgbImage, String> {
         .draw_image_with_image_bitmap(&bitmap, 0.0, 0.0)
         .map_err(describe)?;
     bitmap.close();
-    let rgba = context
-        .get_image_data(0.0, 0.0, f64::from(width), f64::from(height))
-        .map_err(describe)?
-        .data();
+    let image = rgb_of(&context, width, height);
     drop(canvas);
-    let pixels = rgba
-        .chunks_exact(4)
-        .flat_map(|p| [p[0], p[1], p[2]])
-        .collect();
-    RgbImage::new(width as usize, height as usize, pixels).map_err(|e| e.to_string())
+    image
 }
 
 fn canvas(

@@ -37,6 +37,8 @@ before(async () => {
     args: [
       '--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking',
       '--disable-component-update', '--disable-sync', '--enable-unsafe-webgpu',
+      // A synthetic camera that needs no permission prompt.
+      '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
     ],
   });
 });
@@ -265,6 +267,18 @@ test('a model folder loads from files; a broken one is refused and the previous 
   await page.getByTestId('model-select').selectOption('assets/models/seresnet10-fmnist');
   await classified(page, 4);
   assert.equal(await page.locator('canvas[data-testid^="heatmap-"]').count(), BLOCKS.length);
+  assert.deepEqual(errors, []);
+});
+
+test('a camera picture is classified', async () => {
+  const { page, errors } = await open();
+  await page.getByTestId('camera').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid="camera-view"]')?.videoWidth > 0);
+  await page.getByTestId('capture').click();
+  await classified(page);
+  assert.match(await page.locator('.seen figcaption').textContent(), /camera photo/);
+  assert.equal(await page.getByTestId('camera-view').count(), 0, 'the camera closes after the picture');
+  assert.equal((await predictions(page)).length, 5);
   assert.deepEqual(errors, []);
 });
 
