@@ -854,7 +854,8 @@ async fn load_model_files(files: &[web_sys::File]) -> Result<Rc<Model>, String> 
         .map_err(|e| e.to_string())
 }
 
-/// Brings `image` to the model's look, preprocesses and runs it; a second run with the ablated blocks' gates set to ones.
+/// Brings `image` to the model's look, preprocesses and runs it; a second run with the ablated
+/// blocks' gates set to ones.
 fn classify(
     model: &Model,
     image: &RgbImage,
