@@ -22,7 +22,7 @@ step "clippy (native)"
 cargo clippy --all-targets -- -D warnings
 
 step "clippy (wasm32, with the web app)"
-wasm_cargo clippy --target "$WASM_TARGET" --features web --lib --bin app --test web -- -D warnings
+wasm_cargo clippy --target "$WASM_TARGET" --features web --lib --bins --test web -- -D warnings
 
 step "PyTorch/timm parity fixtures (generated once, cached)"
 SE_LENS_FIXTURES_LARGE=1 scripts/fixtures.sh

@@ -287,8 +287,6 @@ fn load_image(path: &Path, model: &Model) -> Result<Tensor, CliError> {
 /// file name order), and every SE block's mean gate per channel for each true class and over all
 /// images.
 fn evaluate(args: &[String]) -> Result<(), CliError> {
-    use rayon::prelude::*;
-
     let (mut model_dir, mut root, mut limit) = (None, None, usize::MAX);
     let mut args = args.iter();
     while let Some(flag) = args.next() {
@@ -314,21 +312,20 @@ fn evaluate(args: &[String]) -> Result<(), CliError> {
     if samples.is_empty() {
         return Err(failed(format!("no images under {}", root.display())));
     }
-    let results = samples
-        .par_iter()
-        .map(|(class, path)| {
-            let input = load_image(path, &model)?;
-            let output = cpu::forward(&model.network, &input, &RunOptions::default());
-            let predicted = (0..output.logits.len())
-                .max_by(|&a, &b| {
-                    output.logits[a]
-                        .total_cmp(&output.logits[b])
-                        .then(b.cmp(&a))
-                })
-                .unwrap_or(0);
-            Ok((*class, predicted, output.excitations))
-        })
-        .collect::<Result<Vec<_>, CliError>>()?;
+    let results = cpu::map_items(&samples, |(class, path)| {
+        let input = load_image(path, &model)?;
+        let output = cpu::forward(&model.network, &input, &RunOptions::default());
+        let predicted = (0..output.logits.len())
+            .max_by(|&a, &b| {
+                output.logits[a]
+                    .total_cmp(&output.logits[b])
+                    .then(b.cmp(&a))
+            })
+            .unwrap_or(0);
+        Ok((*class, predicted, output.excitations))
+    })
+    .into_iter()
+    .collect::<Result<Vec<_>, CliError>>()?;
 
     let classes = model.labels.len();
     let mut confusion = vec![vec![0usize; classes]; classes];

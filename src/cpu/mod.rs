@@ -13,5 +13,6 @@ mod squeeze_excite;
 pub use conv2d::{conv2d, conv2d_squeezed};
 pub use forward::forward;
 pub use global_avg_pool::global_avg_pool;
+pub use parallel::map_items;
 pub use pool::pool2d;
 pub use squeeze_excite::{excitation, scale_add_relu};

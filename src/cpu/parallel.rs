@@ -19,6 +19,18 @@ where
         .for_each(|(i, chunk)| work(i, chunk));
 }
 
+/// `items.iter().map(work)`, on rayon's pool natively (in order of `items`), sequentially on
+/// wasm32.
+pub fn map_items<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync + Send) -> Vec<R> {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        use rayon::prelude::*;
+        items.par_iter().map(work).collect()
+    }
+    #[cfg(target_arch = "wasm32")]
+    items.iter().map(work).collect()
+}
+
 /// [`for_each_chunk`] that also hands each chunk its own element of `per_chunk`, or `None` for
 /// every chunk when `per_chunk` is empty.
 pub fn for_each_chunk_with<F>(data: &mut [f32], chunk_len: usize, per_chunk: &mut [f32], work: F)
