@@ -2,35 +2,95 @@ use super::parallel::on_pool;
 use super::squeeze_excite::{dense, excitation, scale_add_relu};
 use super::{conv2d, conv2d_squeezed, global_avg_pool, pool2d};
 use crate::engine::{
-    ExcitationTap, FeatureMapTap, GateOverride, Layer, Network, RunOptions, RunOutput, Tensor,
+    ExcitationTap, FeatureMapTap, GateOverride, Layer, Network, ResidualBlock, RunOptions,
+    RunOutput, Tensor,
 };
 
 /// Runs `network` on `input` (`[N, C, H, W]`, already normalised) on the CPU.
 pub fn forward(network: &Network, input: &Tensor, options: &RunOptions) -> RunOutput {
-    on_pool(|| forward_on_pool(network, input, options))
+    on_pool(|| {
+        let mut run = Forward::new(network, input, options);
+        while run.step() {}
+        run.finish()
+    })
 }
 
-fn forward_on_pool(network: &Network, input: &Tensor, options: &RunOptions) -> RunOutput {
-    let batch = input.shape[0];
-    let mut x = run_layers(&network.stem, input);
-    let mut excitations = Vec::new();
-    let mut feature_map = None;
-    for block in &network.blocks {
+/// A forward pass one residual block at a time, so a single-threaded caller (the browser) can
+/// yield between blocks and show progress; [`forward`] runs it to the end.
+pub struct Forward<'a> {
+    network: &'a Network,
+    options: &'a RunOptions,
+    batch: usize,
+    /// The activation after the stem and the blocks done so far.
+    x: Tensor,
+    done: usize,
+    excitations: Vec<ExcitationTap>,
+    feature_map: Option<FeatureMapTap>,
+}
+
+impl<'a> Forward<'a> {
+    /// Runs the stem.
+    pub fn new(network: &'a Network, input: &Tensor, options: &'a RunOptions) -> Self {
+        Self {
+            network,
+            options,
+            batch: input.shape[0],
+            x: run_layers(&network.stem, input),
+            done: 0,
+            excitations: Vec::new(),
+            feature_map: None,
+        }
+    }
+
+    /// `(blocks done, blocks in all)`.
+    pub fn progress(&self) -> (usize, usize) {
+        (self.done, self.network.blocks.len())
+    }
+
+    /// Runs the next residual block; `false` once every block has run.
+    pub fn step(&mut self) -> bool {
+        let Some(block) = self.network.blocks.get(self.done) else {
+            return false;
+        };
+        self.x = self.block(block);
+        self.done += 1;
+        true
+    }
+
+    /// Runs any blocks left, then the global pool and the head.
+    pub fn finish(mut self) -> RunOutput {
+        while self.step() {}
+        let pooled = global_avg_pool(&self.x);
+        let head = &self.network.head;
+        let logits = pooled
+            .data
+            .chunks_exact(head.in_features)
+            .flat_map(|features| dense(&head.weight, &head.bias, features))
+            .collect();
+        RunOutput {
+            logits,
+            excitations: self.excitations,
+            feature_map: self.feature_map,
+        }
+    }
+
+    fn block(&mut self, block: &ResidualBlock) -> Tensor {
+        let (x, options, batch) = (&self.x, self.options, self.batch);
         // The squeeze comes out of the body's last convolution (see `conv2d_squeezed`).
         let (mut y, squeezed) = match (&block.se, block.body.split_last()) {
             (Some(_), Some((Layer::Conv { conv, relu }, init))) if !init.is_empty() => {
-                conv2d_squeezed(&run_layers(init, &x), conv, *relu)
+                conv2d_squeezed(&run_layers(init, x), conv, *relu)
             }
             (Some(_), _) => {
-                let y = run_layers(&block.body, &x);
+                let y = run_layers(&block.body, x);
                 let squeezed = global_avg_pool(&y).data;
                 (y, squeezed)
             }
-            (None, _) => (run_layers(&block.body, &x), Vec::new()),
+            (None, _) => (run_layers(&block.body, x), Vec::new()),
         };
         // An identity shortcut reads `x` in place; only a projection makes a new tensor.
-        let projected = (!block.shortcut.is_empty()).then(|| run_layers(&block.shortcut, &x));
-        let shortcut = projected.as_ref().unwrap_or(&x);
+        let projected = (!block.shortcut.is_empty()).then(|| run_layers(&block.shortcut, x));
+        let shortcut = projected.as_ref().unwrap_or(x);
         let gates = block
             .se
             .as_ref()
@@ -44,31 +104,19 @@ fn forward_on_pool(network: &Network, input: &Tensor, options: &RunOptions) -> R
             .as_ref()
             .filter(|se| options.feature_map.as_ref() == Some(&se.name))
         {
-            feature_map = Some(FeatureMapTap {
+            self.feature_map = Some(FeatureMapTap {
                 block: se.name.clone(),
                 map: y.clone(),
             });
         }
         scale_add_relu(&mut y, gates.as_deref(), shortcut);
         if let (Some(se), Some(values)) = (&block.se, gates) {
-            excitations.push(ExcitationTap {
+            self.excitations.push(ExcitationTap {
                 block: se.name.clone(),
                 values,
             });
         }
-        x = y;
-    }
-    let pooled = global_avg_pool(&x);
-    let head = &network.head;
-    let logits = pooled
-        .data
-        .chunks_exact(head.in_features)
-        .flat_map(|features| dense(&head.weight, &head.bias, features))
-        .collect();
-    RunOutput {
-        logits,
-        excitations,
-        feature_map,
+        y
     }
 }
 

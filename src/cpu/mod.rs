@@ -11,7 +11,7 @@ mod pool;
 mod squeeze_excite;
 
 pub use conv2d::{conv2d, conv2d_squeezed};
-pub use forward::forward;
+pub use forward::{forward, Forward};
 pub use global_avg_pool::global_avg_pool;
 pub use parallel::map_items;
 pub use pool::pool2d;

@@ -76,6 +76,8 @@ pub enum Msg {
     SetAllAblated(bool),
     SetScale(Scale),
     Rerun,
+    /// Residual blocks done and in all, during a run.
+    RunProgress(usize, usize),
     Pin,
     Unpin,
     OpenCamera,
@@ -298,6 +300,15 @@ impl Component for App {
             }
             Msg::SetScale(scale) => self.scale = scale,
             Msg::Rerun => self.start_run(ctx),
+            Msg::RunProgress(done, all) => {
+                let (Some(model), Some(input)) = (&self.model, &self.input) else {
+                    return false;
+                };
+                self.status = format!(
+                    "Running {} on {}: block {done} of {all}…",
+                    model.config.architecture, input.name
+                );
+            }
             Msg::Pin => {
                 if let (Some(input), Some(outcome)) = (&self.input, &self.outcome) {
                     self.pinned = Some(Pinned {
@@ -477,9 +488,11 @@ impl App {
         self.busy = true;
         self.status = format!("Running {} on {}…", model.config.architecture, input.name);
         let ablated = self.ablated.clone();
+        let progress = ctx
+            .link()
+            .callback(|(done, all)| Msg::RunProgress(done, all));
         ctx.link().send_future(async move {
-            yew::platform::time::sleep(std::time::Duration::from_millis(0)).await;
-            Msg::Ran(classify(&model, &input.image, &ablated))
+            Msg::Ran(classify(&model, &input.image, &ablated, progress).await)
         });
     }
 
@@ -856,39 +869,73 @@ async fn load_model_files(files: &[web_sys::File]) -> Result<Rc<Model>, String> 
 
 /// Brings `image` to the model's look, preprocesses and runs it; a second run with the ablated
 /// blocks' gates set to ones.
-fn classify(
+async fn classify(
     model: &Model,
     image: &RgbImage,
     ablated: &BTreeSet<String>,
+    progress: Callback<(usize, usize)>,
 ) -> Result<Outcome, String> {
+    yield_to_browser().await;
     let started = now_ms();
     let seen = adapt_photo(image, &model.config).into_owned();
     let input = preprocess(&seen, &model.config.pretrained_cfg).map_err(|e| e.to_string())?;
-    let preprocessed = now_ms();
-    let run = |options: &RunOptions| {
-        RunView::new(
-            &cpu::forward(&model.network, &input, options),
-            &model.labels,
-            TOP_K,
-        )
-    };
-    let baseline = Rc::new(run(&RunOptions::default()));
-    let forward_ms = now_ms() - preprocessed;
-    let ablated = (!ablated.is_empty()).then(|| {
-        let gate_overrides = ablated
-            .iter()
-            .map(|block| (block.clone(), GateOverride::Ones))
-            .collect();
-        Rc::new(run(&RunOptions {
-            gate_overrides,
+    let preprocess_ms = now_ms() - started;
+    let (baseline, forward_ms) =
+        run_yielding(model, &input, &RunOptions::default(), &progress).await;
+    let ablated = if ablated.is_empty() {
+        None
+    } else {
+        let options = RunOptions {
+            gate_overrides: ablated
+                .iter()
+                .map(|block| (block.clone(), GateOverride::Ones))
+                .collect(),
             ..RunOptions::default()
-        }))
-    });
+        };
+        Some(run_yielding(model, &input, &options, &progress).await.0)
+    };
     Ok(Outcome {
         seen,
         baseline,
         ablated,
-        preprocess_ms: preprocessed - started,
+        preprocess_ms,
         forward_ms,
     })
+}
+
+/// A forward pass that hands the page back to the browser after every residual block (so it
+/// never freezes, and `progress` can show how far it got); returns the view and the time spent
+/// computing, in milliseconds.
+async fn run_yielding(
+    model: &Model,
+    input: &crate::engine::Tensor,
+    options: &RunOptions,
+    progress: &Callback<(usize, usize)>,
+) -> (Rc<RunView>, f64) {
+    let mut computing = 0.0;
+    let started = now_ms();
+    let mut run = cpu::Forward::new(&model.network, input, options);
+    computing += now_ms() - started;
+    loop {
+        progress.emit(run.progress());
+        yield_to_browser().await;
+        let started = now_ms();
+        let more = run.step();
+        computing += now_ms() - started;
+        if !more {
+            break;
+        }
+    }
+    let started = now_ms();
+    let output = run.finish();
+    computing += now_ms() - started;
+    (
+        Rc::new(RunView::new(&output, &model.labels, TOP_K)),
+        computing,
+    )
+}
+
+/// Lets the browser render and handle input before the work continues.
+async fn yield_to_browser() {
+    yew::platform::time::sleep(std::time::Duration::ZERO).await;
 }

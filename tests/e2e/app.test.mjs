@@ -188,8 +188,19 @@ test('an uploaded photo is fitted to the dataset look and classified', async () 
 test('switching gates off changes the prediction, and back on restores it', async () => {
   const { page, errors } = await open('?sample=fmnist-shirt-4.png');
   const before = await predictions(page);
+  // Runs yield to the browser between residual blocks and say how far they got.
+  await page.evaluate(() => {
+    window.statuses = [];
+    const status = document.querySelector('[data-testid="status"]');
+    new MutationObserver(() => window.statuses.push(status.textContent))
+      .observe(status, { subtree: true, childList: true, characterData: true });
+  });
   await page.getByTestId('ablate-all').click();
   await classified(page, 2);
+  const statuses = await page.evaluate(() => window.statuses);
+  for (const done of [0, 1, 2, 3, 4]) {
+    assert.ok(statuses.some((s) => s.endsWith(`block ${done} of 4…`)), `no progress ${done}: ${statuses}`);
+  }
   const allOff = await predictions(page);
   assert.notDeepEqual(allOff.map((p) => p.prob), before.map((p) => p.prob));
   assert.equal(await page.getByTestId('ablate-layer1.0.se').isChecked(), true);
