@@ -11,25 +11,19 @@ use web_sys::{Blob, ClipboardEvent, DragEvent, HtmlCanvasElement, HtmlInputEleme
 use yew::prelude::*;
 
 use super::browser::{
-    capture_frame, close_camera, decode_image, draw_rgb, fetch_blob, fetch_bytes, fetch_cached,
-    now_ms, object_url, open_camera, query_param, read_blob, revoke_object_url, set_query_param,
+    capture_frame, close_camera, decode_image, draw_rgb, fetch_blob, fetch_bytes, object_url,
+    open_camera, query_param, revoke_object_url, set_query_param,
 };
 use super::heatmap::{legend_gradient, FeatureMaps, Heatmap, Paint, Scale};
-use super::hub::{hub_urls, DEFAULT_HUB};
+use super::jobs::{channel_detail, classify, load_model, load_model_files, Outcome};
 use super::overview::{DepthChart, Overview};
 use super::view_model::{BlockView, ChannelDetail, CompareView, RunView};
-use crate::cpu;
-use crate::engine::{GateOverride, RunOptions};
 use crate::model::Model;
-use crate::preprocess::{adapt_photo, preprocess, RgbImage};
+use crate::preprocess::RgbImage;
 
 /// The embedded default model (copied into `dist/` by Trunk).
 const DEFAULT_MODEL: &str = "assets/models/seresnet10-fmnist";
-/// The largest weights file the page reads (bytes), checked before reading it.
-const MAX_MODEL_BYTES: f64 = 1024.0 * 1024.0 * 1024.0;
 const SAMPLES: &str = "assets/samples";
-/// Classes listed in the prediction.
-const TOP_K: usize = 5;
 /// Channels listed as most amplified / most suppressed per block.
 const EXTREMES: usize = 5;
 
@@ -44,16 +38,6 @@ pub struct Sample {
 struct Input {
     name: String,
     image: RgbImage,
-}
-
-/// One classification: with the model's own gates, and with the ablated ones if any are off.
-pub struct Outcome {
-    /// What the network saw (after the model's photo rule).
-    seen: RgbImage,
-    baseline: Rc<RunView>,
-    ablated: Option<Rc<RunView>>,
-    preprocess_ms: f64,
-    forward_ms: f64,
 }
 
 pub enum Msg {
@@ -783,159 +767,4 @@ fn listen_for_pasted_images(link: html::Scope<App>) -> Option<Closure<dyn Fn(Cli
 
 fn files_of(list: &web_sys::FileList) -> Vec<web_sys::File> {
     (0..list.length()).filter_map(|i| list.get(i)).collect()
-}
-
-/// A model from a folder URL relative to the page, or `hf:owner/name` from the hub (`?hub=` or
-/// huggingface.co), cached with the Cache API so the next visit needs no download.
-async fn load_model(
-    path: &str,
-    progress: Callback<(u64, Option<u64>)>,
-) -> Result<Rc<Model>, String> {
-    let (config, weights) = match path.strip_prefix("hf:") {
-        Some(id) => {
-            let base = query_param("hub").unwrap_or_else(|| DEFAULT_HUB.into());
-            let [config, weights] = hub_urls(&base, id)?;
-            let report = |loaded, total| progress.emit((loaded, total));
-            (
-                fetch_cached(&config, "se-lens-models", |_, _| {}).await?,
-                fetch_cached(&weights, "se-lens-models", report).await?,
-            )
-        }
-        None => (
-            fetch_bytes(&format!("{path}/config.json")).await?,
-            fetch_bytes(&format!("{path}/model.safetensors")).await?,
-        ),
-    };
-    Model::from_bytes(&config, &weights)
-        .map(Rc::new)
-        .map_err(|e| e.to_string())
-}
-
-/// `block`'s input feature map for `channel` on `image`, with the model's own gate.
-fn channel_detail(
-    model: &Model,
-    image: &RgbImage,
-    block: &str,
-    channel: usize,
-) -> Result<ChannelDetail, String> {
-    let seen = adapt_photo(image, &model.config);
-    let input = preprocess(&seen, &model.config.pretrained_cfg).map_err(|e| e.to_string())?;
-    let options = RunOptions {
-        feature_map: Some(block.to_string()),
-        ..RunOptions::default()
-    };
-    let output = cpu::forward(&model.network, &input, &options);
-    let gate = output
-        .excitations
-        .iter()
-        .find(|tap| tap.block == block)
-        .and_then(|tap| tap.values.get(channel).copied());
-    output
-        .feature_map
-        .zip(gate)
-        .and_then(|(tap, gate)| ChannelDetail::new(&tap, channel, gate))
-        .ok_or_else(|| format!("{block} has no channel {channel}"))
-}
-
-/// A model from dropped or chosen files: a `config.json` and a `*.safetensors`.
-async fn load_model_files(files: &[web_sys::File]) -> Result<Rc<Model>, String> {
-    let named = |suffix: &str| files.iter().find(|f| f.name().ends_with(suffix));
-    let (Some(config), Some(weights)) = (named(".json"), named(".safetensors")) else {
-        if named(".bin").or(named(".pth")).is_some() {
-            return Err(
-                "PyTorch pickles (.bin, .pth) are not loaded: loading them can run code. \
-                        Convert them with tools/convert_to_safetensors.py"
-                    .into(),
-            );
-        }
-        return Err(
-            "choose both files of a timm model folder: config.json and model.safetensors".into(),
-        );
-    };
-    if weights.size() > MAX_MODEL_BYTES {
-        return Err(format!(
-            "{} is {:.1} GB; at most {:.1} GB is loaded",
-            weights.name(),
-            weights.size() / 1e9,
-            MAX_MODEL_BYTES / 1e9
-        ));
-    }
-    let config = read_blob(config).await?;
-    let weights = read_blob(weights).await?;
-    Model::from_bytes(&config, &weights)
-        .map(Rc::new)
-        .map_err(|e| e.to_string())
-}
-
-/// Brings `image` to the model's look, preprocesses and runs it; a second run with the ablated
-/// blocks' gates set to ones.
-async fn classify(
-    model: &Model,
-    image: &RgbImage,
-    ablated: &BTreeSet<String>,
-    progress: Callback<(usize, usize)>,
-) -> Result<Outcome, String> {
-    yield_to_browser().await;
-    let started = now_ms();
-    let seen = adapt_photo(image, &model.config).into_owned();
-    let input = preprocess(&seen, &model.config.pretrained_cfg).map_err(|e| e.to_string())?;
-    let preprocess_ms = now_ms() - started;
-    let (baseline, forward_ms) =
-        run_yielding(model, &input, &RunOptions::default(), &progress).await;
-    let ablated = if ablated.is_empty() {
-        None
-    } else {
-        let options = RunOptions {
-            gate_overrides: ablated
-                .iter()
-                .map(|block| (block.clone(), GateOverride::Ones))
-                .collect(),
-            ..RunOptions::default()
-        };
-        Some(run_yielding(model, &input, &options, &progress).await.0)
-    };
-    Ok(Outcome {
-        seen,
-        baseline,
-        ablated,
-        preprocess_ms,
-        forward_ms,
-    })
-}
-
-/// A forward pass that hands the page back to the browser after every residual block (so it
-/// never freezes, and `progress` can show how far it got); returns the view and the time spent
-/// computing, in milliseconds.
-async fn run_yielding(
-    model: &Model,
-    input: &crate::engine::Tensor,
-    options: &RunOptions,
-    progress: &Callback<(usize, usize)>,
-) -> (Rc<RunView>, f64) {
-    let mut computing = 0.0;
-    let started = now_ms();
-    let mut run = cpu::Forward::new(&model.network, input, options);
-    computing += now_ms() - started;
-    loop {
-        progress.emit(run.progress());
-        yield_to_browser().await;
-        let started = now_ms();
-        let more = run.step();
-        computing += now_ms() - started;
-        if !more {
-            break;
-        }
-    }
-    let started = now_ms();
-    let output = run.finish();
-    computing += now_ms() - started;
-    (
-        Rc::new(RunView::new(&output, &model.labels, TOP_K)),
-        computing,
-    )
-}
-
-/// Lets the browser render and handle input before the work continues.
-async fn yield_to_browser() {
-    yew::platform::time::sleep(std::time::Duration::ZERO).await;
 }

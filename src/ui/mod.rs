@@ -11,6 +11,8 @@ mod browser;
 #[cfg(feature = "web")]
 mod heatmap;
 #[cfg(feature = "web")]
+mod jobs;
+#[cfg(feature = "web")]
 mod overview;
 
 #[cfg(feature = "web")]

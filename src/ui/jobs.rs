@@ -1,0 +1,188 @@
+//! The page's work between a user's action and what is drawn: loading models (URL, hub, files)
+//! and running them, yielding to the browser as it goes. Results come back as view models.
+
+use std::collections::BTreeSet;
+use std::rc::Rc;
+
+use yew::Callback;
+
+use super::browser::{fetch_bytes, fetch_cached, now_ms, query_param, read_blob};
+use super::hub::{hub_urls, DEFAULT_HUB};
+use super::view_model::{ChannelDetail, RunView};
+use crate::cpu;
+use crate::engine::{GateOverride, RunOptions, Tensor};
+use crate::model::Model;
+use crate::preprocess::{adapt_photo, preprocess, RgbImage};
+
+/// The largest weights file the page reads (bytes), checked before reading it.
+const MAX_MODEL_BYTES: f64 = 1024.0 * 1024.0 * 1024.0;
+/// Classes listed in the prediction.
+const TOP_K: usize = 5;
+
+/// One classification: with the model's own gates, and with the ablated ones if any are off.
+pub struct Outcome {
+    /// What the network saw (after the model's photo rule).
+    pub seen: RgbImage,
+    pub baseline: Rc<RunView>,
+    pub ablated: Option<Rc<RunView>>,
+    pub preprocess_ms: f64,
+    pub forward_ms: f64,
+}
+
+/// A model from a folder URL relative to the page, or `hf:owner/name` from the hub (`?hub=` or
+/// huggingface.co), cached with the Cache API so the next visit needs no download.
+pub async fn load_model(
+    path: &str,
+    progress: Callback<(u64, Option<u64>)>,
+) -> Result<Rc<Model>, String> {
+    let (config, weights) = match path.strip_prefix("hf:") {
+        Some(id) => {
+            let base = query_param("hub").unwrap_or_else(|| DEFAULT_HUB.into());
+            let [config, weights] = hub_urls(&base, id)?;
+            let report = |loaded, total| progress.emit((loaded, total));
+            (
+                fetch_cached(&config, "se-lens-models", |_, _| {}).await?,
+                fetch_cached(&weights, "se-lens-models", report).await?,
+            )
+        }
+        None => (
+            fetch_bytes(&format!("{path}/config.json")).await?,
+            fetch_bytes(&format!("{path}/model.safetensors")).await?,
+        ),
+    };
+    parse_model(&config, &weights)
+}
+
+/// `block`'s input feature map for `channel` on `image`, with the model's own gate.
+pub fn channel_detail(
+    model: &Model,
+    image: &RgbImage,
+    block: &str,
+    channel: usize,
+) -> Result<ChannelDetail, String> {
+    let seen = adapt_photo(image, &model.config);
+    let input = preprocess(&seen, &model.config.pretrained_cfg).map_err(|e| e.to_string())?;
+    let options = RunOptions {
+        feature_map: Some(block.to_string()),
+        ..RunOptions::default()
+    };
+    let output = cpu::forward(&model.network, &input, &options);
+    let gate = output
+        .excitations
+        .iter()
+        .find(|tap| tap.block == block)
+        .and_then(|tap| tap.values.get(channel).copied());
+    output
+        .feature_map
+        .zip(gate)
+        .and_then(|(tap, gate)| ChannelDetail::new(&tap, channel, gate))
+        .ok_or_else(|| format!("{block} has no channel {channel}"))
+}
+
+/// A model from dropped or chosen files: a `config.json` and a `*.safetensors`.
+pub async fn load_model_files(files: &[web_sys::File]) -> Result<Rc<Model>, String> {
+    let named = |suffix: &str| files.iter().find(|f| f.name().ends_with(suffix));
+    let (Some(config), Some(weights)) = (named(".json"), named(".safetensors")) else {
+        if named(".bin").or(named(".pth")).is_some() {
+            return Err(
+                "PyTorch pickles (.bin, .pth) are not loaded: loading them can run code. \
+                        Convert them with tools/convert_to_safetensors.py"
+                    .into(),
+            );
+        }
+        return Err(
+            "choose both files of a timm model folder: config.json and model.safetensors".into(),
+        );
+    };
+    if weights.size() > MAX_MODEL_BYTES {
+        return Err(format!(
+            "{} is {:.1} GB; at most {:.1} GB is loaded",
+            weights.name(),
+            weights.size() / 1e9,
+            MAX_MODEL_BYTES / 1e9
+        ));
+    }
+    let config = read_blob(config).await?;
+    let weights = read_blob(weights).await?;
+    parse_model(&config, &weights)
+}
+
+/// Brings `image` to the model's look, preprocesses and runs it; a second run with the ablated
+/// blocks' gates set to ones.
+pub async fn classify(
+    model: &Model,
+    image: &RgbImage,
+    ablated: &BTreeSet<String>,
+    progress: Callback<(usize, usize)>,
+) -> Result<Outcome, String> {
+    yield_to_browser().await;
+    let started = now_ms();
+    let seen = adapt_photo(image, &model.config).into_owned();
+    let input = preprocess(&seen, &model.config.pretrained_cfg).map_err(|e| e.to_string())?;
+    let preprocess_ms = now_ms() - started;
+    let (baseline, forward_ms) =
+        run_yielding(model, &input, &RunOptions::default(), &progress).await;
+    let ablated = if ablated.is_empty() {
+        None
+    } else {
+        let options = RunOptions {
+            gate_overrides: ablated
+                .iter()
+                .map(|block| (block.clone(), GateOverride::Ones))
+                .collect(),
+            ..RunOptions::default()
+        };
+        Some(run_yielding(model, &input, &options, &progress).await.0)
+    };
+    Ok(Outcome {
+        seen,
+        baseline,
+        ablated,
+        preprocess_ms,
+        forward_ms,
+    })
+}
+
+/// A forward pass that hands the page back to the browser after every residual block (so it
+/// never freezes, and `progress` can show how far it got); returns the view and the time spent
+/// computing, in milliseconds.
+async fn run_yielding(
+    model: &Model,
+    input: &Tensor,
+    options: &RunOptions,
+    progress: &Callback<(usize, usize)>,
+) -> (Rc<RunView>, f64) {
+    let mut computing = 0.0;
+    let started = now_ms();
+    let mut run = cpu::Forward::new(&model.network, input, options);
+    computing += now_ms() - started;
+    loop {
+        progress.emit(run.progress());
+        yield_to_browser().await;
+        let started = now_ms();
+        let more = run.step();
+        computing += now_ms() - started;
+        if !more {
+            break;
+        }
+    }
+    let started = now_ms();
+    let output = run.finish();
+    computing += now_ms() - started;
+    (
+        Rc::new(RunView::new(&output, &model.labels, TOP_K)),
+        computing,
+    )
+}
+
+/// Lets the browser render and handle input before the work continues.
+async fn yield_to_browser() {
+    yew::platform::time::sleep(std::time::Duration::ZERO).await;
+}
+
+/// Parses and builds a model from its two files (errors as the text the page shows).
+fn parse_model(config: &[u8], weights: &[u8]) -> Result<Rc<Model>, String> {
+    Model::from_bytes(config, weights)
+        .map(Rc::new)
+        .map_err(|e| e.to_string())
+}
