@@ -185,6 +185,15 @@ fn bad_models_are_refused_with_the_culprit_named() {
         &run(&edit_config("garbled", "{", "{{")),
         "config.json is not valid",
     );
+    // An absurd photo rule would allocate side² pixels per image: refused at load.
+    assert_fails_with(
+        &run(&edit_config(
+            "photo",
+            "{",
+            "{\"photo_preprocess\": {\"item_on_black\": 1000000000},",
+        )),
+        "photo_preprocess.item_on_black is 1000000000; expected 1 to 1024",
+    );
 
     let truncated = scratch("truncated");
     let bytes = std::fs::read(truncated.join("model.safetensors")).unwrap();
@@ -237,13 +246,16 @@ fn evaluate_reports_accuracy_confusion_and_class_means() {
         )
         .expect("copy sample");
     }
-    let output = se_lens(&[
-        "evaluate",
-        "--model",
-        DEFAULT_MODEL,
-        "--images",
-        root.to_str().unwrap(),
-    ]);
+    let evaluate = || {
+        se_lens(&[
+            "evaluate",
+            "--model",
+            DEFAULT_MODEL,
+            "--images",
+            root.to_str().unwrap(),
+        ])
+    };
+    let output = evaluate();
     assert!(output.status.success(), "{}", stderr(&output));
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
     assert_eq!(report["images"], 4);
@@ -264,14 +276,10 @@ fn evaluate_reports_accuracy_confusion_and_class_means() {
     assert_eq!(blocks[3]["mean"].as_array().unwrap().len(), 256);
 
     std::fs::create_dir_all(root.join("Hat")).expect("bad folder");
-    let output = se_lens(&[
-        "evaluate",
-        "--model",
-        DEFAULT_MODEL,
-        "--images",
-        root.to_str().unwrap(),
-    ]);
-    assert_fails_with(&output, "Hat: not a class index below 10 or a label name");
+    assert_fails_with(
+        &evaluate(),
+        "Hat: not a class index below 10 or a label name",
+    );
     std::fs::remove_dir_all(&root).ok();
 }
 

@@ -12,7 +12,7 @@
 
 use std::path::{Path, PathBuf};
 
-use se_lens::engine::{max_abs_diff, GateOverride, RunOptions, Tensor, Tolerance};
+use se_lens::engine::{max_abs_diff, GateOverride, RunOptions, RunOutput, Tensor, Tolerance};
 use se_lens::model::{Model, Weights};
 
 const LOGITS: Tolerance = Tolerance::new(1e-4, 1e-4);
@@ -137,12 +137,18 @@ fn full_size_architectures_match_timm() {
     }
 }
 
-#[test]
-fn ablating_a_gate_changes_logits_and_reports_ones() {
+/// The committed seresnet18_tiny, its fixture input, and its plain run.
+fn tiny_run() -> (Model, Tensor, RunOutput) {
     let case = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/models/seresnet18_tiny");
     let model = Model::load_dir(&case).expect("model");
     let input = expected(&case).input;
     let normal = se_lens::cpu::forward(&model.network, &input, &RunOptions::default());
+    (model, input, normal)
+}
+
+#[test]
+fn ablating_a_gate_changes_logits_and_reports_ones() {
+    let (model, input, normal) = tiny_run();
     let block = normal.excitations[2].block.clone();
     let mut options = RunOptions::default();
     options
@@ -161,10 +167,7 @@ fn ablating_a_gate_changes_logits_and_reports_ones() {
 
 #[test]
 fn the_tapped_feature_map_is_what_the_gate_was_computed_from() {
-    let case = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/models/seresnet18_tiny");
-    let model = Model::load_dir(&case).expect("model");
-    let input = expected(&case).input;
-    let normal = se_lens::cpu::forward(&model.network, &input, &RunOptions::default());
+    let (model, input, normal) = tiny_run();
     for (index, se) in model.network.se_blocks().enumerate() {
         let options = RunOptions {
             feature_map: Some(se.name.clone()),

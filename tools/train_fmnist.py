@@ -1,11 +1,11 @@
 """Trains SE Lens's embedded default model: a small SE-ResNet on Fashion-MNIST, and the identical
 recipe without SE for the ablation in the model card.
 
-    make train-fmnist          # both models, ~1 hour on 2 cores; writes assets/models/*/
+    make train                 # both models (~1 hour on 2 cores), gallery, accuracy, model card
 
 or directly (the venv comes from tools/requirements.txt):
 
-    .venv/bin/python tools/train_fmnist.py --arch seresnet18 --out assets/models/fmnist-seresnet
+    .venv/bin/python tools/train_fmnist.py --arch seresnet18 --out assets/models/seresnet10-fmnist
 
 Data: Debian's `dataset-fashion-mnist` (/usr/share/datasets/fashion-mnist/*.gz, 60k train / 10k
 test, 28×28 grey). The model is timm's own ResNet class (`timm.create_model` with `layers`,
@@ -19,7 +19,8 @@ PIL, so PyTorch's accuracy here and SE Lens's on the same PNGs see the same pixe
 
 Augmentation: random translation by up to 2 pixels (zero padding) and horizontal flips.
 Optimiser: SGD with Nesterov momentum 0.9, weight decay 5e-4, one-cycle LR (peak 0.1), batch 128,
-label smoothing 0.1. Deterministic: fixed seeds, one intra-op thread order per run.
+label smoothing 0.1. Seeded (model init, shuffling, augmentation); multi-threaded CPU kernels
+may still differ in the last bits between machines.
 
 Writes `<out>/config.json` + `<out>/model.safetensors` (timm's hub layout, f16 when the test accuracy
 is not lower in f16, else f32) and `<out>/train_log.json` (accuracy, parameters, time, confusion).

@@ -8,11 +8,7 @@ use crate::engine::{
 
 /// Runs `network` on `input` (`[N, C, H, W]`, already normalised) on the CPU.
 pub fn forward(network: &Network, input: &Tensor, options: &RunOptions) -> RunOutput {
-    on_pool(|| {
-        let mut run = Forward::new(network, input, options);
-        while run.step() {}
-        run.finish()
-    })
+    on_pool(|| Forward::new(network, input, options).finish())
 }
 
 /// A forward pass one residual block at a time, so a single-threaded caller (the browser) can

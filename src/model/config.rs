@@ -26,6 +26,24 @@ pub struct PhotoPreprocess {
     pub item_on_black: usize,
 }
 
+impl PhotoPreprocess {
+    /// The largest square side accepted (the rule allocates `side² × 3` bytes per image).
+    pub const MAX_SIDE: usize = 1024;
+
+    /// Refuses sides of 0 or above [`Self::MAX_SIDE`] before any image is fitted.
+    pub fn check(self) -> Result<(), String> {
+        if (1..=Self::MAX_SIDE).contains(&self.item_on_black) {
+            Ok(())
+        } else {
+            Err(format!(
+                "photo_preprocess.item_on_black is {}; expected 1 to {}",
+                self.item_on_black,
+                Self::MAX_SIDE
+            ))
+        }
+    }
+}
+
 /// How images must be prepared for the model (timm's `pretrained_cfg`).
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 pub struct PretrainedCfg {

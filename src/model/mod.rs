@@ -49,6 +49,9 @@ impl Model {
         }
         let config: ModelConfig =
             serde_json::from_slice(config_json).map_err(|e| ModelError::Config(e.to_string()))?;
+        if let Some(rule) = config.photo_preprocess {
+            rule.check().map_err(ModelError::Config)?;
+        }
         let weights = Weights::parse(safetensors)?;
         let network = build_network(&config, &weights)?;
         weights.ensure_all_used()?;

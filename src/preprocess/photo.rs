@@ -26,8 +26,8 @@ const LIGHT_BACKGROUND: f32 = 127.5;
 /// After levelling, pixels above this belong to the item (for cropping to it).
 const ITEM_THRESHOLD: u8 = 32;
 
-/// The Fashion-MNIST rule (its own recipe, as its README describes it, adapted to
-/// photos) and returns what the network sees, as a `size × size` grey image:
+/// Brings `image` to the Fashion-MNIST look (the dataset's own recipe, as its README describes
+/// it, adapted to photos) and returns what the network sees, a `size × size` grey image:
 ///
 /// 1. greyscale (PIL's `convert('L')`);
 /// 2. if the border (the outermost pixel ring) is light on average, invert, so the item is

@@ -14,7 +14,7 @@ use super::browser::{
     capture_frame, close_camera, decode_image, draw_rgb, fetch_blob, fetch_bytes, object_url,
     open_camera, query_param, revoke_object_url, set_query_param,
 };
-use super::heatmap::{legend_gradient, FeatureMaps, Heatmap, Paint, Scale};
+use super::heatmap::{colour, diverging, legend_gradient, FeatureMaps, Heatmap, Paint, Scale};
 use super::jobs::{channel_detail, classify, load_model, load_model_files, Outcome};
 use super::overview::{DepthChart, Overview};
 use super::view_model::{BlockView, ChannelDetail, CompareView, RunView};
@@ -72,10 +72,12 @@ pub enum Msg {
     ChannelShown(Result<ChannelDetail, String>),
 }
 
-/// Image A of a comparison: its name and its run (with the model's own gates).
+/// Image A of a comparison: its name, its run (with the model's own gates), and the current
+/// image's difference from it (computed once per run; `None` when the model changed since).
 struct Pinned {
     name: String,
     run: Rc<RunView>,
+    compare: Option<CompareView>,
 }
 
 pub struct App {
@@ -274,6 +276,9 @@ impl Component for App {
                     outcome.preprocess_ms
                 );
                 self.set_downloads(&outcome.baseline);
+                if let Some(pinned) = &mut self.pinned {
+                    pinned.compare = CompareView::new(&pinned.run, &outcome.baseline);
+                }
                 self.outcome = Some(outcome);
             }
             Msg::ToggleAblation(block) => {
@@ -298,6 +303,7 @@ impl Component for App {
                     self.pinned = Some(Pinned {
                         name: input.name.clone(),
                         run: outcome.baseline.clone(),
+                        compare: CompareView::new(&outcome.baseline, &outcome.baseline),
                     });
                 }
             }
@@ -623,7 +629,7 @@ impl App {
                     </p>
                     <div class="legend">
                         <span>{ if self.scale == Scale::Absolute { "0 (suppressed)" } else { "block's lowest gate" } }</span>
-                        <span class="ramp" style={format!("background: {}", legend_gradient())}></span>
+                        <span class="ramp" style={format!("background: {}", legend_gradient(colour))}></span>
                         <span>{ if self.scale == Scale::Absolute { "1 (passed)" } else { "block's highest gate" } }</span>
                         <label>{ " Colour scale " }
                             <select data-testid="scale-select" onchange={link.callback(|event: Event| {
@@ -665,7 +671,7 @@ impl App {
         let unpin = html! {
             <button data-testid="unpin" onclick={link.callback(|_| Msg::Unpin)}>{ "Unpin" }</button>
         };
-        let Some(compare) = CompareView::new(&pinned.run, &outcome.baseline) else {
+        let Some(compare) = &pinned.compare else {
             return html! {
                 <p class="note">{ format!("A ({}) was pinned with another model; it cannot be compared. ", pinned.name) }{ unpin }</p>
             };
@@ -685,7 +691,7 @@ impl App {
                 </p>
                 <div class="legend">
                     <span>{ format!("−{:.3} (lower in B)", compare.limit) }</span>
-                    <span class="ramp diverging"></span>
+                    <span class="ramp" style={format!("background: {}", legend_gradient(|t| diverging(2.0 * t - 1.0, 1.0)))}></span>
                     <span>{ format!("+{:.3} (higher in B)", compare.limit) }</span>
                 </div>
                 { for compare.blocks.iter().map(|block| {
@@ -696,7 +702,7 @@ impl App {
                         .join(", ");
                     html! {
                         <article class="block">
-                            <Heatmap block={Rc::new(block.clone())} paint={Paint::Difference { limit: compare.limit }} />
+                            <Heatmap block={block.clone()} paint={Paint::Difference { limit: compare.limit }} />
                             <p class="extremes">{ "Changed most: " }{ changed }</p>
                         </article>
                     }
@@ -705,7 +711,7 @@ impl App {
         }
     }
 
-    fn view_block(&self, link: &html::Scope<Self>, block: &BlockView) -> Html {
+    fn view_block(&self, link: &html::Scope<Self>, block: &Rc<BlockView>) -> Html {
         let name = block.block.clone();
         let off = self.ablated.contains(&name);
         let list = |channels: Vec<usize>| {
@@ -726,7 +732,7 @@ impl App {
         let detail = self.detail.clone().filter(|d| d.block == name);
         html! {
             <article class={classes!("block", off.then_some("off"))}>
-                <Heatmap block={Rc::new(block.clone())} paint={Paint::Gates(self.scale)} on_select={Some(select)} />
+                <Heatmap block={block.clone()} paint={Paint::Gates(self.scale)} on_select={Some(select)} />
                 if let Some(detail) = detail {
                     <FeatureMaps {detail} />
                 }

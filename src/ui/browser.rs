@@ -94,8 +94,8 @@ pub async fn fetch_cached(
         progress(bytes.len() as u64, total);
     }
     if let Some(cache) = &cache {
-        let mut body = bytes.clone();
-        if let Ok(copy) = web_sys::Response::new_with_opt_u8_array(Some(&mut body)) {
+        // The Response constructor copies the bytes into its own buffer.
+        if let Ok(copy) = web_sys::Response::new_with_opt_u8_array(Some(&mut bytes)) {
             let _ = JsFuture::from(cache.put_with_str(url, &copy)).await;
         }
     }

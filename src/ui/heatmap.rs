@@ -16,11 +16,11 @@ pub fn colour(value: f32) -> [u8; 3] {
     [c.r, c.g, c.b]
 }
 
-/// The legend's CSS gradient, from the ramp's low end to its high end.
-pub fn legend_gradient() -> String {
+/// A legend's CSS gradient for a ramp given on `[0, 1]` (`colour`, or the diverging one).
+pub fn legend_gradient(ramp: impl Fn(f32) -> [u8; 3]) -> String {
     let stops: Vec<String> = (0..=10)
         .map(|i| {
-            let [r, g, b] = colour(i as f32 / 10.0);
+            let [r, g, b] = ramp(i as f32 / 10.0);
             format!("rgb({r},{g},{b}) {}%", i * 10)
         })
         .collect();
@@ -57,7 +57,7 @@ pub enum Paint {
 }
 
 impl Paint {
-    fn colour(self, block: &BlockView, value: f32) -> [u8; 3] {
+    pub fn colour(self, block: &BlockView, value: f32) -> [u8; 3] {
         match self {
             Self::Gates(scale) => {
                 let (low, high) = scale.range(block);

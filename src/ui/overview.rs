@@ -7,7 +7,7 @@ use web_sys::HtmlCanvasElement;
 use yew::prelude::*;
 
 use super::browser::draw_rgba;
-use super::heatmap::{colour, Scale};
+use super::heatmap::{Paint, Scale};
 use super::view_model::RunView;
 
 #[derive(Properties, PartialEq)]
@@ -30,8 +30,6 @@ pub fn overview(props: &OverviewProps) -> Html {
             };
             let mut rgba = Vec::with_capacity(width * run.blocks.len() * 4);
             for block in &run.blocks {
-                let (low, high) = scale.range(block);
-                let span = (high - low).max(f32::EPSILON);
                 let channels = block.values.len().max(1);
                 for x in 0..width {
                     let value = block
@@ -39,7 +37,7 @@ pub fn overview(props: &OverviewProps) -> Html {
                         .get(x * channels / width)
                         .copied()
                         .unwrap_or(0.0);
-                    let [r, g, b] = colour((value - low) / span);
+                    let [r, g, b] = Paint::Gates(*scale).colour(block, value);
                     rgba.extend([r, g, b, 255]);
                 }
             }

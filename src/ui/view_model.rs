@@ -1,6 +1,8 @@
 //! What the components show, computed from a run: no tensors past this point. Plain Rust, so
 //! it is tested natively.
 
+use std::rc::Rc;
+
 use serde::Serialize;
 
 use crate::engine::{softmax, FeatureMapTap, RunOutput};
@@ -14,17 +16,15 @@ pub struct Prediction {
 }
 
 /// One SE block's gate, ready to draw.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct BlockView {
     /// The SE module's PyTorch path (`layer2.0.se`).
     pub block: String,
     /// The gate, one value per channel, in `[0, 1]`.
     pub values: Vec<f32>,
     /// Channels from most amplified (largest gate) to most suppressed; ties by channel index.
-    #[serde(skip)]
     pub order: Vec<usize>,
     /// `rank[channel]`: 1 for the most amplified channel.
-    #[serde(skip)]
     pub rank: Vec<usize>,
     pub mean: f32,
     pub std: f32,
@@ -75,11 +75,11 @@ impl BlockView {
     }
 }
 
-/// Everything one run shows.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// Everything one run shows. Blocks are shared (`Rc`) so components take them without copies.
+#[derive(Clone, Debug, PartialEq)]
 pub struct RunView {
     pub top: Vec<Prediction>,
-    pub blocks: Vec<BlockView>,
+    pub blocks: Vec<Rc<BlockView>>,
 }
 
 impl RunView {
@@ -103,7 +103,7 @@ impl RunView {
         let blocks = output
             .excitations
             .iter()
-            .map(|tap| BlockView::new(tap.block.clone(), tap.values.clone()))
+            .map(|tap| Rc::new(BlockView::new(tap.block.clone(), tap.values.clone())))
             .collect();
         Self { top, blocks }
     }
@@ -184,7 +184,7 @@ impl ChannelDetail {
 #[derive(Clone, Debug, PartialEq)]
 pub struct CompareView {
     /// Per block, `B − A` per channel (ranked: 1 = most raised in B).
-    pub blocks: Vec<BlockView>,
+    pub blocks: Vec<Rc<BlockView>>,
     /// The largest `|B − A|` over all blocks (the colour scale's end).
     pub limit: f32,
 }
@@ -200,13 +200,13 @@ impl CompareView {
         if !same {
             return None;
         }
-        let blocks: Vec<BlockView> = a
+        let blocks: Vec<Rc<BlockView>> = a
             .blocks
             .iter()
             .zip(&b.blocks)
             .map(|(x, y)| {
                 let diff = y.values.iter().zip(&x.values).map(|(b, a)| b - a).collect();
-                BlockView::new(x.block.clone(), diff)
+                Rc::new(BlockView::new(x.block.clone(), diff))
             })
             .collect();
         let limit = blocks
