@@ -1,11 +1,13 @@
 //! `se-lens`: classify images or tensors with an SE network and print every SE gate.
 //!
 //! ```text
-//! se-lens classify --model DIR (--tensor X.npy | IMAGE...) [--backend cpu|gpu] [--top K] [--json]
+//! se-lens classify --model DIR (--tensor X.npy | IMAGE...) [--backend cpu|gpu|auto] [--top K] [--json]
 //! se-lens evaluate --model DIR --images ROOT [--limit N]
-//! se-lens bench --model DIR [--size N] [--runs N]
-//! se-lens probe [--backend auto|gpu|cpu]
+//! se-lens bench --model DIR [--size N] [--runs N] [--backend cpu|gpu]
 //! ```
+//!
+//! `--backend gpu` runs on wgpu (Vulkan); when that fails the run completes on the CPU and the
+//! reason is printed (stderr, and `fallback_reason` in the JSON).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -13,22 +15,20 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use se_lens::engine::{read_npy, run_probe, softmax, BackendPreference, RunOptions, Tensor};
+use se_lens::engine::{read_npy, softmax, Backend, BackendPreference, RunOptions, Tensor};
 use se_lens::model::Model;
 use se_lens::{cpu, preprocess};
 
 const USAGE: &str = "usage:
-  se-lens classify --model DIR (--tensor X.npy | IMAGE...) [--backend cpu|gpu] [--top K] [--json]
+  se-lens classify --model DIR (--tensor X.npy | IMAGE...) [--backend cpu|gpu|auto] [--top K] [--json]
   se-lens evaluate --model DIR --images ROOT [--limit N]
-  se-lens bench --model DIR [--size N] [--runs N]
-  se-lens probe [--backend auto|gpu|cpu]";
+  se-lens bench --model DIR [--size N] [--runs N] [--backend cpu|gpu]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("classify") => parse_classify(&args[1..]).and_then(|request| classify(&request)),
         Some("evaluate") => evaluate(&args[1..]),
-        Some("probe") => probe(&args[1..]),
         Some("bench") => bench(&args[1..]),
         Some("-h" | "--help") => {
             println!("{USAGE}");
@@ -87,17 +87,7 @@ fn parse_classify(args: &[String]) -> Result<ClassifyRequest, CliError> {
         match arg.as_str() {
             "--model" => model = Some(PathBuf::from(value("--model")?)),
             "--tensor" => request.tensor = Some(PathBuf::from(value("--tensor")?)),
-            "--backend" => {
-                request.backend = match value("--backend")?.as_str() {
-                    "cpu" => BackendPreference::Cpu,
-                    "gpu" => BackendPreference::Gpu,
-                    other => {
-                        return Err(CliError::Usage(format!(
-                            "unknown backend '{other}' (cpu or gpu)"
-                        )))
-                    }
-                }
-            }
+            "--backend" => request.backend = backend_preference(&value("--backend")?)?,
             "--top" => {
                 request.top = value("--top")?
                     .parse()
@@ -125,6 +115,11 @@ struct Report<'a> {
     model: &'a str,
     input: String,
     backend: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    adapter: Option<&'a str>,
+    /// Why the CPU ran although the GPU was asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fallback_reason: Option<&'a str>,
     top: Vec<Prediction<'a>>,
     logits: &'a [f32],
     excitations: Vec<Excitation<'a>>,
@@ -154,12 +149,8 @@ struct Timings {
 fn classify(request: &ClassifyRequest) -> Result<(), CliError> {
     let started = Instant::now();
     let model = Model::load_dir(&request.model).map_err(failed)?;
+    let mut backend = pollster::block_on(Backend::new(&model.network, request.backend));
     let load_ms = elapsed_ms(started);
-    if request.backend == BackendPreference::Gpu {
-        eprintln!(
-            "se-lens: the GPU backend is not available in this build yet; running on the CPU"
-        );
-    }
     let inputs: Vec<(String, PathBuf)> = match &request.tensor {
         Some(path) => vec![("tensor".into(), path.clone())],
         None => request
@@ -177,8 +168,15 @@ fn classify(request: &ClassifyRequest) -> Result<(), CliError> {
         };
         let preprocess_ms = elapsed_ms(started);
         let started = Instant::now();
-        let output = cpu::forward(&model.network, &input, &RunOptions::default());
+        let output = pollster::block_on(backend.run(
+            &model.network,
+            &input,
+            &RunOptions::default(),
+        ));
         let forward_ms = elapsed_ms(started);
+        if let Some(reason) = backend.fallback_reason() {
+            eprintln!("se-lens: ran on the CPU: {reason}");
+        }
 
         let probs = softmax(&output.logits);
         let mut order: Vec<usize> = (0..probs.len()).collect();
@@ -195,7 +193,9 @@ fn classify(request: &ClassifyRequest) -> Result<(), CliError> {
         let report = Report {
             model: &model.config.architecture,
             input: path.display().to_string(),
-            backend: "cpu",
+            backend: backend.name(),
+            adapter: backend.adapter(),
+            fallback_reason: backend.fallback_reason(),
             top,
             logits: &output.logits,
             excitations: output
@@ -427,28 +427,16 @@ fn elapsed_ms(since: Instant) -> f64 {
     since.elapsed().as_secs_f64() * 1e3
 }
 
-fn probe(args: &[String]) -> Result<(), CliError> {
-    let preference = match args {
-        [] => BackendPreference::Auto,
-        [flag, choice] if flag == "--backend" => BackendPreference::parse(choice),
-        _ => return Err(CliError::Usage("probe takes only --backend".into())),
-    };
-    let report = pollster::block_on(run_probe(preference));
-    println!(
-        "backend: {} ({})",
-        report.backend,
-        report.adapter.as_deref().unwrap_or("no adapter")
-    );
-    if let Some(reason) = &report.fallback_reason {
-        println!("fell back to the CPU: {reason}");
-    }
-    println!("max |gpu - cpu|: {:e}", report.max_abs_diff);
-    Ok(())
+fn backend_preference(text: &str) -> Result<BackendPreference, CliError> {
+    BackendPreference::parse(text)
+        .ok_or_else(|| CliError::Usage(format!("unknown backend '{text}' (cpu, gpu or auto)")))
 }
 
-/// Times the CPU forward pass on a fixed random input; prints one JSON line (used by `make bench`).
+/// Times the forward pass on a fixed random input; prints one JSON line (used by `make bench`).
+/// On the GPU a run is everything from upload to readback; it fails rather than fall back.
 fn bench(args: &[String]) -> Result<(), CliError> {
     let (mut model_dir, mut size, mut runs) = (None, 224usize, 20usize);
+    let mut preference = BackendPreference::Cpu;
     let mut args = args.iter();
     while let Some(flag) = args.next() {
         let value = args
@@ -463,6 +451,7 @@ fn bench(args: &[String]) -> Result<(), CliError> {
             "--model" => model_dir = Some(PathBuf::from(value)),
             "--size" => size = number()?,
             "--runs" => runs = number()?.max(1),
+            "--backend" => preference = backend_preference(value)?,
             _ => return Err(CliError::Usage(format!("unknown option {flag}"))),
         }
     }
@@ -473,16 +462,19 @@ fn bench(args: &[String]) -> Result<(), CliError> {
     let mut input = Tensor::pattern([1, model.network.in_channels, size, size]);
     input.data.iter_mut().for_each(|v| *v *= 2.0);
     let options = RunOptions::default();
+    let mut backend = pollster::block_on(Backend::new(&model.network, preference));
+    let mut run = || {
+        let started = Instant::now();
+        pollster::block_on(backend.run(&model.network, &input, &options));
+        match backend.fallback_reason() {
+            Some(reason) => Err(failed(format!("the GPU is not usable: {reason}"))),
+            None => Ok(elapsed_ms(started)),
+        }
+    };
     for _ in 0..2 {
-        cpu::forward(&model.network, &input, &options);
+        run()?;
     }
-    let mut times: Vec<f64> = (0..runs)
-        .map(|_| {
-            let started = Instant::now();
-            cpu::forward(&model.network, &input, &options);
-            elapsed_ms(started)
-        })
-        .collect();
+    let mut times = (0..runs).map(|_| run()).collect::<Result<Vec<f64>, _>>()?;
     times.sort_by(f64::total_cmp);
     let median = times[times.len() / 2];
     let gflop = 2.0 * model.network.macs(size, size) as f64 / 1e9;
@@ -490,6 +482,8 @@ fn bench(args: &[String]) -> Result<(), CliError> {
         "{}",
         serde_json::json!({
             "model": model.config.architecture,
+            "backend": backend.name(),
+            "adapter": backend.adapter(),
             "size": size,
             "runs": runs,
             "threads": std::thread::available_parallelism().map_or(1, |n| n.get()),

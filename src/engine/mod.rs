@@ -1,15 +1,15 @@
 //! The engine: the network, its taps, and the backends that run it.
 
+pub use backend::{Backend, BackendPreference};
+mod backend;
 mod network;
 mod npy;
-mod probe;
 mod run;
 mod tensor;
 mod tolerance;
 
 pub use network::{Conv2d, Layer, Linear, Network, Pool, PoolKind, ResidualBlock, SqueezeExcite};
 pub use npy::{read_npy, NpyError};
-pub use probe::{run_probe, BackendPreference, ProbeReport};
 pub use run::{softmax, ExcitationTap, FeatureMapTap, GateOverride, RunOptions, RunOutput};
 pub use tensor::Tensor;
 pub use tolerance::{max_abs_diff, Mismatch, Tolerance};

@@ -1,20 +1,31 @@
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-use wgpu::util::DeviceExt;
 
 use super::pipelines::PipelineCache;
 
 /// How long any single wait on the GPU may take before we give up on it.
 const GPU_TIMEOUT: Duration = Duration::from_secs(30);
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum GpuError {
     #[error("no GPU adapter available: {0}")]
     NoAdapter(String),
     #[error("the GPU device could not be created: {0}")]
     Device(String),
+    #[error("the GPU device was lost: {0}")]
+    DeviceLost(String),
+    #[error("the GPU rejected the work: {0}")]
+    Rejected(String),
+    #[error("{what} needs {needed}, over this GPU's limit of {limit}")]
+    Limit {
+        what: &'static str,
+        needed: u64,
+        limit: u64,
+    },
     #[error("reading results back from the GPU failed: {0}")]
     Readback(String),
+    #[error("the GPU result failed the sanity check: {0}")]
+    Insane(String),
 }
 
 /// A device, its queue and the pipelines built for it.
@@ -23,6 +34,10 @@ pub struct GpuContext {
     pub(crate) queue: wgpu::Queue,
     pub(crate) pipelines: PipelineCache,
     info: wgpu::AdapterInfo,
+    /// Set by the device-lost callback; every later run fails fast with it.
+    lost: Arc<Mutex<Option<String>>>,
+    /// The last error no error scope caught.
+    uncaptured: Arc<Mutex<Option<String>>>,
 }
 
 impl GpuContext {
@@ -39,20 +54,41 @@ impl GpuContext {
             })
             .await
             .map_err(|e| GpuError::NoAdapter(e.to_string()))?;
+        let available = adapter.limits();
+        // WebGPU's portable limits (4 storage buffers per stage, 16 KiB of workgroup memory are
+        // all the kernels use), except buffer sizes: as large as the adapter allows.
+        let required_limits = wgpu::Limits {
+            max_storage_buffer_binding_size: available.max_storage_buffer_binding_size,
+            max_buffer_size: available.max_buffer_size,
+            ..wgpu::Limits::downlevel_defaults().using_resolution(available)
+        };
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("se-lens"),
-                required_limits: wgpu::Limits::downlevel_defaults()
-                    .using_resolution(adapter.limits()),
+                required_limits,
                 ..Default::default()
             })
             .await
             .map_err(|e| GpuError::Device(e.to_string()))?;
+        let lost = Arc::new(Mutex::new(None));
+        let flag = Arc::clone(&lost);
+        device.set_device_lost_callback(move |reason, message| {
+            *flag.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!("{reason:?}: {message}"));
+        });
+        // Errors outside an error scope would panic by default; every run holds scopes, so
+        // anything left is recorded and fails the next run instead.
+        let uncaptured = Arc::new(Mutex::new(None));
+        let record = Arc::clone(&uncaptured);
+        device.on_uncaptured_error(Arc::new(move |error: wgpu::Error| {
+            *record.lock().unwrap_or_else(|p| p.into_inner()) = Some(error.to_string());
+        }));
         Ok(Self {
             device,
             queue,
             pipelines: PipelineCache::default(),
             info: adapter.get_info(),
+            lost,
+            uncaptured,
         })
     }
 
@@ -70,73 +106,68 @@ impl GpuContext {
         &self.info.name
     }
 
-    pub(crate) fn storage_buffer(&self, label: &str, data: &[f32]) -> wgpu::Buffer {
-        self.device
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some(label),
-                contents: bytemuck::cast_slice(data),
-                usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
-            })
+    /// Fails if the device has been lost (the driver reset, the tab lost its GPU, …) or
+    /// reported an error outside any scope.
+    pub(crate) fn check_alive(&self) -> Result<(), GpuError> {
+        if let Some(reason) = &*self.lost.lock().unwrap_or_else(|p| p.into_inner()) {
+            return Err(GpuError::DeviceLost(reason.clone()));
+        }
+        match self.uncaptured.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            Some(error) => Err(GpuError::Rejected(error)),
+            None => Ok(()),
+        }
     }
 
-    pub(crate) fn output_buffer(&self, label: &str, len: usize) -> wgpu::Buffer {
-        self.device.create_buffer(&wgpu::BufferDescriptor {
+    /// Loses the device on purpose, as a driver reset would (tests of the fallback).
+    pub fn simulate_device_loss(&self) {
+        self.device.destroy();
+        // The callback fires on the next poll; record it now so the next run sees it at once.
+        let mut lost = self.lost.lock().unwrap_or_else(|p| p.into_inner());
+        lost.get_or_insert_with(|| "destroyed on request".into());
+    }
+
+    /// A storage buffer holding `data` (weights, inputs).
+    pub(crate) fn upload(&self, label: &str, data: &[f32]) -> Result<wgpu::Buffer, GpuError> {
+        let buffer = self.storage(label, data.len())?;
+        self.queue
+            .write_buffer(&buffer, 0, bytemuck::cast_slice(data));
+        Ok(buffer)
+    }
+
+    /// An uninitialised storage buffer of `len` floats, checked against the device's limits.
+    pub(crate) fn storage(&self, label: &str, len: usize) -> Result<wgpu::Buffer, GpuError> {
+        let size = (len.max(1) * std::mem::size_of::<f32>()) as u64;
+        let limits = self.device.limits();
+        let limit = limits
+            .max_storage_buffer_binding_size
+            .min(limits.max_buffer_size);
+        if size > limit {
+            return Err(GpuError::Limit {
+                what: "a tensor",
+                needed: size,
+                limit,
+            });
+        }
+        Ok(self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some(label),
-            size: (len * std::mem::size_of::<f32>()) as u64,
-            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+            size,
+            usage: wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::COPY_SRC
+                | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
-        })
+        }))
     }
 
-    pub(crate) fn uniform_buffer<T: bytemuck::Pod>(&self, label: &str, value: &T) -> wgpu::Buffer {
-        self.device
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some(label),
-                contents: bytemuck::bytes_of(value),
-                usage: wgpu::BufferUsages::UNIFORM,
-            })
-    }
-
-    /// Submits `encoder` after copying `source` into a staging buffer, and reads it back.
-    ///
-    /// Natively this waits (bounded by a timeout); in the browser the map callback arrives
-    /// from the event loop, so the page never blocks.
-    pub(crate) async fn submit_and_read(
-        &self,
-        mut encoder: wgpu::CommandEncoder,
-        source: &wgpu::Buffer,
-    ) -> Result<Vec<f32>, GpuError> {
-        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("readback"),
-            size: source.size(),
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        encoder.copy_buffer_to_buffer(source, 0, &staging, 0, source.size());
-        let submission = self.queue.submit([encoder.finish()]);
-
-        let (sender, receiver) = futures_channel::oneshot::channel();
-        staging.map_async(wgpu::MapMode::Read, .., move |result| {
-            // The receiver only disappears if the caller gave up; nothing to report then.
-            let _ = sender.send(result);
-        });
+    /// Waits (natively; bounded by a timeout) until `submission` has run. In the browser this
+    /// returns at once and the map callback arrives from the event loop, so the page never
+    /// blocks (the app bounds that wait itself).
+    pub(crate) fn wait(&self, submission: wgpu::SubmissionIndex) -> Result<(), GpuError> {
         self.device
             .poll(wgpu::PollType::Wait {
                 submission_index: Some(submission),
                 timeout: Some(GPU_TIMEOUT),
             })
-            .map_err(|e| GpuError::Readback(e.to_string()))?;
-        receiver
-            .await
-            .map_err(|_| GpuError::Readback("the map callback was dropped".into()))?
-            .map_err(|e| GpuError::Readback(e.to_string()))?;
-        let values = {
-            let view = staging
-                .get_mapped_range(..)
-                .map_err(|e| GpuError::Readback(e.to_string()))?;
-            bytemuck::cast_slice(&view).to_vec()
-        };
-        staging.unmap();
-        Ok(values)
+            .map(drop)
+            .map_err(|e| GpuError::Readback(e.to_string()))
     }
 }

@@ -4,8 +4,8 @@
 struct Params {
     plane_len: u32,
     planes: u32,
-    workgroups_x: u32,
-    _pad: u32,
+    _pad0: u32,
+    _pad1: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -18,9 +18,10 @@ var<workgroup> partial: array<f32, WORKGROUP>;
 @compute @workgroup_size(WORKGROUP)
 fn main(
     @builtin(workgroup_id) group: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
     @builtin(local_invocation_index) lane: u32,
 ) {
-    let plane = group.y * params.workgroups_x + group.x;
+    let plane = group.y * groups.x + group.x;
     let base = plane * params.plane_len;
     var sum = 0.0;
     if plane < params.planes {

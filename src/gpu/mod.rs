@@ -1,12 +1,30 @@
 //! The wgpu backend: WebGPU in the browser, Vulkan natively.
 //!
-//! One op = `<op>.rs` + `<op>.wgsl` side by side; pipelines are built lazily and cached.
+//! One op = `<op>.rs` + `<op>.wgsl` side by side, each an `Encoder` method that records its
+//! dispatch; `GpuModel` holds a network's weights on the device and records a whole forward
+//! pass into one submission. Pipelines are built lazily and cached.
 
 mod context;
+mod conv2d;
+mod dense;
+mod encoder;
 mod global_avg_pool;
+mod network;
 mod pipelines;
+mod pool2d;
+mod scale_add_relu;
 
 pub use context::{GpuContext, GpuError};
+pub use conv2d::GpuConv;
+pub use dense::{Activation, GpuDense};
+pub use encoder::{Encoder, GpuTensor};
+pub use network::GpuModel;
 
 /// Every WGSL source of the crate, by file name, so tests can validate them all with naga.
-pub const SHADERS: &[(&str, &str)] = &[("global_avg_pool.wgsl", global_avg_pool::SOURCE)];
+pub const SHADERS: &[(&str, &str)] = &[
+    ("conv2d.wgsl", conv2d::SOURCE),
+    ("dense.wgsl", dense::SOURCE),
+    ("global_avg_pool.wgsl", global_avg_pool::SOURCE),
+    ("pool2d.wgsl", pool2d::SOURCE),
+    ("scale_add_relu.wgsl", scale_add_relu::SOURCE),
+];

@@ -1,0 +1,152 @@
+// Convolution with BatchNorm folded, + bias, + optional ReLU, on NCHW tensors.
+//
+// `tiled`: implicit GEMM. Per image and group, out[m, p] = Σ_k weight[m, k] · patch[k, p], with
+// m the output channel, p the output pixel and k = (input channel, ky, kx); the patch matrix is
+// never stored, each tile gathers its slice of the input on the fly. A workgroup computes a
+// 64 × 64 tile of `out`, staging 16-deep slices of both operands in workgroup memory; each
+// invocation accumulates 4 × 4 outputs in registers.
+// `direct`: one invocation per output, for grouped convolutions with few channels per group,
+// where a 64-channel tile would be mostly idle.
+
+struct Params {
+    in_channels: u32,
+    in_h: u32,
+    in_w: u32,
+    out_channels: u32,
+    out_h: u32,
+    out_w: u32,
+    kernel: u32,
+    stride: u32,
+    padding: u32,
+    group_in: u32,
+    group_out: u32,
+    groups: u32,
+    relu: u32,
+    batch: u32,
+    _pad0: u32,
+    _pad1: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> input: array<f32>;
+@group(0) @binding(2) var<storage, read> weight: array<f32>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> output: array<f32>;
+
+const TILE_M: u32 = 64u;
+const TILE_N: u32 = 64u;
+const TILE_K: u32 = 16u;
+const THREADS: u32 = 256u; // 16 × 16, each 4 × 4 outputs
+
+var<workgroup> weight_tile: array<f32, 1024>; // [TILE_K][TILE_M]
+var<workgroup> patch_tile: array<f32, 1024>; // [TILE_K][TILE_N]
+
+// The input value under row `k` of the patch matrix at output pixel `pixel`, 0 in the padding.
+fn patch_value(image: u32, channel0: u32, k: u32, pixel: u32) -> f32 {
+    let taps = params.kernel * params.kernel;
+    let channel = channel0 + k / taps;
+    let tap = k % taps;
+    let y = i32((pixel / params.out_w) * params.stride + tap / params.kernel) - i32(params.padding);
+    let x = i32((pixel % params.out_w) * params.stride + tap % params.kernel) - i32(params.padding);
+    if y < 0 || x < 0 || y >= i32(params.in_h) || x >= i32(params.in_w) {
+        return 0.0;
+    }
+    return input[((image * params.in_channels + channel) * params.in_h + u32(y)) * params.in_w + u32(x)];
+}
+
+fn activate(value: f32) -> f32 {
+    if params.relu != 0u {
+        return max(value, 0.0);
+    }
+    return value;
+}
+
+@compute @workgroup_size(16, 16)
+fn tiled(
+    @builtin(workgroup_id) tile: vec3<u32>,
+    @builtin(local_invocation_id) lane: vec3<u32>,
+    @builtin(local_invocation_index) lane_index: u32,
+) {
+    let pixels = params.out_h * params.out_w;
+    let depth = params.group_in * params.kernel * params.kernel; // K of the GEMM
+    let image = tile.z / params.groups;
+    let group = tile.z % params.groups;
+    let m0 = tile.y * TILE_M;
+    let p0 = tile.x * TILE_N;
+    let weight_row0 = group * params.group_out;
+    let channel0 = group * params.group_in;
+
+    var acc: array<vec4<f32>, 4>;
+    for (var k0 = 0u; k0 < depth; k0 += TILE_K) {
+        for (var r = 0u; r < 4u; r++) {
+            let i = lane_index + r * THREADS;
+            // Weights: consecutive lanes read consecutive k of one row (coalesced).
+            let wm = i / TILE_K;
+            let wk = i % TILE_K;
+            var w = 0.0;
+            if m0 + wm < params.group_out && k0 + wk < depth {
+                w = weight[(weight_row0 + m0 + wm) * depth + k0 + wk];
+            }
+            weight_tile[wk * TILE_M + wm] = w;
+            // Patches: consecutive lanes read consecutive pixels of one k.
+            let pk = i / TILE_N;
+            let pp = i % TILE_N;
+            var v = 0.0;
+            if k0 + pk < depth && p0 + pp < pixels {
+                v = patch_value(image, channel0, k0 + pk, p0 + pp);
+            }
+            patch_tile[pk * TILE_N + pp] = v;
+        }
+        workgroupBarrier();
+        for (var k = 0u; k < TILE_K; k++) {
+            let b = vec4<f32>(
+                patch_tile[k * TILE_N + lane.x],
+                patch_tile[k * TILE_N + lane.x + 16u],
+                patch_tile[k * TILE_N + lane.x + 32u],
+                patch_tile[k * TILE_N + lane.x + 48u],
+            );
+            for (var i = 0u; i < 4u; i++) {
+                acc[i] = fma(vec4<f32>(weight_tile[k * TILE_M + lane.y + 16u * i]), b, acc[i]);
+            }
+        }
+        workgroupBarrier();
+    }
+
+    for (var i = 0u; i < 4u; i++) {
+        let m = m0 + lane.y + 16u * i;
+        if m >= params.group_out {
+            continue;
+        }
+        let channel = weight_row0 + m;
+        let row = (image * params.out_channels + channel) * pixels;
+        for (var j = 0u; j < 4u; j++) {
+            let p = p0 + lane.x + 16u * j;
+            if p < pixels {
+                output[row + p] = activate(acc[i][j] + bias[channel]);
+            }
+        }
+    }
+}
+
+@compute @workgroup_size(64)
+fn direct(
+    @builtin(workgroup_id) group_id: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+    @builtin(local_invocation_index) lane: u32,
+) {
+    let index = (group_id.y * groups.x + group_id.x) * 64u + lane;
+    let pixels = params.out_h * params.out_w;
+    if index >= params.batch * params.out_channels * pixels {
+        return;
+    }
+    let pixel = index % pixels;
+    let channel = (index / pixels) % params.out_channels;
+    let image = index / (pixels * params.out_channels);
+    let channel0 = (channel / params.group_out) * params.group_in;
+    let depth = params.group_in * params.kernel * params.kernel;
+    var sum = 0.0;
+    for (var k = 0u; k < depth; k++) {
+        sum = fma(weight[channel * depth + k], patch_value(image, channel0, k, pixel), sum);
+    }
+    output[index] = activate(sum + bias[channel]);
+}

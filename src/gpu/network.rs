@@ -1,0 +1,241 @@
+use std::rc::Rc;
+
+use super::{Activation, Encoder, GpuContext, GpuConv, GpuDense, GpuError, GpuTensor};
+use crate::engine::{
+    ExcitationTap, FeatureMapTap, GateOverride, Layer, Network, Pool, RunOptions, RunOutput,
+    Tensor,
+};
+
+/// A network whose weights live on the GPU, uploaded once; twin of `cpu::forward`.
+pub struct GpuModel {
+    context: Rc<GpuContext>,
+    stem: Vec<GpuLayer>,
+    blocks: Vec<GpuBlock>,
+    head: GpuDense,
+}
+
+enum GpuLayer {
+    Conv { conv: GpuConv, relu: bool },
+    Pool(Pool),
+}
+
+struct GpuBlock {
+    body: Vec<GpuLayer>,
+    shortcut: Vec<GpuLayer>,
+    se: Option<GpuSqueezeExcite>,
+}
+
+struct GpuSqueezeExcite {
+    name: String,
+    channels: usize,
+    fc1: GpuDense,
+    fc2: GpuDense,
+}
+
+impl GpuModel {
+    /// Uploads every weight of `network` to `context`'s device.
+    pub async fn upload(context: Rc<GpuContext>, network: &Network) -> Result<Self, GpuError> {
+        let device = &context.device;
+        let memory = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let validation = device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let uploaded = Self::upload_weights(&context, network);
+        let (invalid, out_of_memory) = (validation.pop(), memory.pop());
+        if let Some(error) = invalid.await.or(out_of_memory.await) {
+            return Err(GpuError::Rejected(error.to_string()));
+        }
+        let (stem, blocks, head) = uploaded?;
+        Ok(Self {
+            context,
+            stem,
+            blocks,
+            head,
+        })
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn upload_weights(
+        context: &GpuContext,
+        network: &Network,
+    ) -> Result<(Vec<GpuLayer>, Vec<GpuBlock>, GpuDense), GpuError> {
+        let layers = |layers: &[Layer]| -> Result<Vec<GpuLayer>, GpuError> {
+            layers
+                .iter()
+                .map(|layer| match layer {
+                    Layer::Conv { conv, relu } => Ok(GpuLayer::Conv {
+                        conv: GpuConv::upload(context, conv)?,
+                        relu: *relu,
+                    }),
+                    Layer::Pool(pool) => Ok(GpuLayer::Pool(*pool)),
+                })
+                .collect()
+        };
+        let blocks = network
+            .blocks
+            .iter()
+            .map(|block| {
+                let se = match &block.se {
+                    None => None,
+                    Some(se) => Some(GpuSqueezeExcite {
+                        name: se.name.clone(),
+                        channels: se.channels,
+                        fc1: GpuDense::upload(context, &se.fc1_weight, &se.fc1_bias)?,
+                        fc2: GpuDense::upload(context, &se.fc2_weight, &se.fc2_bias)?,
+                    }),
+                };
+                Ok(GpuBlock {
+                    body: layers(&block.body)?,
+                    shortcut: layers(&block.shortcut)?,
+                    se,
+                })
+            })
+            .collect::<Result<_, GpuError>>()?;
+        let head = GpuDense::upload(context, &network.head.weight, &network.head.bias)?;
+        Ok((layers(&network.stem)?, blocks, head))
+    }
+
+    pub fn context(&self) -> &GpuContext {
+        &self.context
+    }
+
+    /// One forward pass: every op recorded into one submission; only the logits, the gates and
+    /// the feature map `options` asks for come back. The result passes a sanity check
+    /// (finite logits, finite gates, sigmoid gates inside [0, 1]) or is an error.
+    pub async fn forward(
+        &self,
+        input: &Tensor,
+        options: &RunOptions,
+    ) -> Result<RunOutput, GpuError> {
+        let batch = input.shape[0];
+        let mut encoder = self.context.encoder();
+        let mut x = {
+            let input = encoder.upload(input)?;
+            run_layers(&mut encoder, &self.stem, &input)?
+        };
+        let mut taps = Vec::new();
+        let mut feature_map = None;
+        for block in &self.blocks {
+            let y = run_layers(&mut encoder, &block.body, &x)?;
+            let projected = match block.shortcut.is_empty() {
+                true => None,
+                false => Some(run_layers(&mut encoder, &block.shortcut, &x)?),
+            };
+            let gates = match &block.se {
+                None => None,
+                Some(se) => Some(excitation(&mut encoder, se, &y, batch, options)?),
+            };
+            if let Some(se) = block
+                .se
+                .as_ref()
+                .filter(|se| options.feature_map.as_ref() == Some(&se.name))
+            {
+                feature_map = Some((se.name.clone(), encoder.copy(&y)?));
+            }
+            encoder.scale_add_relu(&y, gates.as_ref(), projected.as_ref().unwrap_or(&x))?;
+            if let (Some(se), Some(gates)) = (&block.se, gates) {
+                taps.push((se.name.clone(), gates));
+            }
+            x = y;
+        }
+        let pooled = encoder.global_avg_pool(&x)?;
+        let logits = encoder.dense(&pooled, &self.head, Activation::None)?;
+        encoder.read(logits);
+        let tap_names: Vec<String> = taps.iter().map(|(name, _)| name.clone()).collect();
+        for (_, gates) in taps {
+            encoder.read(gates);
+        }
+        let map_block = feature_map.map(|(name, map)| {
+            encoder.read(map);
+            name
+        });
+
+        let mut results = encoder.finish().await?.into_iter();
+        let mut next = || {
+            results
+                .next()
+                .ok_or_else(|| GpuError::Readback("a result is missing".into()))
+        };
+        let logits = next()?.data;
+        let excitations = tap_names
+            .into_iter()
+            .map(|block| Ok(ExcitationTap { values: next()?.data, block }))
+            .collect::<Result<Vec<_>, GpuError>>()?;
+        let feature_map = match map_block {
+            Some(block) => Some(FeatureMapTap { block, map: next()? }),
+            None => None,
+        };
+        let output = RunOutput {
+            logits,
+            excitations,
+            feature_map,
+        };
+        sanity_check(&output, options)?;
+        Ok(output)
+    }
+}
+
+/// The gate of one SE block: squeeze → FC → ReLU → FC → sigmoid, or the override.
+fn excitation(
+    encoder: &mut Encoder,
+    se: &GpuSqueezeExcite,
+    y: &GpuTensor,
+    batch: usize,
+    options: &RunOptions,
+) -> Result<GpuTensor, GpuError> {
+    let shape = [batch, se.channels, 1, 1];
+    match options.gate_overrides.get(&se.name) {
+        None => {
+            let squeezed = encoder.global_avg_pool(y)?;
+            let hidden = encoder.dense(&squeezed, &se.fc1, Activation::Relu)?;
+            encoder.dense(&hidden, &se.fc2, Activation::Sigmoid)
+        }
+        Some(GateOverride::Ones) => {
+            encoder.upload(&Tensor::new(shape, vec![1.0; batch * se.channels]))
+        }
+        Some(GateOverride::Values(gate)) if gate.len() == se.channels => {
+            encoder.upload(&Tensor::new(shape, gate.repeat(batch)))
+        }
+        Some(GateOverride::Values(gate)) => Err(GpuError::Rejected(format!(
+            "the gate override for {} has {} values; the block has {} channels",
+            se.name,
+            gate.len(),
+            se.channels
+        ))),
+    }
+}
+
+/// Applies `layers` (never empty: an identity shortcut is handled by the caller) in order.
+fn run_layers(
+    encoder: &mut Encoder,
+    layers: &[GpuLayer],
+    input: &GpuTensor,
+) -> Result<GpuTensor, GpuError> {
+    let apply = |encoder: &mut Encoder, layer: &GpuLayer, x: &GpuTensor| match layer {
+        GpuLayer::Conv { conv, relu } => encoder.conv2d(x, conv, *relu),
+        GpuLayer::Pool(pool) => encoder.pool2d(x, pool),
+    };
+    let Some((first, rest)) = layers.split_first() else {
+        return Err(GpuError::Rejected("an empty layer list".into()));
+    };
+    let mut x = apply(encoder, first, input)?;
+    for layer in rest {
+        x = apply(encoder, layer, &x)?;
+    }
+    Ok(x)
+}
+
+fn sanity_check(output: &RunOutput, options: &RunOptions) -> Result<(), GpuError> {
+    if let Some(bad) = output.logits.iter().find(|v| !v.is_finite()) {
+        return Err(GpuError::Insane(format!("a logit is {bad}")));
+    }
+    for tap in &output.excitations {
+        let computed = !options.gate_overrides.contains_key(&tap.block);
+        if let Some(bad) = tap
+            .values
+            .iter()
+            .find(|&&g| !g.is_finite() || (computed && !(0.0..=1.0).contains(&g)))
+        {
+            return Err(GpuError::Insane(format!("a gate of {} is {bad}", tap.block)));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,58 @@
+use super::encoder::{grid, Encoder, GpuTensor};
+use super::pipelines::PipelineKey;
+use super::GpuError;
+
+pub(super) const SOURCE: &str = include_str!("scale_add_relu.wgsl");
+const SCALED: PipelineKey = PipelineKey {
+    shader: "scale_add_relu.wgsl",
+    entry_point: "scale_add_relu",
+};
+const UNSCALED: PipelineKey = PipelineKey {
+    shader: "scale_add_relu.wgsl",
+    entry_point: "add_relu",
+};
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    len: u32,
+    plane: u32,
+    _pad: [u32; 2],
+}
+const _: () = assert!(std::mem::size_of::<Params>() == 16);
+
+impl Encoder<'_> {
+    /// Twin of `cpu::scale_add_relu`: `x = relu(x · gate + shortcut)` in place, with `gates`
+    /// `[N, C]` (one per channel plane) or none.
+    pub fn scale_add_relu(
+        &mut self,
+        x: &GpuTensor,
+        gates: Option<&GpuTensor>,
+        shortcut: &GpuTensor,
+    ) -> Result<(), GpuError> {
+        debug_assert_eq!(x.shape, shortcut.shape);
+        let params = Params {
+            len: x.len() as u32,
+            plane: (x.shape[2] * x.shape[3]) as u32,
+            _pad: [0; 2],
+        };
+        let workgroups = grid(x.len(), 256)?;
+        match gates {
+            Some(gates) => self.dispatch(
+                SCALED,
+                SOURCE,
+                &params,
+                &[&x.buffer, &shortcut.buffer, &gates.buffer],
+                workgroups,
+            ),
+            None => self.dispatch(
+                UNSCALED,
+                SOURCE,
+                &params,
+                &[&x.buffer, &shortcut.buffer],
+                workgroups,
+            ),
+        }
+        Ok(())
+    }
+}
