@@ -104,6 +104,64 @@ fn json_follows_the_contract() {
     assert!(json["timings_ms"]["forward"].as_f64().unwrap() > 0.0);
 }
 
+/// `--backend gpu` runs on Vulkan (lavapipe here) and agrees with the CPU run.
+#[test]
+fn the_gpu_backend_agrees_with_the_cpu() {
+    let dir = scratch("gpu");
+    let input = input_npy(&dir, &[1, 3, 64, 80]);
+    let run = |backend: &str| {
+        let output = se_lens(&[
+            "classify",
+            "--model",
+            TINY,
+            "--tensor",
+            input.to_str().unwrap(),
+            "--json",
+            "--backend",
+            backend,
+        ]);
+        assert!(output.status.success(), "{}", stderr(&output));
+        let line = String::from_utf8(output.stdout).expect("utf-8");
+        serde_json::from_str::<serde_json::Value>(line.trim()).expect("one JSON object")
+    };
+    let (gpu, cpu) = (run("gpu"), run("cpu"));
+    assert_eq!(gpu["backend"], "vulkan", "{gpu}");
+    assert!(gpu["adapter"].is_string());
+    assert!(gpu.get("fallback_reason").is_none());
+    let floats = |v: &serde_json::Value| -> Vec<f32> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap() as f32)
+            .collect()
+    };
+    se_lens::engine::Tolerance::new(1e-4, 1e-4)
+        .check(&floats(&gpu["logits"]), &floats(&cpu["logits"]))
+        .expect("logits");
+    assert_eq!(gpu["top"][0]["index"], cpu["top"][0]["index"]);
+    for (g, c) in gpu["excitations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(cpu["excitations"].as_array().unwrap())
+    {
+        se_lens::engine::Tolerance::new(0.0, 1e-4)
+            .check(&floats(&g["values"]), &floats(&c["values"]))
+            .expect("gates");
+    }
+    let usage = se_lens(&[
+        "classify",
+        "--model",
+        TINY,
+        "--tensor",
+        "x.npy",
+        "--backend",
+        "tpu",
+    ]);
+    assert_eq!(usage.status.code(), Some(2));
+    assert_fails_with(&usage, "unknown backend 'tpu'");
+}
+
 #[test]
 fn bad_tensors_are_refused_clearly() {
     let dir = scratch("npy");

@@ -125,10 +125,19 @@ fn pooling_matches_cpu_with_padding_and_ceil_mode() {
             padding: rng.range(0, kernel / 2),
             ceil_mode: rng.below(2) == 1,
         };
-        let shape = [rng.range(1, 2), rng.range(1, 9), rng.range(kernel, 17), rng.range(kernel, 19)];
+        let shape = [
+            rng.range(1, 2),
+            rng.range(1, 9),
+            rng.range(kernel, 17),
+            rng.range(kernel, 19),
+        ];
         let input = rng.tensor(shape);
         let gpu = run_on_gpu(&context, &input, |e, x| e.pool2d(&x, &pool));
-        check(&format!("case {case}: {pool:?} on {shape:?}"), &gpu, &cpu::pool2d(&input, &pool));
+        check(
+            &format!("case {case}: {pool:?} on {shape:?}"),
+            &gpu,
+            &cpu::pool2d(&input, &pool),
+        );
     }
 }
 
@@ -137,7 +146,13 @@ fn global_avg_pool_matches_cpu_on_odd_shapes() {
     let context = context();
     let mut rng = Rng(7);
     // Planes smaller and larger than a workgroup, odd sizes, several images.
-    for shape in [[1, 3, 1, 1], [2, 5, 7, 9], [1, 64, 56, 56], [3, 17, 33, 19], [1, 2048, 7, 7]] {
+    for shape in [
+        [1, 3, 1, 1],
+        [2, 5, 7, 9],
+        [1, 64, 56, 56],
+        [3, 17, 33, 19],
+        [1, 2048, 7, 7],
+    ] {
         let input = rng.tensor(shape);
         let gpu = run_on_gpu(&context, &input, |e, x| e.global_avg_pool(&x));
         check(&format!("{shape:?}"), &gpu, &cpu::global_avg_pool(&input));
@@ -173,7 +188,11 @@ fn dense_matches_cpu_with_each_activation() {
                 })
                 .collect();
             let cpu = Tensor::new([batch, outputs, 1, 1], cpu);
-            check(&format!("{batch}×{inputs}→{outputs} {activation:?}"), &gpu, &cpu);
+            check(
+                &format!("{batch}×{inputs}→{outputs} {activation:?}"),
+                &gpu,
+                &cpu,
+            );
         }
     }
 }

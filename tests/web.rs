@@ -1,7 +1,7 @@
 //! The engine compiled to wasm32, run in headless Chromium by wasm-bindgen-test.
 #![cfg(target_arch = "wasm32")]
 
-use se_lens::engine::{run_probe, BackendPreference, RunOptions, Tensor, Tolerance};
+use se_lens::engine::{Backend, BackendPreference, RunOptions, Tensor, Tolerance};
 use se_lens::model::{Model, Weights};
 use wasm_bindgen_test::*;
 
@@ -16,13 +16,40 @@ fn cpu_squeeze_is_the_channel_mean() {
         .unwrap();
 }
 
+/// The whole network on WebGPU equals the CPU path (logits 1e-4 relative, gates 1e-4 absolute);
+/// where the browser has no WebGPU, the backend falls back to the CPU and says why.
 #[wasm_bindgen_test]
-async fn webgpu_squeeze_matches_cpu_or_falls_back_with_a_reason() {
-    let report = run_probe(BackendPreference::Auto).await;
-    assert_eq!(report.channel_means.len(), 64);
-    match report.backend.as_str() {
-        "webgpu" => assert!(report.max_abs_diff < 1e-4, "{report:?}"),
-        "cpu" => assert!(report.fallback_reason.is_some(), "{report:?}"),
+async fn webgpu_matches_the_cpu_or_falls_back_with_a_reason() {
+    let model = Model::from_bytes(
+        include_bytes!("fixtures/models/seresnext26d_tiny/config.json"),
+        include_bytes!("fixtures/models/seresnext26d_tiny/model.safetensors"),
+    )
+    .expect("tiny model loads");
+    let input = Tensor::pattern([1, 3, 61, 47]);
+    let options = RunOptions::default();
+    let mut backend = Backend::new(&model.network, BackendPreference::Auto).await;
+    let name = backend.name();
+    let output = backend.run(&model.network, &input, &options).await;
+    let cpu = se_lens::cpu::forward(&model.network, &input, &options);
+    match name {
+        "webgpu" => {
+            assert_eq!(backend.fallback_reason(), None);
+            Tolerance::new(1e-4, 1e-4)
+                .check(&output.logits, &cpu.logits)
+                .unwrap();
+            for (gpu, cpu) in output.excitations.iter().zip(&cpu.excitations) {
+                Tolerance::new(0.0, 1e-4)
+                    .check(&gpu.values, &cpu.values)
+                    .unwrap();
+            }
+        }
+        "cpu" => {
+            let reason = backend
+                .fallback_reason()
+                .expect("the reason for the fallback");
+            console_log!("WebGPU fallback: {reason}");
+            assert_eq!(output, cpu);
+        }
         other => panic!("unexpected backend {other}"),
     }
 }

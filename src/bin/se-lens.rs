@@ -168,11 +168,8 @@ fn classify(request: &ClassifyRequest) -> Result<(), CliError> {
         };
         let preprocess_ms = elapsed_ms(started);
         let started = Instant::now();
-        let output = pollster::block_on(backend.run(
-            &model.network,
-            &input,
-            &RunOptions::default(),
-        ));
+        let output =
+            pollster::block_on(backend.run(&model.network, &input, &RunOptions::default()));
         let forward_ms = elapsed_ms(started);
         if let Some(reason) = backend.fallback_reason() {
             eprintln!("se-lens: ran on the CPU: {reason}");

@@ -97,7 +97,12 @@ impl Backend {
     }
 
     /// One run: the GPU if this backend has a working one, else the CPU.
-    pub async fn run(&mut self, network: &Network, input: &Tensor, options: &RunOptions) -> RunOutput {
+    pub async fn run(
+        &mut self,
+        network: &Network,
+        input: &Tensor,
+        options: &RunOptions,
+    ) -> RunOutput {
         match self.run_gpu(input, options).await {
             Some(output) => output,
             None => cpu::forward(network, input, options),

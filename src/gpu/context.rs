@@ -73,7 +73,8 @@ impl GpuContext {
         let lost = Arc::new(Mutex::new(None));
         let flag = Arc::clone(&lost);
         device.set_device_lost_callback(move |reason, message| {
-            *flag.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!("{reason:?}: {message}"));
+            *flag.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some(format!("{reason:?}: {message}"));
         });
         // Errors outside an error scope would panic by default; every run holds scopes, so
         // anything left is recorded and fails the next run instead.
@@ -112,7 +113,12 @@ impl GpuContext {
         if let Some(reason) = &*self.lost.lock().unwrap_or_else(|p| p.into_inner()) {
             return Err(GpuError::DeviceLost(reason.clone()));
         }
-        match self.uncaptured.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        match self
+            .uncaptured
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
             Some(error) => Err(GpuError::Rejected(error)),
             None => Ok(()),
         }

@@ -2,8 +2,6 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use wgpu::util::DeviceExt;
-
 use super::pipelines::PipelineKey;
 use super::{GpuContext, GpuError};
 use crate::engine::Tensor;
@@ -133,11 +131,17 @@ impl Encoder<'_> {
     ) {
         let device = &self.context.device;
         let pipeline = self.context.pipelines.get(device, key, source);
-        let uniforms = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        // Written through the queue (a fresh buffer, so before any command that reads it);
+        // unlike a buffer mapped at creation, this reports a lost device instead of panicking.
+        let uniforms = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some(key.shader),
-            contents: bytemuck::bytes_of(params),
-            usage: wgpu::BufferUsages::UNIFORM,
+            size: std::mem::size_of::<P>() as u64,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
         });
+        self.context
+            .queue
+            .write_buffer(&uniforms, 0, bytemuck::bytes_of(params));
         let entries: Vec<wgpu::BindGroupEntry> = std::iter::once(&uniforms)
             .chain(buffers.iter().copied())
             .enumerate()
@@ -151,10 +155,12 @@ impl Encoder<'_> {
             layout: &pipeline.get_bind_group_layout(0),
             entries: &entries,
         });
-        let mut pass = self.encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-            label: Some(key.entry_point),
-            timestamp_writes: None,
-        });
+        let mut pass = self
+            .encoder
+            .begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some(key.entry_point),
+                timestamp_writes: None,
+            });
         pass.set_pipeline(&pipeline);
         pass.set_bind_group(0, &bind_group, &[]);
         pass.dispatch_workgroups(workgroups.0, workgroups.1, workgroups.2);

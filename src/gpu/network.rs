@@ -2,8 +2,7 @@ use std::rc::Rc;
 
 use super::{Activation, Encoder, GpuContext, GpuConv, GpuDense, GpuError, GpuTensor};
 use crate::engine::{
-    ExcitationTap, FeatureMapTap, GateOverride, Layer, Network, Pool, RunOptions, RunOutput,
-    Tensor,
+    ExcitationTap, FeatureMapTap, GateOverride, Layer, Network, Pool, RunOptions, RunOutput, Tensor,
 };
 
 /// A network whose weights live on the GPU, uploaded once; twin of `cpu::forward`.
@@ -35,6 +34,7 @@ struct GpuSqueezeExcite {
 impl GpuModel {
     /// Uploads every weight of `network` to `context`'s device.
     pub async fn upload(context: Rc<GpuContext>, network: &Network) -> Result<Self, GpuError> {
+        context.check_alive()?;
         let device = &context.device;
         let memory = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let validation = device.push_error_scope(wgpu::ErrorFilter::Validation);
@@ -43,20 +43,10 @@ impl GpuModel {
         if let Some(error) = invalid.await.or(out_of_memory.await) {
             return Err(GpuError::Rejected(error.to_string()));
         }
-        let (stem, blocks, head) = uploaded?;
-        Ok(Self {
-            context,
-            stem,
-            blocks,
-            head,
-        })
+        uploaded
     }
 
-    #[allow(clippy::type_complexity)]
-    fn upload_weights(
-        context: &GpuContext,
-        network: &Network,
-    ) -> Result<(Vec<GpuLayer>, Vec<GpuBlock>, GpuDense), GpuError> {
+    fn upload_weights(context: &Rc<GpuContext>, network: &Network) -> Result<Self, GpuError> {
         let layers = |layers: &[Layer]| -> Result<Vec<GpuLayer>, GpuError> {
             layers
                 .iter()
@@ -89,8 +79,12 @@ impl GpuModel {
                 })
             })
             .collect::<Result<_, GpuError>>()?;
-        let head = GpuDense::upload(context, &network.head.weight, &network.head.bias)?;
-        Ok((layers(&network.stem)?, blocks, head))
+        Ok(Self {
+            context: Rc::clone(context),
+            stem: layers(&network.stem)?,
+            blocks,
+            head: GpuDense::upload(context, &network.head.weight, &network.head.bias)?,
+        })
     }
 
     pub fn context(&self) -> &GpuContext {
@@ -105,6 +99,7 @@ impl GpuModel {
         input: &Tensor,
         options: &RunOptions,
     ) -> Result<RunOutput, GpuError> {
+        self.context.check_alive()?;
         let batch = input.shape[0];
         let mut encoder = self.context.encoder();
         let mut x = {
@@ -157,10 +152,18 @@ impl GpuModel {
         let logits = next()?.data;
         let excitations = tap_names
             .into_iter()
-            .map(|block| Ok(ExcitationTap { values: next()?.data, block }))
+            .map(|block| {
+                Ok(ExcitationTap {
+                    values: next()?.data,
+                    block,
+                })
+            })
             .collect::<Result<Vec<_>, GpuError>>()?;
         let feature_map = match map_block {
-            Some(block) => Some(FeatureMapTap { block, map: next()? }),
+            Some(block) => Some(FeatureMapTap {
+                block,
+                map: next()?,
+            }),
             None => None,
         };
         let output = RunOutput {
@@ -234,7 +237,10 @@ fn sanity_check(output: &RunOutput, options: &RunOptions) -> Result<(), GpuError
             .iter()
             .find(|&&g| !g.is_finite() || (computed && !(0.0..=1.0).contains(&g)))
         {
-            return Err(GpuError::Insane(format!("a gate of {} is {bad}", tap.block)));
+            return Err(GpuError::Insane(format!(
+                "a gate of {} is {bad}",
+                tap.block
+            )));
         }
     }
     Ok(())
