@@ -211,12 +211,10 @@ fn ablation_and_the_feature_map_tap_match_the_cpu() {
 fn the_backend_falls_back_to_the_cpu_when_the_device_is_lost() {
     let (model, input) = tiny();
     let options = RunOptions::default();
-    let mut backend = pollster::block_on(Backend::new(&model.network, BackendPreference::Gpu));
+    let backend = pollster::block_on(Backend::new(&model.network, BackendPreference::Gpu));
     assert_eq!(backend.name(), "vulkan", "{:?}", backend.fallback_reason());
     let on_gpu = pollster::block_on(backend.run(&model.network, &input, &options));
-    let Backend::Gpu(gpu_model) = &backend else {
-        panic!("the GPU run fell back: {:?}", backend.fallback_reason());
-    };
+    let gpu_model = backend.gpu().expect("the GPU run did not fall back");
     gpu_model.context().simulate_device_loss();
     let after_loss = pollster::block_on(backend.run(&model.network, &input, &options));
     assert_eq!(backend.name(), "cpu");
@@ -235,7 +233,7 @@ fn the_backend_falls_back_to_the_cpu_when_the_device_is_lost() {
 #[test]
 fn a_bad_gate_override_falls_back_with_its_reason() {
     let (model, input) = tiny();
-    let mut backend = pollster::block_on(Backend::new(&model.network, BackendPreference::Auto));
+    let backend = pollster::block_on(Backend::new(&model.network, BackendPreference::Gpu));
     let block = model
         .network
         .se_blocks()
@@ -252,6 +250,21 @@ fn a_bad_gate_override_falls_back_with_its_reason() {
         .fallback_reason()
         .expect("a reason")
         .contains("3 values"));
+}
+
+#[test]
+fn auto_leaves_a_software_adapter_alone() {
+    let (model, _) = tiny();
+    let backend = pollster::block_on(Backend::new(&model.network, BackendPreference::Auto));
+    // CI has only lavapipe; on a machine with a hardware GPU, auto uses it.
+    let context = pollster::block_on(GpuContext::new()).expect("an adapter");
+    if context.is_software() {
+        assert_eq!(backend.name(), "cpu");
+        let reason = backend.fallback_reason().expect("a reason");
+        assert!(reason.contains("software"), "{reason}");
+    } else {
+        assert_eq!(backend.name(), "vulkan");
+    }
 }
 
 #[test]

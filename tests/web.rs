@@ -16,8 +16,9 @@ fn cpu_squeeze_is_the_channel_mean() {
         .unwrap();
 }
 
-/// The whole network on WebGPU equals the CPU path (logits 1e-4 relative, gates 1e-4 absolute);
-/// where the browser has no WebGPU, the backend falls back to the CPU and says why.
+/// The whole network on WebGPU (SwiftShader in headless Chromium with `enable-unsafe-webgpu`, see
+/// webdriver.json) equals the CPU path (logits 1e-4 relative, gates 1e-4 absolute); where the
+/// browser has no WebGPU, the backend falls back to the CPU and says why.
 #[wasm_bindgen_test]
 async fn webgpu_matches_the_cpu_or_falls_back_with_a_reason() {
     let model = Model::from_bytes(
@@ -27,7 +28,7 @@ async fn webgpu_matches_the_cpu_or_falls_back_with_a_reason() {
     .expect("tiny model loads");
     let input = Tensor::pattern([1, 3, 61, 47]);
     let options = RunOptions::default();
-    let mut backend = Backend::new(&model.network, BackendPreference::Auto).await;
+    let backend = Backend::new(&model.network, BackendPreference::Gpu).await;
     let name = backend.name();
     let output = backend.run(&model.network, &input, &options).await;
     let cpu = se_lens::cpu::forward(&model.network, &input, &options);

@@ -149,7 +149,7 @@ struct Timings {
 fn classify(request: &ClassifyRequest) -> Result<(), CliError> {
     let started = Instant::now();
     let model = Model::load_dir(&request.model).map_err(failed)?;
-    let mut backend = pollster::block_on(Backend::new(&model.network, request.backend));
+    let backend = pollster::block_on(Backend::new(&model.network, request.backend));
     let load_ms = elapsed_ms(started);
     let inputs: Vec<(String, PathBuf)> = match &request.tensor {
         Some(path) => vec![("tensor".into(), path.clone())],
@@ -171,7 +171,8 @@ fn classify(request: &ClassifyRequest) -> Result<(), CliError> {
         let output =
             pollster::block_on(backend.run(&model.network, &input, &RunOptions::default()));
         let forward_ms = elapsed_ms(started);
-        if let Some(reason) = backend.fallback_reason() {
+        let (adapter, fallback) = (backend.adapter(), backend.fallback_reason());
+        if let Some(reason) = &fallback {
             eprintln!("se-lens: ran on the CPU: {reason}");
         }
 
@@ -191,8 +192,8 @@ fn classify(request: &ClassifyRequest) -> Result<(), CliError> {
             model: &model.config.architecture,
             input: path.display().to_string(),
             backend: backend.name(),
-            adapter: backend.adapter(),
-            fallback_reason: backend.fallback_reason(),
+            adapter: adapter.as_deref(),
+            fallback_reason: fallback.as_deref(),
             top,
             logits: &output.logits,
             excitations: output
@@ -459,8 +460,8 @@ fn bench(args: &[String]) -> Result<(), CliError> {
     let mut input = Tensor::pattern([1, model.network.in_channels, size, size]);
     input.data.iter_mut().for_each(|v| *v *= 2.0);
     let options = RunOptions::default();
-    let mut backend = pollster::block_on(Backend::new(&model.network, preference));
-    let mut run = || {
+    let backend = pollster::block_on(Backend::new(&model.network, preference));
+    let run = || {
         let started = Instant::now();
         pollster::block_on(backend.run(&model.network, &input, &options));
         match backend.fallback_reason() {

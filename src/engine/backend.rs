@@ -1,5 +1,6 @@
 //! Where the runs of a model go: the GPU when asked for and working, else the CPU, and why.
 
+use std::cell::RefCell;
 use std::rc::Rc;
 
 use super::{Network, RunOptions, RunOutput, Tensor};
@@ -9,7 +10,10 @@ use crate::gpu::{GpuContext, GpuModel};
 /// Which backend the caller asked for (`?backend=` in the app, `--backend` in the CLI).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BackendPreference {
+    /// A hardware GPU if there is one, else the CPU: a software adapter (lavapipe, SwiftShader)
+    /// is 50–250× slower than the CPU path here (BENCHMARKS.md), so `Auto` never picks one.
     Auto,
+    /// Any GPU adapter, software ones included (they are how the GPU path is tested).
     Gpu,
     Cpu,
 }
@@ -28,81 +32,90 @@ impl BackendPreference {
 
 /// A model's backend. A GPU failure (at setup or in any run) moves it to the CPU for good, with
 /// the reason kept for the UI; choosing the backend again (a new model, a new preference) is
-/// what tries the GPU again.
-pub enum Backend {
-    Gpu(GpuModel),
-    Cpu {
-        /// Why the GPU is not used, when it was asked for.
-        fallback: Option<String>,
-    },
+/// what tries the GPU again. Runs take `&self`, so the app can share it between runs.
+pub struct Backend {
+    gpu: Option<GpuModel>,
+    /// Why the CPU runs although the GPU was asked for.
+    fallback: RefCell<Option<String>>,
 }
 
 impl Backend {
     /// Sets up `preference` for `network`: a device and its weights on it, or the CPU and why.
     pub async fn new(network: &Network, preference: BackendPreference) -> Self {
-        if preference == BackendPreference::Cpu {
-            return Self::Cpu { fallback: None };
-        }
-        let gpu = async {
-            let context = Rc::new(GpuContext::new().await?);
-            GpuModel::upload(context, network).await
+        let cpu = |fallback| Self {
+            gpu: None,
+            fallback: RefCell::new(fallback),
         };
-        match gpu.await {
-            Ok(model) => Self::Gpu(model),
-            Err(e) => Self::Cpu {
-                fallback: Some(e.to_string()),
-            },
+        if preference == BackendPreference::Cpu {
+            return cpu(None);
         }
+        let context = match GpuContext::new().await {
+            Ok(context) => Rc::new(context),
+            Err(e) => return cpu(Some(e.to_string())),
+        };
+        if preference == BackendPreference::Auto && context.is_software() {
+            let name = match context.adapter_name() {
+                "" => String::new(),
+                name => format!(" ({name})"),
+            };
+            return cpu(Some(format!(
+                "the only GPU adapter is a software one{name}, slower than the CPU path"
+            )));
+        }
+        match GpuModel::upload(context, network).await {
+            Ok(model) => Self {
+                gpu: Some(model),
+                fallback: RefCell::new(None),
+            },
+            Err(e) => cpu(Some(e.to_string())),
+        }
+    }
+
+    /// The GPU model, while the GPU is in use.
+    pub fn gpu(&self) -> Option<&GpuModel> {
+        self.gpu
+            .as_ref()
+            .filter(|_| self.fallback.borrow().is_none())
     }
 
     /// `webgpu`, `vulkan` or `cpu`: what the next run uses.
     pub fn name(&self) -> &'static str {
-        match self {
-            Self::Gpu(model) => model.context().backend_name(),
-            Self::Cpu { .. } => "cpu",
-        }
+        self.gpu()
+            .map_or("cpu", |model| model.context().backend_name())
     }
 
     /// The GPU adapter, e.g. `llvmpipe (LLVM 15.0.6, 256 bits)`.
-    pub fn adapter(&self) -> Option<&str> {
-        match self {
-            Self::Gpu(model) => Some(model.context().adapter_name()).filter(|n| !n.is_empty()),
-            Self::Cpu { .. } => None,
-        }
+    pub fn adapter(&self) -> Option<String> {
+        self.gpu()
+            .map(|model| model.context().adapter_name().to_owned())
+            .filter(|name| !name.is_empty())
     }
 
     /// Why the CPU runs although the GPU was asked for.
-    pub fn fallback_reason(&self) -> Option<&str> {
-        match self {
-            Self::Gpu(_) => None,
-            Self::Cpu { fallback } => fallback.as_deref(),
-        }
+    pub fn fallback_reason(&self) -> Option<String> {
+        self.fallback.borrow().clone()
     }
 
-    /// Runs on the GPU if this backend has one. On failure it becomes the CPU backend with the
-    /// reason and returns `None`: the caller runs the CPU path (the app steps it, yielding).
-    pub async fn run_gpu(&mut self, input: &Tensor, options: &RunOptions) -> Option<RunOutput> {
-        let Self::Gpu(model) = self else {
-            return None;
-        };
+    /// Stops using the GPU, e.g. because a run did not finish in time.
+    pub fn fall_back(&self, reason: String) {
+        self.fallback.borrow_mut().get_or_insert(reason);
+    }
+
+    /// Runs on the GPU if this backend uses one. On failure it falls back with the reason and
+    /// returns `None`: the caller runs the CPU path (the app steps it, yielding).
+    pub async fn run_gpu(&self, input: &Tensor, options: &RunOptions) -> Option<RunOutput> {
+        let model = self.gpu()?;
         match model.forward(input, options).await {
             Ok(output) => Some(output),
             Err(e) => {
-                *self = Self::Cpu {
-                    fallback: Some(e.to_string()),
-                };
+                self.fall_back(e.to_string());
                 None
             }
         }
     }
 
     /// One run: the GPU if this backend has a working one, else the CPU.
-    pub async fn run(
-        &mut self,
-        network: &Network,
-        input: &Tensor,
-        options: &RunOptions,
-    ) -> RunOutput {
+    pub async fn run(&self, network: &Network, input: &Tensor, options: &RunOptions) -> RunOutput {
         match self.run_gpu(input, options).await {
             Some(output) => output,
             None => cpu::forward(network, input, options),

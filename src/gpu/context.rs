@@ -102,6 +102,12 @@ impl GpuContext {
         }
     }
 
+    /// A software adapter (Mesa lavapipe, Chrome's SwiftShader): a CPU emulating a GPU, far
+    /// slower than the engine's own CPU path.
+    pub fn is_software(&self) -> bool {
+        self.info.device_type == wgpu::DeviceType::Cpu
+    }
+
     /// The adapter as its driver names it, e.g. `llvmpipe (LLVM 15.0.6, 256 bits)`.
     pub fn adapter_name(&self) -> &str {
         &self.info.name

@@ -76,7 +76,12 @@ fn tiled(
     let weight_row0 = group * params.group_out;
     let channel0 = group * params.group_in;
 
-    var acc: array<vec4<f32>, 4>;
+    // acc_i[j]: output channel m0 + lane.y + 16·i, pixel p0 + lane.x + 16·j (named, not an
+    // array, so every backend keeps them in registers).
+    var acc0 = vec4<f32>();
+    var acc1 = vec4<f32>();
+    var acc2 = vec4<f32>();
+    var acc3 = vec4<f32>();
     for (var k0 = 0u; k0 < depth; k0 += TILE_K) {
         for (var r = 0u; r < 4u; r++) {
             let i = lane_index + r * THREADS;
@@ -105,25 +110,33 @@ fn tiled(
                 patch_tile[k * TILE_N + lane.x + 32u],
                 patch_tile[k * TILE_N + lane.x + 48u],
             );
-            for (var i = 0u; i < 4u; i++) {
-                acc[i] = fma(vec4<f32>(weight_tile[k * TILE_M + lane.y + 16u * i]), b, acc[i]);
-            }
+            let a = k * TILE_M + lane.y;
+            acc0 = fma(vec4<f32>(weight_tile[a]), b, acc0);
+            acc1 = fma(vec4<f32>(weight_tile[a + 16u]), b, acc1);
+            acc2 = fma(vec4<f32>(weight_tile[a + 32u]), b, acc2);
+            acc3 = fma(vec4<f32>(weight_tile[a + 48u]), b, acc3);
         }
         workgroupBarrier();
     }
 
-    for (var i = 0u; i < 4u; i++) {
-        let m = m0 + lane.y + 16u * i;
-        if m >= params.group_out {
-            continue;
-        }
-        let channel = weight_row0 + m;
-        let row = (image * params.out_channels + channel) * pixels;
-        for (var j = 0u; j < 4u; j++) {
-            let p = p0 + lane.x + 16u * j;
-            if p < pixels {
-                output[row + p] = activate(acc[i][j] + bias[channel]);
-            }
+    store(image, weight_row0, m0 + lane.y, p0 + lane.x, acc0);
+    store(image, weight_row0, m0 + lane.y + 16u, p0 + lane.x, acc1);
+    store(image, weight_row0, m0 + lane.y + 32u, p0 + lane.x, acc2);
+    store(image, weight_row0, m0 + lane.y + 48u, p0 + lane.x, acc3);
+}
+
+// Writes one accumulator row (pixels p, p + 16, p + 32, p + 48 of the group's channel m) with
+// bias and activation, skipping what lies outside the output.
+fn store(image: u32, weight_row0: u32, m: u32, p: u32, acc: vec4<f32>) {
+    let pixels = params.out_h * params.out_w;
+    if m >= params.group_out {
+        return;
+    }
+    let channel = weight_row0 + m;
+    let row = (image * params.out_channels + channel) * pixels;
+    for (var j = 0u; j < 4u; j++) {
+        if p + 16u * j < pixels {
+            output[row + p + 16u * j] = activate(acc[j] + bias[channel]);
         }
     }
 }

@@ -43,7 +43,8 @@ fn main(
     let rows = window((index % out_plane) / params.out_w, params.in_h);
     let cols = window(index % params.out_w, params.in_w);
     let base = plane * params.in_h * params.in_w;
-    var best = -3.40282347e38;
+    // Windows are never empty (PyTorch's ceil-mode rule), so the first element starts the max.
+    var best = input[base + rows.x * params.in_w + cols.x];
     var sum = 0.0;
     for (var y = rows.x; y < rows.y; y++) {
         for (var x = cols.x; x < cols.y; x++) {

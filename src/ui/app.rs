@@ -15,9 +15,12 @@ use super::browser::{
     open_camera, query_param, revoke_object_url, set_query_param,
 };
 use super::heatmap::{colour, diverging, legend_gradient, FeatureMaps, Heatmap, Paint, Scale};
-use super::jobs::{channel_detail, classify, load_model, load_model_files, Outcome};
+use super::jobs::{
+    channel_detail, classify, load_model, load_model_files, prepare_backend, Outcome,
+};
 use super::overview::{DepthChart, Overview};
 use super::view_model::{BlockView, ChannelDetail, CompareView, RunView};
+use crate::engine::{Backend, BackendPreference};
 use crate::model::Model;
 use crate::preprocess::RgbImage;
 
@@ -49,8 +52,10 @@ pub enum Msg {
     LoadModelFiles(Vec<web_sys::File>),
     ModelLoaded {
         name: String,
-        result: Result<Rc<Model>, String>,
+        result: Result<(Rc<Model>, Rc<Backend>), String>,
     },
+    SetBackend(BackendPreference),
+    BackendReady(Rc<Backend>),
     SamplesLoaded(Vec<Sample>),
     ChooseSample(String),
     ChooseFile(Blob, String),
@@ -84,6 +89,9 @@ pub struct App {
     /// The loaded model's name (its URL path, or the chosen files' names).
     model_name: String,
     model: Option<Rc<Model>>,
+    /// Where the model runs (`?backend=`): its weights on the GPU, or the CPU and why.
+    backend: Option<Rc<Backend>>,
+    preference: BackendPreference,
     samples: Vec<Sample>,
     input: Option<Rc<Input>>,
     outcome: Option<Outcome>,
@@ -132,6 +140,10 @@ impl Component for App {
             status: String::new(),
             model_name: String::new(),
             model: None,
+            backend: None,
+            preference: query_param("backend")
+                .and_then(|text| BackendPreference::parse(&text))
+                .unwrap_or(BackendPreference::Auto),
             samples: Vec::new(),
             input: None,
             outcome: None,
@@ -161,8 +173,12 @@ impl Component for App {
                 let progress = ctx
                     .link()
                     .callback(|(loaded, total)| Msg::Progress(loaded, total));
+                let preference = self.preference;
                 ctx.link().send_future(async move {
-                    let result = load_model(&path, progress).await;
+                    let result = match load_model(&path, progress).await {
+                        Ok(model) => Ok((model.clone(), prepare_backend(&model, preference).await)),
+                        Err(e) => Err(e),
+                    };
                     Msg::ModelLoaded { name: path, result }
                 });
             }
@@ -181,8 +197,12 @@ impl Component for App {
                 self.error = None;
                 let names: Vec<String> = files.iter().map(|f| f.name()).collect();
                 self.status = format!("Loading the model from {}…", names.join(" + "));
+                let preference = self.preference;
                 ctx.link().send_future(async move {
-                    let result = load_model_files(&files).await;
+                    let result = match load_model_files(&files).await {
+                        Ok(model) => Ok((model.clone(), prepare_backend(&model, preference).await)),
+                        Err(e) => Err(e),
+                    };
                     Msg::ModelLoaded {
                         name: names.join(" + "),
                         result,
@@ -191,7 +211,7 @@ impl Component for App {
             }
             Msg::ModelLoaded {
                 name,
-                result: Ok(model),
+                result: Ok((model, backend)),
             } => {
                 self.progress = None;
                 let first = self.model.is_none();
@@ -202,6 +222,7 @@ impl Component for App {
                     model.network.se_blocks().count()
                 );
                 self.model = Some(model);
+                self.backend = Some(backend);
                 self.busy = false;
                 self.error = None;
                 self.detail = None;
@@ -230,6 +251,29 @@ impl Component for App {
                     Some(_) => format!("Still using the model {}.", self.model_name),
                     None => "No model loaded.".into(),
                 };
+            }
+            Msg::SetBackend(preference) => {
+                self.preference = preference;
+                let text = match preference {
+                    BackendPreference::Auto => None,
+                    BackendPreference::Gpu => Some("webgpu"),
+                    BackendPreference::Cpu => Some("cpu"),
+                };
+                set_query_param("backend", text);
+                let Some(model) = self.model.clone() else {
+                    return true;
+                };
+                self.busy = true;
+                self.status = "Setting up the backend…".into();
+                ctx.link().send_future(async move {
+                    Msg::BackendReady(prepare_backend(&model, preference).await)
+                });
+            }
+            Msg::BackendReady(backend) => {
+                self.backend = Some(backend);
+                self.busy = false;
+                self.status = "Backend ready.".into();
+                self.start_run(ctx);
             }
             Msg::SamplesLoaded(samples) => self.samples = samples,
             Msg::ChooseSample(file) => {
@@ -270,12 +314,16 @@ impl Component for App {
                 self.busy = false;
                 self.runs += 1;
                 self.status = format!(
-                    "Classified {} on the CPU in {:.1} ms (preprocessing {:.1} ms).",
+                    "Classified {} on {} in {:.1} ms (preprocessing {:.1} ms).",
                     self.input.as_ref().map_or("", |i| i.name.as_str()),
+                    match outcome.backend {
+                        "webgpu" => "WebGPU",
+                        _ => "the CPU",
+                    },
                     outcome.forward_ms,
                     outcome.preprocess_ms
                 );
-                self.set_downloads(&outcome.baseline);
+                self.set_downloads(&outcome.baseline, outcome.backend);
                 if let Some(pinned) = &mut self.pinned {
                     pinned.compare = CompareView::new(&pinned.run, &outcome.baseline);
                 }
@@ -333,11 +381,14 @@ impl Component for App {
                 }
             }
             Msg::SelectChannel(block, channel) => {
-                let (Some(model), Some(input)) = (self.model.clone(), self.input.clone()) else {
+                let (Some(model), Some(backend), Some(input)) =
+                    (self.model.clone(), self.backend.clone(), self.input.clone())
+                else {
                     return false;
                 };
                 ctx.link().send_future(async move {
-                    Msg::ChannelShown(channel_detail(&model, &input.image, &block, channel))
+                    let detail = channel_detail(&model, &backend, &input.image, &block, channel);
+                    Msg::ChannelShown(detail.await)
                 });
                 return false;
             }
@@ -418,12 +469,7 @@ impl Component for App {
                                    (!files.is_empty()).then_some(Msg::LoadModelFiles(files))
                                })} />
                     </label>
-                    <span>{ "Backend " }<span data-testid="backend-badge" class="badge">{ "cpu" }</span></span>
-                    if query_param("backend").as_deref() == Some("webgpu") {
-                        <span class="note" data-testid="fallback-reason">
-                            { "WebGPU requested, ran on the CPU: the GPU backend runs only the squeeze so far." }
-                        </span>
-                    }
+                    { self.view_backend(link) }
                 </section>
                 if let Some((loaded, total)) = self.progress {
                     <p class="download">
@@ -472,7 +518,9 @@ impl App {
 
     /// Classifies the current input after yielding to the browser, so the status shows first.
     fn start_run(&mut self, ctx: &Context<Self>) {
-        let (Some(model), Some(input)) = (self.model.clone(), self.input.clone()) else {
+        let (Some(model), Some(backend), Some(input)) =
+            (self.model.clone(), self.backend.clone(), self.input.clone())
+        else {
             return;
         };
         self.busy = true;
@@ -482,11 +530,11 @@ impl App {
             .link()
             .callback(|(done, all)| Msg::RunProgress(done, all));
         ctx.link().send_future(async move {
-            Msg::Ran(classify(&model, &input.image, &ablated, progress).await)
+            Msg::Ran(classify(&model, &backend, &input.image, &ablated, progress).await)
         });
     }
 
-    fn set_downloads(&mut self, view: &RunView) {
+    fn set_downloads(&mut self, view: &RunView, backend: &str) {
         if let Some((json, csv)) = self.downloads.take() {
             revoke_object_url(&json);
             revoke_object_url(&csv);
@@ -495,11 +543,45 @@ impl App {
             return;
         };
         let json = object_url(
-            &view.to_json(&model.config.architecture, &input.name),
+            &view.to_json(&model.config.architecture, &input.name, backend),
             "application/json",
         );
         let csv = object_url(&view.to_csv(), "text/csv");
         self.downloads = json.zip(csv);
+    }
+
+    /// The backend picker, the badge (what computed the shown result, or what the next run
+    /// uses) and, when the GPU was asked for but is not used, why.
+    fn view_backend(&self, link: &html::Scope<Self>) -> Html {
+        let badge = match (&self.outcome, &self.backend) {
+            (Some(outcome), _) => outcome.backend,
+            (None, Some(backend)) => backend.name(),
+            (None, None) => "cpu",
+        };
+        let fallback = self.backend.as_ref().and_then(|b| b.fallback_reason());
+        let option = |value: &str, label: &str, preference: BackendPreference| {
+            html! { <option value={value.to_string()} selected={self.preference == preference}>{ label }</option> }
+        };
+        html! {
+            <>
+                <label>{ "Backend " }
+                    <select data-testid="backend-select" aria-label="backend" onchange={link.callback(|event: Event| {
+                        let select: web_sys::HtmlSelectElement = event.target_unchecked_into();
+                        Msg::SetBackend(BackendPreference::parse(&select.value()).unwrap_or(BackendPreference::Auto))
+                    })}>
+                        { option("auto", "auto", BackendPreference::Auto) }
+                        { option("webgpu", "WebGPU", BackendPreference::Gpu) }
+                        { option("cpu", "CPU", BackendPreference::Cpu) }
+                    </select>
+                </label>
+                <span data-testid="backend-badge" class="badge" title={self.backend.as_ref().and_then(|b| b.adapter())}>{ badge }</span>
+                if let Some(reason) = fallback {
+                    <span class="note" data-testid="fallback-reason">
+                        { format!("WebGPU not used, running on the CPU: {reason}") }
+                    </span>
+                }
+            </>
+        }
     }
 
     fn view_input(&self, link: &html::Scope<Self>) -> Html {

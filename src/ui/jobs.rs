@@ -2,7 +2,11 @@
 //! and running them, yielding to the browser as it goes. Results come back as view models.
 
 use std::collections::BTreeSet;
+use std::future::Future;
+use std::pin::pin;
 use std::rc::Rc;
+use std::task::Poll;
+use std::time::Duration;
 
 use yew::Callback;
 
@@ -10,7 +14,7 @@ use super::browser::{fetch_bytes, fetch_cached, now_ms, query_param, read_blob};
 use super::hub::{hub_urls, DEFAULT_HUB};
 use super::view_model::{ChannelDetail, RunView};
 use crate::cpu;
-use crate::engine::{GateOverride, RunOptions, Tensor};
+use crate::engine::{Backend, BackendPreference, GateOverride, RunOptions, RunOutput, Tensor};
 use crate::model::Model;
 use crate::preprocess::{adapt_photo, preprocess, RgbImage};
 
@@ -18,6 +22,8 @@ use crate::preprocess::{adapt_photo, preprocess, RgbImage};
 const MAX_MODEL_BYTES: f64 = 1024.0 * 1024.0 * 1024.0;
 /// Classes listed in the prediction.
 const TOP_K: usize = 5;
+/// How long a GPU run may take before the page gives up on the GPU and runs on the CPU.
+const GPU_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// One classification: with the model's own gates, and with the ablated ones if any are off.
 pub struct Outcome {
@@ -27,6 +33,8 @@ pub struct Outcome {
     pub ablated: Option<Rc<RunView>>,
     pub preprocess_ms: f64,
     pub forward_ms: f64,
+    /// `webgpu` or `cpu`: what computed the baseline.
+    pub backend: &'static str,
 }
 
 /// A model from a folder URL relative to the page, or `hf:owner/name` from the hub (`?hub=` or
@@ -53,9 +61,15 @@ pub async fn load_model(
     parse_model(&config, &weights)
 }
 
+/// The backend `preference` asks for, set up for `model` (its weights uploaded to the GPU).
+pub async fn prepare_backend(model: &Model, preference: BackendPreference) -> Rc<Backend> {
+    Rc::new(Backend::new(&model.network, preference).await)
+}
+
 /// `block`'s input feature map for `channel` on `image`, with the model's own gate.
-pub fn channel_detail(
+pub async fn channel_detail(
     model: &Model,
+    backend: &Backend,
     image: &RgbImage,
     block: &str,
     channel: usize,
@@ -66,7 +80,10 @@ pub fn channel_detail(
         feature_map: Some(block.to_string()),
         ..RunOptions::default()
     };
-    let output = cpu::forward(&model.network, &input, &options);
+    let output = match run_gpu(backend, &input, &options).await {
+        Some(output) => output,
+        None => cpu::forward(&model.network, &input, &options),
+    };
     let gate = output
         .excitations
         .iter()
@@ -111,6 +128,7 @@ pub async fn load_model_files(files: &[web_sys::File]) -> Result<Rc<Model>, Stri
 /// blocks' gates set to ones.
 pub async fn classify(
     model: &Model,
+    backend: &Backend,
     image: &RgbImage,
     ablated: &BTreeSet<String>,
     progress: Callback<(usize, usize)>,
@@ -120,8 +138,8 @@ pub async fn classify(
     let seen = adapt_photo(image, &model.config).into_owned();
     let input = preprocess(&seen, &model.config.pretrained_cfg).map_err(|e| e.to_string())?;
     let preprocess_ms = now_ms() - started;
-    let (baseline, forward_ms) =
-        run_yielding(model, &input, &RunOptions::default(), &progress).await;
+    let (baseline, forward_ms, backend_name) =
+        run(model, backend, &input, &RunOptions::default(), &progress).await;
     let ablated = if ablated.is_empty() {
         None
     } else {
@@ -132,7 +150,7 @@ pub async fn classify(
                 .collect(),
             ..RunOptions::default()
         };
-        Some(run_yielding(model, &input, &options, &progress).await.0)
+        Some(run(model, backend, &input, &options, &progress).await.0)
     };
     Ok(Outcome {
         seen,
@@ -140,7 +158,58 @@ pub async fn classify(
         ablated,
         preprocess_ms,
         forward_ms,
+        backend: backend_name,
     })
+}
+
+/// One forward pass on `backend`: one submission on the GPU, or stepwise on the CPU when there
+/// is none or it fails. Returns the view, the milliseconds spent and the backend that ran.
+async fn run(
+    model: &Model,
+    backend: &Backend,
+    input: &Tensor,
+    options: &RunOptions,
+    progress: &Callback<(usize, usize)>,
+) -> (Rc<RunView>, f64, &'static str) {
+    let started = now_ms();
+    if let Some(output) = run_gpu(backend, input, options).await {
+        let view = RunView::new(&output, &model.labels, TOP_K);
+        return (Rc::new(view), now_ms() - started, backend.name());
+    }
+    let (view, ms) = run_yielding(model, input, options, progress).await;
+    (view, ms, "cpu")
+}
+
+/// The GPU run, if the backend has a GPU and it answers in time; otherwise the backend falls
+/// back to the CPU (with the reason) and this is `None`.
+async fn run_gpu(backend: &Backend, input: &Tensor, options: &RunOptions) -> Option<RunOutput> {
+    backend.gpu()?;
+    let timeout = yew::platform::time::sleep(GPU_TIMEOUT);
+    match first_of(backend.run_gpu(input, options), timeout).await {
+        Ok(output) => output,
+        Err(()) => {
+            backend.fall_back(format!(
+                "the GPU did not answer within {} s",
+                GPU_TIMEOUT.as_secs()
+            ));
+            None
+        }
+    }
+}
+
+/// `work`'s result, or `Err(())` if `deadline` completes first.
+async fn first_of<T>(
+    work: impl Future<Output = T>,
+    deadline: impl Future<Output = ()>,
+) -> Result<T, ()> {
+    let (mut work, mut deadline) = (pin!(work), pin!(deadline));
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(value) = work.as_mut().poll(cx) {
+            return Poll::Ready(Ok(value));
+        }
+        deadline.as_mut().poll(cx).map(Err)
+    })
+    .await
 }
 
 /// A forward pass that hands the page back to the browser after every residual block (so it

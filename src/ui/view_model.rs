@@ -109,7 +109,7 @@ impl RunView {
     }
 
     /// The export file `excitations.json`: the CLI's JSON shape (DESIGN.md) for this run.
-    pub fn to_json(&self, model: &str, input: &str) -> String {
+    pub fn to_json(&self, model: &str, input: &str, backend: &str) -> String {
         let excitations: Vec<_> = self
             .blocks
             .iter()
@@ -118,7 +118,7 @@ impl RunView {
         serde_json::json!({
             "model": model,
             "input": input,
-            "backend": "cpu",
+            "backend": backend,
             "top": self.top,
             "excitations": excitations,
         })
@@ -305,7 +305,7 @@ mod tests {
     fn exports_carry_every_channel() {
         let view = RunView::new(&output(), &[], 1);
         let json: serde_json::Value =
-            serde_json::from_str(&view.to_json("m", "x.png")).expect("valid JSON");
+            serde_json::from_str(&view.to_json("m", "x.png", "cpu")).expect("valid JSON");
         assert_eq!(
             json["excitations"][0]["values"].as_array().unwrap().len(),
             4

@@ -102,7 +102,9 @@ test('a sample is classified, with one heatmap per SE block, equal to the native
   assert.equal(top.length, 5);
   assert.equal(await page.getByTestId('top1-label').textContent(), 'Ankle boot');
   assert.ok(top[0].prob > 0.5 && top.every((p, i) => i === 0 || p.prob <= top[i - 1].prob));
+  // Chromium's WebGPU here is SwiftShader, a software adapter: `auto` prefers the CPU, and says so.
   assert.equal(await page.getByTestId('backend-badge').textContent(), 'cpu');
+  assert.match(await page.getByTestId('fallback-reason').textContent(), /the only GPU adapter is a software one.*, slower than the CPU path/);
   for (const block of BLOCKS) {
     assert.ok(await pixelStd(page, `heatmap-${block}`) > 1, `${block} heatmap is flat`);
   }
@@ -171,6 +173,48 @@ test('a sample is classified, with one heatmap per SE block, equal to the native
   assert.deepEqual(errors, []);
 });
 
+test('WebGPU and the CPU agree; without WebGPU the CPU takes over and says why', async () => {
+  const { page, errors } = await open('?backend=cpu&sample=fmnist-ankle-boot-0.png');
+  assert.equal(await page.getByTestId('backend-badge').textContent(), 'cpu');
+  const cpu = await exported(page);
+  assert.equal(cpu.backend, 'cpu');
+  await page.getByTestId('backend-select').selectOption('webgpu');
+  await classified(page, 2);
+  assert.equal(await page.getByTestId('backend-badge').textContent(), 'webgpu');
+  assert.match(page.url(), /backend=webgpu/);
+  const gpu = await exported(page);
+  assert.equal(gpu.backend, 'webgpu');
+  assert.equal(gpu.top[0].label, cpu.top[0].label);
+  for (const [i, tap] of gpu.excitations.entries()) {
+    const diff = Math.max(...tap.values.map((v, c) => Math.abs(v - cpu.excitations[i].values[c])));
+    assert.ok(diff < 1e-4, `${tap.block}: WebGPU and CPU gates differ by ${diff}`);
+  }
+  // Ablation and the channel detail run on WebGPU too.
+  await page.getByTestId('ablate-layer4.0.se').check();
+  await classified(page, 3);
+  assert.equal(await page.getByTestId('backend-badge').textContent(), 'webgpu');
+  await page.getByTestId('heatmap-layer2.0.se').click({ position: { x: 2, y: 2 } });
+  await page.getByTestId('channel-detail').waitFor();
+  assert.deepEqual(errors, []);
+
+  // A browser without WebGPU: the page asks for it, runs on the CPU, and says why.
+  const plain = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu'] });
+  try {
+    const other = await plain.newPage();
+    const otherErrors = [];
+    other.on('pageerror', (error) => otherErrors.push(error.message));
+    await other.goto(URL + '?backend=webgpu&sample=fmnist-ankle-boot-0.png');
+    await classified(other);
+    assert.equal(await other.getByTestId('backend-badge').textContent(), 'cpu');
+    assert.match(await other.getByTestId('fallback-reason').textContent(), /^WebGPU not used, running on the CPU: .+/);
+    assert.equal(await other.getByTestId('top1-label').textContent(), cpu.top[0].label);
+    await other.screenshot({ path: `${SHOTS}/app-no-webgpu.png` });
+    assert.deepEqual(otherErrors, []);
+  } finally {
+    await plain.close();
+  }
+});
+
 test('an uploaded photo is fitted to the dataset look and classified', async () => {
   const { page, errors } = await open();
   await page.getByTestId('file-input').setInputFiles(PHOTO);
@@ -186,9 +230,9 @@ test('an uploaded photo is fitted to the dataset look and classified', async () 
 });
 
 test('switching gates off changes the prediction, and back on restores it', async () => {
-  const { page, errors } = await open('?sample=fmnist-shirt-4.png');
+  const { page, errors } = await open('?backend=cpu&sample=fmnist-shirt-4.png');
   const before = await predictions(page);
-  // Runs yield to the browser between residual blocks and say how far they got.
+  // CPU runs yield to the browser between residual blocks and say how far they got.
   await page.evaluate(() => {
     window.statuses = [];
     const status = document.querySelector('[data-testid="status"]');
