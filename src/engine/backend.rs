@@ -11,7 +11,8 @@ use crate::gpu::{GpuContext, GpuModel};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BackendPreference {
     /// A hardware GPU if there is one, else the CPU: a software adapter (lavapipe, SwiftShader)
-    /// is 50–250× slower than the CPU path here (BENCHMARKS.md), so `Auto` never picks one.
+    /// emulates a GPU on the same cores, far slower than the CPU path (BENCHMARKS.md), so
+    /// `Auto` never picks one.
     Auto,
     /// Any GPU adapter, software ones included (they are how the GPU path is tested).
     Gpu,
