@@ -6,6 +6,8 @@
 #   LIMIT=50 scripts/accuracy.sh     # the first 50 of each class (what `make test` runs)
 #
 # Fails unless the two accuracies agree within 0.1 points. Results: target/accuracy/{ours,torch}.json.
+# A full run also writes the model's class_stats.json (the per-class mean gates the app's class
+# statistics view shows at once), straight from `se-lens evaluate`.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
@@ -43,3 +45,21 @@ if full and ours["accuracy"] < 0.93:
 if problems:
     sys.exit("; ".join(problems))
 PY
+if [ "$LIMIT" = 0 ]; then
+    python3 - "$out/ours.json" "$MODEL/class_stats.json" <<'PY'
+import json, sys
+ours = json.load(open(sys.argv[1]))
+stats = {
+    "source": f"se-lens evaluate over the {ours['images']} Fashion-MNIST test images (make accuracy)",
+    "images": ours["images"],
+    "labels": ours["labels"],
+    "class_counts": ours["class_counts"],
+    "blocks": [{"block": b["block"],
+                "class_means": [[round(v, 7) for v in row] for row in b["class_means"]],
+                "mean": [round(v, 7) for v in b["mean"]]} for b in ours["excitations"]],
+}
+with open(sys.argv[2], "w") as f:
+    json.dump(stats, f, separators=(",", ":"))
+print(f"wrote {sys.argv[2]}")
+PY
+fi

@@ -15,7 +15,10 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use se_lens::engine::{read_npy, softmax, Backend, BackendPreference, RunOptions, Tensor};
+use se_lens::engine::{
+    class_of_folder, read_npy, softmax, Backend, BackendPreference, ClassStatsSums, RunOptions,
+    Tensor,
+};
 use se_lens::model::Model;
 use se_lens::{cpu, preprocess};
 
@@ -327,42 +330,13 @@ fn evaluate(args: &[String]) -> Result<(), CliError> {
 
     let classes = model.labels.len();
     let mut confusion = vec![vec![0usize; classes]; classes];
-    let mut counts = vec![0usize; classes];
-    let mut sums: Vec<(String, Vec<Vec<f64>>)> = results[0]
-        .2
-        .iter()
-        .map(|tap| {
-            (
-                tap.block.clone(),
-                vec![vec![0.0; tap.values.len()]; classes],
-            )
-        })
-        .collect();
+    let mut stats = ClassStatsSums::new(classes);
     for (class, predicted, taps) in &results {
         confusion[*class][*predicted] += 1;
-        counts[*class] += 1;
-        for ((_, per_class), tap) in sums.iter_mut().zip(taps) {
-            for (sum, v) in per_class[*class].iter_mut().zip(&tap.values) {
-                *sum += f64::from(*v);
-            }
-        }
+        stats.add(*class, taps);
     }
+    let stats = stats.finish();
     let correct: usize = (0..classes).map(|c| confusion[c][c]).sum();
-    let excitations: Vec<_> = sums
-        .iter()
-        .map(|(block, per_class)| {
-            let channels = per_class[0].len();
-            let class_means: Vec<Vec<f64>> = per_class
-                .iter()
-                .zip(&counts)
-                .map(|(sums, &n)| sums.iter().map(|s| s / n.max(1) as f64).collect())
-                .collect();
-            let mean: Vec<f64> = (0..channels)
-                .map(|ch| per_class.iter().map(|s| s[ch]).sum::<f64>() / results.len() as f64)
-                .collect();
-            serde_json::json!({"block": block, "class_means": class_means, "mean": mean})
-        })
-        .collect();
     println!(
         "{}",
         serde_json::json!({
@@ -371,10 +345,10 @@ fn evaluate(args: &[String]) -> Result<(), CliError> {
             "correct": correct,
             "accuracy": correct as f64 / results.len() as f64,
             "labels": model.labels,
-            "class_counts": counts,
+            "class_counts": stats.class_counts,
             "confusion": confusion,
             "predictions": results.iter().map(|r| r.1).collect::<Vec<_>>(),
-            "excitations": excitations,
+            "excitations": stats.blocks,
             "seconds": started.elapsed().as_secs_f64(),
         })
     );
@@ -399,18 +373,13 @@ fn labelled_images(
     let mut samples = Vec::new();
     for dir in read_dir(root)?.into_iter().filter(|p| p.is_dir()) {
         let name = dir.file_name().unwrap_or_default().to_string_lossy();
-        let class = name
-            .parse::<usize>()
-            .ok()
-            .filter(|&c| c < labels.len())
-            .or_else(|| labels.iter().position(|l| l.replace('/', "_") == name))
-            .ok_or_else(|| {
-                failed(format!(
-                    "{}: not a class index below {} or a label name of the model",
-                    dir.display(),
-                    labels.len()
-                ))
-            })?;
+        let class = class_of_folder(&name, labels).ok_or_else(|| {
+            failed(format!(
+                "{}: not a class index below {} or a label name of the model",
+                dir.display(),
+                labels.len()
+            ))
+        })?;
         let images = read_dir(&dir)?.into_iter().filter(|p| {
             p.extension()
                 .and_then(|e| e.to_str())

@@ -10,14 +10,32 @@ const ROWS_PER_TASK: usize = 64;
 pub fn excitation(squeezed: &[f32], se: &SqueezeExcite) -> Vec<f32> {
     squeezed
         .chunks_exact(se.channels)
-        .flat_map(|z| {
-            let mut hidden = dense(&se.fc1_weight, &se.fc1_bias, z);
-            hidden.iter_mut().for_each(|v| *v = v.max(0.0));
-            let mut gate = dense(&se.fc2_weight, &se.fc2_bias, &hidden);
-            gate.iter_mut().for_each(|v| *v = sigmoid(*v));
-            gate
-        })
+        .flat_map(|z| excitation_steps(z, se).gates)
         .collect()
+}
+
+/// Every intermediate of one image's excitation (the teaching view shows each).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExcitationSteps {
+    /// FC1 → ReLU: the reduced vector, `channels / r` values.
+    pub hidden: Vec<f32>,
+    /// FC2, before the sigmoid: unbounded, either sign.
+    pub logits: Vec<f32>,
+    /// sigmoid(logits): the gate, in (0, 1).
+    pub gates: Vec<f32>,
+}
+
+/// The excitation of one squeezed vector `z` (`channels` values), step by step.
+pub fn excitation_steps(z: &[f32], se: &SqueezeExcite) -> ExcitationSteps {
+    let mut hidden = dense(&se.fc1_weight, &se.fc1_bias, z);
+    hidden.iter_mut().for_each(|v| *v = v.max(0.0));
+    let logits = dense(&se.fc2_weight, &se.fc2_bias, &hidden);
+    let gates = logits.iter().map(|&v| sigmoid(v)).collect();
+    ExcitationSteps {
+        hidden,
+        logits,
+        gates,
+    }
 }
 
 /// `relu(x · gate + shortcut)`, in place on `x`: the end of every SE residual block.

@@ -1,13 +1,15 @@
 //! The engine: the network, its taps, and the backends that run it.
 
-pub use backend::{Backend, BackendPreference};
 mod backend;
+mod class_stats;
 mod network;
 mod npy;
 mod run;
 mod tensor;
 mod tolerance;
 
+pub use backend::{Backend, BackendPreference};
+pub use class_stats::{class_of_folder, BlockClassStats, ClassStats, ClassStatsSums};
 pub use network::{Conv2d, Layer, Linear, Network, Pool, PoolKind, ResidualBlock, SqueezeExcite};
 pub use npy::{read_npy, NpyError};
 pub use run::{softmax, ExcitationTap, FeatureMapTap, GateOverride, RunOptions, RunOutput};
