@@ -19,6 +19,8 @@ use super::jobs::{
     channel_detail, classify, load_model, load_model_files, prepare_backend, Outcome,
 };
 use super::overview::{DepthChart, Overview};
+use super::teaching::{BlockSteps, ClassStatsPanel};
+use super::tour::Tour;
 use super::view_model::{BlockView, ChannelDetail, CompareView, RunView};
 use crate::engine::{Backend, BackendPreference};
 use crate::model::Model;
@@ -40,7 +42,7 @@ pub struct Sample {
 /// The current image, as decoded (each model's photo rule applies to it when it runs).
 struct Input {
     name: String,
-    image: RgbImage,
+    image: Rc<RgbImage>,
 }
 
 pub enum Msg {
@@ -289,7 +291,10 @@ impl Component for App {
             Msg::Decoded(Ok((name, image))) => match &self.model {
                 Some(_) => {
                     self.detail = None;
-                    self.input = Some(Rc::new(Input { name, image }));
+                    self.input = Some(Rc::new(Input {
+                        name,
+                        image: Rc::new(image),
+                    }));
                     self.start_run(ctx);
                 }
                 None => {
@@ -429,6 +434,7 @@ impl Component for App {
             <main class="page">
                 <header>
                     <h1>{ "SE Lens" }</h1>
+                    <Tour />
                     <p class="tagline">
                         { "See which channels each Squeeze-and-Excitation block amplifies and which it suppresses. \
                            Everything runs in your browser; your images never leave it." }
@@ -490,6 +496,7 @@ impl Component for App {
                 }
                 { self.view_input(link) }
                 { self.view_outcome(link) }
+                { self.view_teaching() }
             </main>
         }
     }
@@ -580,6 +587,24 @@ impl App {
                         { format!("WebGPU not used, running on the CPU: {reason}") }
                     </span>
                 }
+            </>
+        }
+    }
+
+    /// One block step by step (once an image is classified) and the class statistics.
+    fn view_teaching(&self) -> Html {
+        let (Some(model), Some(backend)) = (&self.model, &self.backend) else {
+            return html! {};
+        };
+        // Only a model folder on this site can ship statistics (`class_stats.json`).
+        let folder = (!self.model_name.starts_with("hf:") && !self.model_name.contains(" + "))
+            .then(|| self.model_name.clone());
+        html! {
+            <>
+                if let (Some(input), Some(_)) = (&self.input, &self.outcome) {
+                    <BlockSteps model={model.clone()} backend={backend.clone()} image={input.image.clone()} />
+                }
+                <ClassStatsPanel model={model.clone()} backend={backend.clone()} {folder} />
             </>
         }
     }
@@ -694,8 +719,10 @@ impl App {
                             }
                         }) }
                     </ol>
-                    <p class="muted">{ format!("Forward pass {:.1} ms on the CPU (wasm SIMD), preprocessing {:.1} ms.",
-                        outcome.forward_ms, outcome.preprocess_ms) }</p>
+                    <p class="muted">{ format!("Forward pass {:.1} ms on {}, preprocessing {:.1} ms.",
+                        outcome.forward_ms,
+                        if outcome.backend == "webgpu" { "WebGPU" } else { "the CPU (wasm SIMD)" },
+                        outcome.preprocess_ms) }</p>
                     if let Some((json, csv)) = &self.downloads {
                         <p class="exports">
                             <a data-testid="excitation-json" href={json.clone()} download="excitations.json">{ "Excitations (JSON)" }</a>

@@ -10,11 +10,15 @@ use std::time::Duration;
 
 use yew::Callback;
 
+use super::browser::decode_image;
 use super::browser::{fetch_bytes, fetch_cached, now_ms, query_param, read_blob};
 use super::hub::{hub_urls, DEFAULT_HUB};
-use super::view_model::{ChannelDetail, RunView};
+use super::view_model::{ChannelDetail, ClassStatsView, RunView, SeSteps};
 use crate::cpu;
-use crate::engine::{Backend, BackendPreference, GateOverride, RunOptions, RunOutput, Tensor};
+use crate::engine::{
+    class_of_folder, Backend, BackendPreference, ClassStats, ClassStatsSums, GateOverride,
+    RunOptions, RunOutput, Tensor,
+};
 use crate::model::Model;
 use crate::preprocess::{adapt_photo, preprocess, RgbImage};
 
@@ -74,16 +78,12 @@ pub async fn channel_detail(
     block: &str,
     channel: usize,
 ) -> Result<ChannelDetail, String> {
-    let seen = adapt_photo(image, &model.config);
-    let input = preprocess(&seen, &model.config.pretrained_cfg).map_err(|e| e.to_string())?;
+    let input = model_input(model, image)?;
     let options = RunOptions {
         feature_map: Some(block.to_string()),
         ..RunOptions::default()
     };
-    let output = match run_gpu(backend, &input, &options).await {
-        Some(output) => output,
-        None => cpu::forward(&model.network, &input, &options),
-    };
+    let output = run_output(model, backend, &input, &options).await;
     let gate = output
         .excitations
         .iter()
@@ -94,6 +94,153 @@ pub async fn channel_detail(
         .zip(gate)
         .and_then(|(tap, gate)| ChannelDetail::new(&tap, channel, gate))
         .ok_or_else(|| format!("{block} has no channel {channel}"))
+}
+
+/// `block` on `image`, step by step (the teaching view), and the prediction without its sigmoid.
+pub async fn se_steps(
+    model: &Model,
+    backend: &Backend,
+    image: &RgbImage,
+    block: &str,
+) -> Result<SeSteps, String> {
+    let se = model
+        .network
+        .se_blocks()
+        .find(|se| se.name == block)
+        .ok_or_else(|| format!("the model has no SE block {block}"))?;
+    let input = model_input(model, image)?;
+    let options = RunOptions {
+        feature_map: Some(block.to_string()),
+        ..RunOptions::default()
+    };
+    let output = run_output(model, backend, &input, &options).await;
+    let tap = output
+        .feature_map
+        .as_ref()
+        .ok_or_else(|| format!("{block} reported no feature map"))?;
+    let squeezed = cpu::global_avg_pool(&tap.map).data;
+    let steps = cpu::excitation_steps(&squeezed, se);
+    let raw = RunOptions {
+        gate_overrides: [(
+            block.to_string(),
+            GateOverride::Values(steps.logits.clone()),
+        )]
+        .into(),
+        ..RunOptions::default()
+    };
+    let without_sigmoid = run_output(model, backend, &input, &raw).await;
+    let top = |output: &RunOutput| RunView::new(output, &model.labels, TOP_K).top;
+    Ok(SeSteps::new(
+        tap,
+        [squeezed, steps.hidden, steps.logits, steps.gates],
+        top(&output),
+        top(&without_sigmoid),
+    ))
+}
+
+/// The class statistics shipped with a model folder (`class_stats.json`, written by
+/// `make accuracy`), if it has them and they fit the model.
+pub async fn shipped_class_stats(model: &Model, path: &str) -> Option<ClassStatsView> {
+    let bytes = fetch_bytes(&format!("{path}/class_stats.json"))
+        .await
+        .ok()?;
+    #[derive(serde::Deserialize)]
+    struct Shipped {
+        source: String,
+        #[serde(flatten)]
+        stats: ClassStats,
+    }
+    let shipped: Shipped = serde_json::from_slice(&bytes).ok()?;
+    ClassStatsView::new(
+        shipped.source,
+        shipped.stats,
+        &model.labels,
+        &se_widths(model),
+    )
+}
+
+/// Class statistics from a chosen folder: `<folder>/<class index or label>/<image>`, every image
+/// classified; `progress` gets (done, all). Images in folders that name no class are skipped and
+/// counted in the message.
+pub async fn class_stats_from_files(
+    model: &Model,
+    backend: &Backend,
+    files: &[web_sys::File],
+    progress: Callback<(usize, usize)>,
+) -> Result<ClassStatsView, String> {
+    let classed: Vec<(usize, &web_sys::File)> = files
+        .iter()
+        .filter_map(|file| {
+            // The path below the chosen folder (web-sys has no binding for it).
+            let path = js_sys::Reflect::get(file, &"webkitRelativePath".into())
+                .ok()?
+                .as_string()?;
+            let mut parts = path.rsplit('/');
+            let (_, folder) = (parts.next()?, parts.next()?);
+            Some((class_of_folder(folder, &model.labels)?, file))
+        })
+        .collect();
+    if classed.is_empty() {
+        return Err(format!(
+            "no images in class folders: name each subfolder by a class index below {} or a label \
+             of the model (e.g. {:?})",
+            model.labels.len(),
+            model.labels.first().map(String::as_str).unwrap_or("")
+        ));
+    }
+    let mut sums = ClassStatsSums::new(model.labels.len());
+    let mut failed = Vec::new();
+    for (done, (class, file)) in classed.iter().enumerate() {
+        progress.emit((done, classed.len()));
+        let image = match decode_image(file).await {
+            Ok(image) => image,
+            Err(e) => {
+                failed.push(format!("{}: {e}", file.name()));
+                continue;
+            }
+        };
+        let input = model_input(model, &image)?;
+        let output = run_output(model, backend, &input, &RunOptions::default()).await;
+        sums.add(*class, &output.excitations);
+    }
+    if failed.len() == classed.len() {
+        return Err(format!("no image could be read: {}", failed.join("; ")));
+    }
+    let images = classed.len() - failed.len();
+    let mut source = format!("{images} images of the chosen folder, classified in this page");
+    if !failed.is_empty() {
+        source += &format!(" ({} unreadable files skipped)", failed.len());
+    }
+    ClassStatsView::new(source, sums.finish(), &model.labels, &se_widths(model))
+        .ok_or_else(|| "the statistics do not fit the model".into())
+}
+
+/// Every SE block's name and width, to check statistics against.
+fn se_widths(model: &Model) -> Vec<(String, usize)> {
+    model
+        .network
+        .se_blocks()
+        .map(|se| (se.name.clone(), se.channels))
+        .collect()
+}
+
+/// The tensor the model sees for `image` (its photo rule, then timm's eval transform).
+fn model_input(model: &Model, image: &RgbImage) -> Result<Tensor, String> {
+    let seen = adapt_photo(image, &model.config);
+    preprocess(&seen, &model.config.pretrained_cfg).map_err(|e| e.to_string())
+}
+
+/// One run on the backend's GPU if it works, else on the CPU in one go.
+async fn run_output(
+    model: &Model,
+    backend: &Backend,
+    input: &Tensor,
+    options: &RunOptions,
+) -> RunOutput {
+    match run_gpu(backend, input, options).await {
+        Some(output) => output,
+        None => cpu::forward(&model.network, input, options),
+    }
 }
 
 /// A model from dropped or chosen files: a `config.json` and a `*.safetensors`.

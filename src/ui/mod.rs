@@ -14,6 +14,10 @@ mod heatmap;
 mod jobs;
 #[cfg(feature = "web")]
 mod overview;
+#[cfg(feature = "web")]
+mod teaching;
+#[cfg(feature = "web")]
+mod tour;
 
 #[cfg(feature = "web")]
 pub use app::App;

@@ -5,7 +5,7 @@ use std::rc::Rc;
 
 use serde::Serialize;
 
-use crate::engine::{softmax, FeatureMapTap, RunOutput};
+use crate::engine::{softmax, BlockClassStats, ClassStats, FeatureMapTap, RunOutput};
 
 /// One row of the top-k list.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -180,6 +180,148 @@ impl ChannelDetail {
     }
 }
 
+/// One SE block on the current image, step by step: the input maps, the squeeze, both FCs, the
+/// gate, and what the prediction becomes when the sigmoid is left out.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SeSteps {
+    pub block: String,
+    pub width: usize,
+    pub height: usize,
+    /// The block's input (the residual branch's output), first image, `[channel][height·width]`.
+    pub maps: Vec<f32>,
+    /// The largest `|value|` of `maps`: the thumbnails' shared colour scale `±limit`.
+    pub limit: f32,
+    /// The squeeze: each channel's mean.
+    pub squeezed: Vec<f32>,
+    /// FC1 → ReLU: the reduced vector.
+    pub hidden: Vec<f32>,
+    /// FC2, before the sigmoid.
+    pub logits: Vec<f32>,
+    /// sigmoid(FC2): the gate the block applies.
+    pub gates: Vec<f32>,
+    /// The prediction as the network makes it, and with this block's gate replaced by FC2's raw
+    /// output (no sigmoid), everything else unchanged.
+    pub top: Vec<Prediction>,
+    pub top_without_sigmoid: Vec<Prediction>,
+}
+
+impl SeSteps {
+    /// `tap` is the block's input; `squeezed`, `hidden`, `logits` and `gates` the excitation's
+    /// steps on it (`cpu::excitation_steps`).
+    pub fn new(
+        tap: &FeatureMapTap,
+        [squeezed, hidden, logits, gates]: [Vec<f32>; 4],
+        top: Vec<Prediction>,
+        top_without_sigmoid: Vec<Prediction>,
+    ) -> Self {
+        let [_, channels, height, width] = tap.map.shape;
+        let maps = tap.map.data[..channels * height * width].to_vec();
+        let limit = maps.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        Self {
+            block: tap.block.clone(),
+            width,
+            height,
+            maps,
+            limit,
+            squeezed,
+            hidden,
+            logits,
+            gates,
+            top,
+            top_without_sigmoid,
+        }
+    }
+
+    pub fn channels(&self) -> usize {
+        self.gates.len()
+    }
+
+    /// The reduction ratio `r`: channels per hidden unit.
+    pub fn ratio(&self) -> usize {
+        self.channels() / self.hidden.len().max(1)
+    }
+
+    /// Channels whose gate would be negative without the sigmoid (their maps would flip sign),
+    /// and those whose gate would exceed 1 (amplified beyond the input).
+    pub fn without_sigmoid(&self) -> (usize, usize) {
+        let negative = self.logits.iter().filter(|&&v| v < 0.0).count();
+        let above_one = self.logits.iter().filter(|&&v| v > 1.0).count();
+        (negative, above_one)
+    }
+
+    /// `channel`'s map scaled by its gate.
+    pub fn scaled(&self, channel: usize) -> impl Iterator<Item = f32> + '_ {
+        let plane = self.width * self.height;
+        self.maps[channel * plane..(channel + 1) * plane]
+            .iter()
+            .map(move |v| v * self.gates[channel])
+    }
+}
+
+/// The SE paper's Fig. 6 for one model: per plotted block, each class's mean gate per channel
+/// and the mean over all images.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClassStatsView {
+    /// Where the numbers come from (shown under the plots).
+    pub source: String,
+    pub labels: Vec<String>,
+    pub class_counts: Vec<usize>,
+    /// The last SE block of each stage, as the paper plots them.
+    pub blocks: Vec<BlockClassStats>,
+}
+
+impl ClassStatsView {
+    /// Keeps the last SE block of each stage (`layer3.5.se` of `layer3.*`); `None` if `stats`
+    /// does not fit `labels` and `blocks` (the model's SE blocks and widths).
+    pub fn new(
+        source: String,
+        stats: ClassStats,
+        labels: &[String],
+        blocks: &[(String, usize)],
+    ) -> Option<Self> {
+        let fits = stats.class_counts.len() == labels.len()
+            && stats.blocks.len() == blocks.len()
+            && stats
+                .blocks
+                .iter()
+                .zip(blocks)
+                .all(|(b, (name, channels))| {
+                    b.block == *name
+                        && b.mean.len() == *channels
+                        && b.class_means.len() == labels.len()
+                        && b.class_means.iter().all(|row| row.len() == *channels)
+                });
+        if !fits {
+            return None;
+        }
+        let stage = |name: &str| name.split('.').next().unwrap_or("").to_string();
+        let mut last_of_stage: Vec<BlockClassStats> = Vec::new();
+        for block in stats.blocks {
+            match last_of_stage.last_mut() {
+                Some(last) if stage(&last.block) == stage(&block.block) => *last = block,
+                _ => last_of_stage.push(block),
+            }
+        }
+        Some(Self {
+            source,
+            labels: labels.to_vec(),
+            class_counts: stats.class_counts,
+            blocks: last_of_stage,
+        })
+    }
+
+    /// The export file: the plotted numbers, in `se-lens evaluate`'s field names.
+    pub fn to_json(&self) -> String {
+        serde_json::json!({
+            "source": self.source,
+            "labels": self.labels,
+            "class_counts": self.class_counts,
+            "excitations": self.blocks,
+        })
+        .to_string()
+    }
+}
+
 /// How the gates of image B differ from those of image A, block by block (same model).
 #[derive(Clone, Debug, PartialEq)]
 pub struct CompareView {
@@ -233,6 +375,35 @@ impl CompareView {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn class_stats_keep_the_last_block_of_each_stage_and_check_the_model() {
+        let block = |name: &str, v: f64| BlockClassStats {
+            block: name.into(),
+            class_means: vec![vec![v; 2]; 2],
+            mean: vec![v; 2],
+        };
+        let stats = ClassStats {
+            class_counts: vec![3, 4],
+            blocks: vec![
+                block("layer1.0.se", 0.1),
+                block("layer1.1.se", 0.2),
+                block("layer2.0.se", 0.3),
+            ],
+        };
+        let labels = ["a".to_string(), "b".into()];
+        let blocks: Vec<(String, usize)> =
+            stats.blocks.iter().map(|b| (b.block.clone(), 2)).collect();
+        let view =
+            ClassStatsView::new("test".into(), stats.clone(), &labels, &blocks).expect("fits");
+        let names: Vec<&str> = view.blocks.iter().map(|b| b.block.as_str()).collect();
+        assert_eq!(names, ["layer1.1.se", "layer2.0.se"]);
+        let json: serde_json::Value = serde_json::from_str(&view.to_json()).expect("JSON");
+        assert_eq!(json["excitations"][1]["mean"][0], 0.3);
+        // Another model's statistics (other widths) are refused.
+        let wider: Vec<(String, usize)> = blocks.iter().map(|(n, _)| (n.clone(), 3)).collect();
+        assert!(ClassStatsView::new("test".into(), stats, &labels, &wider).is_none());
+    }
     use crate::engine::ExcitationTap;
 
     fn output() -> RunOutput {

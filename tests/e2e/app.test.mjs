@@ -3,7 +3,7 @@
 // (node --test) after `se-lens` is built; screenshots land in target/e2e/ — look at them.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { chromium } from 'playwright-core';
 import { serve } from '../../scripts/serve.mjs';
@@ -403,6 +403,101 @@ test('a model that cannot be loaded is reported', async () => {
   await page.goto(URL + '?model=assets/models/missing');
   await page.getByTestId('error').waitFor({ timeout: 60_000 });
   assert.match(await page.getByTestId('error').textContent(), /Cannot load the model assets\/models\/missing: .*HTTP 404/);
+});
+
+test('one SE block step by step, and what leaving out the sigmoid does', async () => {
+  const { page, errors } = await open('?backend=cpu&sample=fmnist-ankle-boot-0.png');
+  const gates = (await exported(page)).excitations;
+  const teach = page.getByTestId('teach');
+  await teach.getByTestId('teach-no-sigmoid').waitFor();
+  // layer1.0.se: 32 channels → 8 hidden units (timm rounds C/16 up to a multiple of 8), so r = 4.
+  assert.equal(await page.locator('[data-testid="teach-squeeze"] rect').count(), 32);
+  assert.equal(await page.locator('[data-testid="teach-hidden"] rect').count(), 8);
+  assert.match(await teach.textContent(), /FC1 \+ ReLU: 32 → 8 values \(reduction r = 4\)/);
+  const shown = await page.locator('[data-testid="teach-gate"] span').evaluateAll((cells) =>
+    cells.map((c) => Number(c.title.split('gate ')[1])));
+  assert.equal(shown.length, 32);
+  shown.forEach((g, c) => assert.ok(Math.abs(g - gates[0].values[c]) < 6e-5, `gate ${c}: ${g}`));
+  // The gate is the sigmoid of FC2's output, bar by bar.
+  const logits = await page.locator('[data-testid="teach-logits"] rect').evaluateAll((r) => r.map((x) => Number(x.dataset.value)));
+  logits.forEach((z, c) => assert.ok(Math.abs(1 / (1 + Math.exp(-z)) - gates[0].values[c]) < 1e-5));
+  assert.ok(await pixelStd(page, 'teach-maps') > 1 && await pixelStd(page, 'teach-scaled') > 1);
+  // Hovering a channel in one step names it and marks it in the others.
+  await page.locator('[data-testid="teach-squeeze"] rect').nth(5).hover();
+  assert.match(await page.getByTestId('teach-hover').textContent(), /^channel 5: mean -?\d\.\d{4} → FC2 -?\d+\.\d{3} → gate \d\.\d{4}$/);
+  assert.equal(await page.locator('[data-testid="teach-gate"] span.hovered').count(), 1);
+  assert.equal(await page.locator('[data-testid="teach-logits"] rect.hovered').count(), 1);
+  assert.match(await page.getByTestId('teach-no-sigmoid').textContent(),
+    /from -?\d+\.\d\d to -?\d+\.\d\d\. \d+ of 32 channels would get a negative gate.*the network predicts .+ \(\d+\.\d%\) instead of Ankle boot/);
+  await page.getByTestId('teach').screenshot({ path: `${SHOTS}/app-teach.png` });
+  // Another block.
+  await page.getByTestId('teach-block').selectOption('layer4.0.se');
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="teach-squeeze"] rect').length === 256);
+  assert.deepEqual(errors, []);
+});
+
+test('class statistics: shipped for the default model, computed in the page from a folder, equal to the CLI', async () => {
+  const { page, errors } = await open();
+  const stats = page.getByTestId('class-stats');
+  await stats.getByTestId('class-stats-json').waitFor();
+  assert.match(await page.getByTestId('class-source').textContent(), /10000 Fashion-MNIST test images/);
+  for (const block of BLOCKS) {
+    assert.equal(await page.locator(`[data-testid="class-plot-${block}"] polyline`).count(), 11, block);
+  }
+  const json = async () => page.evaluate(async (url) => (await fetch(url)).json(),
+    await page.getByTestId('class-stats-json').getAttribute('href'));
+  const shipped = JSON.parse(readFileSync(`${MODEL}/class_stats.json`));
+  const plotted = await json();
+  assert.deepEqual(plotted.class_counts, shipped.class_counts);
+  assert.deepEqual(plotted.excitations, shipped.blocks);
+  await stats.screenshot({ path: `${SHOTS}/app-class-stats.png` });
+
+  // Three classes of test images (exported by `make accuracy`, which `make test` runs first), three
+  // each, in folders named by label and by index; the CLI computes the same numbers.
+  const root = 'target/e2e/class-folder';
+  for (const [index, folder] of [[9, 'Ankle boot'], [1, 'Trouser'], [6, '6']]) {
+    mkdirSync(`${root}/${folder}`, { recursive: true });
+    for (const file of readdirSync(`target/fmnist-test/${index}`).sort().slice(0, 3)) {
+      copyFileSync(`target/fmnist-test/${index}/${file}`, `${root}/${folder}/${file}`);
+    }
+  }
+  await page.getByTestId('class-folder').setInputFiles(root);
+  await page.waitForFunction(() => /chosen folder/.test(document.querySelector('[data-testid="class-source"]')?.textContent ?? ''));
+  const ours = await json();
+  const cli = JSON.parse(execFileSync('target/release/se-lens', ['evaluate', '--model', MODEL, '--images', root]).toString());
+  assert.deepEqual(ours.class_counts, cli.class_counts);
+  for (const [i, block] of ours.excitations.entries()) {
+    const theirs = cli.excitations[i];
+    assert.equal(block.block, theirs.block);
+    block.class_means.forEach((row, c) => row.forEach((v, ch) =>
+      assert.ok(Math.abs(v - theirs.class_means[c][ch]) < 1e-5, `${block.block} class ${c} channel ${ch}`)));
+  }
+  // A folder that names no class is refused with a message; the plots stay.
+  mkdirSync('target/e2e/no-classes/holiday', { recursive: true });
+  copyFileSync(PHOTO, 'target/e2e/no-classes/holiday/cat.png');
+  await page.getByTestId('class-folder').setInputFiles('target/e2e/no-classes');
+  await page.getByTestId('class-error').waitFor();
+  assert.match(await page.getByTestId('class-error').textContent(), /name each subfolder by a class index below 10 or a label/);
+  assert.equal(await page.locator('[data-testid="class-plot-layer4.0.se"]').count(), 1);
+  assert.deepEqual(errors, []);
+});
+
+test('the guided tour walks from the upload to the class statistics, and can be closed', async () => {
+  const { page, errors } = await open('?sample=fmnist-trouser-2.png');
+  await page.getByTestId('tour-start').click();
+  const targets = ['drop-zone', 'top1-label', 'overview', 'ablate-all', 'teach', 'class-stats'];
+  for (const [step, target] of targets.entries()) {
+    assert.equal(await page.getByTestId('tour').getAttribute('data-step'), String(step));
+    await page.locator(`[data-testid="${target}"][data-tour-target]`).waitFor();
+    if (step === 2) await page.screenshot({ path: `${SHOTS}/app-tour.png` });
+    await page.getByTestId('tour-next').click();
+  }
+  assert.equal(await page.getByTestId('tour').count(), 0);
+  assert.equal(await page.locator('[data-tour-target]').count(), 0);
+  await page.getByTestId('tour-start').click();
+  await page.getByTestId('tour-close').click();
+  assert.equal(await page.getByTestId('tour').count(), 0);
+  assert.deepEqual(errors, []);
 });
 
 test('readable on a phone-width screen', async () => {
