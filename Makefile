@@ -1,5 +1,5 @@
 # The two commands of the README. Each installs what is missing first (scripts/setup.sh).
-.PHONY: run test bench train accuracy setup dist clean
+.PHONY: run test bench train accuracy fuzz setup dist clean
 
 PORT ?= 8080
 
@@ -22,6 +22,10 @@ train: setup
 ## The default model's test accuracy, our engine vs PyTorch (LIMIT=n: n images per class)
 accuracy: setup
 	scripts/accuracy.sh
+
+## Property-fuzz every parser (model files, npy, images) for FUZZ_SECONDS (default 300)
+fuzz: setup
+	scripts/fuzz.sh
 
 setup:
 	scripts/setup.sh

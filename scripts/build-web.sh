@@ -9,4 +9,5 @@ fi
 # Trunk builds offline; fetch first (with build-std this includes std's own dependencies).
 wasm_cargo fetch --target "$WASM_TARGET" --quiet
 trunk build --release
+node scripts/csp.mjs dist/index.html
 ls -l dist/*.wasm | awk '{ printf "dist: %s (%.0f KiB)\n", $NF, $5 / 1024 }'

@@ -262,6 +262,45 @@ fn bad_models_are_refused_with_the_culprit_named() {
     .unwrap();
     assert_fails_with(&run(&truncated), "model.safetensors is not valid");
 
+    // Sizes that would make preprocessing allocate absurd images are refused at load.
+    assert_fails_with(
+        &run(&edit_config(
+            "input-size",
+            "\"input_size\": [",
+            "\"input_size\": [3, 100000, 100000], \"ignored\": [",
+        )),
+        "input_size [3, 100000, 100000]: height and width must be 1 to 2048",
+    );
+    assert_fails_with(
+        &run(&edit_config(
+            "crop",
+            "\"crop_pct\": 0.875",
+            "\"crop_pct\": 0.0001",
+        )),
+        "crop_pct 0.0001 is outside 0.25 to 2",
+    );
+    // A tensor of another dtype (same header length: I32 for F32).
+    let dtype = scratch("dtype");
+    let mut bytes = std::fs::read(dtype.join("model.safetensors")).unwrap();
+    let at = bytes
+        .windows(5)
+        .position(|w| w == b"\"F32\"")
+        .expect("an F32 tensor");
+    bytes[at + 1..at + 4].copy_from_slice(b"I32");
+    std::fs::write(dtype.join("model.safetensors"), bytes).unwrap();
+    assert_fails_with(
+        &run(&dtype),
+        "has dtype I32; SE Lens reads F32, F16 and BF16",
+    );
+    // A 2 GiB weights file (sparse: nothing is written) is refused before it is read.
+    let huge = scratch("huge");
+    std::fs::File::options()
+        .write(true)
+        .open(huge.join("model.safetensors"))
+        .and_then(|file| file.set_len(2 << 30))
+        .unwrap();
+    assert_fails_with(&run(&huge), "bytes; at most 1 GiB is loaded");
+
     let pickle = scratch("pickle");
     std::fs::remove_file(pickle.join("model.safetensors")).unwrap();
     std::fs::write(pickle.join("pytorch_model.bin"), b"\x80\x02pickle").unwrap();

@@ -1,13 +1,29 @@
 //! Property tests over the loaders: whatever bytes arrive, they return a value or an error and
 //! never panic, hang or allocate absurdly.
+//!
+//! `make test` runs 300 cases per property; `make fuzz` runs the same properties with many more
+//! (`SE_LENS_FUZZ_CASES`) for a bounded time. A failure prints the minimal input; keep it as a
+//! regression case in `regressions()` below.
 #![cfg(not(target_arch = "wasm32"))]
 
 use proptest::prelude::*;
 use se_lens::engine::read_npy;
 use se_lens::model::{Model, Weights};
+use se_lens::preprocess;
 
 const CONFIG: &[u8] = include_bytes!("fixtures/models/seresnet18_tiny/config.json");
 const WEIGHTS: &[u8] = include_bytes!("fixtures/models/seresnet18_tiny/model.safetensors");
+const DEFAULT_CONFIG: &[u8] = include_bytes!("../assets/models/seresnet10-fmnist/config.json");
+const PNG: &[u8] = include_bytes!("fixtures/preprocess/decode_bilevel.png");
+const SAMPLE_PNG: &[u8] = include_bytes!("../assets/samples/fmnist-ankle-boot-0.png");
+const JPEG: &[u8] = include_bytes!("fixtures/preprocess/chelsea_q90.jpg");
+
+fn cases() -> u32 {
+    std::env::var("SE_LENS_FUZZ_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(300)
+}
 
 /// Flips, truncates or overwrites bytes of a valid file.
 fn mutated(valid: &'static [u8]) -> impl Strategy<Value = Vec<u8>> {
@@ -37,8 +53,18 @@ fn header_mutated() -> impl Strategy<Value = Vec<u8>> {
     })
 }
 
+/// Decodes `bytes` and runs them through the default model's photo rule and preprocessing.
+fn image_pipeline(bytes: &[u8]) {
+    let config: se_lens::model::ModelConfig =
+        serde_json::from_slice(DEFAULT_CONFIG).expect("the default model's config");
+    if let Ok(image) = preprocess::decode(bytes) {
+        let seen = preprocess::adapt_photo(&image, &config);
+        let _ = preprocess::preprocess(&seen, &config.pretrained_cfg);
+    }
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(300))]
+    #![proptest_config(ProptestConfig::with_cases(cases()))]
 
     #[test]
     fn safetensors_never_panics(bytes in prop_oneof![mutated(WEIGHTS), header_mutated(), prop::collection::vec(any::<u8>(), 0..64)]) {
@@ -57,6 +83,11 @@ proptest! {
     }
 
     #[test]
+    fn image_decoding_and_preprocessing_never_panic(bytes in prop_oneof![mutated(PNG), mutated(SAMPLE_PNG), mutated(JPEG)]) {
+        image_pipeline(&bytes);
+    }
+
+    #[test]
     fn npy_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..256), header in "[ -~]{0,80}") {
         let _ = read_npy(&bytes);
         let mut file = b"\x93NUMPY\x01\x00".to_vec();
@@ -65,4 +96,13 @@ proptest! {
         file.extend([0u8; 16]);
         let _ = read_npy(&file);
     }
+}
+
+/// Inputs that once failed (none yet from the fuzzing runs; the bomb header is from the issue).
+#[test]
+fn regressions() {
+    let mut bomb = PNG[..33].to_vec();
+    bomb[16..24].copy_from_slice(&[0, 1, 0x86, 0xa0, 0, 1, 0x86, 0xa0]); // 100000 × 100000
+    image_pipeline(&bomb);
+    assert!(preprocess::decode(&bomb).is_err());
 }

@@ -1,5 +1,6 @@
 //! The web app entry point, built for wasm32 by Trunk.
 
 fn main() {
+    se_lens::ui::report_panics();
     yew::Renderer::<se_lens::ui::App>::new().render();
 }

@@ -62,6 +62,31 @@ pub struct PretrainedCfg {
     pub crop_mode: String,
 }
 
+impl PretrainedCfg {
+    /// The largest input side accepted (timm's models use 224–600).
+    pub const MAX_SIDE: usize = 2048;
+
+    /// Refuses sizes that would make preprocessing allocate absurd images: sides of 0 or above
+    /// [`Self::MAX_SIDE`], and a `crop_pct` outside 0.25–2 (the resize is `side / crop_pct`).
+    pub fn check(&self) -> Result<(), String> {
+        let [_, height, width] = self.input_size;
+        if !(1..=Self::MAX_SIDE).contains(&height) || !(1..=Self::MAX_SIDE).contains(&width) {
+            return Err(format!(
+                "pretrained_cfg.input_size {:?}: height and width must be 1 to {}",
+                self.input_size,
+                Self::MAX_SIDE
+            ));
+        }
+        if !(0.25..=2.0).contains(&self.crop_pct) {
+            return Err(format!(
+                "pretrained_cfg.crop_pct {} is outside 0.25 to 2",
+                self.crop_pct
+            ));
+        }
+        Ok(())
+    }
+}
+
 fn default_interpolation() -> String {
     "bilinear".into()
 }

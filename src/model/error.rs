@@ -1,5 +1,7 @@
 use std::path::PathBuf;
 
+use super::MAX_MODEL_BYTES;
+
 /// Everything that can be wrong with a model a user hands us. Each message names the culprit.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
@@ -36,4 +38,6 @@ pub enum ModelError {
         "model.safetensors has {count} tensor(s) the architecture does not use, e.g. '{example}'"
     )]
     UnusedTensors { count: usize, example: String },
+    #[error("{what} is {size} bytes; at most {} GiB is loaded", MAX_MODEL_BYTES >> 30)]
+    TooLarge { what: String, size: u64 },
 }

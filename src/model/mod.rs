@@ -26,13 +26,28 @@ pub struct Model {
     pub labels: Vec<String>,
 }
 
+/// The largest model file SE Lens reads (1 GiB: SENet-154 in f32 is 460 MB), checked before
+/// anything is read or downloaded.
+pub const MAX_MODEL_BYTES: u64 = 1 << 30;
+
 impl Model {
     /// Loads a model folder: `config.json` + `model.safetensors` (a `pytorch_model.bin` alone is
     /// refused with a conversion hint).
     pub fn load_dir(dir: &Path) -> Result<Self, ModelError> {
         let read = |name: &str| {
             let path = dir.join(name);
-            std::fs::read(&path).map_err(|source| ModelError::Io { path, source })
+            let io = |source| ModelError::Io {
+                path: path.clone(),
+                source,
+            };
+            let size = std::fs::metadata(&path).map_err(io)?.len();
+            if size > MAX_MODEL_BYTES {
+                return Err(ModelError::TooLarge {
+                    what: path.display().to_string(),
+                    size,
+                });
+            }
+            std::fs::read(&path).map_err(io)
         };
         let config = read("config.json")?;
         let weights_path = dir.join("model.safetensors");
@@ -49,6 +64,7 @@ impl Model {
         }
         let config: ModelConfig =
             serde_json::from_slice(config_json).map_err(|e| ModelError::Config(e.to_string()))?;
+        config.pretrained_cfg.check().map_err(ModelError::Config)?;
         if let Some(rule) = config.photo_preprocess {
             rule.check().map_err(ModelError::Config)?;
         }

@@ -84,6 +84,11 @@ pub enum PreprocessError {
     #[error("the image is empty ({width}×{height} pixels)")]
     EmptyImage { width: usize, height: usize },
     #[error(
+        "the image is {width}×{height}; at most {} megapixels are accepted",
+        MAX_IMAGE_PIXELS / 1_000_000
+    )]
+    TooManyPixels { width: u64, height: u64 },
+    #[error(
         "a {width}×{height} image is too elongated: resizing it for the model leaves \
          {resized_width}×{resized_height} pixels"
     )]
@@ -104,6 +109,77 @@ pub enum PreprocessError {
     },
 }
 
+/// The most pixels an image may have (50 megapixels: a phone camera's photo fits; a decompression
+/// bomb does not). Checked on the size a file declares before it is decoded, and after decoding.
+pub const MAX_IMAGE_PIXELS: u64 = 50_000_000;
+
+/// Refuses an image whose header declares more than [`MAX_IMAGE_PIXELS`], before anything is
+/// decoded. Headers this build cannot read (formats other than PNG and JPEG, damaged files) pass:
+/// the decoder then refuses them or the size is checked after decoding.
+pub fn check_declared_size(bytes: &[u8]) -> Result<(), PreprocessError> {
+    match declared_size(bytes) {
+        Some((width, height)) => check_pixels(u64::from(width), u64::from(height)),
+        None => Ok(()),
+    }
+}
+
+/// The size a file's header declares, for PNG (IHDR), GIF (logical screen) and JPEG (the first
+/// start-of-frame marker). Read by hand: the page decodes with the browser and must not carry
+/// the `image` crate's decoders for this.
+fn declared_size(bytes: &[u8]) -> Option<(u32, u32)> {
+    let be = |at: usize| Some(u32::from_be_bytes(bytes.get(at..at + 4)?.try_into().ok()?));
+    let le16 = |at: usize| {
+        Some(u32::from(u16::from_le_bytes(
+            bytes.get(at..at + 2)?.try_into().ok()?,
+        )))
+    };
+    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") && bytes.get(12..16) == Some(b"IHDR") {
+        return Some((be(16)?, be(20)?));
+    }
+    if bytes.starts_with(b"GIF87a") || bytes.starts_with(b"GIF89a") {
+        return Some((le16(6)?, le16(8)?));
+    }
+    if bytes.starts_with(&[0xff, 0xd8]) {
+        return jpeg_frame_size(bytes);
+    }
+    None
+}
+
+/// Walks a JPEG's marker segments to its first SOFn (baseline, progressive, lossless, …).
+fn jpeg_frame_size(bytes: &[u8]) -> Option<(u32, u32)> {
+    let be16 = |at: usize| {
+        Some(u32::from(u16::from_be_bytes(
+            bytes.get(at..at + 2)?.try_into().ok()?,
+        )))
+    };
+    let mut at = 2;
+    loop {
+        while *bytes.get(at)? != 0xff {
+            at += 1;
+        }
+        while *bytes.get(at)? == 0xff {
+            at += 1; // fill bytes
+        }
+        let marker = *bytes.get(at)?;
+        at += 1;
+        match marker {
+            0xd0..=0xd9 | 0x01 => continue, // RSTn, SOI, EOI, TEM: no length
+            0xc0..=0xcf if !matches!(marker, 0xc4 | 0xc8 | 0xcc) => {
+                return Some((be16(at + 5)?, be16(at + 3)?));
+            }
+            _ => at += usize::try_from(be16(at)?).ok()?,
+        }
+    }
+}
+
+/// Refuses `width × height` above [`MAX_IMAGE_PIXELS`].
+pub fn check_pixels(width: u64, height: u64) -> Result<(), PreprocessError> {
+    match width.saturating_mul(height) > MAX_IMAGE_PIXELS {
+        true => Err(PreprocessError::TooManyPixels { width, height }),
+        false => Ok(()),
+    }
+}
+
 /// Decodes a PNG or JPEG into RGB8 as PIL's `Image.open(…).convert('RGB')` does: grayscale is
 /// replicated, alpha is dropped (not composited), 16-bit RGB keeps the high byte (PIL's PNG
 /// reader), and 16-bit grayscale is clipped to 255 (PIL's `I;16` → `RGB` conversion).
@@ -113,6 +189,7 @@ pub enum PreprocessError {
 pub fn decode(bytes: &[u8]) -> Result<RgbImage, PreprocessError> {
     use image::DynamicImage;
 
+    check_declared_size(bytes)?;
     let decoded =
         image::load_from_memory(bytes).map_err(|e| PreprocessError::Decode(e.to_string()))?;
     let (width, height) = (decoded.width() as usize, decoded.height() as usize);
@@ -353,6 +430,61 @@ fn normalise(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A PNG signature and header declaring `width × height`, and nothing else.
+    fn png_header(width: u32, height: u32) -> Vec<u8> {
+        let mut ihdr = b"IHDR".to_vec();
+        ihdr.extend(width.to_be_bytes());
+        ihdr.extend(height.to_be_bytes());
+        ihdr.extend([8, 0, 0, 0, 0]);
+        let crc = crc32(&ihdr);
+        let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+        png.extend(13u32.to_be_bytes());
+        png.extend(ihdr);
+        png.extend(crc.to_be_bytes());
+        png
+    }
+
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut crc = !0u32;
+        for &byte in bytes {
+            crc ^= u32::from(byte);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ 0xedb8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+
+    #[test]
+    fn a_decompression_bomb_is_refused_by_its_header_before_decoding() {
+        let bomb = png_header(100_000, 100_000);
+        let message = decode(&bomb).expect_err("refused").to_string();
+        assert_eq!(
+            message,
+            "the image is 100000×100000; at most 50 megapixels are accepted"
+        );
+        assert!(check_declared_size(&png_header(7_000, 7_000)).is_ok());
+        // GIF's logical screen is read too; headers this build cannot read pass the pre-check
+        // (the decoder decides).
+        assert!(check_declared_size(b"GIF89a\x10\x27\x10\x27").is_err());
+        assert!(check_declared_size(b"RIFF\x00\x00\x00\x00WEBPVP8 ").is_ok());
+        // A JPEG's frame header, after an APP0 segment: 20000 × 10000.
+        let jpeg = b"\xff\xd8\xff\xe0\x00\x04ab\xff\xc0\x00\x11\x08\x27\x10\x4e\x20\x03";
+        assert_eq!(declared_size(jpeg), Some((20_000, 10_000)));
+        assert!(check_declared_size(jpeg).is_err());
+        let real = include_bytes!("../../tests/fixtures/preprocess/chelsea_q90.jpg");
+        let decoded = decode(real).expect("decodes");
+        assert_eq!(
+            declared_size(real),
+            Some((decoded.width as u32, decoded.height as u32))
+        );
+        assert!(check_pixels(7_071, 7_071).is_ok() && check_pixels(7_072, 7_072).is_err());
+    }
 
     fn cfg(input_size: [usize; 3], crop_pct: f64, crop_mode: &str) -> PretrainedCfg {
         PretrainedCfg {

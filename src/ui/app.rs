@@ -11,8 +11,8 @@ use web_sys::{Blob, ClipboardEvent, DragEvent, HtmlCanvasElement, HtmlInputEleme
 use yew::prelude::*;
 
 use super::browser::{
-    capture_frame, close_camera, decode_image, draw_rgb, fetch_blob, fetch_bytes, object_url,
-    open_camera, query_param, revoke_object_url, set_query_param,
+    capture_frame, close_camera, decode_image, draw_rgb, fetch_blob, fetch_bytes, keep, kept,
+    object_url, open_camera, query_param, revoke_object_url, set_query_param,
 };
 use super::heatmap::{colour, diverging, legend_gradient, FeatureMaps, Heatmap, Paint, Scale};
 use super::jobs::{
@@ -127,9 +127,13 @@ impl Component for App {
 
     fn create(ctx: &Context<Self>) -> Self {
         let link = ctx.link();
-        link.send_message(Msg::LoadModel(
-            query_param("model").unwrap_or_else(|| DEFAULT_MODEL.into()),
-        ));
+        // After a crash (www/crash.js) the app starts again with the model files it had.
+        match kept("model-files").map(|files| files_of_array(&files.unchecked_into())) {
+            Some(files) if !files.is_empty() => link.send_message(Msg::LoadModelFiles(files)),
+            _ => link.send_message(Msg::LoadModel(
+                query_param("model").unwrap_or_else(|| DEFAULT_MODEL.into()),
+            )),
+        }
         link.send_future(async move {
             let samples = fetch_bytes(&format!("{SAMPLES}/index.json"))
                 .await
@@ -169,6 +173,7 @@ impl Component for App {
     fn update(&mut self, ctx: &Context<Self>, msg: Msg) -> bool {
         match msg {
             Msg::LoadModel(path) => {
+                keep("model-files", None);
                 self.busy = true;
                 self.error = None;
                 self.status = format!("Loading the model {path}…");
@@ -195,6 +200,10 @@ impl Component for App {
                 return false;
             }
             Msg::LoadModelFiles(files) => {
+                keep(
+                    "model-files",
+                    Some(&files.iter().collect::<js_sys::Array>()),
+                );
                 self.busy = true;
                 self.error = None;
                 let names: Vec<String> = files.iter().map(|f| f.name()).collect();
@@ -233,10 +242,18 @@ impl Component for App {
                 let reloadable = name != DEFAULT_MODEL && !name.contains(" + ");
                 set_query_param("model", reloadable.then_some(name.as_str()));
                 self.model_name = name;
-                match (&self.input, query_param("sample")) {
+                let kept_image = kept("image").zip(kept("image-name"));
+                match (&self.input, kept_image, query_param("sample")) {
                     // A new model sees the same image again (through its own photo rule).
-                    (Some(_), _) => ctx.link().send_message(Msg::Rerun),
-                    (None, Some(sample)) if first => {
+                    (Some(_), _, _) => ctx.link().send_message(Msg::Rerun),
+                    // After a crash, the image the user had chosen.
+                    (None, Some((blob, name)), _) if first => {
+                        ctx.link().send_message(Msg::ChooseFile(
+                            blob.unchecked_into(),
+                            name.as_string().unwrap_or_default(),
+                        ))
+                    }
+                    (None, None, Some(sample)) if first => {
                         ctx.link().send_message(Msg::ChooseSample(sample))
                     }
                     _ => {}
@@ -279,12 +296,15 @@ impl Component for App {
             }
             Msg::SamplesLoaded(samples) => self.samples = samples,
             Msg::ChooseSample(file) => {
+                keep("image", None);
                 set_query_param("sample", Some(&file));
                 self.start_decode(ctx, file.clone(), async move {
                     fetch_blob(&format!("{SAMPLES}/{file}")).await
                 });
             }
             Msg::ChooseFile(blob, name) => {
+                keep("image", Some(&blob));
+                keep("image-name", Some(&name.as_str().into()));
                 set_query_param("sample", None);
                 self.start_decode(ctx, name, async move { Ok(blob) });
             }
@@ -316,6 +336,13 @@ impl Component for App {
                 self.error = Some(e);
             }
             Msg::Ran(Ok(outcome)) => {
+                // The e2e test of the crash recovery: one deliberate panic after a run.
+                if query_param("debug").as_deref() == Some("panic")
+                    && kept("debug-panicked").is_none()
+                {
+                    keep("debug-panicked", Some(&true.into()));
+                    panic!("a deliberate panic (?debug=panic), to test the crash recovery");
+                }
                 self.busy = false;
                 self.runs += 1;
                 self.status = format!(
@@ -674,7 +701,12 @@ impl App {
                 if let (Some(input), Some(_)) = (&self.input, &self.outcome) {
                     <figure class="seen">
                         <canvas ref={self.seen_canvas.clone()} data-testid="network-input" />
-                        <figcaption>{ format!("What the network sees: {}", input.name) }</figcaption>
+                        <figcaption>
+                            { format!("What the network sees: {}", input.name) }
+                            <span class="muted" data-testid="decoded-size">
+                                { format!(" (decoded {}×{})", input.image.width, input.image.height) }
+                            </span>
+                        </figcaption>
                     </figure>
                 }
             </section>
@@ -882,4 +914,12 @@ fn listen_for_pasted_images(link: html::Scope<App>) -> Option<Closure<dyn Fn(Cli
 
 fn files_of(list: &web_sys::FileList) -> Vec<web_sys::File> {
     (0..list.length()).filter_map(|i| list.get(i)).collect()
+}
+
+/// The `File`s of a JS array (what [`keep`] kept).
+fn files_of_array(array: &js_sys::Array) -> Vec<web_sys::File> {
+    array
+        .iter()
+        .filter_map(|file| file.dyn_into().ok())
+        .collect()
 }

@@ -6,11 +6,12 @@ use wasm_bindgen::{Clamped, JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Blob, BlobPropertyBag, CanvasRenderingContext2d, HtmlCanvasElement, ImageData};
 
-use crate::preprocess::RgbImage;
+use crate::model::{ModelError, MAX_MODEL_BYTES};
+use crate::preprocess::{self, RgbImage};
 
-/// The largest image the page decodes (pixels); bigger ones are refused with a message before
-/// the browser allocates them.
-pub const MAX_PIXELS: u64 = 50_000_000;
+/// Bytes of a file's head read to find the image size it declares (JPEG's size marker comes
+/// after the EXIF block, at most 64 KiB).
+const HEADER_BYTES: f64 = 256.0 * 1024.0;
 
 fn window() -> Result<web_sys::Window, String> {
     web_sys::window().ok_or_else(|| "no window".to_string())
@@ -71,7 +72,14 @@ pub async fn fetch_cached(
         .ok()
         .flatten()
         .and_then(|v| v.parse().ok());
-    let mut bytes = Vec::with_capacity(total.unwrap_or(0).min(MAX_DOWNLOAD) as usize);
+    if let Some(size) = total.filter(|&size| size > MAX_MODEL_BYTES) {
+        return Err(ModelError::TooLarge {
+            what: url.into(),
+            size,
+        }
+        .to_string());
+    }
+    let mut bytes = Vec::with_capacity(total.unwrap_or(0).min(MAX_MODEL_BYTES) as usize);
     let reader: web_sys::ReadableStreamDefaultReader = response
         .body()
         .ok_or_else(|| format!("{url}: empty response"))?
@@ -87,9 +95,14 @@ pub async fn fetch_cached(
         }
         let value = js_sys::Reflect::get(&chunk, &"value".into()).map_err(describe)?;
         bytes.extend(Uint8Array::new(&value).to_vec());
-        if bytes.len() as u64 > MAX_DOWNLOAD {
+        if bytes.len() as u64 > MAX_MODEL_BYTES {
             let _ = reader.cancel();
-            return Err(format!("{url} is larger than {} GB", MAX_DOWNLOAD >> 30));
+            let size = bytes.len() as u64;
+            return Err(ModelError::TooLarge {
+                what: url.into(),
+                size,
+            }
+            .to_string());
         }
         progress(bytes.len() as u64, total);
     }
@@ -101,9 +114,6 @@ pub async fn fetch_cached(
     }
     Ok(bytes)
 }
-
-/// The largest download the page accepts (bytes).
-const MAX_DOWNLOAD: u64 = 1 << 30;
 
 /// The named Cache API cache, or `None` where there is none (insecure contexts).
 async fn open_cache(name: &str) -> Option<web_sys::Cache> {
@@ -182,8 +192,17 @@ fn rgb_of(context: &CanvasRenderingContext2d, width: u32, height: u32) -> Result
 }
 
 /// Decodes an image file with the browser (`createImageBitmap`, EXIF orientation applied) into
-/// RGB pixels; transparent pixels are composited on white.
+/// RGB pixels; transparent pixels are composited on white. Files over
+/// [`preprocess::MAX_IMAGE_PIXELS`] are refused: by the size their header declares, before the
+/// browser decodes anything, and again by the decoded size.
 pub async fn decode_image(blob: &Blob) -> Result<RgbImage, String> {
+    if blob.size() == 0.0 {
+        return Err("the file is empty".into());
+    }
+    let head = blob
+        .slice_with_f64_and_f64(0.0, HEADER_BYTES)
+        .map_err(describe)?;
+    preprocess::check_declared_size(&read_blob(&head).await?).map_err(|e| e.to_string())?;
     let not_an_image =
         |e: JsValue| format!("not an image the browser can decode ({})", describe(e));
     let bitmap = JsFuture::from(
@@ -198,12 +217,9 @@ pub async fn decode_image(blob: &Blob) -> Result<RgbImage, String> {
     if width == 0 || height == 0 {
         return Err("the image is empty (0 pixels)".into());
     }
-    if u64::from(width) * u64::from(height) > MAX_PIXELS {
+    if let Err(e) = preprocess::check_pixels(width.into(), height.into()) {
         bitmap.close();
-        return Err(format!(
-            "the image is {width}×{height}; at most {} megapixels are accepted",
-            MAX_PIXELS / 1_000_000
-        ));
+        return Err(e.to_string());
     }
     let (canvas, context) = canvas(width, height)?;
     context.set_fill_style_str("#ffffff");
@@ -344,4 +360,42 @@ pub fn now_ms() -> f64 {
     web_sys::window()
         .and_then(|w| w.performance())
         .map_or(0.0, |p| p.now())
+}
+
+/// Routes panics to the page (www/crash.js): a panic aborts the wasm instance, so the message and
+/// the way back (a fresh instance) must live in JavaScript.
+pub fn report_panics() {
+    // Through Yew, which would otherwise install its own hook when it starts rendering.
+    yew::set_custom_panic_hook(Box::new(|info| {
+        let message = info.to_string();
+        web_sys::console::error_1(&format!("SE Lens panicked: {message}").into());
+        let crashed = web_sys::window()
+            .and_then(|w| js_sys::Reflect::get(&w, &"seLensCrashed".into()).ok())
+            .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
+        if let Some(crashed) = crashed {
+            let _ = crashed.call1(&JsValue::NULL, &message.into());
+        }
+    }));
+}
+
+/// Keeps `value` under `key` outside wasm memory (`window.seLensKept`), so a restart after a crash
+/// finds it; `None` forgets it.
+pub fn keep(key: &str, value: Option<&JsValue>) {
+    if let Some(kept) = kept_object() {
+        let _ = js_sys::Reflect::set(&kept, &key.into(), value.unwrap_or(&JsValue::UNDEFINED));
+    }
+}
+
+/// What [`keep`] kept under `key`.
+pub fn kept(key: &str) -> Option<JsValue> {
+    let value = js_sys::Reflect::get(&kept_object()?.into(), &key.into()).ok()?;
+    (!value.is_undefined() && !value.is_null()).then_some(value)
+}
+
+fn kept_object() -> Option<js_sys::Object> {
+    let window = web_sys::window()?;
+    js_sys::Reflect::get(&window, &"seLensKept".into())
+        .ok()?
+        .dyn_into()
+        .ok()
 }

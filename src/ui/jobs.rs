@@ -10,8 +10,7 @@ use std::time::Duration;
 
 use yew::Callback;
 
-use super::browser::decode_image;
-use super::browser::{fetch_bytes, fetch_cached, now_ms, query_param, read_blob};
+use super::browser::{decode_image, fetch_bytes, fetch_cached, now_ms, query_param, read_blob};
 use super::hub::{hub_urls, DEFAULT_HUB};
 use super::view_model::{ChannelDetail, ClassStatsView, RunView, SeSteps};
 use crate::cpu;
@@ -19,11 +18,9 @@ use crate::engine::{
     class_of_folder, Backend, BackendPreference, ClassStats, ClassStatsSums, GateOverride,
     RunOptions, RunOutput, Tensor,
 };
-use crate::model::Model;
+use crate::model::{Model, ModelError, MAX_MODEL_BYTES};
 use crate::preprocess::{adapt_photo, preprocess, RgbImage};
 
-/// The largest weights file the page reads (bytes), checked before reading it.
-const MAX_MODEL_BYTES: f64 = 1024.0 * 1024.0 * 1024.0;
 /// Classes listed in the prediction.
 const TOP_K: usize = 5;
 /// How long a GPU run may take before the page gives up on the GPU and runs on the CPU.
@@ -258,13 +255,15 @@ pub async fn load_model_files(files: &[web_sys::File]) -> Result<Rc<Model>, Stri
             "choose both files of a timm model folder: config.json and model.safetensors".into(),
         );
     };
-    if weights.size() > MAX_MODEL_BYTES {
-        return Err(format!(
-            "{} is {:.1} GB; at most {:.1} GB is loaded",
-            weights.name(),
-            weights.size() / 1e9,
-            MAX_MODEL_BYTES / 1e9
-        ));
+    for file in [config, weights] {
+        if file.size() > MAX_MODEL_BYTES as f64 {
+            let what = file.name();
+            return Err(ModelError::TooLarge {
+                what,
+                size: file.size() as u64,
+            }
+            .to_string());
+        }
     }
     let config = read_blob(config).await?;
     let weights = read_blob(weights).await?;

@@ -21,3 +21,5 @@ mod tour;
 
 #[cfg(feature = "web")]
 pub use app::App;
+#[cfg(feature = "web")]
+pub use browser::report_panics;

@@ -55,6 +55,10 @@ async function open(query = '', viewport = { width: 1100, height: 800 }) {
   const errors = [];
   const offOrigin = [];
   page.on('pageerror', (error) => errors.push(error.message));
+  // The page's Content-Security-Policy (scripts/csp.mjs) must never have to refuse anything.
+  page.on('console', (message) => {
+    if (/Content Security Policy|Refused to/.test(message.text())) errors.push(message.text());
+  });
   page.on('request', (request) => {
     const url = request.url();
     if (!url.startsWith(ORIGIN) && !url.startsWith('blob:') && !url.startsWith('data:')) offOrigin.push(url);
@@ -281,18 +285,35 @@ test('pinning A and loading B shows B − A per block, equal to the exported gat
   assert.deepEqual(errors, []);
 });
 
-test('a bad file gives a message and keeps the previous result; a good one still works', async () => {
+test('bad and awkward image files: each classified or refused with a message; the page stays usable', async () => {
+  // The corpus (tests/bad_inputs/make_bad_images.py): empty, text, truncated, a header declaring
+  // 10 gigapixels, a real 16000×16000 PNG, 1×1, CMYK JPEG, 16-bit grey PNG, animated GIF,
+  // EXIF-rotated JPEG, transparent PNG. Files are written fresh each run.
+  const dir = 'target/e2e/bad-images';
+  execFileSync('.venv/bin/python', ['tests/bad_inputs/make_bad_images.py', dir]);
+  const expected = JSON.parse(readFileSync(`${dir}/expected.json`));
   const { page, errors } = await open('?sample=fmnist-bag-18.png');
-  const before = await predictions(page);
-  mkdirSync('target/e2e/bad', { recursive: true });
-  writeFileSync('target/e2e/bad/notes.png', 'this is not an image');
-  await page.getByTestId('file-input').setInputFiles('target/e2e/bad/notes.png');
+  let runs = 1;
+  let last = await predictions(page);
+  for (const [file, { result, size, message }] of Object.entries(expected)) {
+    await page.getByTestId('file-input').setInputFiles(`${dir}/${file}`);
+    if (result === 'refused') {
+      await page.waitForFunction(([name, text]) =>
+        document.querySelector('[data-testid="error"]')?.textContent.startsWith(`${name}: ${text}`), [file, message]);
+      assert.deepEqual(await predictions(page), last, `${file} changed the shown result`);
+    } else {
+      await classified(page, ++runs);
+      assert.equal(await page.getByTestId('error').count(), 0, file);
+      assert.match(await page.locator('.seen figcaption').textContent(), new RegExp(file.replace('.', '\\.')));
+      if (size) assert.equal(await page.getByTestId('decoded-size').textContent(), ` (decoded ${size[0]}×${size[1]})`, file);
+      last = await predictions(page);
+    }
+  }
+  await page.getByTestId('file-input').setInputFiles(`${dir}/huge-16000.png`);
   await page.getByTestId('error').waitFor();
-  assert.match(await page.getByTestId('error').textContent(), /notes\.png: not an image/);
-  assert.deepEqual(await predictions(page), before);
   await page.screenshot({ path: `${SHOTS}/app-bad-file.png`, fullPage: true });
   await page.getByTestId('file-input').setInputFiles(PHOTO);
-  await classified(page, 2);
+  await classified(page, ++runs);
   assert.equal(await page.getByTestId('error').count(), 0);
   assert.deepEqual(errors, []);
 });
@@ -497,6 +518,39 @@ test('the guided tour walks from the upload to the class statistics, and can be 
   await page.getByTestId('tour-start').click();
   await page.getByTestId('tour-close').click();
   assert.equal(await page.getByTestId('tour').count(), 0);
+  assert.deepEqual(errors, []);
+});
+
+test('a crash inside wasm shows its message and restarts the app in place, keeping the image and model', async () => {
+  // `?debug=panic` panics once after a run (src/ui/app.rs); www/crash.js takes over.
+  const { page, errors } = await open('?debug=panic');
+  await page.getByTestId('model-files').setInputFiles([`${TINY}/config.json`, `${TINY}/model.safetensors`]);
+  await page.getByText('Model ready: seresnet18').waitFor();
+  await page.getByTestId('file-input').setInputFiles(PHOTO);
+  await page.getByTestId('crash').waitFor();
+  assert.match(await page.getByTestId('crash').textContent(), /internal error.*a deliberate panic \(\?debug=panic\)/s);
+  await page.screenshot({ path: `${SHOTS}/app-crash.png` });
+  await page.getByTestId('restart').click();
+  // A fresh instance: the same model files and the same photo, classified again.
+  await classified(page, 1);
+  assert.equal(await page.getByTestId('crash').count(), 0);
+  assert.match(await page.getByTestId('status').textContent(), /Classified chelsea\.png/);
+  assert.match(await page.locator('[data-testid="model-select"] option:checked').textContent(), /config\.json \+ model\.safetensors/);
+  assert.equal((await predictions(page)).length, 5);
+  // The aborted instance's trap is the only page error.
+  assert.ok(errors.length >= 1 && errors.every((e) => /unreachable/.test(e)), errors.join('\n'));
+});
+
+test('the page carries a Content-Security-Policy without eval that the app runs under', async () => {
+  const html = await (await fetch(URL)).text();
+  const csp = html.match(/<meta http-equiv="Content-Security-Policy" content="([^"]+)"/)?.[1];
+  assert.ok(csp, 'no CSP meta tag');
+  assert.match(csp, /script-src 'self' 'wasm-unsafe-eval' 'sha256-/);
+  assert.doesNotMatch(csp, /'unsafe-eval'|script-src[^;]*'unsafe-inline'/);
+  assert.match(csp, /default-src 'none'/);
+  // Every other test records CSP refusals as page errors; this one exercises the export links too.
+  const { page, errors } = await open('?sample=fmnist-coat-6.png');
+  await exported(page);
   assert.deepEqual(errors, []);
 });
 

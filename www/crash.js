@@ -1,0 +1,37 @@
+// Crash recovery. A Rust panic aborts the wasm instance, and with it the whole app; this script
+// lives outside it. The app's panic hook calls `seLensCrashed(message)`: the page shows the
+// message and a button that starts the app again in a fresh wasm instance, without a reload.
+// Nothing the user opened is lost: the URL keeps the model and sample, and the app keeps a chosen
+// image file and dropped model files in `seLensKept`, outside wasm memory.
+'use strict';
+window.seLensKept = window.seLensKept || {};
+
+window.seLensCrashed = (message) => {
+  if (document.getElementById('se-lens-crash')) return;
+  const box = document.createElement('div');
+  box.id = 'se-lens-crash';
+  box.className = 'crash';
+  box.setAttribute('role', 'alert');
+  box.dataset.testid = 'crash';
+  const title = document.createElement('strong');
+  title.textContent = 'SE Lens hit an internal error and stopped. ';
+  const detail = document.createElement('code');
+  detail.textContent = message;
+  const restart = document.createElement('button');
+  restart.textContent = 'Restart SE Lens (keeps your image and model)';
+  restart.dataset.testid = 'restart';
+  restart.addEventListener('click', seLensRestart);
+  box.append(title, detail, document.createElement('br'), restart);
+  document.body.prepend(box);
+};
+
+// Loads the app's JS glue again under a new URL, so it instantiates a new wasm module, after
+// clearing what the dead instance had drawn.
+async function seLensRestart() {
+  const glue = document.querySelector('link[rel="modulepreload"]')?.href;
+  const wasm = document.querySelector('link[rel="preload"][as="fetch"]')?.href;
+  if (!glue || !wasm) return location.reload();
+  document.body.replaceChildren();
+  const app = await import(`${glue}${glue.includes('?') ? '&' : '?'}restart=${Date.now()}`);
+  await app.default({ module_or_path: wasm });
+}
