@@ -333,6 +333,35 @@ test('a model folder loads from files; a broken one is refused and the previous 
   writeFileSync('target/e2e/bad-model/pytorch_model.bin', 'PK');
   await page.getByTestId('model-files').setInputFiles(['target/e2e/bad-model/pytorch_model.bin']);
   await page.getByText(/convert_to_safetensors\.py/).waitFor();
+  // More broken folders, each refused with a message naming what is wrong.
+  const config = readFileSync(`${TINY}/config.json`, 'utf8');
+  const weights = readFileSync(`${TINY}/model.safetensors`);
+  const dtype = Buffer.from(weights);
+  dtype.write('I32', dtype.indexOf('"F32"') + 1);
+  const broken = {
+    'truncated weights': [config, weights.subarray(0, weights.length / 2), /model\.safetensors is not valid/],
+    'oversize header': [config, Buffer.concat([Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0]), weights.subarray(8)]), /model\.safetensors is not valid/],
+    'wrong dtype': [config, dtype, /has dtype I32/],
+    'unknown architecture': [config.replace('"seresnet18"', '"vit_base_patch16_224"'), weights, /unknown architecture 'vit_base_patch16_224'/],
+    'missing field': [config.replace('"num_classes"', '"classes"'), weights, /config\.json is not valid: missing field `num_classes`/],
+    'absurd input size': [config.replace('"input_size": [', '"input_size": [3, 100000, 100000], "x": ['), weights, /height and width must be 1 to 2048/],
+    'wrong shape': [config.replace('8,', '16,'), weights, /has shape \[8, 64, 1, 1\], expected \[16, 64, 1, 1\]/],
+  };
+  for (const [name, [configText, weightBytes, message]] of Object.entries(broken)) {
+    const dir = `target/e2e/bad-model/${name.replaceAll(' ', '-')}`;
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(`${dir}/config.json`, configText);
+    writeFileSync(`${dir}/model.safetensors`, weightBytes);
+    await page.getByTestId('model-files').setInputFiles([`${dir}/config.json`, `${dir}/model.safetensors`]);
+    await page.waitForFunction((pattern) => new RegExp(pattern).test(document.querySelector('[data-testid="error"]')?.textContent ?? ''), message.source);
+  }
+  // A 2 GiB weights file (sparse on disk) is refused by its size, before it is read.
+  const huge = 'target/e2e/bad-model/huge/model.safetensors';
+  mkdirSync('target/e2e/bad-model/huge', { recursive: true });
+  execFileSync('truncate', ['-s', '2G', huge]);
+  await page.getByTestId('model-files').setInputFiles([`${TINY}/config.json`, huge]);
+  await page.waitForFunction(() => /at most 1 GiB is loaded/.test(document.querySelector('[data-testid="error"]')?.textContent ?? ''));
+  assert.match(await page.getByTestId('status').textContent(), /Still using the model assets\/models\/seresnet10-fmnist/);
   // A good folder: the current image runs again through the new model (8 SE blocks).
   await page.getByTestId('model-files').setInputFiles([`${TINY}/config.json`, `${TINY}/model.safetensors`]);
   await classified(page, 3);
