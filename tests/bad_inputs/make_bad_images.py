@@ -3,8 +3,9 @@
     .venv/bin/python tests/bad_inputs/make_bad_images.py target/bad-images
 
 Each file is small on disk even where the image it declares is huge. `expected.json` says, per file,
-whether the page must classify it (`"ok"`, with the decoded size where it matters) or refuse it
-with a message (`"refused"`).
+whether the page must classify it (`"ok"`, with the decoded size where it matters, and whether it
+must show the first frame: an item, not the second frame's flat blue) or refuse it with a message
+(`"refused"`).
 """
 import io
 import json
@@ -74,7 +75,9 @@ def main() -> None:
     write("grey-16bit.png", encoded(grey16, "PNG"), {"result": "ok", "size": [60, 30]})
     frames = [item(), Image.new("RGB", (60, 30), (0, 0, 255))]
     write("animated.gif", encoded(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0),
-          {"result": "ok", "size": [60, 30]})
+          {"result": "ok", "size": [60, 30], "first_frame": True})
+    write("animated.webp", encoded(frames[0], "WEBP", save_all=True, append_images=frames[1:], duration=100,
+                                   loop=0, lossless=True), {"result": "ok", "size": [60, 30], "first_frame": True})
     # Stored 60 × 30 with EXIF orientation 6 (rotate 90° clockwise to display): shown 30 × 60.
     exif = Image.Exif()
     exif[0x0112] = 6

@@ -287,7 +287,7 @@ test('pinning A and loading B shows B − A per block, equal to the exported gat
 
 test('bad and awkward image files: each classified or refused with a message; the page stays usable', async () => {
   // The corpus (tests/bad_inputs/make_bad_images.py): empty, text, truncated, a header declaring
-  // 10 gigapixels, a real 16000×16000 PNG, 1×1, CMYK JPEG, 16-bit grey PNG, animated GIF,
+  // 10 gigapixels, a real 16000×16000 PNG, 1×1, CMYK JPEG, 16-bit grey PNG, animated GIF and WebP,
   // EXIF-rotated JPEG, transparent PNG. Files are written fresh each run.
   const dir = 'target/e2e/bad-images';
   execFileSync('.venv/bin/python', ['tests/bad_inputs/make_bad_images.py', dir]);
@@ -295,7 +295,7 @@ test('bad and awkward image files: each classified or refused with a message; th
   const { page, errors } = await open('?sample=fmnist-bag-18.png');
   let runs = 1;
   let last = await predictions(page);
-  for (const [file, { result, size, message }] of Object.entries(expected)) {
+  for (const [file, { result, size, message, first_frame: firstFrame }] of Object.entries(expected)) {
     await page.getByTestId('file-input').setInputFiles(`${dir}/${file}`);
     if (result === 'refused') {
       await page.waitForFunction(([name, text]) =>
@@ -306,6 +306,7 @@ test('bad and awkward image files: each classified or refused with a message; th
       assert.equal(await page.getByTestId('error').count(), 0, file);
       assert.match(await page.locator('.seen figcaption').textContent(), new RegExp(file.replace('.', '\\.')));
       if (size) assert.equal(await page.getByTestId('decoded-size').textContent(), ` (decoded ${size[0]}×${size[1]})`, file);
+      if (firstFrame) assert.ok(await pixelStd(page, 'network-input') > 10, `${file}: not the first frame`);
       last = await predictions(page);
     }
   }
