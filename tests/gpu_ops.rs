@@ -217,3 +217,36 @@ fn scale_add_relu_matches_cpu_with_and_without_gates() {
         }
     }
 }
+
+#[test]
+fn a_tensor_over_the_device_limit_is_an_error_not_a_crash() {
+    let context = context();
+    // 65 536 output channels of 256 × 256: 16 GiB, over any storage-buffer limit.
+    let conv = Conv2d {
+        in_channels: 1,
+        out_channels: 1 << 16,
+        kernel: 1,
+        stride: 1,
+        padding: 0,
+        groups: 1,
+        weight: vec![0.5; 1 << 16],
+        bias: vec![0.0; 1 << 16],
+    };
+    let weights = GpuConv::upload(&context, &conv).expect("upload");
+    let mut encoder = context.encoder();
+    let x = encoder
+        .upload(&Tensor::new([1, 1, 256, 256], vec![1.0; 256 * 256]))
+        .expect("upload");
+    match encoder.conv2d(&x, &weights, false) {
+        Err(GpuError::Limit {
+            what,
+            needed,
+            limit,
+        }) => {
+            assert_eq!(what, "a tensor");
+            assert!(needed > limit);
+        }
+        Err(other) => panic!("another error: {other}"),
+        Ok(_) => panic!("a 16 GiB tensor was accepted"),
+    }
+}
