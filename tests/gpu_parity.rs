@@ -5,15 +5,18 @@
 //! 1e-4 absolute, both against the CPU and against PyTorch.
 #![cfg(not(target_arch = "wasm32"))]
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::rc::Rc;
 
+use common::{committed_case, committed_cases, expected, full_size_cases};
 use se_lens::engine::{
     max_abs_diff, Backend, BackendPreference, GateOverride, RunOptions, RunOutput, Tensor,
     Tolerance,
 };
 use se_lens::gpu::{GpuContext, GpuModel};
-use se_lens::model::{Model, Weights};
+use se_lens::model::Model;
 
 const LOGITS: Tolerance = Tolerance::new(1e-4, 1e-4);
 const GATES: Tolerance = Tolerance::new(0.0, 1e-4);
@@ -28,23 +31,6 @@ fn context() -> Rc<GpuContext> {
 /// The fixture's input, logits and gates (by block) as timm computed them.
 /// Gate vectors by SE block name.
 type Gates = Vec<(String, Vec<f32>)>;
-
-fn expected(case: &Path) -> (Tensor, Vec<f32>, Gates) {
-    let bytes = std::fs::read(case.join("expected.safetensors")).expect("expected.safetensors");
-    let file = Weights::parse(&bytes).expect("valid safetensors");
-    let take = |name: &str| file.take(name, file.shape(name).expect(name)).expect(name);
-    let shape: [usize; 4] = file
-        .shape("input")
-        .expect("input")
-        .try_into()
-        .expect("NCHW");
-    let gates = file
-        .names()
-        .filter_map(|name| name.strip_prefix("gate/"))
-        .map(|block| (block.to_owned(), take(&format!("gate/{block}"))))
-        .collect();
-    (Tensor::new(shape, take("input")), take("logits"), gates)
-}
 
 fn compare(
     what: &str,
@@ -79,13 +65,14 @@ fn check_case(context: &Rc<GpuContext>, case: &Path) {
         .into_owned();
     let started = std::time::Instant::now();
     let model = Model::load_dir(case).unwrap_or_else(|e| panic!("{name}: {e}"));
-    let (input, logits, mut gates) = expected(case);
+    let expected = expected(case);
+    let input = &expected.input;
     let options = RunOptions::default();
     let gpu_model = pollster::block_on(GpuModel::upload(Rc::clone(context), &model.network))
         .unwrap_or_else(|e| panic!("{name}: upload: {e}"));
-    let gpu = pollster::block_on(gpu_model.forward(&input, &options))
+    let gpu = pollster::block_on(gpu_model.forward(input, &options))
         .unwrap_or_else(|e| panic!("{name}: gpu run: {e}"));
-    let cpu = se_lens::cpu::forward(&model.network, &input, &options);
+    let cpu = se_lens::cpu::forward(&model.network, input, &options);
     let cpu_gates: Vec<_> = cpu
         .excitations
         .iter()
@@ -94,27 +81,19 @@ fn check_case(context: &Rc<GpuContext>, case: &Path) {
     let (vs_cpu_logit, vs_cpu_gate) =
         compare(&format!("{name} vs cpu"), &gpu, &cpu.logits, &cpu_gates);
     // timm's gates come sorted by name; order ours the same way for that comparison.
-    gates.sort_by(|a, b| a.0.cmp(&b.0));
     let mut sorted = gpu.clone();
     sorted.excitations.sort_by(|a, b| a.block.cmp(&b.block));
-    let (vs_timm_logit, vs_timm_gate) =
-        compare(&format!("{name} vs timm"), &sorted, &logits, &gates);
+    let (vs_timm_logit, vs_timm_gate) = compare(
+        &format!("{name} vs timm"),
+        &sorted,
+        &expected.logits,
+        &expected.gates,
+    );
     eprintln!(
         "{name}: gpu vs cpu max |Δlogit| {vs_cpu_logit:.1e}, |Δgate| {vs_cpu_gate:.1e}; \
          vs timm {vs_timm_logit:.1e}, {vs_timm_gate:.1e} ({:.1?})",
         started.elapsed()
     );
-}
-
-fn committed_cases() -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/models");
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(&root)
-        .expect("fixtures")
-        .map(|entry| entry.expect("entry").path())
-        .filter(|path| path.join("expected.safetensors").exists())
-        .collect();
-    cases.sort();
-    cases
 }
 
 #[test]
@@ -130,28 +109,16 @@ fn committed_tiny_models_match_cpu_and_timm_on_the_gpu() {
 /// The full-size architectures `make test` generates (scripts/fixtures.sh).
 #[test]
 fn full_size_architectures_match_cpu_and_timm_on_the_gpu() {
-    let pointer = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/fixtures-dir");
-    let dir = std::fs::read_to_string(&pointer)
-        .unwrap_or_else(|_| panic!("{} is missing: run scripts/fixtures.sh", pointer.display()));
     let context = context();
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(dir.trim())
-        .expect("fixtures dir")
-        .map(|entry| entry.expect("entry").path())
-        .filter(|path| path.join("expected.safetensors").exists())
-        .filter(|path| !path.to_string_lossy().ends_with("_tiny"))
-        .collect();
-    cases.sort();
-    assert!(!cases.is_empty());
-    for case in cases {
+    for case in full_size_cases() {
         check_case(&context, &case);
     }
 }
 
 fn tiny() -> (Model, Tensor) {
-    let case =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/models/seresnext26d_tiny");
+    let case = committed_case("seresnext26d_tiny");
     let model = Model::load_dir(&case).expect("model");
-    let (input, _, _) = expected(&case);
+    let input = expected(&case).input;
     // A batch of two different images, so per-image gates are exercised.
     let mut data = input.data.clone();
     data.extend(input.data.iter().map(|v| 0.5 - v));

@@ -10,40 +10,16 @@
 //! 7.6e-4 and 4.0e-4: the f16 rounding of the weights, not the engine).
 #![cfg(not(target_arch = "wasm32"))]
 
-use std::path::{Path, PathBuf};
+mod common;
 
+use std::path::Path;
+
+use common::{committed_case, committed_cases, expected, full_size_cases};
 use se_lens::engine::{max_abs_diff, GateOverride, RunOptions, RunOutput, Tensor, Tolerance};
-use se_lens::model::{Model, Weights};
+use se_lens::model::Model;
 
 const LOGITS: Tolerance = Tolerance::new(1e-4, 1e-4);
 const GATES: Tolerance = Tolerance::new(0.0, 1e-4);
-
-struct Expected {
-    input: Tensor,
-    logits: Vec<f32>,
-    gates: Vec<(String, Vec<f32>)>,
-}
-
-fn expected(case: &Path) -> Expected {
-    let bytes = std::fs::read(case.join("expected.safetensors")).expect("expected.safetensors");
-    let file = Weights::parse(&bytes).expect("valid safetensors");
-    let take = |name: &str| file.take(name, file.shape(name).expect(name)).expect(name);
-    let shape: [usize; 4] = file
-        .shape("input")
-        .expect("input")
-        .try_into()
-        .expect("NCHW input");
-    let gates = file
-        .names()
-        .filter_map(|name| name.strip_prefix("gate/"))
-        .map(|block| (block.to_owned(), take(&format!("gate/{block}"))))
-        .collect();
-    Expected {
-        input: Tensor::new(shape, take("input")),
-        logits: take("logits"),
-        gates,
-    }
-}
 
 fn check_case(case: &Path, model_dir: &Path, logits_tol: Tolerance, gates_tol: Tolerance) {
     let name = case.display();
@@ -59,8 +35,7 @@ fn check_case(case: &Path, model_dir: &Path, logits_tol: Tolerance, gates_tol: T
         .map(|t| (t.block.clone(), t.values.clone()))
         .collect();
     ours.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut theirs = expected.gates;
-    theirs.sort_by(|a, b| a.0.cmp(&b.0));
+    let theirs = expected.gates;
     let names = |v: &[(String, Vec<f32>)]| v.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
     assert_eq!(names(&ours), names(&theirs), "{name}: SE blocks differ");
     for ((block, values), (_, reference)) in ours.iter().zip(&theirs) {
@@ -80,17 +55,6 @@ fn check_case(case: &Path, model_dir: &Path, logits_tol: Tolerance, gates_tol: T
     );
 }
 
-fn committed_cases() -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/models");
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(&root)
-        .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
-        .map(|entry| entry.expect("entry").path())
-        .filter(|path| path.join("expected.safetensors").exists())
-        .collect();
-    cases.sort();
-    cases
-}
-
 #[test]
 fn committed_tiny_models_match_timm() {
     let cases = committed_cases();
@@ -102,7 +66,7 @@ fn committed_tiny_models_match_timm() {
 
 #[test]
 fn f16_weights_load_and_match_within_f16_rounding() {
-    let case = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/models/seresnet18_tiny");
+    let case = committed_case("seresnet18_tiny");
     check_case(
         &case,
         &case.join("model_f16"),
@@ -114,23 +78,7 @@ fn f16_weights_load_and_match_within_f16_rounding() {
 /// The full-size architectures; `make test` generates them first (scripts/fixtures.sh).
 #[test]
 fn full_size_architectures_match_timm() {
-    let pointer = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/fixtures-dir");
-    let Ok(dir) = std::fs::read_to_string(&pointer) else {
-        panic!(
-            "{} is missing: run scripts/fixtures.sh (make test does)",
-            pointer.display()
-        );
-    };
-    let dir = PathBuf::from(dir.trim());
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|entry| entry.expect("entry").path())
-        .filter(|path| path.join("expected.safetensors").exists())
-        .filter(|path| !path.to_string_lossy().ends_with("_tiny")) // committed copies run above
-        .collect();
-    cases.sort();
-    assert!(!cases.is_empty(), "no fixtures in {}", dir.display());
-    for case in cases {
+    for case in full_size_cases() {
         let started = std::time::Instant::now();
         check_case(&case, &case, LOGITS, GATES);
         eprintln!("{}: ok in {:.1?}", case.display(), started.elapsed());
@@ -139,7 +87,7 @@ fn full_size_architectures_match_timm() {
 
 /// The committed seresnet18_tiny, its fixture input, and its plain run.
 fn tiny_run() -> (Model, Tensor, RunOutput) {
-    let case = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/models/seresnet18_tiny");
+    let case = committed_case("seresnet18_tiny");
     let model = Model::load_dir(&case).expect("model");
     let input = expected(&case).input;
     let normal = se_lens::cpu::forward(&model.network, &input, &RunOptions::default());
