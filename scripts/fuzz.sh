@@ -8,7 +8,7 @@ source "$(dirname "$0")/env.sh"
 cd "$ROOT"
 seconds="${FUZZ_SECONDS:-300}"
 export SE_LENS_FUZZ_CASES="${SE_LENS_FUZZ_CASES:-2000}"
-cargo build --release --tests --quiet
+cargo build --release --quiet --test loader_props
 deadline=$((SECONDS + seconds))
 rounds=0
 while [ "$SECONDS" -lt "$deadline" ]; do

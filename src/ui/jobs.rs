@@ -80,7 +80,7 @@ pub async fn channel_detail(
         feature_map: Some(block.to_string()),
         ..RunOptions::default()
     };
-    let output = run_output(model, backend, &input, &options).await;
+    let output = forward(model, backend, &input, &options, None).await.output;
     let gate = output
         .excitations
         .iter()
@@ -110,7 +110,7 @@ pub async fn se_steps(
         feature_map: Some(block.to_string()),
         ..RunOptions::default()
     };
-    let output = run_output(model, backend, &input, &options).await;
+    let output = forward(model, backend, &input, &options, None).await.output;
     let tap = output
         .feature_map
         .as_ref()
@@ -125,7 +125,7 @@ pub async fn se_steps(
         .into(),
         ..RunOptions::default()
     };
-    let without_sigmoid = run_output(model, backend, &input, &raw).await;
+    let without_sigmoid = forward(model, backend, &input, &raw, None).await.output;
     let top = |output: &RunOutput| RunView::new(output, &model.labels, TOP_K).top;
     Ok(SeSteps::new(
         tap,
@@ -197,7 +197,9 @@ pub async fn class_stats_from_files(
             }
         };
         let input = model_input(model, &image)?;
-        let output = run_output(model, backend, &input, &RunOptions::default()).await;
+        let output = forward(model, backend, &input, &RunOptions::default(), None)
+            .await
+            .output;
         sums.add(*class, &output.excitations);
     }
     if failed.len() == classed.len() {
@@ -225,19 +227,6 @@ fn se_widths(model: &Model) -> Vec<(String, usize)> {
 fn model_input(model: &Model, image: &RgbImage) -> Result<Tensor, String> {
     let seen = adapt_photo(image, &model.config);
     preprocess(&seen, &model.config.pretrained_cfg).map_err(|e| e.to_string())
-}
-
-/// One run on the backend's GPU if it works, else on the CPU in one go.
-async fn run_output(
-    model: &Model,
-    backend: &Backend,
-    input: &Tensor,
-    options: &RunOptions,
-) -> RunOutput {
-    match run_gpu(backend, input, options).await {
-        Some(output) => output,
-        None => cpu::forward(&model.network, input, options),
-    }
 }
 
 /// A model from dropped or chosen files: a `config.json` and a `*.safetensors`.
@@ -284,8 +273,14 @@ pub async fn classify(
     let seen = adapt_photo(image, &model.config).into_owned();
     let input = preprocess(&seen, &model.config.pretrained_cfg).map_err(|e| e.to_string())?;
     let preprocess_ms = now_ms() - started;
-    let (baseline, forward_ms, backend_name) =
-        run(model, backend, &input, &RunOptions::default(), &progress).await;
+    let baseline = forward(
+        model,
+        backend,
+        &input,
+        &RunOptions::default(),
+        Some(&progress),
+    )
+    .await;
     let ablated = if ablated.is_empty() {
         None
     } else {
@@ -296,34 +291,69 @@ pub async fn classify(
                 .collect(),
             ..RunOptions::default()
         };
-        Some(run(model, backend, &input, &options, &progress).await.0)
+        let ran = forward(model, backend, &input, &options, Some(&progress)).await;
+        Some(Rc::new(RunView::new(&ran.output, &model.labels, TOP_K)))
     };
     Ok(Outcome {
         seen,
-        baseline,
+        baseline: Rc::new(RunView::new(&baseline.output, &model.labels, TOP_K)),
         ablated,
         preprocess_ms,
-        forward_ms,
-        backend: backend_name,
+        forward_ms: baseline.ms,
+        backend: baseline.backend,
     })
 }
 
-/// One forward pass on `backend`: one submission on the GPU, or stepwise on the CPU when there
-/// is none or it fails. Returns the view, the milliseconds spent and the backend that ran.
-async fn run(
+/// A finished forward pass: what it computed, the milliseconds it spent computing, and where.
+struct Ran {
+    output: RunOutput,
+    ms: f64,
+    backend: &'static str,
+}
+
+/// One forward pass that never freezes the page: one submission on the GPU, or, when there is
+/// none or it fails, the CPU handing the page back to the browser after every residual block
+/// (`progress` gets blocks done and in all).
+async fn forward(
     model: &Model,
     backend: &Backend,
     input: &Tensor,
     options: &RunOptions,
-    progress: &Callback<(usize, usize)>,
-) -> (Rc<RunView>, f64, &'static str) {
+    progress: Option<&Callback<(usize, usize)>>,
+) -> Ran {
     let started = now_ms();
     if let Some(output) = run_gpu(backend, input, options).await {
-        let view = RunView::new(&output, &model.labels, TOP_K);
-        return (Rc::new(view), now_ms() - started, backend.name());
+        let backend = backend.name();
+        return Ran {
+            output,
+            ms: now_ms() - started,
+            backend,
+        };
     }
-    let (view, ms) = run_yielding(model, input, options, progress).await;
-    (view, ms, "cpu")
+    let mut ms = 0.0;
+    let started = now_ms();
+    let mut run = cpu::Forward::new(&model.network, input, options);
+    ms += now_ms() - started;
+    loop {
+        if let Some(progress) = progress {
+            progress.emit(run.progress());
+        }
+        yield_to_browser().await;
+        let started = now_ms();
+        let more = run.step();
+        ms += now_ms() - started;
+        if !more {
+            break;
+        }
+    }
+    let started = now_ms();
+    let output = run.finish();
+    ms += now_ms() - started;
+    Ran {
+        output,
+        ms,
+        backend: "cpu",
+    }
 }
 
 /// The GPU run, if the backend has a GPU and it answers in time; otherwise the backend falls
@@ -356,38 +386,6 @@ async fn first_of<T>(
         deadline.as_mut().poll(cx).map(Err)
     })
     .await
-}
-
-/// A forward pass that hands the page back to the browser after every residual block (so it
-/// never freezes, and `progress` can show how far it got); returns the view and the time spent
-/// computing, in milliseconds.
-async fn run_yielding(
-    model: &Model,
-    input: &Tensor,
-    options: &RunOptions,
-    progress: &Callback<(usize, usize)>,
-) -> (Rc<RunView>, f64) {
-    let mut computing = 0.0;
-    let started = now_ms();
-    let mut run = cpu::Forward::new(&model.network, input, options);
-    computing += now_ms() - started;
-    loop {
-        progress.emit(run.progress());
-        yield_to_browser().await;
-        let started = now_ms();
-        let more = run.step();
-        computing += now_ms() - started;
-        if !more {
-            break;
-        }
-    }
-    let started = now_ms();
-    let output = run.finish();
-    computing += now_ms() - started;
-    (
-        Rc::new(RunView::new(&output, &model.labels, TOP_K)),
-        computing,
-    )
 }
 
 /// Lets the browser render and handle input before the work continues.

@@ -32,13 +32,16 @@ impl PartialEq for TeachingProps {
 }
 
 pub enum StepsMsg {
+    Open,
     Choose(String),
     Computed(Result<SeSteps, String>),
     Hover(Option<usize>),
 }
 
-/// One SE block, step by step, on the current image.
+/// One SE block, step by step, on the current image. It costs two extra forward passes per
+/// image, so it is computed only once the user opens it.
 pub struct BlockSteps {
+    open: bool,
     block: String,
     steps: Option<Rc<SeSteps>>,
     error: Option<String>,
@@ -70,22 +73,24 @@ impl Component for BlockSteps {
             .next()
             .map(|se| se.name.clone())
             .unwrap_or_default();
-        let steps = Self {
+        Self {
+            open: false,
             block,
             steps: None,
             error: None,
             hovered: None,
             maps: NodeRef::default(),
             scaled: NodeRef::default(),
-        };
-        steps.compute(ctx);
-        steps
+        }
     }
 
     fn changed(&mut self, ctx: &Context<Self>, old: &Self::Properties) -> bool {
+        let open = self.open;
         if !Rc::ptr_eq(&ctx.props().model, &old.model) {
             *self = <Self as Component>::create(ctx);
-        } else {
+            self.open = open;
+        }
+        if open {
             self.compute(ctx);
         }
         true
@@ -93,6 +98,11 @@ impl Component for BlockSteps {
 
     fn update(&mut self, ctx: &Context<Self>, msg: StepsMsg) -> bool {
         match msg {
+            StepsMsg::Open => {
+                self.open = true;
+                self.compute(ctx);
+                true
+            }
             StepsMsg::Choose(block) => {
                 self.block = block;
                 self.compute(ctx);
@@ -132,6 +142,19 @@ impl Component for BlockSteps {
 
     fn view(&self, ctx: &Context<Self>) -> Html {
         let link = ctx.link();
+        if !self.open {
+            return html! {
+                <section class="teach" data-testid="teach" aria-label="one SE block step by step">
+                    <h2>{ "One SE block, step by step" }</h2>
+                    <p class="muted">
+                        { "Follow this image through one block: the squeeze, the two small fully connected \
+                           layers, the sigmoid and the scale, with its own numbers, and see what the sigmoid is for. " }
+                        <button data-testid="teach-open" onclick={link.callback(|_| StepsMsg::Open)}>
+                            { "Show it" }</button>
+                    </p>
+                </section>
+            };
+        }
         let choose = link.callback(|event: Event| {
             let select: HtmlSelectElement = event.target_unchecked_into();
             StepsMsg::Choose(select.value())

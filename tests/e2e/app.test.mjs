@@ -460,6 +460,9 @@ test('one SE block step by step, and what leaving out the sigmoid does', async (
   const { page, errors } = await open('?backend=cpu&sample=fmnist-ankle-boot-0.png');
   const gates = (await exported(page)).excitations;
   const teach = page.getByTestId('teach');
+  // Computed only when opened (two extra forward passes).
+  assert.equal(await page.getByTestId('teach-maps').count(), 0);
+  await page.getByTestId('teach-open').click();
   await teach.getByTestId('teach-no-sigmoid').waitFor();
   // layer1.0.se: 32 channels → 8 hidden units (timm rounds C/16 up to a multiple of 8), so r = 4.
   assert.equal(await page.locator('[data-testid="teach-squeeze"] rect').count(), 32);
