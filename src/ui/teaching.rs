@@ -317,6 +317,7 @@ fn draw_thumbnails(
     for channel in 0..steps.channels() {
         let (x0, y0) = ((channel % columns) * cell_w, (channel / columns) * cell_h);
         let frame = hovered == Some(channel);
+        let values = map(channel);
         for y in 0..cell_h {
             for x in 0..cell_w {
                 let border = x == 0 || y == 0 || x == cell_w - 1 || y == cell_h - 1;
@@ -324,9 +325,7 @@ fn draw_thumbnails(
                 let rgb = match (border, frame) {
                     (true, true) => [255, 210, 0],
                     (true, false) => [20, 24, 28],
-                    (false, _) => {
-                        diverging(map(channel)[(y - 1) * steps.width + x - 1], steps.limit)
-                    }
+                    (false, _) => diverging(values[(y - 1) * steps.width + x - 1], steps.limit),
                 };
                 rgba[pixel..pixel + 4].copy_from_slice(&[rgb[0], rgb[1], rgb[2], 255]);
             }
