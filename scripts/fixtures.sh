@@ -6,8 +6,9 @@
 #
 # Creates .venv (scripts/venv.sh), then runs tools/make_fixtures.py for whatever cases are missing.
 # The output folder is
-#   ${SE_LENS_FIXTURES:-~/.cache/se-lens/fixtures}/<first 16 hex of sha256(make_fixtures.py + requirements.txt)>
-# so editing either file gives a fresh folder. The folder is the last (only) line on stdout and is also
+#   ${SE_LENS_FIXTURES:-~/.cache/se-lens/fixtures}/<first 16 hex of sha256(make_fixtures.py +
+#   convert_torchvision.py + requirements.txt)>
+# so editing any of them gives a fresh folder. The folder is the last (only) line on stdout and is also
 # written to target/fixtures-dir for the Rust tests; progress goes to stderr; nothing when all is there.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
@@ -20,7 +21,7 @@ requirements=tools/requirements.txt
 venv=.venv
 scripts/venv.sh
 
-hash="$(cat "$generator" "$requirements" | sha256sum | cut -c1-16)"
+hash="$(cat "$generator" tools/convert_torchvision.py "$requirements" | sha256sum | cut -c1-16)"
 dir="${SE_LENS_FIXTURES:-$HOME/.cache/se-lens/fixtures}/$hash"
 large=()
 [ "${SE_LENS_FIXTURES_LARGE:-0}" = 1 ] && large=(--large)

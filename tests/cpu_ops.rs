@@ -1,13 +1,15 @@
 //! CPU kernels against plain definitions on awkward shapes (odd sizes, padding wider than the
-//! image, strides, groups). Whole-network parity with PyTorch is in model_parity.rs.
+//! image, TensorFlow's asymmetric "SAME", strides, groups, depthwise). Whole-network parity with PyTorch is in model_parity.rs.
 #![cfg(not(target_arch = "wasm32"))]
 
-use se_lens::engine::{Conv2d, Pool, PoolKind, Tensor, Tolerance};
+use se_lens::engine::{Activation, Conv2d, Padding, Pool, PoolKind, Tensor, Tolerance};
 
 /// Convolution straight from its definition.
-fn conv_reference(x: &Tensor, c: &Conv2d, relu: bool) -> Vec<f32> {
+fn conv_reference(x: &Tensor, c: &Conv2d, act: Activation) -> Vec<f32> {
     let [n, _, h, w] = x.shape;
-    let (oh, ow) = c.output_size(h, w);
+    let g = c.geometry(h, w).expect("the kernel fits");
+    let (oh, ow) = (g.out_h, g.out_w);
+    let (pad_top, pad_left) = (g.pad_top as isize, g.pad_left as isize);
     let (gi, go) = (c.in_channels / c.groups, c.out_channels / c.groups);
     let mut out = Vec::new();
     for b in 0..n {
@@ -19,8 +21,8 @@ fn conv_reference(x: &Tensor, c: &Conv2d, relu: bool) -> Vec<f32> {
                     for i in 0..gi {
                         for ky in 0..c.kernel {
                             for kx in 0..c.kernel {
-                                let y = (oy * c.stride + ky) as isize - c.padding as isize;
-                                let xx = (ox * c.stride + kx) as isize - c.padding as isize;
+                                let y = (oy * c.stride + ky) as isize - pad_top;
+                                let xx = (ox * c.stride + kx) as isize - pad_left;
                                 if y >= 0 && xx >= 0 && (y as usize) < h && (xx as usize) < w {
                                     let ci = g * gi + i;
                                     let v = x.data[((b * c.in_channels + ci) * h + y as usize) * w
@@ -31,7 +33,7 @@ fn conv_reference(x: &Tensor, c: &Conv2d, relu: bool) -> Vec<f32> {
                             }
                         }
                     }
-                    out.push(if relu { acc.max(0.0) } else { acc });
+                    out.push(act.apply(acc));
                 }
             }
         }
@@ -44,7 +46,7 @@ fn conv(
     out_channels: usize,
     kernel: usize,
     stride: usize,
-    padding: usize,
+    padding: Padding,
     groups: usize,
 ) -> Conv2d {
     let weights = in_channels / groups * kernel * kernel * out_channels;
@@ -64,26 +66,38 @@ fn conv(
 
 #[test]
 fn conv2d_matches_its_definition() {
+    use Padding::{Same, Symmetric};
     let cases = [
         // (in, out, kernel, stride, padding, groups, h, w)
-        (3, 5, 7, 2, 3, 1, 11, 9),
-        (4, 6, 3, 1, 1, 2, 5, 7),
-        (8, 8, 3, 2, 1, 4, 6, 5),
-        (6, 4, 1, 1, 0, 1, 3, 4),
-        (6, 4, 1, 2, 0, 1, 7, 7),
-        (2, 3, 3, 1, 4, 1, 2, 3), // padding wider than the image
-        (4, 4, 3, 3, 1, 1, 1, 1),
+        (3, 5, 7, 2, Symmetric(3), 1, 11, 9),
+        (4, 6, 3, 1, Symmetric(1), 2, 5, 7),
+        (8, 8, 3, 2, Symmetric(1), 4, 6, 5),
+        (6, 4, 1, 1, Symmetric(0), 1, 3, 4),
+        (6, 4, 1, 2, Symmetric(0), 1, 7, 7),
+        (2, 3, 3, 1, Symmetric(4), 1, 2, 3), // padding wider than the image
+        (4, 4, 3, 3, Symmetric(1), 1, 1, 1),
+        (3, 5, 3, 2, Same, 1, 10, 9), // one extra zero row/column at the bottom/right only
+        // depthwise: the direct kernel
+        (6, 6, 3, 1, Symmetric(1), 6, 7, 5),
+        (5, 5, 5, 2, Same, 5, 9, 8),
+        (4, 4, 3, 2, Symmetric(1), 4, 1, 2),
+        (3, 3, 5, 2, Symmetric(2), 3, 11, 13),
     ];
     for (i, o, k, s, p, g, h, w) in cases {
         let c = conv(i, o, k, s, p, g);
         let x = Tensor::pattern([2, i, h, w]);
-        for relu in [false, true] {
-            let ours = se_lens::cpu::conv2d(&x, &c, relu);
+        for act in [
+            Activation::None,
+            Activation::Relu,
+            Activation::Silu,
+            Activation::HardSwish,
+        ] {
+            let ours = se_lens::cpu::conv2d(&x, &c, act);
             Tolerance::new(1e-5, 1e-5)
-                .check(&ours.data, &conv_reference(&x, &c, relu))
-                .unwrap_or_else(|m| panic!("case {:?}: {m}", (i, o, k, s, p, g, h, w)));
+                .check(&ours.data, &conv_reference(&x, &c, act))
+                .unwrap_or_else(|m| panic!("case {:?} {act:?}: {m}", (i, o, k, s, p, g, h, w)));
             // The squeeze summed in the conv's epilogue is the global average pool, to the bit.
-            let (squeezed_out, means) = se_lens::cpu::conv2d_squeezed(&x, &c, relu);
+            let (squeezed_out, means) = se_lens::cpu::conv2d_squeezed(&x, &c, act);
             assert_eq!(squeezed_out.data, ours.data);
             assert_eq!(means, se_lens::cpu::global_avg_pool(&ours).data);
         }

@@ -1,5 +1,6 @@
 //! GPU kernels against their CPU twins on a real wgpu device (Mesa lavapipe in CI), over random
-//! shapes: odd sizes, strides, padding, groups (both conv kernels), batches.
+//! shapes: odd sizes, strides, padding (symmetric and TensorFlow's "SAME"), groups and depthwise
+//! (all three conv kernels), every activation, batches.
 //!
 //! Tolerance: 1e-4 relative / 1e-5 absolute per op. The GPU sums in a different order (tiles of
 //! 16, fused multiply-adds), so results differ from the CPU in the last bits; one op's error is
@@ -8,11 +9,19 @@
 
 use std::rc::Rc;
 
-use se_lens::engine::{Conv2d, Pool, PoolKind, Tensor, Tolerance};
-use se_lens::gpu::{Activation, GpuContext, GpuConv, GpuDense, GpuError};
+use se_lens::engine::{Activation, Conv2d, Padding, Pool, PoolKind, Tensor, Tolerance};
+use se_lens::gpu::{GpuContext, GpuConv, GpuDense, GpuError};
 use se_lens::{cpu, gpu::Encoder};
 
 const OP: Tolerance = Tolerance::new(1e-4, 1e-5);
+const ACTIVATIONS: [Activation; 6] = [
+    Activation::None,
+    Activation::Relu,
+    Activation::Silu,
+    Activation::HardSwish,
+    Activation::Sigmoid,
+    Activation::HardSigmoid,
+];
 
 fn context() -> Rc<GpuContext> {
     Rc::new(
@@ -75,18 +84,20 @@ fn check(what: &str, gpu: &Tensor, cpu: &Tensor) {
 fn conv2d_matches_cpu_on_random_shapes() {
     let context = context();
     let mut rng = Rng(0x5e1e_5e1e);
-    for case in 0..40 {
+    for case in 0..60 {
         let groups = [1, 1, 1, 2, 3, 4, 32][rng.below(7)];
-        // Every third case is wide enough per group for the tiled kernel.
-        let group_out = if case % 3 == 0 {
-            rng.range(32, 80)
-        } else {
-            rng.range(1, 12)
+        // Every third case is wide enough per group for the tiled kernel, every fourth depthwise.
+        let (groups, group_in, group_out) = match case % 4 {
+            3 => (rng.range(1, 40), 1, 1),
+            _ if case % 3 == 0 => (groups, rng.range(1, 24), rng.range(32, 80)),
+            _ => (groups, rng.range(1, 24), rng.range(1, 12)),
         };
-        let group_in = rng.range(1, 24);
         let kernel = [1, 1, 3, 3, 5, 7][rng.below(6)];
         let stride = rng.range(1, 2);
-        let padding = rng.range(0, kernel / 2 + 1);
+        let padding = match rng.below(3) {
+            0 => Padding::Same,
+            _ => Padding::Symmetric(rng.range(0, kernel / 2 + 1)),
+        };
         let (h, w) = (rng.range(kernel, 23), rng.range(kernel, 29));
         let batch = rng.range(1, 2);
         let (in_channels, out_channels) = (group_in * groups, group_out * groups);
@@ -100,15 +111,15 @@ fn conv2d_matches_cpu_on_random_shapes() {
             weight: rng.values(out_channels * group_in * kernel * kernel),
             bias: rng.values(out_channels),
         };
-        let relu = rng.below(2) == 1;
+        let act = ACTIVATIONS[rng.below(4)];
         let input = rng.tensor([batch, in_channels, h, w]);
         let weights = GpuConv::upload(&context, &conv).expect("upload");
-        let gpu = run_on_gpu(&context, &input, |e, x| e.conv2d(&x, &weights, relu));
+        let gpu = run_on_gpu(&context, &input, |e, x| e.conv2d(&x, &weights, act));
         let what = format!(
-            "case {case}: {in_channels}→{out_channels} k{kernel} s{stride} p{padding} g{groups} \
-             on {batch}×{h}×{w}"
+            "case {case}: {in_channels}→{out_channels} k{kernel} s{stride} {padding:?} g{groups} \
+             {act:?} on {batch}×{h}×{w}"
         );
-        check(&what, &gpu, &cpu::conv2d(&input, &conv, relu));
+        check(&what, &gpu, &cpu::conv2d(&input, &conv, act));
     }
 }
 
@@ -167,7 +178,7 @@ fn dense_matches_cpu_with_each_activation() {
         let (weight, bias) = (rng.values(inputs * outputs), rng.values(outputs));
         let layer = GpuDense::upload(&context, &weight, &bias).expect("upload");
         let x = rng.tensor([batch, inputs, 1, 1]);
-        for activation in [Activation::None, Activation::Relu, Activation::Sigmoid] {
+        for activation in ACTIVATIONS {
             let gpu = run_on_gpu(&context, &x, |e, x| e.dense(&x, &layer, activation));
             let cpu: Vec<f32> = x
                 .data
@@ -180,11 +191,7 @@ fn dense_matches_cpu_with_each_activation() {
                             .sum();
                         *value = (f64::from(*value) + dot) as f32;
                     }
-                    out.into_iter().map(move |v| match activation {
-                        Activation::None => v,
-                        Activation::Relu => v.max(0.0),
-                        Activation::Sigmoid => 1.0 / (1.0 + (-v).exp()),
-                    })
+                    out.into_iter().map(move |v| activation.apply(v))
                 })
                 .collect();
             let cpu = Tensor::new([batch, outputs, 1, 1], cpu);
@@ -198,23 +205,37 @@ fn dense_matches_cpu_with_each_activation() {
 }
 
 #[test]
-fn scale_add_relu_matches_cpu_with_and_without_gates() {
+fn scale_add_act_and_scale_match_cpu() {
     let context = context();
     let mut rng = Rng(13);
     for shape in [[1, 3, 5, 7], [2, 16, 9, 9], [1, 256, 56, 56]] {
         let (x, shortcut) = (rng.tensor(shape), rng.tensor(shape));
         let gates = rng.tensor([shape[0], shape[1], 1, 1]);
-        for gated in [true, false] {
+        for (gated, act) in [
+            (true, Activation::Relu),
+            (false, Activation::Relu),
+            (true, Activation::None),
+            (false, Activation::HardSwish),
+        ] {
             let gpu = run_on_gpu(&context, &x, |e, y| {
                 let skip = e.upload(&shortcut)?;
                 let g = e.upload(&gates)?;
-                e.scale_add_relu(&y, gated.then_some(&g), &skip)?;
+                e.scale_add_act(&y, gated.then_some(&g), &skip, act)?;
                 Ok(y)
             });
             let mut cpu = x.clone();
-            cpu::scale_add_relu(&mut cpu, gated.then_some(&gates.data[..]), &shortcut);
-            check(&format!("{shape:?} gated {gated}"), &gpu, &cpu);
+            let gate_values = gated.then_some(&gates.data[..]);
+            cpu::scale_add_act(&mut cpu, gate_values, Some(&shortcut), act);
+            check(&format!("{shape:?} gated {gated} {act:?}"), &gpu, &cpu);
         }
+        let gpu = run_on_gpu(&context, &x, |e, y| {
+            let g = e.upload(&gates)?;
+            e.scale(&y, &g)?;
+            Ok(y)
+        });
+        let mut cpu = x.clone();
+        cpu::scale_add_act(&mut cpu, Some(&gates.data), None, Activation::None);
+        check(&format!("{shape:?} scale alone"), &gpu, &cpu);
     }
 }
 
@@ -227,7 +248,7 @@ fn a_tensor_over_the_device_limit_is_an_error_not_a_crash() {
         out_channels: 1 << 16,
         kernel: 1,
         stride: 1,
-        padding: 0,
+        padding: Padding::Symmetric(0),
         groups: 1,
         weight: vec![0.5; 1 << 16],
         bias: vec![0.0; 1 << 16],
@@ -237,7 +258,7 @@ fn a_tensor_over_the_device_limit_is_an_error_not_a_crash() {
     let x = encoder
         .upload(&Tensor::new([1, 1, 256, 256], vec![1.0; 256 * 256]))
         .expect("upload");
-    match encoder.conv2d(&x, &weights, false) {
+    match encoder.conv2d(&x, &weights, Activation::None) {
         Err(GpuError::Limit {
             what,
             needed,

@@ -1,8 +1,10 @@
 use super::parallel::on_pool;
-use super::squeeze_excite::{dense, excitation, scale_add_relu};
+use std::borrow::Cow;
+
+use super::squeeze_excite::{dense, excitation, scale_add_act};
 use super::{conv2d, conv2d_squeezed, global_avg_pool, pool2d};
 use crate::engine::{
-    ExcitationTap, FeatureMapTap, GateOverride, Layer, Network, ResidualBlock, RunOptions,
+    Activation, Block, ExcitationTap, FeatureMapTap, GateOverride, Layer, Network, RunOptions,
     RunOutput, Tensor,
 };
 
@@ -11,7 +13,7 @@ pub fn forward(network: &Network, input: &Tensor, options: &RunOptions) -> RunOu
     on_pool(|| Forward::new(network, input, options).finish())
 }
 
-/// A forward pass one residual block at a time, so a single-threaded caller (the browser) can
+/// A forward pass one block at a time, so a single-threaded caller (the browser) can
 /// yield between blocks and show progress; [`forward`] runs it to the end.
 pub struct Forward<'a> {
     network: &'a Network,
@@ -43,7 +45,7 @@ impl<'a> Forward<'a> {
         (self.done, self.network.blocks.len())
     }
 
-    /// Runs the next residual block; `false` once every block has run.
+    /// Runs the next block; `false` once every block has run.
     pub fn step(&mut self) -> bool {
         let Some(block) = self.network.blocks.get(self.done) else {
             return false;
@@ -53,16 +55,15 @@ impl<'a> Forward<'a> {
         true
     }
 
-    /// Runs any blocks left, then the global pool and the head.
+    /// Runs any blocks left, then the neck, the global pool and the head.
     pub fn finish(mut self) -> RunOutput {
         while self.step() {}
-        let pooled = global_avg_pool(&self.x);
-        let head = &self.network.head;
-        let logits = pooled
-            .data
-            .chunks_exact(head.in_features)
-            .flat_map(|features| dense(&head.weight, &head.bias, features))
-            .collect();
+        let pooled = global_avg_pool(&run_layers(&self.network.neck, &self.x)).data;
+        let logits = self.network.head.iter().fold(pooled, |x, layer| {
+            x.chunks_exact(layer.in_features)
+                .flat_map(|features| dense(&layer.weight, &layer.bias, features, layer.act))
+                .collect()
+        });
         RunOutput {
             logits,
             excitations: self.excitations,
@@ -70,12 +71,16 @@ impl<'a> Forward<'a> {
         }
     }
 
-    fn block(&mut self, block: &ResidualBlock) -> Tensor {
+    fn block(&mut self, block: &Block) -> Tensor {
         let (x, options, batch) = (&self.x, self.options, self.batch);
         // The squeeze comes out of the body's last convolution (see `conv2d_squeezed`).
         let (mut y, squeezed) = match (&block.se, block.body.split_last()) {
-            (Some(_), Some((Layer::Conv { conv, relu }, init))) if !init.is_empty() => {
-                conv2d_squeezed(&run_layers(init, x), conv, *relu)
+            (Some(_), Some((Layer::Conv { conv, act }, init))) => {
+                let input = match init.is_empty() {
+                    true => Cow::Borrowed(x),
+                    false => Cow::Owned(run_layers(init, x)),
+                };
+                conv2d_squeezed(&input, conv, *act)
             }
             (Some(_), _) => {
                 let y = run_layers(&block.body, x);
@@ -84,9 +89,6 @@ impl<'a> Forward<'a> {
             }
             (None, _) => (run_layers(&block.body, x), Vec::new()),
         };
-        // An identity shortcut reads `x` in place; only a projection makes a new tensor.
-        let projected = (!block.shortcut.is_empty()).then(|| run_layers(&block.shortcut, x));
-        let shortcut = projected.as_ref().unwrap_or(x);
         let gates = block
             .se
             .as_ref()
@@ -105,7 +107,31 @@ impl<'a> Forward<'a> {
                 map: y.clone(),
             });
         }
-        scale_add_relu(&mut y, gates.as_deref(), shortcut);
+        // An identity shortcut reads `x` in place; only a projection makes a new tensor.
+        let projected = block
+            .residual
+            .as_ref()
+            .filter(|residual| !residual.projection.is_empty())
+            .map(|residual| run_layers(&residual.projection, x));
+        let shortcut = block
+            .residual
+            .as_ref()
+            .map(|_| projected.as_ref().unwrap_or(x));
+        let act = block.residual.as_ref().map_or(Activation::None, |r| r.act);
+        if block.tail.is_empty() {
+            // ResNet: scale, add and ReLU in one pass.
+            if gates.is_some() || shortcut.is_some() {
+                scale_add_act(&mut y, gates.as_deref(), shortcut, act);
+            }
+        } else {
+            if let Some(gates) = &gates {
+                scale_add_act(&mut y, Some(gates), None, Activation::None);
+            }
+            y = run_layers(&block.tail, &y);
+            if shortcut.is_some() {
+                scale_add_act(&mut y, None, shortcut, act);
+            }
+        }
         if let (Some(se), Some(values)) = (&block.se, gates) {
             self.excitations.push(ExcitationTap {
                 block: se.name.clone(),
@@ -119,7 +145,7 @@ impl<'a> Forward<'a> {
 /// Applies `layers` in order; every layer reads its input by reference, so nothing is copied.
 fn run_layers(layers: &[Layer], input: &Tensor) -> Tensor {
     let apply = |layer: &Layer, x: &Tensor| match layer {
-        Layer::Conv { conv, relu } => conv2d(x, conv, *relu),
+        Layer::Conv { conv, act } => conv2d(x, conv, *act),
         Layer::Pool(pool) => pool2d(x, pool),
     };
     match layers.split_first() {

@@ -15,4 +15,4 @@ pub use forward::{forward, Forward};
 pub use global_avg_pool::global_avg_pool;
 pub use parallel::map_items;
 pub use pool::pool2d;
-pub use squeeze_excite::{excitation, excitation_steps, scale_add_relu, ExcitationSteps};
+pub use squeeze_excite::{excitation, excitation_steps, scale_add_act, ExcitationSteps};

@@ -1,12 +1,13 @@
 use super::parallel::for_each_chunk;
-use crate::engine::{SqueezeExcite, Tensor};
+use crate::engine::{Activation, SqueezeExcite, Tensor};
 
 /// Output rows per parallel task of [`dense`]: the SE FCs of deep stages and the head read
 /// megabytes of weights, worth splitting; the small ones stay one task.
 const ROWS_PER_TASK: usize = 64;
 
 /// The excitation on the squeezed vectors (`[batch, channels]`, the per-channel means):
-/// FC → ReLU → FC → sigmoid; returns the gates, `[batch, channels]`.
+/// FC → ReLU → FC → sigmoid (or the block's own activation and gate); returns the gates,
+/// `[batch, channels]`.
 pub fn excitation(squeezed: &[f32], se: &SqueezeExcite) -> Vec<f32> {
     squeezed
         .chunks_exact(se.channels)
@@ -17,20 +18,19 @@ pub fn excitation(squeezed: &[f32], se: &SqueezeExcite) -> Vec<f32> {
 /// Every intermediate of one image's excitation (the teaching view shows each).
 #[derive(Clone, Debug, PartialEq)]
 pub struct ExcitationSteps {
-    /// FC1 → ReLU: the reduced vector, `channels / r` values.
+    /// FC1 → ReLU (SiLU in EfficientNet): the reduced vector, `channels / r` values.
     pub hidden: Vec<f32>,
-    /// FC2, before the sigmoid: unbounded, either sign.
+    /// FC2, before the gate function: unbounded, either sign.
     pub logits: Vec<f32>,
-    /// sigmoid(logits): the gate, in (0, 1).
+    /// sigmoid(logits) (hard-sigmoid in MobileNetV3): the gate, in [0, 1].
     pub gates: Vec<f32>,
 }
 
 /// The excitation of one squeezed vector `z` (`channels` values), step by step.
 pub fn excitation_steps(z: &[f32], se: &SqueezeExcite) -> ExcitationSteps {
-    let mut hidden = dense(&se.fc1_weight, &se.fc1_bias, z);
-    hidden.iter_mut().for_each(|v| *v = v.max(0.0));
-    let logits = dense(&se.fc2_weight, &se.fc2_bias, &hidden);
-    let gates = logits.iter().map(|&v| sigmoid(v)).collect();
+    let hidden = dense(&se.fc1_weight, &se.fc1_bias, z, se.act);
+    let logits = dense(&se.fc2_weight, &se.fc2_bias, &hidden, Activation::None);
+    let gates = logits.iter().map(|&v| se.gate.apply(v)).collect();
     ExcitationSteps {
         hidden,
         logits,
@@ -38,33 +38,48 @@ pub fn excitation_steps(z: &[f32], se: &SqueezeExcite) -> ExcitationSteps {
     }
 }
 
-/// `relu(x · gate + shortcut)`, in place on `x`: the end of every SE residual block.
-pub fn scale_add_relu(x: &mut Tensor, gates: Option<&[f32]>, shortcut: &Tensor) {
+/// `act(x · gate + shortcut)` in place on `x`, with `gates` `[N, C]` (one per channel plane):
+/// the end of an SE ResNet block in one pass (ReLU), the scale alone (no shortcut, no
+/// activation), or the residual add alone (no gates).
+pub fn scale_add_act(
+    x: &mut Tensor,
+    gates: Option<&[f32]>,
+    shortcut: Option<&Tensor>,
+    act: Activation,
+) {
     let plane = x.shape[2] * x.shape[3];
     for_each_chunk(&mut x.data, plane, |channel, out| {
         let gate = gates.map_or(1.0, |g| g[channel]);
-        let skip = &shortcut.data[channel * plane..(channel + 1) * plane];
-        for (v, s) in out.iter_mut().zip(skip) {
-            *v = (*v * gate + s).max(0.0);
+        match shortcut {
+            Some(shortcut) => {
+                let skip = &shortcut.data[channel * plane..(channel + 1) * plane];
+                match act {
+                    Activation::Relu => out
+                        .iter_mut()
+                        .zip(skip)
+                        .for_each(|(v, s)| *v = (*v * gate + s).max(0.0)),
+                    act => out
+                        .iter_mut()
+                        .zip(skip)
+                        .for_each(|(v, s)| *v = act.apply(*v * gate + s)),
+                }
+            }
+            None => out.iter_mut().for_each(|v| *v = act.apply(*v * gate)),
         }
     });
 }
 
-/// `weight · x + bias` for a row-major `[out, in]` weight.
-pub(super) fn dense(weight: &[f32], bias: &[f32], x: &[f32]) -> Vec<f32> {
+/// `act(weight · x + bias)` for a row-major `[out, in]` weight.
+pub(super) fn dense(weight: &[f32], bias: &[f32], x: &[f32], act: Activation) -> Vec<f32> {
     let mut out = bias.to_vec();
     for_each_chunk(&mut out, ROWS_PER_TASK, |task, rows| {
         let first = task * ROWS_PER_TASK;
         for (i, value) in rows.iter_mut().enumerate() {
             let row = first + i;
-            *value += dot(&weight[row * x.len()..(row + 1) * x.len()], x);
+            *value = act.apply(*value + dot(&weight[row * x.len()..(row + 1) * x.len()], x));
         }
     });
     out
-}
-
-fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + (-x).exp())
 }
 
 /// A dot product the compiler vectorises (eight independent accumulators, like `sum`).

@@ -1,5 +1,6 @@
 //! The engine: the network, its taps, and the backends that run it.
 
+mod activation;
 mod backend;
 mod class_stats;
 mod network;
@@ -10,7 +11,10 @@ mod tolerance;
 
 pub use backend::{Backend, BackendPreference};
 pub use class_stats::{class_of_folder, BlockClassStats, ClassStats, ClassStatsSums};
-pub use network::{Conv2d, Layer, Linear, Network, Pool, PoolKind, ResidualBlock, SqueezeExcite};
+pub use network::{
+    Activation, Block, Conv2d, ConvGeometry, Layer, Linear, Network, Padding, Pool, PoolKind,
+    Residual, SqueezeExcite,
+};
 pub use npy::{read_npy, NpyError};
 pub use run::{softmax, ExcitationTap, FeatureMapTap, GateOverride, RunOptions, RunOutput};
 pub use tensor::Tensor;

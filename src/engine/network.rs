@@ -1,7 +1,34 @@
 //! The network as the engine runs it: BatchNorm already folded, SE blocks explicit.
 //!
-//! Every residual network the engine knows (timm ResNet/ResNeXt, legacy SENet) is a stem, a list of
-//! residual blocks and a linear head; a block is `relu(se(body(x)) + shortcut(x))`.
+//! Every network the engine knows is a stem, a list of blocks, a neck, a global average pool
+//! and a head of fully connected layers. A block is
+//! `act(tail(se(body(x))) + projection(x))`: ResNet's `relu(se(body(x)) + shortcut(x))` has an
+//! empty tail; MobileNetV3's and EfficientNet's inverted residual puts the SE between the
+//! depthwise convolution (end of the body) and the projection (the tail), with no activation
+//! after the add, and some blocks have no residual connection at all.
+
+pub use super::activation::Activation;
+
+/// How a convolution pads its input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Padding {
+    /// `p` zeros on every side (PyTorch's `padding=p`).
+    Symmetric(usize),
+    /// TensorFlow's "SAME" (timm's `Conv2dSame`): the output is `ceil(in / stride)`, and the
+    /// padding that takes is split with the odd pixel at the bottom and right, so it depends
+    /// on the input size.
+    Same,
+}
+
+/// Where a convolution's windows fall on an input of a given size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvGeometry {
+    pub out_h: usize,
+    pub out_w: usize,
+    /// Zero rows above the input and zero columns left of it.
+    pub pad_top: usize,
+    pub pad_left: usize,
+}
 
 /// A 2-D convolution with BatchNorm folded in: `weight` is `[out, in / groups, k, k]`.
 #[derive(Clone, Debug)]
@@ -10,21 +37,44 @@ pub struct Conv2d {
     pub out_channels: usize,
     pub kernel: usize,
     pub stride: usize,
-    pub padding: usize,
+    pub padding: Padding,
     pub groups: usize,
     pub weight: Vec<f32>,
     pub bias: Vec<f32>,
 }
 
 impl Conv2d {
-    pub fn output_size(&self, height: usize, width: usize) -> (usize, usize) {
-        let out = |size: usize| (size + 2 * self.padding - self.kernel) / self.stride + 1;
-        (out(height), out(width))
+    /// The output size and leading padding on a `height × width` input, or `None` when the
+    /// kernel does not fit inside the padded input.
+    pub fn geometry(&self, height: usize, width: usize) -> Option<ConvGeometry> {
+        let (k, s) = (self.kernel, self.stride);
+        let axis = |size: usize| match self.padding {
+            Padding::Symmetric(p) => {
+                (size > 0 && size + 2 * p >= k).then(|| ((size + 2 * p - k) / s + 1, p))
+            }
+            Padding::Same => {
+                let out = size.div_ceil(s);
+                let total = ((out.max(1) - 1) * s + k).saturating_sub(size);
+                (size > 0).then_some((out, total / 2))
+            }
+        };
+        let ((out_h, pad_top), (out_w, pad_left)) = (axis(height)?, axis(width)?);
+        Some(ConvGeometry {
+            out_h,
+            out_w,
+            pad_top,
+            pad_left,
+        })
     }
 
     /// Multiply-accumulates per output pixel (for GFLOP/s accounting).
     pub fn macs_per_pixel(&self) -> usize {
         self.out_channels * (self.in_channels / self.groups) * self.kernel * self.kernel
+    }
+
+    /// One filter per channel (MobileNet's and EfficientNet's depthwise convolutions).
+    pub fn is_depthwise(&self) -> bool {
+        self.groups == self.in_channels && self.groups == self.out_channels
     }
 }
 
@@ -62,20 +112,25 @@ impl Pool {
     }
 }
 
-/// One step of a stem, body or shortcut.
+/// One step of a stem, body, tail, projection or neck.
 #[derive(Clone, Debug)]
 pub enum Layer {
-    Conv { conv: Conv2d, relu: bool },
+    Conv { conv: Conv2d, act: Activation },
     Pool(Pool),
 }
 
 /// The SE block of the paper: squeeze (global average pool) → FC → ReLU → FC → sigmoid → scale.
+/// MobileNetV3 gates with a hard sigmoid; EfficientNet uses SiLU between the FCs.
 #[derive(Clone, Debug)]
 pub struct SqueezeExcite {
-    /// The PyTorch module path, e.g. `layer3.1.se` or `layer2.0.se_module`.
+    /// The PyTorch module path, e.g. `layer3.1.se`, `layer2.0.se_module` or `blocks.2.0.se`.
     pub name: String,
     pub channels: usize,
     pub reduced: usize,
+    /// After FC1: ReLU in the paper.
+    pub act: Activation,
+    /// After FC2: sigmoid in the paper, hard-sigmoid in MobileNetV3.
+    pub gate: Activation,
     /// `[reduced, channels]`
     pub fc1_weight: Vec<f32>,
     pub fc1_bias: Vec<f32>,
@@ -84,58 +139,78 @@ pub struct SqueezeExcite {
     pub fc2_bias: Vec<f32>,
 }
 
-/// `relu(se(body(x)) + shortcut(x))`; an empty shortcut is the identity.
+/// The residual connection of a block: `act(branch + projection(x))`.
 #[derive(Clone, Debug)]
-pub struct ResidualBlock {
-    /// The PyTorch module path, e.g. `layer1.0`.
-    pub name: String,
-    pub body: Vec<Layer>,
-    pub se: Option<SqueezeExcite>,
-    pub shortcut: Vec<Layer>,
+pub struct Residual {
+    /// Empty: the identity.
+    pub projection: Vec<Layer>,
+    /// After the add: ReLU in ResNets, none in inverted residuals.
+    pub act: Activation,
 }
 
-/// A fully connected layer: `weight` is `[out, in]`.
+/// `residual.act(tail(se(body(x))) + residual.projection(x))`, or `tail(se(body(x)))` without a
+/// residual connection.
+#[derive(Clone, Debug)]
+pub struct Block {
+    /// The PyTorch module path, e.g. `layer1.0` or `blocks.2.1`.
+    pub name: String,
+    /// Everything before the SE (all of a ResNet block's branch).
+    pub body: Vec<Layer>,
+    pub se: Option<SqueezeExcite>,
+    /// After the SE scale (an inverted residual's projection); empty in ResNets.
+    pub tail: Vec<Layer>,
+    pub residual: Option<Residual>,
+}
+
+/// A fully connected layer and its activation: `weight` is `[out, in]`.
 #[derive(Clone, Debug)]
 pub struct Linear {
     pub in_features: usize,
     pub out_features: usize,
     pub weight: Vec<f32>,
     pub bias: Vec<f32>,
+    pub act: Activation,
 }
 
-/// A whole classifier: stem → residual blocks → global average pool → linear head.
+/// A whole classifier: stem → blocks → neck → global average pool → head.
 #[derive(Clone, Debug)]
 pub struct Network {
     pub in_channels: usize,
     pub stem: Vec<Layer>,
-    pub blocks: Vec<ResidualBlock>,
-    pub head: Linear,
-}
-
-impl Network {
-    pub fn se_blocks(&self) -> impl Iterator<Item = &SqueezeExcite> {
-        self.blocks.iter().filter_map(|block| block.se.as_ref())
-    }
+    pub blocks: Vec<Block>,
+    /// After the last block, before the pool (EfficientNet's `conv_head`); often empty.
+    pub neck: Vec<Layer>,
+    /// On the pooled features; the last layer gives the logits.
+    pub head: Vec<Linear>,
 }
 
 impl Layer {
-    /// The spatial size after this layer.
-    fn output_size(&self, (h, w): (usize, usize)) -> (usize, usize) {
+    /// The spatial size after this layer, or `None` when its window does not fit the input.
+    fn output_size(&self, (h, w): (usize, usize)) -> Option<(usize, usize)> {
         match self {
-            Layer::Conv { conv, .. } => conv.output_size(h, w),
-            Layer::Pool(pool) => (pool.output_size(h), pool.output_size(w)),
+            Layer::Conv { conv, .. } => conv.geometry(h, w).map(|g| (g.out_h, g.out_w)),
+            Layer::Pool(pool) => (h.min(w) > 0 && h.min(w) + 2 * pool.padding >= pool.kernel)
+                .then(|| (pool.output_size(h), pool.output_size(w))),
         }
     }
 
     fn macs(&self, (h, w): (usize, usize)) -> u64 {
         match self {
-            Layer::Conv { conv, .. } => {
-                let (oh, ow) = conv.output_size(h, w);
-                (conv.macs_per_pixel() * oh * ow) as u64
-            }
+            Layer::Conv { conv, .. } => conv
+                .geometry(h, w)
+                .map_or(0, |g| (conv.macs_per_pixel() * g.out_h * g.out_w) as u64),
             Layer::Pool(_) => 0,
         }
     }
+}
+
+/// The size after `layers`, adding their multiply-accumulates to `macs`; `None` when a window
+/// does not fit.
+fn walk(layers: &[Layer], size: (usize, usize), macs: &mut u64) -> Option<(usize, usize)> {
+    layers.iter().try_fold(size, |size, layer| {
+        *macs += layer.macs(size);
+        layer.output_size(size)
+    })
 }
 
 impl Network {
@@ -148,44 +223,86 @@ impl Network {
                 self.in_channels
             ));
         }
-        let too_small = || format!("a {height}×{width} input is too small for this network");
-        let fits = |layers: &[Layer], (h, w): (usize, usize)| {
-            layers.iter().try_fold((h, w), |(h, w), layer| {
-                let (kernel, padding) = match layer {
-                    Layer::Conv { conv, .. } => (conv.kernel, conv.padding),
-                    Layer::Pool(pool) => (pool.kernel, pool.padding),
-                };
-                (h.min(w) + 2 * padding >= kernel && h.min(w) > 0)
-                    .then(|| layer.output_size((h, w)))
-            })
-        };
-        let mut size = fits(&self.stem, (height, width)).ok_or_else(too_small)?;
-        for block in &self.blocks {
-            fits(&block.shortcut, size).ok_or_else(too_small)?;
-            size = fits(&block.body, size).ok_or_else(too_small)?;
-        }
-        Ok(())
+        self.walk(height, width)
+            .map(|_| ())
+            .ok_or_else(|| format!("a {height}×{width} input is too small for this network"))
     }
 
     /// Multiply-accumulates of one forward pass on an `height × width` image (convolutions, SE
     /// FCs and the head; pooling and element-wise work not counted). GFLOP = 2·MACs / 10⁹.
     pub fn macs(&self, height: usize, width: usize) -> u64 {
-        let walk = |layers: &[Layer], mut size: (usize, usize), total: &mut u64| {
-            for layer in layers {
-                *total += layer.macs(size);
-                size = layer.output_size(size);
-            }
-            size
-        };
-        let mut total = 0;
-        let mut size = walk(&self.stem, (height, width), &mut total);
+        self.walk(height, width).unwrap_or(0)
+    }
+
+    /// The multiply-accumulates of a whole pass, or `None` when some window does not fit.
+    fn walk(&self, height: usize, width: usize) -> Option<u64> {
+        let mut macs = 0;
+        let mut size = walk(&self.stem, (height, width), &mut macs)?;
         for block in &self.blocks {
-            walk(&block.shortcut, size, &mut total);
-            size = walk(&block.body, size, &mut total);
+            if let Some(residual) = &block.residual {
+                walk(&residual.projection, size, &mut macs)?;
+            }
+            size = walk(&block.body, size, &mut macs)?;
+            size = walk(&block.tail, size, &mut macs)?;
             if let Some(se) = &block.se {
-                total += 2 * (se.channels * se.reduced) as u64;
+                macs += 2 * (se.channels * se.reduced) as u64;
             }
         }
-        total + (self.head.in_features * self.head.out_features) as u64
+        walk(&self.neck, size, &mut macs)?;
+        let head: usize = self
+            .head
+            .iter()
+            .map(|l| l.in_features * l.out_features)
+            .sum();
+        Some(macs + head as u64)
+    }
+
+    pub fn se_blocks(&self) -> impl Iterator<Item = &SqueezeExcite> {
+        self.blocks.iter().filter_map(|block| block.se.as_ref())
+    }
+
+    /// The number of classes (the last head layer's width).
+    pub fn num_classes(&self) -> usize {
+        self.head.last().map_or(0, |layer| layer.out_features)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Conv2d, ConvGeometry, Padding};
+
+    fn conv(kernel: usize, stride: usize, padding: Padding) -> Conv2d {
+        Conv2d {
+            in_channels: 1,
+            out_channels: 1,
+            kernel,
+            stride,
+            padding,
+            groups: 1,
+            weight: Vec::new(),
+            bias: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn same_padding_puts_the_odd_pixel_last() {
+        // TensorFlow: out = ceil(in / s); pad = (out − 1)·s + k − in, top = pad / 2.
+        let g = conv(3, 2, Padding::Same).geometry(161, 190).unwrap();
+        assert_eq!(
+            g,
+            ConvGeometry {
+                out_h: 81,
+                out_w: 95,
+                pad_top: 1,
+                pad_left: 0
+            }
+        );
+        let g = conv(5, 2, Padding::Same).geometry(10, 11).unwrap();
+        assert_eq!((g.out_h, g.pad_top, g.out_w, g.pad_left), (5, 1, 6, 2));
+        // Stride 1 with an odd kernel is plain symmetric padding.
+        let same = conv(3, 1, Padding::Same).geometry(7, 8).unwrap();
+        let symmetric = conv(3, 1, Padding::Symmetric(1)).geometry(7, 8).unwrap();
+        assert_eq!(same, symmetric);
+        assert!(conv(7, 1, Padding::Symmetric(0)).geometry(6, 9).is_none());
     }
 }

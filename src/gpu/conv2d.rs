@@ -1,9 +1,10 @@
 use super::encoder::{grid, Encoder, GpuTensor};
 use super::pipelines::PipelineKey;
 use super::{GpuContext, GpuError};
-use crate::engine::Conv2d;
+use crate::engine::{Activation, Conv2d};
 
-pub(super) const SOURCE: &str = include_str!("conv2d.wgsl");
+pub(super) const SOURCE: &str =
+    concat!(include_str!("activation.wgsl"), include_str!("conv2d.wgsl"));
 const TILED: PipelineKey = PipelineKey {
     shader: "conv2d.wgsl",
     entry_point: "tiled",
@@ -11,6 +12,10 @@ const TILED: PipelineKey = PipelineKey {
 const DIRECT: PipelineKey = PipelineKey {
     shader: "conv2d.wgsl",
     entry_point: "direct",
+};
+const DEPTHWISE: PipelineKey = PipelineKey {
+    shader: "conv2d.wgsl",
+    entry_point: "depthwise",
 };
 /// The tiled kernel's tile: output channels × output pixels.
 const TILE: usize = 64;
@@ -29,13 +34,14 @@ struct Params {
     out_w: u32,
     kernel: u32,
     stride: u32,
-    padding: u32,
+    pad_top: u32,
+    pad_left: u32,
     group_in: u32,
     group_out: u32,
     groups: u32,
-    relu: u32,
+    act: u32,
     batch: u32,
-    _pad: [u32; 2],
+    _pad: u32,
 }
 const _: () = assert!(std::mem::size_of::<Params>() == 64);
 
@@ -62,17 +68,22 @@ impl GpuConv {
 }
 
 impl Encoder<'_> {
-    /// Twin of `cpu::conv2d`: convolution + bias + optional ReLU.
+    /// Twin of `cpu::conv2d`: convolution + bias + activation.
     pub fn conv2d(
         &mut self,
         input: &GpuTensor,
         gpu: &GpuConv,
-        relu: bool,
+        act: Activation,
     ) -> Result<GpuTensor, GpuError> {
         let conv = &gpu.conv;
         let [batch, channels, height, width] = input.shape;
         debug_assert_eq!(channels, conv.in_channels);
-        let (out_h, out_w) = conv.output_size(height, width);
+        let geometry = conv.geometry(height, width).ok_or_else(|| {
+            GpuError::Rejected(format!(
+                "a {height}×{width} input is too small for a convolution"
+            ))
+        })?;
+        let (out_h, out_w) = (geometry.out_h, geometry.out_w);
         let output = self.tensor([batch, conv.out_channels, out_h, out_w])?;
         let group_out = conv.out_channels / conv.groups;
         let params = Params {
@@ -84,16 +95,20 @@ impl Encoder<'_> {
             out_w: out_w as u32,
             kernel: conv.kernel as u32,
             stride: conv.stride as u32,
-            padding: conv.padding as u32,
+            pad_top: geometry.pad_top as u32,
+            pad_left: geometry.pad_left as u32,
             group_in: (conv.in_channels / conv.groups) as u32,
             group_out: group_out as u32,
             groups: conv.groups as u32,
-            relu: relu.into(),
+            act: act.code(),
             batch: batch as u32,
-            _pad: [0; 2],
+            _pad: 0,
         };
         let buffers = [&input.buffer, &gpu.weight, &gpu.bias, &output.buffer];
-        if group_out >= TILED_MIN_GROUP_OUT {
+        if conv.is_depthwise() {
+            let workgroups = grid(output.len(), 64)?;
+            self.dispatch(DEPTHWISE, SOURCE, &params, &buffers, workgroups);
+        } else if group_out >= TILED_MIN_GROUP_OUT {
             let workgroups = (
                 (out_h * out_w).div_ceil(TILE),
                 group_out.div_ceil(TILE),

@@ -1,4 +1,4 @@
-// Convolution with BatchNorm folded, + bias, + optional ReLU, on NCHW tensors.
+// Convolution with BatchNorm folded, + bias, + activation (activation.wgsl), on NCHW tensors.
 //
 // `tiled`: implicit GEMM. Per image and group, out[m, p] = Σ_k weight[m, k] · patch[k, p], with
 // m the output channel, p the output pixel and k = (input channel, ky, kx); the patch matrix is
@@ -7,6 +7,9 @@
 // invocation accumulates 4 × 4 outputs in registers.
 // `direct`: one invocation per output, for grouped convolutions with few channels per group,
 // where a 64-channel tile would be mostly idle.
+// `depthwise`: one invocation per output of a convolution with one filter per channel
+// (MobileNet, EfficientNet), walking the k × k window without `direct`'s per-tap divisions.
+// Padding is given per side (`pad_top`, `pad_left`): TensorFlow's "SAME" is asymmetric.
 
 struct Params {
     in_channels: u32,
@@ -17,14 +20,14 @@ struct Params {
     out_w: u32,
     kernel: u32,
     stride: u32,
-    padding: u32,
+    pad_top: u32,
+    pad_left: u32,
     group_in: u32,
     group_out: u32,
     groups: u32,
-    relu: u32,
+    act: u32,
     batch: u32,
-    _pad0: u32,
-    _pad1: u32,
+    _pad: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -46,19 +49,12 @@ fn patch_value(image: u32, channel0: u32, k: u32, pixel: u32) -> f32 {
     let taps = params.kernel * params.kernel;
     let channel = channel0 + k / taps;
     let tap = k % taps;
-    let y = i32((pixel / params.out_w) * params.stride + tap / params.kernel) - i32(params.padding);
-    let x = i32((pixel % params.out_w) * params.stride + tap % params.kernel) - i32(params.padding);
+    let y = i32((pixel / params.out_w) * params.stride + tap / params.kernel) - i32(params.pad_top);
+    let x = i32((pixel % params.out_w) * params.stride + tap % params.kernel) - i32(params.pad_left);
     if y < 0 || x < 0 || y >= i32(params.in_h) || x >= i32(params.in_w) {
         return 0.0;
     }
     return input[((image * params.in_channels + channel) * params.in_h + u32(y)) * params.in_w + u32(x)];
-}
-
-fn activate(value: f32) -> f32 {
-    if params.relu != 0u {
-        return max(value, 0.0);
-    }
-    return value;
 }
 
 @compute @workgroup_size(16, 16)
@@ -136,7 +132,7 @@ fn store(image: u32, weight_row0: u32, m: u32, p: u32, acc: vec4<f32>) {
     let row = (image * params.out_channels + channel) * pixels;
     for (var j = 0u; j < 4u; j++) {
         if p + 16u * j < pixels {
-            output[row + p + 16u * j] = activate(acc[j] + bias[channel]);
+            output[row + p + 16u * j] = activation(acc[j] + bias[channel], params.act);
         }
     }
 }
@@ -161,5 +157,40 @@ fn direct(
     for (var k = 0u; k < depth; k++) {
         sum = fma(weight[channel * depth + k], patch_value(image, channel0, k, pixel), sum);
     }
-    output[index] = activate(sum + bias[channel]);
+    output[index] = activation(sum + bias[channel], params.act);
+}
+
+@compute @workgroup_size(64)
+fn depthwise(
+    @builtin(workgroup_id) group_id: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+    @builtin(local_invocation_index) lane: u32,
+) {
+    let index = (group_id.y * groups.x + group_id.x) * 64u + lane;
+    let pixels = params.out_h * params.out_w;
+    if index >= params.batch * params.out_channels * pixels {
+        return;
+    }
+    let pixel = index % pixels;
+    let plane = index / pixels; // image · channels + channel: input and output planes align
+    let channel = plane % params.out_channels;
+    let y0 = i32((pixel / params.out_w) * params.stride) - i32(params.pad_top);
+    let x0 = i32((pixel % params.out_w) * params.stride) - i32(params.pad_left);
+    let source = plane * params.in_h * params.in_w;
+    let weight0 = channel * params.kernel * params.kernel;
+    var sum = 0.0;
+    for (var ky = 0u; ky < params.kernel; ky++) {
+        let y = y0 + i32(ky);
+        if y < 0 || y >= i32(params.in_h) {
+            continue;
+        }
+        let row = source + u32(y) * params.in_w;
+        for (var kx = 0u; kx < params.kernel; kx++) {
+            let x = x0 + i32(kx);
+            if x >= 0 && x < i32(params.in_w) {
+                sum = fma(weight[weight0 + ky * params.kernel + kx], input[row + u32(x)], sum);
+            }
+        }
+    }
+    output[index] = activation(sum + bias[channel], params.act);
 }

@@ -1,27 +1,21 @@
 use super::encoder::{Encoder, GpuTensor, MAX_WORKGROUPS};
 use super::pipelines::PipelineKey;
 use super::{GpuContext, GpuError};
+use crate::engine::Activation;
 
-pub(super) const SOURCE: &str = include_str!("dense.wgsl");
+pub(super) const SOURCE: &str =
+    concat!(include_str!("activation.wgsl"), include_str!("dense.wgsl"));
 const KEY: PipelineKey = PipelineKey {
     shader: "dense.wgsl",
     entry_point: "main",
 };
-
-/// What follows the matrix product.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Activation {
-    None = 0,
-    Relu = 1,
-    Sigmoid = 2,
-}
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct Params {
     in_features: u32,
     out_features: u32,
-    activation: u32,
+    act: u32,
     _pad: u32,
 }
 const _: () = assert!(std::mem::size_of::<Params>() == 16);
@@ -67,7 +61,7 @@ impl Encoder<'_> {
         let params = Params {
             in_features: layer.in_features as u32,
             out_features: layer.out_features as u32,
-            activation: activation as u32,
+            act: activation.code(),
             _pad: 0,
         };
         self.dispatch(

@@ -1,12 +1,13 @@
 // A fully connected layer, out[n, o] = act(bias[o] + Σ_i weight[o, i] · x[n, i]), for the SE
-// excitation's two FCs (ReLU, then sigmoid) and the classifier head (no activation).
+// excitation's two FCs (ReLU or SiLU, then the gate: sigmoid or hard-sigmoid) and the head.
+// `act` is a code of activation.wgsl.
 // One workgroup per output value: its 64 invocations sum strided slices of the row, then a
 // tree reduction in workgroup memory (the rows are long and few: 2048 inputs, 16–1000 outputs).
 
 struct Params {
     in_features: u32,
     out_features: u32,
-    activation: u32, // 0 none, 1 ReLU, 2 sigmoid
+    act: u32,
     _pad: u32,
 }
 
@@ -41,12 +42,6 @@ fn main(
         workgroupBarrier();
     }
     if lane == 0u {
-        var value = partial[0] + bias[row];
-        if params.activation == 1u {
-            value = max(value, 0.0);
-        } else if params.activation == 2u {
-            value = 1.0 / (1.0 + exp(-value));
-        }
-        output[image * params.out_features + row] = value;
+        output[image * params.out_features + row] = activation(partial[0] + bias[row], params.act);
     }
 }

@@ -12,19 +12,22 @@ mod global_avg_pool;
 mod network;
 mod pipelines;
 mod pool2d;
-mod scale_add_relu;
+mod scale;
+mod scale_add_act;
 
 pub use context::{GpuContext, GpuError};
 pub use conv2d::GpuConv;
-pub use dense::{Activation, GpuDense};
+pub use dense::GpuDense;
 pub use encoder::{Encoder, GpuTensor};
 pub use network::GpuModel;
 
 /// Every WGSL source of the crate, by file name, so tests can validate them all with naga.
 pub const SHADERS: &[(&str, &str)] = &[
+    ("activation.wgsl", include_str!("activation.wgsl")),
     ("conv2d.wgsl", conv2d::SOURCE),
     ("dense.wgsl", dense::SOURCE),
     ("global_avg_pool.wgsl", global_avg_pool::SOURCE),
     ("pool2d.wgsl", pool2d::SOURCE),
-    ("scale_add_relu.wgsl", scale_add_relu::SOURCE),
+    ("scale.wgsl", scale::SOURCE),
+    ("scale_add_act.wgsl", scale_add_act::SOURCE),
 ];

@@ -1,8 +1,9 @@
 use std::rc::Rc;
 
-use super::{Activation, Encoder, GpuContext, GpuConv, GpuDense, GpuError, GpuTensor};
+use super::{Encoder, GpuContext, GpuConv, GpuDense, GpuError, GpuTensor};
 use crate::engine::{
-    ExcitationTap, FeatureMapTap, GateOverride, Layer, Network, Pool, RunOptions, RunOutput, Tensor,
+    Activation, ExcitationTap, FeatureMapTap, GateOverride, Layer, Network, Pool, RunOptions,
+    RunOutput, Tensor,
 };
 
 /// A network whose weights live on the GPU, uploaded once; twin of `cpu::forward`.
@@ -10,25 +11,31 @@ pub struct GpuModel {
     context: Rc<GpuContext>,
     stem: Vec<GpuLayer>,
     blocks: Vec<GpuBlock>,
-    head: GpuDense,
+    neck: Vec<GpuLayer>,
+    head: Vec<(GpuDense, Activation)>,
 }
 
 enum GpuLayer {
-    Conv { conv: GpuConv, relu: bool },
+    Conv { conv: GpuConv, act: Activation },
     Pool(Pool),
 }
 
+/// Twin of `engine::Block`.
 struct GpuBlock {
     body: Vec<GpuLayer>,
-    shortcut: Vec<GpuLayer>,
     se: Option<GpuSqueezeExcite>,
+    tail: Vec<GpuLayer>,
+    /// The projection (empty: identity) and the activation after the add.
+    residual: Option<(Vec<GpuLayer>, Activation)>,
 }
 
 struct GpuSqueezeExcite {
     name: String,
     channels: usize,
     fc1: GpuDense,
+    act: Activation,
     fc2: GpuDense,
+    gate: Activation,
 }
 
 impl GpuModel {
@@ -51,9 +58,9 @@ impl GpuModel {
             layers
                 .iter()
                 .map(|layer| match layer {
-                    Layer::Conv { conv, relu } => Ok(GpuLayer::Conv {
+                    Layer::Conv { conv, act } => Ok(GpuLayer::Conv {
                         conv: GpuConv::upload(context, conv)?,
-                        relu: *relu,
+                        act: *act,
                     }),
                     Layer::Pool(pool) => Ok(GpuLayer::Pool(*pool)),
                 })
@@ -69,13 +76,20 @@ impl GpuModel {
                         name: se.name.clone(),
                         channels: se.channels,
                         fc1: GpuDense::upload(context, &se.fc1_weight, &se.fc1_bias)?,
+                        act: se.act,
                         fc2: GpuDense::upload(context, &se.fc2_weight, &se.fc2_bias)?,
+                        gate: se.gate,
                     }),
+                };
+                let residual = match &block.residual {
+                    None => None,
+                    Some(residual) => Some((layers(&residual.projection)?, residual.act)),
                 };
                 Ok(GpuBlock {
                     body: layers(&block.body)?,
-                    shortcut: layers(&block.shortcut)?,
                     se,
+                    tail: layers(&block.tail)?,
+                    residual,
                 })
             })
             .collect::<Result<_, GpuError>>()?;
@@ -83,7 +97,17 @@ impl GpuModel {
             context: Rc::clone(context),
             stem: layers(&network.stem)?,
             blocks,
-            head: GpuDense::upload(context, &network.head.weight, &network.head.bias)?,
+            neck: layers(&network.neck)?,
+            head: network
+                .head
+                .iter()
+                .map(|layer| {
+                    Ok((
+                        GpuDense::upload(context, &layer.weight, &layer.bias)?,
+                        layer.act,
+                    ))
+                })
+                .collect::<Result<_, GpuError>>()?,
         })
     }
 
@@ -109,11 +133,7 @@ impl GpuModel {
         let mut taps = Vec::new();
         let mut feature_map = None;
         for block in &self.blocks {
-            let y = run_layers(&mut encoder, &block.body, &x)?;
-            let projected = match block.shortcut.is_empty() {
-                true => None,
-                false => Some(run_layers(&mut encoder, &block.shortcut, &x)?),
-            };
+            let mut y = run_layers(&mut encoder, &block.body, &x)?;
             let gates = match &block.se {
                 None => None,
                 Some(se) => Some(excitation(&mut encoder, se, &y, batch, options)?),
@@ -125,14 +145,47 @@ impl GpuModel {
             {
                 feature_map = Some((se.name.clone(), encoder.copy(&y)?));
             }
-            encoder.scale_add_relu(&y, gates.as_ref(), projected.as_ref().unwrap_or(&x))?;
+            let projected = match &block.residual {
+                Some((projection, _)) if !projection.is_empty() => {
+                    Some(run_layers(&mut encoder, projection, &x)?)
+                }
+                _ => None,
+            };
+            let shortcut = block
+                .residual
+                .as_ref()
+                .map(|(_, act)| (projected.as_ref().unwrap_or(&x), *act));
+            if block.tail.is_empty() {
+                match shortcut {
+                    // ResNet: scale, add and ReLU in one pass.
+                    Some((skip, act)) => encoder.scale_add_act(&y, gates.as_ref(), skip, act)?,
+                    None => {
+                        if let Some(gates) = &gates {
+                            encoder.scale(&y, gates)?;
+                        }
+                    }
+                }
+            } else {
+                if let Some(gates) = &gates {
+                    encoder.scale(&y, gates)?;
+                }
+                y = run_layers(&mut encoder, &block.tail, &y)?;
+                if let Some((skip, act)) = shortcut {
+                    encoder.scale_add_act(&y, None, skip, act)?;
+                }
+            }
             if let (Some(se), Some(gates)) = (&block.se, gates) {
                 taps.push((se.name.clone(), gates));
             }
             x = y;
         }
-        let pooled = encoder.global_avg_pool(&x)?;
-        let logits = encoder.dense(&pooled, &self.head, Activation::None)?;
+        if !self.neck.is_empty() {
+            x = run_layers(&mut encoder, &self.neck, &x)?;
+        }
+        let mut logits = encoder.global_avg_pool(&x)?;
+        for (layer, act) in &self.head {
+            logits = encoder.dense(&logits, layer, *act)?;
+        }
         encoder.read(logits);
         let tap_names: Vec<String> = taps.iter().map(|(name, _)| name.clone()).collect();
         for (_, gates) in taps {
@@ -176,7 +229,8 @@ impl GpuModel {
     }
 }
 
-/// The gate of one SE block: squeeze → FC → ReLU → FC → sigmoid, or the override.
+/// The gate of one SE block: squeeze → FC → ReLU → FC → sigmoid (or the block's own activation
+/// and gate), or the override.
 fn excitation(
     encoder: &mut Encoder,
     se: &GpuSqueezeExcite,
@@ -188,8 +242,8 @@ fn excitation(
     match options.gate_overrides.get(&se.name) {
         None => {
             let squeezed = encoder.global_avg_pool(y)?;
-            let hidden = encoder.dense(&squeezed, &se.fc1, Activation::Relu)?;
-            encoder.dense(&hidden, &se.fc2, Activation::Sigmoid)
+            let hidden = encoder.dense(&squeezed, &se.fc1, se.act)?;
+            encoder.dense(&hidden, &se.fc2, se.gate)
         }
         Some(GateOverride::Ones) => {
             encoder.upload(&Tensor::new(shape, vec![1.0; batch * se.channels]))
@@ -213,7 +267,7 @@ fn run_layers(
     input: &GpuTensor,
 ) -> Result<GpuTensor, GpuError> {
     let apply = |encoder: &mut Encoder, layer: &GpuLayer, x: &GpuTensor| match layer {
-        GpuLayer::Conv { conv, relu } => encoder.conv2d(x, conv, *relu),
+        GpuLayer::Conv { conv, act } => encoder.conv2d(x, conv, *act),
         GpuLayer::Pool(pool) => encoder.pool2d(x, pool),
     };
     let Some((first, rest)) = layers.split_first() else {

@@ -1,7 +1,12 @@
 //! `config.json` exactly as `timm.models.save_for_hf` writes it.
 
+use std::collections::HashMap;
+
 use serde::Deserialize;
 use serde_json::{Map, Value};
+
+use super::ModelError;
+use crate::engine::Network;
 
 /// The parts of timm's `config.json` the engine reads.
 #[derive(Clone, Debug, Deserialize)]
@@ -17,6 +22,43 @@ pub struct ModelConfig {
     /// training data (`crate::preprocess::adapt_photo`).
     #[serde(default)]
     pub photo_preprocess: Option<PhotoPreprocess>,
+    /// Written by `tools/convert_torchvision.py` (timm ignores it): the weights are a
+    /// torchvision model's under timm's names, and blocks are named by their torchvision path.
+    #[serde(default)]
+    pub torchvision: Option<TorchvisionNames>,
+}
+
+/// `"torchvision": {"model": "mobilenet_v3_large", "module_names": {"blocks.2.0.se":
+/// "features.4.block.2", …}}`: timm module path → torchvision module path.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+pub struct TorchvisionNames {
+    pub model: String,
+    pub module_names: HashMap<String, String>,
+}
+
+impl TorchvisionNames {
+    /// Names every block and SE module of `network` (built under timm's names) by its
+    /// torchvision module path; an SE module missing from the map is an error.
+    pub fn rename(&self, network: &mut Network) -> Result<(), ModelError> {
+        for block in &mut network.blocks {
+            if let Some(name) = self.module_names.get(&block.name) {
+                block.name = name.clone();
+            }
+            if let Some(se) = &mut block.se {
+                se.name = self
+                    .module_names
+                    .get(&se.name)
+                    .ok_or_else(|| {
+                        ModelError::Config(format!(
+                            "torchvision.module_names has no entry for {}",
+                            se.name
+                        ))
+                    })?
+                    .clone();
+            }
+        }
+        Ok(())
+    }
 }
 
 /// `"photo_preprocess": {"item_on_black": 28}`: the model was trained on grey items filling a

@@ -2,10 +2,10 @@
 
 use super::weights::Weights;
 use super::ModelError;
-use crate::engine::{Conv2d, Layer, Linear, ResidualBlock, SqueezeExcite};
+use crate::engine::{Activation, Block, Conv2d, Layer, Linear, Padding, SqueezeExcite};
 
 /// PyTorch's `nn.BatchNorm2d` default.
-const BN_EPS: f64 = 1e-5;
+pub const BN_EPS: f64 = 1e-5;
 
 /// The geometry of a convolution before its weights are read.
 #[derive(Clone, Copy, Debug)]
@@ -14,19 +14,19 @@ pub struct ConvShape {
     pub out_channels: usize,
     pub kernel: usize,
     pub stride: usize,
-    pub padding: usize,
+    pub padding: Padding,
     pub groups: usize,
 }
 
 impl ConvShape {
-    /// A bias-free convolution with "same"-style padding `kernel / 2`.
+    /// A bias-free convolution with PyTorch-style padding `kernel / 2`.
     pub fn new(in_channels: usize, out_channels: usize, kernel: usize, stride: usize) -> Self {
         Self {
             in_channels,
             out_channels,
             kernel,
             stride,
-            padding: kernel / 2,
+            padding: Padding::Symmetric(kernel / 2),
             groups: 1,
         }
     }
@@ -36,18 +36,47 @@ impl ConvShape {
     }
 
     pub fn padding(self, padding: usize) -> Self {
-        Self { padding, ..self }
+        Self {
+            padding: Padding::Symmetric(padding),
+            ..self
+        }
+    }
+
+    /// TensorFlow's "SAME" padding where it is not plain symmetric padding (timm's
+    /// `pad_type='same'` picks `Conv2dSame` only then).
+    pub fn tf_same(self) -> Self {
+        let symmetric = self.stride == 1 && self.kernel % 2 == 1;
+        Self {
+            padding: if symmetric {
+                self.padding
+            } else {
+                Padding::Same
+            },
+            ..self
+        }
     }
 }
 
-/// Reads the bias-free convolution `conv` and the BatchNorm `bn` after it, folded into one layer:
-/// `w' = w·γ/√(σ²+ε)`, `b' = β − μ·γ/√(σ²+ε)` (computed in f64).
+/// [`conv_bn_eps`] with PyTorch's default ε.
 pub fn conv_bn(
     weights: &Weights,
     conv: &str,
     bn: &str,
     shape: ConvShape,
-    relu: bool,
+    act: Activation,
+) -> Result<Layer, ModelError> {
+    conv_bn_eps(weights, conv, bn, shape, act, BN_EPS)
+}
+
+/// Reads the bias-free convolution `conv` and the BatchNorm `bn` after it, folded into one layer:
+/// `w' = w·γ/√(σ²+ε)`, `b' = β − μ·γ/√(σ²+ε)` (computed in f64).
+pub fn conv_bn_eps(
+    weights: &Weights,
+    conv: &str,
+    bn: &str,
+    shape: ConvShape,
+    act: Activation,
+    eps: f64,
 ) -> Result<Layer, ModelError> {
     let ConvShape {
         in_channels,
@@ -74,7 +103,7 @@ pub fn conv_bn(
     let fan_in = weight.len() / out_channels;
     let mut bias = Vec::with_capacity(out_channels);
     for (channel, row) in weight.chunks_exact_mut(fan_in).enumerate() {
-        let scale = f64::from(gamma[channel]) / (f64::from(var[channel]) + BN_EPS).sqrt();
+        let scale = f64::from(gamma[channel]) / (f64::from(var[channel]) + eps).sqrt();
         row.iter_mut()
             .for_each(|w| *w = (f64::from(*w) * scale) as f32);
         bias.push((f64::from(beta[channel]) - f64::from(mean[channel]) * scale) as f32);
@@ -90,18 +119,38 @@ pub fn conv_bn(
             weight,
             bias,
         },
-        relu,
+        act,
     })
 }
 
-/// Reads an SE module (`fc1`, `fc2` as 1×1 convolutions with bias); the reduced width comes
-/// from the weights.
+/// How a family names and computes its SE modules.
+#[derive(Clone, Copy, Debug)]
+pub struct SeStyle {
+    /// The two 1×1 convolutions (with bias): `fc1`/`fc2` in ResNets, `conv_reduce`/`conv_expand`
+    /// in timm's EfficientNet family.
+    pub reduce: &'static str,
+    pub expand: &'static str,
+    pub act: Activation,
+    pub gate: Activation,
+}
+
+/// The SE of the paper as timm's ResNets and legacy SENets name it.
+pub const SE_PAPER: SeStyle = SeStyle {
+    reduce: "fc1",
+    expand: "fc2",
+    act: Activation::Relu,
+    gate: Activation::Sigmoid,
+};
+
+/// Reads an SE module; the reduced width comes from the weights.
 pub fn squeeze_excite(
     weights: &Weights,
     name: &str,
     channels: usize,
+    style: SeStyle,
 ) -> Result<SqueezeExcite, ModelError> {
-    let fc1 = format!("{name}.fc1.weight");
+    let (reduce, expand) = (style.reduce, style.expand);
+    let fc1 = format!("{name}.{reduce}.weight");
     let reduced = weights.shape(&fc1).map_or(0, |shape| shape[0]);
     if reduced == 0 {
         return Err(ModelError::MissingTensor(fc1));
@@ -110,25 +159,55 @@ pub fn squeeze_excite(
         name: name.into(),
         channels,
         reduced,
+        act: style.act,
+        gate: style.gate,
         fc1_weight: weights.take(&fc1, &[reduced, channels, 1, 1])?,
-        fc1_bias: weights.take(&format!("{name}.fc1.bias"), &[reduced])?,
-        fc2_weight: weights.take(&format!("{name}.fc2.weight"), &[channels, reduced, 1, 1])?,
-        fc2_bias: weights.take(&format!("{name}.fc2.bias"), &[channels])?,
+        fc1_bias: weights.take(&format!("{name}.{reduce}.bias"), &[reduced])?,
+        fc2_weight: weights.take(
+            &format!("{name}.{expand}.weight"),
+            &[channels, reduced, 1, 1],
+        )?,
+        fc2_bias: weights.take(&format!("{name}.{expand}.bias"), &[channels])?,
     })
 }
 
+/// A linear layer, or (`as_conv`) a 1×1 convolution with bias applied to pooled features
+/// (MobileNetV3's `conv_head`): the same numbers, stored `[out, in, 1, 1]`.
 pub fn linear(
     weights: &Weights,
     name: &str,
-    in_features: usize,
-    out_features: usize,
+    [in_features, out_features]: [usize; 2],
+    act: Activation,
+    as_conv: bool,
 ) -> Result<Linear, ModelError> {
+    let shape = [out_features, in_features, 1, 1];
+    let shape = if as_conv { &shape[..] } else { &shape[..2] };
     Ok(Linear {
         in_features,
         out_features,
-        weight: weights.take(&format!("{name}.weight"), &[out_features, in_features])?,
+        weight: weights.take(&format!("{name}.weight"), shape)?,
         bias: weights.take(&format!("{name}.bias"), &[out_features])?,
+        act,
     })
+}
+
+/// A ResNet block: `relu(se(body(x)) + shortcut(x))`, an empty shortcut being the identity.
+pub fn resnet_block(
+    site: &BlockSite,
+    body: Vec<Layer>,
+    se: Option<SqueezeExcite>,
+    shortcut: Vec<Layer>,
+) -> Block {
+    Block {
+        name: site.name.clone(),
+        body,
+        se,
+        tail: Vec::new(),
+        residual: Some(crate::engine::Residual {
+            projection: shortcut,
+            act: Activation::Relu,
+        }),
+    }
 }
 
 /// Where a residual block sits, as both ResNet families lay them out.
@@ -152,14 +231,14 @@ impl BlockSite {
         weights: &Weights,
         i: usize,
         shape: ConvShape,
-        relu: bool,
+        act: Activation,
     ) -> Result<Layer, ModelError> {
         conv_bn(
             weights,
             &format!("{}.conv{i}", self.name),
             &format!("{}.bn{i}", self.name),
             shape,
-            relu,
+            act,
         )
     }
 }
@@ -170,8 +249,8 @@ pub fn residual_stages(
     stages: impl IntoIterator<Item = (usize, usize)>,
     expansion: usize,
     mut in_channels: usize,
-    mut build: impl FnMut(&BlockSite) -> Result<ResidualBlock, ModelError>,
-) -> Result<(Vec<ResidualBlock>, usize), ModelError> {
+    mut build: impl FnMut(&BlockSite) -> Result<Block, ModelError>,
+) -> Result<(Vec<Block>, usize), ModelError> {
     let mut blocks = Vec::new();
     for (stage, (planes, count)) in stages.into_iter().enumerate() {
         let out_channels = planes * expansion;

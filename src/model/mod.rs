@@ -1,6 +1,7 @@
 //! Models in timm's hub layout (`config.json` + `model.safetensors`) → engine networks.
 
 pub mod config;
+mod efficientnet;
 mod error;
 mod layers;
 mod resnet;
@@ -89,15 +90,21 @@ fn build_network(config: &ModelConfig, weights: &Weights) -> Result<Network, Mod
             "num_classes is 0 (feature extractors have no classes to show)".into(),
         ));
     }
-    let network = if let Some(mut args) = resnet::ResNetArgs::from_name(name) {
+    let mut network = if let Some(mut args) = resnet::ResNetArgs::from_name(name) {
         args.apply(&config.model_args)?;
         resnet::build(&args, num_classes, weights)?
     } else if let Some(mut args) = senet::SeNetArgs::from_name(name) {
         args.apply(&config.model_args)?;
         senet::build(&args, num_classes, weights)?
+    } else if let Some(mut args) = efficientnet::EfficientNetArgs::from_name(name) {
+        args.apply(&config.model_args)?;
+        efficientnet::build(&args, num_classes, weights)?
     } else {
         return Err(ModelError::UnknownArchitecture(name.into()));
     };
+    if let Some(torchvision) = &config.torchvision {
+        torchvision.rename(&mut network)?;
+    }
     let [channels, height, width] = config.pretrained_cfg.input_size;
     network
         .check_input([1, channels, height, width])

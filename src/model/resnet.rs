@@ -3,10 +3,12 @@
 
 use serde_json::{Map, Value};
 
-use super::layers::{conv_bn, linear, residual_stages, squeeze_excite, BlockSite, ConvShape};
+use super::layers::{
+    conv_bn, linear, residual_stages, resnet_block, squeeze_excite, BlockSite, ConvShape, SE_PAPER,
+};
 use super::weights::Weights;
 use super::ModelError;
-use crate::engine::{Layer, Network, Pool, PoolKind, ResidualBlock};
+use crate::engine::{Activation, Layer, Network, Pool, PoolKind};
 
 /// timm `ResNet.__init__` arguments that change the computation.
 #[derive(Clone, Debug, PartialEq)]
@@ -199,21 +201,21 @@ pub fn build(
             "conv1.0",
             "conv1.1",
             ConvShape::new(args.in_chans, first, 3, 2),
-            true,
+            Activation::Relu,
         )?);
         stem.push(conv_bn(
             weights,
             "conv1.3",
             "conv1.4",
             ConvShape::new(first, args.stem_width, 3, 1),
-            true,
+            Activation::Relu,
         )?);
         stem.push(conv_bn(
             weights,
             "conv1.6",
             "bn1",
             ConvShape::new(args.stem_width, inplanes, 3, 1),
-            true,
+            Activation::Relu,
         )?);
     } else {
         stem.push(conv_bn(
@@ -221,7 +223,7 @@ pub fn build(
             "conv1",
             "bn1",
             ConvShape::new(args.in_chans, inplanes, 7, 2),
-            true,
+            Activation::Relu,
         )?);
     }
     stem.push(Layer::Pool(Pool {
@@ -255,14 +257,24 @@ pub fn build(
             let width = planes * args.base_width / 64 * args.cardinality;
             let first = width / args.block_reduce_first;
             vec![
-                site.conv(weights, 1, ConvShape::new(in_channels, first, 1, 1), true)?,
+                site.conv(
+                    weights,
+                    1,
+                    ConvShape::new(in_channels, first, 1, 1),
+                    Activation::Relu,
+                )?,
                 site.conv(
                     weights,
                     2,
                     ConvShape::new(first, width, 3, stride).groups(args.cardinality),
-                    true,
+                    Activation::Relu,
                 )?,
-                site.conv(weights, 3, ConvShape::new(width, out_channels, 1, 1), false)?,
+                site.conv(
+                    weights,
+                    3,
+                    ConvShape::new(width, out_channels, 1, 1),
+                    Activation::None,
+                )?,
             ]
         } else {
             let first = planes / args.block_reduce_first;
@@ -271,27 +283,37 @@ pub fn build(
                     weights,
                     1,
                     ConvShape::new(in_channels, first, 3, stride),
-                    true,
+                    Activation::Relu,
                 )?,
-                site.conv(weights, 2, ConvShape::new(first, out_channels, 3, 1), false)?,
+                site.conv(
+                    weights,
+                    2,
+                    ConvShape::new(first, out_channels, 3, 1),
+                    Activation::None,
+                )?,
             ]
         };
         let se = args
             .se
-            .then(|| squeeze_excite(weights, &format!("{}.se", site.name), out_channels))
+            .then(|| {
+                let name = format!("{}.se", site.name);
+                squeeze_excite(weights, &name, out_channels, SE_PAPER)
+            })
             .transpose()?;
-        Ok(ResidualBlock {
-            name: site.name.clone(),
-            body,
-            se,
-            shortcut,
-        })
+        Ok(resnet_block(site, body, se, shortcut))
     })?;
     Ok(Network {
         in_channels: args.in_chans,
         stem,
         blocks,
-        head: linear(weights, "fc", features, num_classes)?,
+        neck: Vec::new(),
+        head: vec![linear(
+            weights,
+            "fc",
+            [features, num_classes],
+            Activation::None,
+            false,
+        )?],
     })
 }
 
@@ -314,7 +336,7 @@ fn downsample(
             &format!("{prefix}.{index}"),
             &format!("{prefix}.{}", index + 1),
             shape,
-            false,
+            Activation::None,
         )
     };
     if args.avg_down {

@@ -1,10 +1,12 @@
 //! timm's legacy `SENet` class (the original Caffe-trained SE-ResNet / SE-ResNeXt / SENet-154),
 //! whose SE modules are named `se_module` and whose stem pool uses `ceil_mode=True`.
 
-use super::layers::{conv_bn, linear, residual_stages, squeeze_excite, BlockSite, ConvShape};
+use super::layers::{
+    conv_bn, linear, residual_stages, resnet_block, squeeze_excite, BlockSite, ConvShape, SE_PAPER,
+};
 use super::weights::Weights;
 use super::ModelError;
-use crate::engine::{Layer, Network, Pool, PoolKind, ResidualBlock};
+use crate::engine::{Activation, Layer, Network, Pool, PoolKind};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Block {
@@ -100,7 +102,7 @@ pub fn build(
             &format!("layer0.{conv}"),
             &format!("layer0.{bn}"),
             shape,
-            true,
+            Activation::Relu,
         )
     };
     let mut stem = if args.input_3x3 {
@@ -147,7 +149,7 @@ pub fn build(
                 &format!("{prefix}.0"),
                 &format!("{prefix}.1"),
                 shape,
-                false,
+                Activation::None,
             )?]
         } else {
             Vec::new()
@@ -159,13 +161,13 @@ pub fn build(
                     weights,
                     1,
                     ConvShape::new(in_channels, planes, 3, stride),
-                    true,
+                    Activation::Relu,
                 )?,
                 site.conv(
                     weights,
                     2,
                     ConvShape::new(planes, planes, 3, 1).groups(groups),
-                    true,
+                    Activation::Relu,
                 )?,
             ],
             Block::ResNet => vec![
@@ -173,32 +175,42 @@ pub fn build(
                     weights,
                     1,
                     ConvShape::new(in_channels, planes, 1, stride),
-                    true,
+                    Activation::Relu,
                 )?,
                 site.conv(
                     weights,
                     2,
                     ConvShape::new(planes, planes, 3, 1).groups(groups),
-                    true,
+                    Activation::Relu,
                 )?,
                 site.conv(
                     weights,
                     3,
                     ConvShape::new(planes, out_channels, 1, 1),
-                    false,
+                    Activation::None,
                 )?,
             ],
             Block::ResNeXt => {
                 let width = planes * 4 / 64 * groups;
                 vec![
-                    site.conv(weights, 1, ConvShape::new(in_channels, width, 1, 1), true)?,
+                    site.conv(
+                        weights,
+                        1,
+                        ConvShape::new(in_channels, width, 1, 1),
+                        Activation::Relu,
+                    )?,
                     site.conv(
                         weights,
                         2,
                         ConvShape::new(width, width, 3, stride).groups(groups),
-                        true,
+                        Activation::Relu,
                     )?,
-                    site.conv(weights, 3, ConvShape::new(width, out_channels, 1, 1), false)?,
+                    site.conv(
+                        weights,
+                        3,
+                        ConvShape::new(width, out_channels, 1, 1),
+                        Activation::None,
+                    )?,
                 ]
             }
             Block::SeNet => vec![
@@ -206,38 +218,37 @@ pub fn build(
                     weights,
                     1,
                     ConvShape::new(in_channels, planes * 2, 1, 1),
-                    true,
+                    Activation::Relu,
                 )?,
                 site.conv(
                     weights,
                     2,
                     ConvShape::new(planes * 2, planes * 4, 3, stride).groups(groups),
-                    true,
+                    Activation::Relu,
                 )?,
                 site.conv(
                     weights,
                     3,
                     ConvShape::new(planes * 4, out_channels, 1, 1),
-                    false,
+                    Activation::None,
                 )?,
             ],
         };
-        let se = Some(squeeze_excite(
-            weights,
-            &format!("{}.se_module", site.name),
-            out_channels,
-        )?);
-        Ok(ResidualBlock {
-            name: site.name.clone(),
-            body,
-            se,
-            shortcut,
-        })
+        let name = format!("{}.se_module", site.name);
+        let se = squeeze_excite(weights, &name, out_channels, SE_PAPER)?;
+        Ok(resnet_block(site, body, Some(se), shortcut))
     })?;
     Ok(Network {
         in_channels: args.in_chans,
         stem,
         blocks,
-        head: linear(weights, "last_linear", features, num_classes)?,
+        neck: Vec::new(),
+        head: vec![linear(
+            weights,
+            "last_linear",
+            [features, num_classes],
+            Activation::None,
+            false,
+        )?],
     })
 }

@@ -1,12 +1,12 @@
-// The end of a residual block, in place: x = relu(x · gate[n, c] + shortcut). `scale_add_relu`
-// applies the SE gate (the channel scale, fused here with the residual add so the block's output
-// is written once); `add_relu` is the same for blocks without SE.
+// The end of a residual block, in place: x = act(x · gate[n, c] + shortcut). `scale_add_act`
+// applies the SE gate (the channel scale, fused with the residual add so a ResNet block's output
+// is written once); `add_act` is the same without a gate. `act` is a code of activation.wgsl.
 
 struct Params {
     len: u32,
     plane: u32,
-    _pad0: u32,
-    _pad1: u32,
+    act: u32,
+    _pad: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -19,25 +19,25 @@ fn flat_index(group_id: vec3<u32>, groups: vec3<u32>, lane: u32) -> u32 {
 }
 
 @compute @workgroup_size(256)
-fn scale_add_relu(
+fn scale_add_act(
     @builtin(workgroup_id) group_id: vec3<u32>,
     @builtin(num_workgroups) groups: vec3<u32>,
     @builtin(local_invocation_index) lane: u32,
 ) {
     let i = flat_index(group_id, groups, lane);
     if i < params.len {
-        x[i] = max(fma(x[i], gate[i / params.plane], shortcut[i]), 0.0);
+        x[i] = activation(fma(x[i], gate[i / params.plane], shortcut[i]), params.act);
     }
 }
 
 @compute @workgroup_size(256)
-fn add_relu(
+fn add_act(
     @builtin(workgroup_id) group_id: vec3<u32>,
     @builtin(num_workgroups) groups: vec3<u32>,
     @builtin(local_invocation_index) lane: u32,
 ) {
     let i = flat_index(group_id, groups, lane);
     if i < params.len {
-        x[i] = max(x[i] + shortcut[i], 0.0);
+        x[i] = activation(x[i] + shortcut[i], params.act);
     }
 }
