@@ -16,55 +16,67 @@ fn cpu_squeeze_is_the_channel_mean() {
         .unwrap();
 }
 
+/// A committed fixture folder's three files, embedded.
+macro_rules! fixture {
+    ($case:literal) => {
+        (
+            &include_bytes!(concat!("fixtures/models/", $case, "/config.json"))[..],
+            &include_bytes!(concat!("fixtures/models/", $case, "/model.safetensors"))[..],
+            &include_bytes!(concat!("fixtures/models/", $case, "/expected.safetensors"))[..],
+        )
+    };
+}
+
+type Fixture = (&'static [u8], &'static [u8], &'static [u8]);
+
 /// The whole network on WebGPU (SwiftShader in headless Chromium with `enable-unsafe-webgpu`, see
 /// webdriver.json) equals the CPU path (logits 1e-4 relative, gates 1e-4 absolute); where the
-/// browser has no WebGPU, the backend falls back to the CPU and says why.
+/// browser has no WebGPU, the backend falls back to the CPU and says why. A ResNeXt (grouped
+/// convolutions, ReLU, sigmoid) and a MobileNetV3 (depthwise, hard-swish, hard-sigmoid).
 #[wasm_bindgen_test]
 async fn webgpu_matches_the_cpu_or_falls_back_with_a_reason() {
-    let model = Model::from_bytes(
-        include_bytes!("fixtures/models/seresnext26d_tiny/config.json"),
-        include_bytes!("fixtures/models/seresnext26d_tiny/model.safetensors"),
-    )
-    .expect("tiny model loads");
-    let input = Tensor::pattern([1, 3, 61, 47]);
-    let options = RunOptions::default();
-    let backend = Backend::new(&model.network, BackendPreference::Gpu).await;
-    let name = backend.name();
-    let output = backend.run(&model.network, &input, &options).await;
-    let cpu = se_lens::cpu::forward(&model.network, &input, &options);
-    match name {
-        "webgpu" => {
-            assert_eq!(backend.fallback_reason(), None);
-            Tolerance::new(1e-4, 1e-4)
-                .check(&output.logits, &cpu.logits)
-                .unwrap();
-            for (gpu, cpu) in output.excitations.iter().zip(&cpu.excitations) {
-                Tolerance::new(0.0, 1e-4)
-                    .check(&gpu.values, &cpu.values)
-                    .unwrap();
+    let cases = [
+        ("seresnext26d_tiny", fixture!("seresnext26d_tiny")),
+        (
+            "mobilenetv3_small_050_tiny",
+            fixture!("mobilenetv3_small_050_tiny"),
+        ),
+    ];
+    for (case, (config, weights, _)) in cases {
+        let model = Model::from_bytes(config, weights).expect("tiny model loads");
+        let input = Tensor::pattern([1, 3, 61, 47]);
+        let options = RunOptions::default();
+        let backend = Backend::new(&model.network, BackendPreference::Gpu).await;
+        let output = backend.run(&model.network, &input, &options).await;
+        let cpu = se_lens::cpu::forward(&model.network, &input, &options);
+        match backend.name() {
+            "webgpu" => {
+                assert_eq!(backend.fallback_reason(), None, "{case}");
+                Tolerance::new(1e-4, 1e-4)
+                    .check(&output.logits, &cpu.logits)
+                    .unwrap_or_else(|m| panic!("{case}: {m}"));
+                for (gpu, cpu) in output.excitations.iter().zip(&cpu.excitations) {
+                    Tolerance::new(0.0, 1e-4)
+                        .check(&gpu.values, &cpu.values)
+                        .unwrap_or_else(|m| panic!("{case} {}: {m}", gpu.block));
+                }
             }
+            "cpu" => {
+                let reason = backend
+                    .fallback_reason()
+                    .expect("the reason for the fallback");
+                console_log!("{case}: WebGPU fallback: {reason}");
+                assert_eq!(output, cpu);
+            }
+            other => panic!("unexpected backend {other}"),
         }
-        "cpu" => {
-            let reason = backend
-                .fallback_reason()
-                .expect("the reason for the fallback");
-            console_log!("WebGPU fallback: {reason}");
-            assert_eq!(output, cpu);
-        }
-        other => panic!("unexpected backend {other}"),
     }
 }
 
 /// The CPU engine on wasm32 (simd128 GEMM) against timm, like tests/model_parity.rs natively.
-#[wasm_bindgen_test]
-fn seresnet18_tiny_matches_timm_on_wasm() {
-    let model = Model::from_bytes(
-        include_bytes!("fixtures/models/seresnet18_tiny/config.json"),
-        include_bytes!("fixtures/models/seresnet18_tiny/model.safetensors"),
-    )
-    .expect("tiny model loads");
-    let expected_bytes = include_bytes!("fixtures/models/seresnet18_tiny/expected.safetensors");
-    let expected = Weights::parse(expected_bytes).expect("expected.safetensors");
+fn matches_timm_on_wasm((config, weights, expected): Fixture, gates: usize) {
+    let model = Model::from_bytes(config, weights).expect("tiny model loads");
+    let expected = Weights::parse(expected).expect("expected.safetensors");
     let take = |name: &str| {
         expected
             .take(name, expected.shape(name).expect(name))
@@ -83,10 +95,21 @@ fn seresnet18_tiny_matches_timm_on_wasm() {
     Tolerance::new(1e-4, 1e-4)
         .check(&output.logits, &take("logits"))
         .unwrap();
-    assert_eq!(output.excitations.len(), 8);
+    assert_eq!(output.excitations.len(), gates);
     for tap in &output.excitations {
         Tolerance::new(0.0, 1e-4)
             .check(&tap.values, &take(&format!("gate/{}", tap.block)))
             .unwrap();
     }
+}
+
+#[wasm_bindgen_test]
+fn seresnet18_tiny_matches_timm_on_wasm() {
+    matches_timm_on_wasm(fixture!("seresnet18_tiny"), 8);
+}
+
+/// Depthwise convolutions, hard-swish and the hard-sigmoid gate, on an odd 161×191 input.
+#[wasm_bindgen_test]
+fn mobilenetv3_small_050_tiny_matches_timm_on_wasm() {
+    matches_timm_on_wasm(fixture!("mobilenetv3_small_050_tiny"), 9);
 }

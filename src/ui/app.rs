@@ -766,7 +766,8 @@ impl App {
                     <h2>{ "Excitations" }</h2>
                     <p class="muted">
                         { "Each cell is one channel's gate: the sigmoid output that scales the channel (0 suppresses it, \
-                           1 lets it through unchanged). Switch a block's gates off (all ones) to see what it contributes." }
+                           1 lets it through unchanged; MobileNetV3's hard sigmoid reaches both exactly). Switch a block's \
+                           gates off (all ones) to see what it contributes." }
                     </p>
                     <div class="legend">
                         <span>{ if self.scale == Scale::Absolute { "0 (suppressed)" } else { "block's lowest gate" } }</span>
@@ -871,6 +872,7 @@ impl App {
             link.callback(move |channel| Msg::SelectChannel(name.clone(), channel))
         };
         let detail = self.detail.clone().filter(|d| d.block == name);
+        let saturated = block.saturated();
         html! {
             <article class={classes!("block", off.then_some("off"))}>
                 <Heatmap block={block.clone()} paint={Paint::Gates(self.scale)} on_select={Some(select)} />
@@ -880,6 +882,12 @@ impl App {
                 <p class="extremes">
                     <span>{ "Most amplified: " }{ list(block.amplified(EXTREMES).to_vec()) }</span><br />
                     <span>{ "Most suppressed: " }{ list(block.suppressed(EXTREMES)) }</span>
+                    if saturated != (0, 0) {
+                        <br />
+                        <span data-testid={format!("saturated-{name}")}>
+                            { format!("Exactly 0 (shut off): {} channels; exactly 1 (passed unchanged): {}", saturated.0, saturated.1) }
+                        </span>
+                    }
                 </p>
                 <label class="toggle">
                     <input type="checkbox" data-testid={format!("ablate-{name}")} checked={off} onchange={toggle} />

@@ -93,7 +93,8 @@ pub async fn channel_detail(
         .ok_or_else(|| format!("{block} has no channel {channel}"))
 }
 
-/// `block` on `image`, step by step (the teaching view), and the prediction without its sigmoid.
+/// `block` on `image`, step by step (the teaching view), and the prediction without its gate
+/// function (the sigmoid).
 pub async fn se_steps(
     model: &Model,
     backend: &Backend,
@@ -129,6 +130,7 @@ pub async fn se_steps(
     let top = |output: &RunOutput| RunView::new(output, &model.labels, TOP_K).top;
     Ok(SeSteps::new(
         tap,
+        [se.act, se.gate],
         [squeezed, steps.hidden, steps.logits, steps.gates],
         top(&output),
         top(&without_sigmoid),

@@ -11,7 +11,7 @@ use super::browser::{draw_rgba, object_url};
 use super::heatmap::{colour, diverging};
 use super::jobs::{class_stats_from_files, se_steps, shipped_class_stats};
 use super::view_model::{ClassStatsView, SeSteps};
-use crate::engine::Backend;
+use crate::engine::{Activation, Backend};
 use crate::model::Model;
 use crate::preprocess::RgbImage;
 
@@ -197,6 +197,9 @@ impl BlockSteps {
         let hover_scaled = link.callback(hover_grid);
         let leave = link.callback(|_| StepsMsg::Hover(None));
         let (negative, above_one) = steps.without_sigmoid();
+        let gate = steps.gate_function.name();
+        let off = steps.gates.iter().filter(|&&g| g == 0.0).count();
+        let on = steps.gates.iter().filter(|&&g| g == 1.0).count();
         let (low, high) = steps
             .logits
             .iter()
@@ -227,11 +230,11 @@ impl BlockSteps {
                         { bars(link, "teach-squeeze", &steps.squeezed, self.hovered, true) }
                     </li>
                     <li>
-                        <h3>{ format!("3. FC1 + ReLU: {channels} → {} values (reduction r = {})", steps.hidden.len(), steps.ratio()) }</h3>
+                        <h3>{ format!("3. FC1 + {}: {channels} → {} values (reduction r = {})", steps.act.name(), steps.hidden.len(), steps.ratio()) }</h3>
                         { bars(link, "teach-hidden", &steps.hidden, None, false) }
                     </li>
                     <li>
-                        <h3>{ format!("4. FC2: {} → {channels} values, then the sigmoid: the gate", steps.hidden.len()) }</h3>
+                        <h3>{ format!("4. FC2: {} → {channels} values, then the {}: the gate", steps.hidden.len(), steps.gate_function.name()) }</h3>
                         { bars(link, "teach-logits", &steps.logits, self.hovered, true) }
                         <div class="gate-row" data-testid="teach-gate" onmouseleave={leave.clone()}>
                             { for steps.gates.iter().enumerate().map(|(c, &g)| {
@@ -251,9 +254,17 @@ impl BlockSteps {
                                 onmousemove={hover_scaled} onmouseleave={leave} />
                     </li>
                 </ol>
+                if steps.gate_function == Activation::HardSigmoid {
+                    <p class="note" data-testid="teach-hard-sigmoid">
+                        { format!(
+                            "This block gates with a hard sigmoid, relu6(x + 3) / 6: a straight line between −3 and 3, \
+                             exactly 0 below and exactly 1 above. Here {off} of {channels} channels are shut off completely \
+                             and {on} passed unchanged.") }
+                    </p>
+                }
                 <p class="note" data-testid="teach-no-sigmoid">
                     { format!(
-                        "Why the sigmoid: without it the gate is FC2's raw output, here from {low:.2} to {high:.2}. \
+                        "Why the {gate}: without it the gate is FC2's raw output, here from {low:.2} to {high:.2}. \
                          {negative} of {channels} channels would get a negative gate, flipping their maps' sign, and \
                          {above_one} would be amplified beyond their input. Run this way (this block only, same \
                          numbers), the network predicts {} instead of {}.",

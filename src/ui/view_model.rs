@@ -5,7 +5,7 @@ use std::rc::Rc;
 
 use serde::Serialize;
 
-use crate::engine::{softmax, BlockClassStats, ClassStats, FeatureMapTap, RunOutput};
+use crate::engine::{softmax, Activation, BlockClassStats, ClassStats, FeatureMapTap, RunOutput};
 
 /// One row of the top-k list.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -55,6 +55,13 @@ impl BlockView {
             min,
             max,
         }
+    }
+
+    /// How many channels the gate shuts off exactly (0) and passes exactly (1): a hard-sigmoid
+    /// gate (MobileNetV3) saturates, a sigmoid only approaches both.
+    pub fn saturated(&self) -> (usize, usize) {
+        let count = |target: f32| self.values.iter().filter(|&&v| v == target).count();
+        (count(0.0), count(1.0))
     }
 
     /// The `n` most amplified channels, strongest first.
@@ -181,10 +188,14 @@ impl ChannelDetail {
 }
 
 /// One SE block on the current image, step by step: the input maps, the squeeze, both FCs, the
-/// gate, and what the prediction becomes when the sigmoid is left out.
+/// gate, and what the prediction becomes when the gate function (sigmoid) is left out.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SeSteps {
     pub block: String,
+    /// The activation after FC1 and the gate function (ReLU and sigmoid in the paper; SiLU in
+    /// EfficientNet, hard-sigmoid in MobileNetV3).
+    pub act: Activation,
+    pub gate_function: Activation,
     pub width: usize,
     pub height: usize,
     /// The block's input (the residual branch's output), first image, `[channel][height·width]`.
@@ -195,12 +206,12 @@ pub struct SeSteps {
     pub squeezed: Vec<f32>,
     /// FC1 → ReLU: the reduced vector.
     pub hidden: Vec<f32>,
-    /// FC2, before the sigmoid.
+    /// FC2, before the gate function.
     pub logits: Vec<f32>,
     /// sigmoid(FC2): the gate the block applies.
     pub gates: Vec<f32>,
     /// The prediction as the network makes it, and with this block's gate replaced by FC2's raw
-    /// output (no sigmoid), everything else unchanged.
+    /// output (no gate function), everything else unchanged.
     pub top: Vec<Prediction>,
     pub top_without_sigmoid: Vec<Prediction>,
 }
@@ -210,6 +221,7 @@ impl SeSteps {
     /// steps on it (`cpu::excitation_steps`).
     pub fn new(
         tap: &FeatureMapTap,
+        [act, gate_function]: [Activation; 2],
         [squeezed, hidden, logits, gates]: [Vec<f32>; 4],
         top: Vec<Prediction>,
         top_without_sigmoid: Vec<Prediction>,
@@ -219,6 +231,8 @@ impl SeSteps {
         let limit = maps.iter().fold(0.0f32, |m, v| m.max(v.abs()));
         Self {
             block: tap.block.clone(),
+            act,
+            gate_function,
             width,
             height,
             maps,
@@ -442,6 +456,13 @@ mod tests {
         assert_eq!(block.grid(), (4, 1));
         assert!((block.mean - 0.6).abs() < 1e-6);
         assert_eq!((block.min, block.max), (0.1, 0.9));
+    }
+
+    #[test]
+    fn saturation_counts_only_exact_zeros_and_ones() {
+        // A hard-sigmoid gate reaches 0 and 1 exactly; a sigmoid's 0.9999 is not saturated.
+        let block = BlockView::new("blocks.2.0.se".into(), vec![0.0, 1.0, 1.0, 0.9999, 1e-7]);
+        assert_eq!(block.saturated(), (1, 2));
     }
 
     #[test]
