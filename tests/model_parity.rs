@@ -85,9 +85,9 @@ fn full_size_architectures_match_timm() {
     }
 }
 
-/// The committed seresnet18_tiny, its fixture input, and its plain run.
-fn tiny_run() -> (Model, Tensor, RunOutput) {
-    let case = committed_case("seresnet18_tiny");
+/// A committed case, its fixture input, and its plain run.
+fn tiny_run(name: &str) -> (Model, Tensor, RunOutput) {
+    let case = committed_case(name);
     let model = Model::load_dir(&case).expect("model");
     let input = expected(&case).input;
     let normal = se_lens::cpu::forward(&model.network, &input, &RunOptions::default());
@@ -96,7 +96,14 @@ fn tiny_run() -> (Model, Tensor, RunOutput) {
 
 #[test]
 fn ablating_a_gate_changes_logits_and_reports_ones() {
-    let (model, input, normal) = tiny_run();
+    // A ResNet block (SE at the end) and an inverted residual (SE before the projection).
+    for case in ["seresnet18_tiny", "mobilenetv3_small_050_tiny"] {
+        ablate_third_block(case);
+    }
+}
+
+fn ablate_third_block(case: &str) {
+    let (model, input, normal) = tiny_run(case);
     let block = normal.excitations[2].block.clone();
     let mut options = RunOptions::default();
     options
@@ -115,7 +122,13 @@ fn ablating_a_gate_changes_logits_and_reports_ones() {
 
 #[test]
 fn the_tapped_feature_map_is_what_the_gate_was_computed_from() {
-    let (model, input, normal) = tiny_run();
+    for case in ["seresnet18_tiny", "mobilenetv3_small_050_tiny"] {
+        tap_every_block(case);
+    }
+}
+
+fn tap_every_block(case: &str) {
+    let (model, input, normal) = tiny_run(case);
     for (index, se) in model.network.se_blocks().enumerate() {
         let options = RunOptions {
             feature_map: Some(se.name.clone()),
@@ -131,4 +144,22 @@ fn the_tapped_feature_map_is_what_the_gate_was_computed_from() {
         assert_eq!(gate, output.excitations[index].values);
         assert_eq!(output.logits, normal.logits, "tapping changed the result");
     }
+}
+
+/// A torchvision record (tools/convert_torchvision.py) must name every SE module.
+#[test]
+fn a_torchvision_record_without_an_se_module_is_refused_by_name() {
+    let case = committed_case("mobilenetv3_small_050_tiny");
+    let mut config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(case.join("config.json")).expect("config")).unwrap();
+    config["torchvision"] = serde_json::json!({
+        "model": "mobilenet_v3_small",
+        "module_names": {"blocks.0.0.se": "features.1.block.1"},
+    });
+    let weights = std::fs::read(case.join("model.safetensors")).expect("weights");
+    let error = Model::from_bytes(config.to_string().as_bytes(), &weights).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "config.json is not valid: torchvision.module_names has no entry for blocks.2.0.se"
+    );
 }

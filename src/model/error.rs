@@ -20,7 +20,7 @@ pub enum ModelError {
     Config(String),
     #[error("model.safetensors is not valid: {0}")]
     Safetensors(String),
-    #[error("unknown architecture '{0}' (SE Lens runs timm's resnet/seresnet/seresnext and legacy SENet families)")]
+    #[error("unknown architecture '{0}' (SE Lens runs timm's resnet/seresnet/seresnext, legacy SENet, mobilenetv3 and efficientnet families)")]
     UnknownArchitecture(String),
     #[error("model_args.{name}: {reason}")]
     ModelArg { name: String, reason: String },

@@ -376,6 +376,55 @@ test('a model folder loads from files; a broken one is refused and the previous 
   assert.deepEqual(errors, []);
 });
 
+test('a torchvision MobileNetV3 loads from files: torchvision block names, hard-sigmoid gates exactly 0 and 1, equal to the CLI', async () => {
+  // tools/convert_torchvision.py's output for a random torchvision mobilenet_v3_small (made by
+  // scripts/fixtures.sh), with five gates of its first SE block pushed past ±3 (FC2's bias),
+  // where the hard sigmoid is exactly 1 (channels 0–2) and exactly 0 (channels 3–4).
+  const source = `${readFileSync('target/fixtures-dir', 'utf8').trim()}/tv_mobilenet_v3_small`;
+  const dir = 'target/e2e/tv-mobilenet-saturated';
+  mkdirSync(dir, { recursive: true });
+  copyFileSync(`${source}/config.json`, `${dir}/config.json`);
+  const weights = readFileSync(`${source}/model.safetensors`);
+  const headerLength = Number(weights.readBigUInt64LE(0));
+  const header = JSON.parse(weights.subarray(8, 8 + headerLength).toString());
+  const bias = 8 + headerLength + header['blocks.0.0.se.conv_expand.bias'].data_offsets[0];
+  [40, 40, 40, -40, -40].forEach((value, channel) => weights.writeFloatLE(value, bias + 4 * channel));
+  writeFileSync(`${dir}/model.safetensors`, weights);
+
+  const { page, errors } = await open('?backend=cpu');
+  await page.getByTestId('file-input').setInputFiles(PHOTO);
+  await classified(page);
+  await page.getByTestId('model-files').setInputFiles([`${dir}/config.json`, `${dir}/model.safetensors`]);
+  await classified(page, 2);
+  const blocks = ['features.1.block.1', ...[4, 5, 6, 7, 8, 9, 10, 11].map((i) => `features.${i}.block.2`)];
+  const ours = await exported(page);
+  assert.deepEqual(ours.excitations.map((e) => e.block), blocks);
+  assert.equal(await page.locator('canvas[data-testid^="heatmap-"]').count(), blocks.length);
+  const first = ours.excitations[0].values;
+  assert.deepEqual(first.slice(0, 5), [1, 1, 1, 0, 0]);
+  assert.equal(await page.getByTestId('saturated-features.1.block.1').textContent(),
+    'Exactly 0 (shut off): 2 channels; exactly 1 (passed unchanged): 3');
+  await page.getByTestId('heatmap-features.1.block.1').hover({ position: { x: 2, y: 2 } });
+  assert.match(await page.getByTestId('tooltip-heatmap-features.1.block.1').textContent(), /^channel 0 · gate 1\.0000 · rank [1-3] of 16$/);
+  // The same numbers as the native engine on the same files.
+  const cli = JSON.parse(execFileSync('target/release/se-lens', ['classify', '--model', dir, PHOTO, '--json']).toString());
+  assert.deepEqual(cli.excitations.map((e) => e.block), blocks);
+  for (const [i, tap] of ours.excitations.entries()) {
+    const diff = Math.max(...tap.values.map((v, c) => Math.abs(v - cli.excitations[i].values[c])));
+    assert.ok(diff < 1e-5, `${tap.block}: wasm and native gates differ by ${diff}`);
+  }
+  assert.deepEqual(ours.top.map((p) => p.index), cli.top.slice(0, ours.top.length).map((p) => p.index));
+  // The step-by-step view names this block's functions and explains the hard sigmoid.
+  await page.getByTestId('teach-open').click();
+  await page.getByTestId('teach-hard-sigmoid').waitFor();
+  const teach = await page.getByTestId('teach').textContent();
+  assert.match(teach, /FC1 \+ ReLU: 16 → 8 values/);
+  assert.match(teach, /then the hard-sigmoid: the gate/);
+  assert.match(await page.getByTestId('teach-hard-sigmoid').textContent(), /Here 2 of 16 channels are shut off completely and 3 passed unchanged/);
+  await page.screenshot({ path: `${SHOTS}/app-mobilenet.png`, fullPage: true });
+  assert.deepEqual(errors, []);
+});
+
 test('a camera picture is classified', async () => {
   const { page, errors } = await open();
   await page.getByTestId('camera').click();
