@@ -1,0 +1,141 @@
+// Drives the browser benchmark in headless Chromium (scripts/bench-web.sh builds what it serves):
+// usage: node scripts/bench-web.mjs SITE_DIR DIST_DIR OUT.json
+//
+// 1. The bench page (SITE_DIR, served cross-origin isolated so ONNX Runtime may use threads), once
+//    per configuration and round: SE Lens's wasm CPU path, ONNX Runtime Web's wasm provider on one
+//    thread and on every core, and both WebGPU paths. Each configuration keeps its best round's
+//    median; every configuration's logits are compared with SE Lens's CPU logits, so no engine
+//    wins by computing something else (exit 1 beyond 1e-3 of the largest logit).
+// 2. The app (DIST_DIR): bundle size (raw and gzip, weights excluded), time from navigation to the
+//    first result with the default model, and the wasm memory it holds then (memory only grows, so
+//    that is its peak).
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { gzipSync } from 'node:zlib';
+import { chromium } from 'playwright-core';
+import { serve } from './serve.mjs';
+
+const [site, dist, out] = process.argv.slice(2);
+const RUNS = Number(process.env.RUNS ?? 10);
+const ROUNDS = Number(process.env.ROUNDS ?? 2);
+const GPU_RUNS = Number(process.env.GPU_RUNS ?? 3);
+const SITE_PORT = 8393;
+const APP_PORT = 8394;
+const CROSS_CHECK = 1e-3;
+const say = (text) => process.stderr.write(`[bench-web] ${text}\n`);
+
+const isolation = {
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-embedder-policy': 'require-corp',
+};
+const siteServer = await serve(site, SITE_PORT, '/', isolation);
+const appServer = await serve(dist, APP_PORT, '/');
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync', '--enable-unsafe-webgpu'],
+});
+
+try {
+  const threads = cpus().length;
+  const cpuConfigs = [
+    { engine: 'selens-cpu' },
+    { engine: 'ort-wasm', threads: 1 },
+    ...(threads > 1 ? [{ engine: 'ort-wasm', threads }] : []),
+  ];
+  const gpuConfigs = [{ engine: 'selens-webgpu' }, { engine: 'ort-webgpu' }];
+  const best = new Map();
+  const keep = (result) => {
+    const key = `${result.engine}/${result.threads}`;
+    if (!best.has(key) || result.medianMs < best.get(key).medianMs) best.set(key, result);
+  };
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const config of cpuConfigs) keep(await page(config, RUNS, round));
+  }
+  const gpu = [];
+  for (const config of gpuConfigs) {
+    try {
+      gpu.push(await page(config, GPU_RUNS, 1));
+    } catch (error) {
+      gpu.push({ ...config, error: String(error.message ?? error).split('\n')[0] });
+    }
+  }
+  const reference = best.get('selens-cpu/1').logits;
+  const scale = Math.max(...reference.map(Math.abs));
+  const results = [...best.values(), ...gpu].map((result) => {
+    if (!result.logits) return result;
+    const diff = Math.max(...result.logits.map((v, i) => Math.abs(v - reference[i]))) / scale;
+    const { logits, ...rest } = result;
+    return { ...rest, maxRelDiffToSeLensCpu: diff };
+  });
+  const app = await measureApp();
+  const report = {
+    chromium: browser.version(),
+    onnxruntimeWeb: JSON.parse(readFileSync('node_modules/onnxruntime-web/package.json', 'utf8')).version,
+    cores: threads,
+    cpu: cpus()[0]?.model ?? '',
+    size: 224,
+    model: 'timm seresnet50, random weights from tools/make_fixtures.py; ONNX from tools/export_onnx.py',
+    results,
+    app,
+  };
+  writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
+  const bad = results.filter((r) => r.maxRelDiffToSeLensCpu > CROSS_CHECK);
+  if (bad.length) {
+    say(`outputs differ beyond ${CROSS_CHECK}: ${bad.map((r) => `${r.engine} ${r.maxRelDiffToSeLensCpu}`).join(', ')}`);
+    process.exitCode = 1;
+  }
+  say(`wrote ${out}`);
+} finally {
+  await browser.close();
+  siteServer.close();
+  appServer.close();
+}
+
+/** Loads the bench page for one configuration and returns what it measured. */
+async function page({ engine, threads = 1 }, runs, round) {
+  const tab = await browser.newPage();
+  try {
+    await tab.goto(`http://127.0.0.1:${SITE_PORT}/?engine=${engine}&threads=${threads}&runs=${runs}`);
+    await tab.waitForFunction(() => window.benchResult || window.benchError, null, { timeout: 30 * 60_000, polling: 500 });
+    const error = await tab.evaluate(() => window.benchError);
+    if (error) throw new Error(`${engine}: ${error}`);
+    const result = await tab.evaluate(() => window.benchResult);
+    say(`round ${round}: ${engine} ×${result.threads} on ${result.backend}: median ${result.medianMs.toFixed(1)} ms`);
+    return result;
+  } finally {
+    await tab.close();
+  }
+}
+
+/** The app's bundle, and three cold loads of the default model up to the first result. */
+async function measureApp() {
+  const files = readdirSync(dist).filter((f) => /\.(wasm|js|css|html)$/.test(f));
+  const bundle = files.map((file) => {
+    const body = readFileSync(`${dist}/${file}`);
+    return { file, bytes: statSync(`${dist}/${file}`).size, gzipBytes: gzipSync(body, { level: 9 }).length };
+  });
+  const loads = [];
+  for (let i = 0; i < 3; i++) {
+    const context = await browser.newContext();
+    const tab = await context.newPage();
+    await tab.addInitScript(() => {
+      addEventListener('TrunkApplicationStarted', (event) => { window.seLensWasm = event.detail.wasm; });
+      new MutationObserver(() => {
+        if (!window.firstResultMs && document.querySelector('[data-testid="status"][data-run="1"]')) {
+          window.firstResultMs = performance.now();
+        }
+      }).observe(document, { subtree: true, childList: true, attributes: true });
+    });
+    await tab.goto(`http://127.0.0.1:${APP_PORT}/?sample=fmnist-ankle-boot-0.png&backend=cpu`);
+    await tab.waitForFunction(() => window.firstResultMs, null, { timeout: 120_000 });
+    loads.push(await tab.evaluate(() => ({
+      firstResultMs: window.firstResultMs,
+      wasmMemoryBytes: window.seLensWasm?.memory?.buffer.byteLength ?? null,
+    })));
+    await context.close();
+  }
+  loads.sort((a, b) => a.firstResultMs - b.firstResultMs);
+  say(`app: first result in ${loads.map((l) => l.firstResultMs.toFixed(0)).join(', ')} ms`);
+  return { bundle, firstResultMs: loads[1].firstResultMs, wasmMemoryBytes: loads[1].wasmMemoryBytes, loads };
+}

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The browser part of `make bench`: SE Lens vs ONNX Runtime Web on the same SE-ResNet-50 weights in
+# headless Chromium, plus the app's bundle size, time to first result and wasm memory. Builds the
+# bench page (www/bench/, not part of the app) into target/bench-site/, then runs
+# scripts/bench-web.mjs, which writes target/bench-web.json (RUNS, ROUNDS, GPU_RUNS as for bench.sh).
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$ROOT"
+
+fixtures="$(scripts/fixtures.sh | tail -n 1)"
+site=target/bench-site
+mkdir -p "$site/models"
+
+# The app as users get it (dist/), for its size and its time to first result.
+scripts/build-web.sh >&2
+
+# SE Lens's engine with JavaScript exports (src/bin/bench-web.rs), built as the app is: release,
+# simd128, wasm-opt -Oz.
+[ "$SE_LENS_TOOLCHAIN" = debian ] && export CARGO_UNSTABLE_BUILD_STD=std,panic_abort
+cargo build --release --quiet --target "$WASM_TARGET" --features web --bin bench-web
+wasm-bindgen --target web --no-typescript --out-dir "$site/pkg" "target/$WASM_TARGET/release/bench-web.wasm"
+wasm-opt -Oz --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+    --enable-mutable-globals --enable-reference-types --enable-multivalue \
+    "$site/pkg/bench-web_bg.wasm" -o "$site/pkg/bench-web_bg.wasm"
+
+cp www/bench/index.html www/bench/bench.mjs "$site/"
+ln -sfn "$ROOT/node_modules/onnxruntime-web/dist" "$site/ort"
+ln -sfn "$fixtures/seresnet50" "$site/models/seresnet50"
+# The same weights in ONNX (from the same timm folder), exported again when the fixtures change.
+onnx="$site/models/seresnet50.onnx"
+if [ ! -f "$onnx" ] || [ "$fixtures/seresnet50/model.safetensors" -nt "$onnx" ]; then
+    .venv/bin/python -W ignore tools/export_onnx.py "$fixtures/seresnet50" "$onnx" >&2
+fi
+
+node scripts/bench-web.mjs "$site" dist target/bench-web.json

@@ -1,0 +1,105 @@
+// One engine, one model, timed in this page: SE Lens (its wasm CPU path or WebGPU) or ONNX Runtime
+// Web (its wasm or WebGPU execution provider) on the same SE-ResNet-50 weights and the same input.
+// scripts/bench-web.mjs loads the page once per configuration and compares the results.
+
+const params = new URLSearchParams(location.search);
+const ENGINE = params.get('engine') ?? 'selens-cpu';
+const THREADS = Number(params.get('threads') ?? 1);
+const RUNS = Number(params.get('runs') ?? 10);
+const WARMUP = Number(params.get('warmup') ?? 2);
+const SIZE = 224;
+const MODEL = 'models/seresnet50';
+
+/** A fixed input, [1, 3, SIZE, SIZE], O(1) values like a normalised image. */
+function input() {
+  const data = new Float32Array(3 * SIZE * SIZE);
+  for (let i = 0; i < data.length; i++) data[i] = Math.sin(i * 0.001) + 0.5 * Math.cos(i * 0.37);
+  return data;
+}
+
+async function bytes(path) {
+  const response = await fetch(path);
+  if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+/** SE Lens: `run(data)` resolves to the logits. */
+async function selens(backend) {
+  const { default: init, Engine } = await import('./pkg/bench-web.js');
+  const wasm = await init();
+  const engine = await Engine.load(await bytes(`${MODEL}/config.json`), await bytes(`${MODEL}/model.safetensors`), backend);
+  return {
+    backend: engine.backend(),
+    fallback: engine.fallbackReason() ?? null,
+    run: (data) => engine.run(data, SIZE, SIZE),
+    memory: () => wasm.memory.buffer.byteLength,
+  };
+}
+
+/** ONNX Runtime Web with one execution provider (`wasm` or `webgpu`). */
+async function onnxRuntime(provider) {
+  const ort = await import('./ort/ort.all.min.mjs');
+  ort.env.wasm.wasmPaths = new URL('./ort/', location.href).href;
+  ort.env.wasm.numThreads = THREADS;
+  const session = await ort.InferenceSession.create(await bytes(`${MODEL}.onnx`), {
+    executionProviders: [provider],
+    graphOptimizationLevel: 'all',
+  });
+  return {
+    backend: `${provider} ${ort.env.versions?.web ?? ''}`.trim(),
+    fallback: null,
+    run: async (data) => {
+      const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', data, [1, 3, SIZE, SIZE]) };
+      const output = await session.run(feeds);
+      return output[session.outputNames[0]].getData();
+    },
+    memory: () => null,
+  };
+}
+
+async function main() {
+  const started = performance.now();
+  const engine = {
+    'selens-cpu': () => selens('cpu'),
+    'selens-webgpu': () => selens('webgpu'),
+    'ort-wasm': () => onnxRuntime('wasm'),
+    'ort-webgpu': () => onnxRuntime('webgpu'),
+  }[ENGINE];
+  if (!engine) throw new Error(`unknown engine ${ENGINE}`);
+  const bench = await engine();
+  const loadMs = performance.now() - started;
+  const data = input();
+  let logits;
+  for (let i = 0; i < WARMUP; i++) logits = await bench.run(data);
+  const times = [];
+  for (let i = 0; i < RUNS; i++) {
+    const t0 = performance.now();
+    logits = await bench.run(data);
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return {
+    engine: ENGINE,
+    threads: ENGINE.startsWith('ort-wasm') ? THREADS : 1,
+    crossOriginIsolated: self.crossOriginIsolated,
+    backend: bench.backend,
+    fallback: bench.fallback,
+    loadMs,
+    runs: RUNS,
+    medianMs: times[Math.floor(times.length / 2)],
+    minMs: times[0],
+    wasmMemoryBytes: bench.memory(),
+    logits: Array.from(logits),
+  };
+}
+
+main().then(
+  (result) => {
+    window.benchResult = result;
+    document.getElementById('result').textContent = JSON.stringify({ ...result, logits: `${result.logits.length} values` }, null, 2);
+  },
+  (error) => {
+    window.benchError = String(error?.stack ?? error);
+    document.getElementById('result').textContent = window.benchError;
+  },
+);
