@@ -18,7 +18,11 @@ pub struct Engine {
 #[wasm_bindgen]
 impl Engine {
     /// Loads a model from its two files onto `backend` (`cpu`, `webgpu` or `auto`).
-    pub async fn load(config: Vec<u8>, weights: Vec<u8>, backend: String) -> Result<Engine, JsError> {
+    pub async fn load(
+        config: Vec<u8>,
+        weights: Vec<u8>,
+        backend: String,
+    ) -> Result<Engine, JsError> {
         let preference = BackendPreference::parse(&backend)
             .ok_or_else(|| JsError::new(&format!("unknown backend {backend}")))?;
         let model = Model::from_bytes(&config, &weights)?;
