@@ -6,6 +6,8 @@
 //    thread and on every core, and both WebGPU paths. Each configuration keeps its best round's
 //    median; every configuration's logits are compared with SE Lens's CPU logits, so no engine
 //    wins by computing something else (exit 1 beyond 1e-3 of the largest logit).
+//    PROFILE=1 also samples SE Lens's CPU page with Chromium's profiler and reports the functions
+//    with the most self time (scripts/bench-web.sh keeps the wasm function names for it).
 // 2. The app (DIST_DIR): bundle size (raw and gzip, weights excluded), time from navigation to the
 //    first result with the default model, and the wasm memory it holds then (memory only grows, so
 //    that is its peak).
@@ -19,6 +21,7 @@ const [site, dist, out] = process.argv.slice(2);
 const RUNS = Number(process.env.RUNS ?? 10);
 const ROUNDS = Number(process.env.ROUNDS ?? 2);
 const GPU_RUNS = Number(process.env.GPU_RUNS ?? 3);
+const PROFILE = process.env.PROFILE === '1';
 const SITE_PORT = 8393;
 const APP_PORT = 8394;
 const CROSS_CHECK = 1e-3;
@@ -52,6 +55,7 @@ try {
   for (let round = 1; round <= ROUNDS; round++) {
     for (const config of cpuConfigs) keep(await page(config, RUNS, round));
   }
+  const profile = PROFILE ? (await page(cpuConfigs[0], RUNS, 'profile', true)).profile : undefined;
   const gpu = [];
   for (const config of gpuConfigs) {
     try {
@@ -78,6 +82,7 @@ try {
     model: 'timm seresnet50, random weights from tools/make_fixtures.py; ONNX from tools/export_onnx.py',
     results,
     app,
+    profile,
   };
   writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
   const bad = results.filter((r) => r.maxRelDiffToSeLensCpu > CROSS_CHECK);
@@ -93,19 +98,44 @@ try {
 }
 
 /** Loads the bench page for one configuration and returns what it measured. */
-async function page({ engine, threads = 1 }, runs, round) {
+async function page({ engine, threads = 1 }, runs, round, profile = false) {
   const tab = await browser.newPage();
+  const cdp = profile ? await tab.context().newCDPSession(tab) : null;
   try {
+    if (cdp) {
+      await cdp.send('Profiler.enable');
+      await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
+      await cdp.send('Profiler.start');
+    }
     await tab.goto(`http://127.0.0.1:${SITE_PORT}/?engine=${engine}&threads=${threads}&runs=${runs}`);
     await tab.waitForFunction(() => window.benchResult || window.benchError, null, { timeout: 30 * 60_000, polling: 500 });
     const error = await tab.evaluate(() => window.benchError);
     if (error) throw new Error(`${engine}: ${error}`);
     const result = await tab.evaluate(() => window.benchResult);
     say(`round ${round}: ${engine} ×${result.threads} on ${result.backend}: median ${result.medianMs.toFixed(1)} ms`);
+    if (cdp) {
+      result.profile = selfTime((await cdp.send('Profiler.stop')).profile);
+      for (const { share, name } of result.profile) say(`  ${(100 * share).toFixed(1).padStart(5)}%  ${name}`);
+    }
     return result;
   } finally {
     await tab.close();
   }
+}
+
+/** The functions with the most self time in a CPU profile (share of all samples). */
+function selfTime(profile, top = 25) {
+  const nodes = new Map(profile.nodes.map((node) => [node.id, node]));
+  const counts = new Map();
+  for (const id of profile.samples) {
+    const { functionName, url } = nodes.get(id).callFrame;
+    const name = functionName || `(${url.split('/').pop() || 'program'})`;
+    counts.set(name, (counts.get(name) ?? 0) + 1);
+  }
+  return [...counts]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)
+    .map(([name, count]) => ({ name, share: count / profile.samples.length }));
 }
 
 /** The app's bundle, and three cold loads of the default model up to the first result. */

@@ -2,7 +2,8 @@
 # The browser part of `make bench`: SE Lens vs ONNX Runtime Web on the same SE-ResNet-50 weights in
 # headless Chromium, plus the app's bundle size, time to first result and wasm memory. Builds the
 # bench page (www/bench/, not part of the app) into target/bench-site/, then runs
-# scripts/bench-web.mjs, which writes target/bench-web.json (RUNS, ROUNDS, GPU_RUNS as for bench.sh).
+# scripts/bench-web.mjs, which writes target/bench-web.json (RUNS, ROUNDS, GPU_RUNS as for bench.sh;
+# PROFILE=1 adds a CPU profile of SE Lens's wasm path).
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
@@ -19,7 +20,10 @@ scripts/build-web.sh >&2
 [ "$SE_LENS_TOOLCHAIN" = debian ] && export CARGO_UNSTABLE_BUILD_STD=std,panic_abort
 cargo build --release --quiet --target "$WASM_TARGET" --features web --bin bench-web
 wasm-bindgen --target web --no-typescript --out-dir "$site/pkg" "target/$WASM_TARGET/release/bench-web.wasm"
-wasm-opt -Oz --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+# PROFILE=1 (see scripts/bench-web.mjs) keeps the function names for the profile.
+names=()
+[ "${PROFILE:-0}" = 1 ] && names=(-g)
+wasm-opt -Oz "${names[@]}" --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
     --enable-mutable-globals --enable-reference-types --enable-multivalue \
     "$site/pkg/bench-web_bg.wasm" -o "$site/pkg/bench-web_bg.wasm"
 

@@ -1,10 +1,12 @@
 use super::gemm::{matmul, MatRef};
 use super::global_avg_pool::sum;
 use super::parallel::{for_each_chunk, for_each_chunk_with};
+use super::winograd;
 use crate::engine::{Activation, Conv2d, ConvGeometry, Padding, Tensor};
 
-/// Convolution (BatchNorm folded) + bias + activation, as im2col + one GEMM per group, or
-/// directly for depthwise convolutions.
+/// Convolution (BatchNorm folded) + bias + activation, as im2col + one GEMM per group, by
+/// Winograd's F(2×2, 3×3) for 3×3 stride-1 convolutions (see `winograd.rs`), or directly for
+/// depthwise convolutions.
 ///
 /// 1×1 stride-1 convolutions skip im2col: the NCHW input already is the `[C, H·W]` matrix. For
 /// grouped convolutions im2col runs once over all channels and each group's GEMM reads its rows
@@ -34,10 +36,11 @@ fn convolve(input: &Tensor, conv: &Conv2d, act: Activation, squeeze: bool) -> (T
     let k = group_in * conv.kernel * conv.kernel;
     let direct = conv.kernel == 1 && conv.stride == 1 && conv.padding == Padding::Symmetric(0);
     let depthwise = conv.is_depthwise() && conv.kernel > 1;
+    let winograd = winograd::applies(conv, geometry, [height, width]);
 
     let mut output = vec![0.0f32; batch * conv.out_channels * pixels];
     let mut means = vec![0.0f32; usize::from(squeeze) * batch * conv.out_channels];
-    let mut columns = if direct || depthwise {
+    let mut columns = if direct || depthwise || winograd {
         Vec::new()
     } else {
         vec![0.0f32; channels * conv.kernel * conv.kernel * pixels]
@@ -48,7 +51,9 @@ fn convolve(input: &Tensor, conv: &Conv2d, act: Activation, squeeze: bool) -> (T
         .zip(output.chunks_exact_mut(conv.out_channels * pixels))
         .enumerate()
     {
-        if depthwise {
+        if winograd {
+            winograd::conv3x3(image, [height, width], conv, out_image);
+        } else if depthwise {
             depthwise_conv(image, [height, width], conv, geometry, out_image);
         } else {
             let matrix: &[f32] = if direct {

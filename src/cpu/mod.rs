@@ -9,6 +9,7 @@ mod global_avg_pool;
 mod parallel;
 mod pool;
 mod squeeze_excite;
+mod winograd;
 
 pub use conv2d::{conv2d, conv2d_squeezed};
 pub use forward::{forward, Forward};
