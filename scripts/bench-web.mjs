@@ -59,7 +59,7 @@ try {
   const gpu = [];
   for (const config of gpuConfigs) {
     try {
-      gpu.push(await page(config, GPU_RUNS, 1));
+      gpu.push(await page(config, GPU_RUNS, 1, false, 1));
     } catch (error) {
       gpu.push({ ...config, error: String(error.message ?? error).split('\n')[0] });
     }
@@ -98,7 +98,7 @@ try {
 }
 
 /** Loads the bench page for one configuration and returns what it measured. */
-async function page({ engine, threads = 1 }, runs, round, profile = false) {
+async function page({ engine, threads = 1 }, runs, round, profile = false, warmup = 2) {
   const tab = await browser.newPage();
   const cdp = profile ? await tab.context().newCDPSession(tab) : null;
   try {
@@ -107,7 +107,7 @@ async function page({ engine, threads = 1 }, runs, round, profile = false) {
       await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
       await cdp.send('Profiler.start');
     }
-    await tab.goto(`http://127.0.0.1:${SITE_PORT}/?engine=${engine}&threads=${threads}&runs=${runs}`);
+    await tab.goto(`http://127.0.0.1:${SITE_PORT}/?engine=${engine}&threads=${threads}&runs=${runs}&warmup=${warmup}`);
     await tab.waitForFunction(() => window.benchResult || window.benchError, null, { timeout: 30 * 60_000, polling: 500 });
     const error = await tab.evaluate(() => window.benchError);
     if (error) throw new Error(`${engine}: ${error}`);

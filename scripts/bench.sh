@@ -150,7 +150,7 @@ print(f"""## In the browser
 both engines ({web['model']}), 224×224, batch 1, one fixed input; each configuration in its own page
 load (ONNX Runtime fixes its thread count when it starts), the page cross-origin isolated so ONNX
 Runtime may use threads. CPU rows: the best of the rounds' medians ({ours['runs']} timed runs after 2
-warm-up runs); WebGPU rows: one round of few runs. Every engine's logits are compared with SE
+warm-up runs); WebGPU rows: one round of few runs after one warm-up run. Every engine's logits are compared with SE
 Lens's CPU logits (largest difference over the largest logit; `make bench` fails beyond 1e-3).
 
 | engine | backend | ms | vs ONNX Runtime wasm, 1 thread | Δ logits |

@@ -86,6 +86,7 @@ async function main() {
     fallback: bench.fallback,
     loadMs,
     runs: RUNS,
+    warmup: WARMUP,
     medianMs: times[Math.floor(times.length / 2)],
     minMs: times[0],
     wasmMemoryBytes: bench.memory(),
