@@ -260,11 +260,6 @@ impl Network {
     pub fn se_blocks(&self) -> impl Iterator<Item = &SqueezeExcite> {
         self.blocks.iter().filter_map(|block| block.se.as_ref())
     }
-
-    /// The number of classes (the last head layer's width).
-    pub fn num_classes(&self) -> usize {
-        self.head.last().map_or(0, |layer| layer.out_features)
-    }
 }
 
 #[cfg(test)]
