@@ -5,7 +5,7 @@
 
 use serde_json::{Map, Value};
 
-use super::layers::{conv_bn_eps, linear, squeeze_excite, ConvShape, SeStyle, BN_EPS};
+use super::layers::{classifier, conv_bn_eps, linear, squeeze_excite, ConvShape, SeStyle, BN_EPS};
 use super::weights::Weights;
 use super::ModelError;
 use crate::engine::{Activation, Block, Layer, Network, Residual};
@@ -384,27 +384,17 @@ pub fn build(
             _ => 1024,
         };
         let conv_head = linear(weights, "conv_head", [in_channels, hidden], act, true)?;
-        let classifier = linear(
-            weights,
-            "classifier",
-            [hidden, num_classes],
-            Activation::None,
-            false,
-        )?;
-        (Vec::new(), vec![conv_head, classifier])
+        let logits = classifier(weights, "classifier", hidden, num_classes)?;
+        (Vec::new(), vec![conv_head, logits])
     } else {
         // `conv_head` → `bn2` → activation → pool → classifier.
         let features = round(1280);
         let shape = ConvShape::new(in_channels, features, 1, 1);
         let neck: Vec<Layer> = vec![conv("conv_head", "bn2", shape, act)?];
-        let classifier = linear(
-            weights,
-            "classifier",
-            [features, num_classes],
-            Activation::None,
-            false,
-        )?;
-        (neck, vec![classifier])
+        (
+            neck,
+            vec![classifier(weights, "classifier", features, num_classes)?],
+        )
     };
     Ok(Network {
         in_channels: args.in_chans,

@@ -191,6 +191,16 @@ pub fn linear(
     })
 }
 
+/// The classifier: a plain linear layer giving the logits.
+pub fn classifier(
+    weights: &Weights,
+    name: &str,
+    features: usize,
+    classes: usize,
+) -> Result<Linear, ModelError> {
+    linear(weights, name, [features, classes], Activation::None, false)
+}
+
 /// A ResNet block: `relu(se(body(x)) + shortcut(x))`, an empty shortcut being the identity.
 pub fn resnet_block(
     site: &BlockSite,

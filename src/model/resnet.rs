@@ -4,7 +4,8 @@
 use serde_json::{Map, Value};
 
 use super::layers::{
-    conv_bn, linear, residual_stages, resnet_block, squeeze_excite, BlockSite, ConvShape, SE_PAPER,
+    classifier, conv_bn, residual_stages, resnet_block, squeeze_excite, BlockSite, ConvShape,
+    SE_PAPER,
 };
 use super::weights::Weights;
 use super::ModelError;
@@ -307,13 +308,7 @@ pub fn build(
         stem,
         blocks,
         neck: Vec::new(),
-        head: vec![linear(
-            weights,
-            "fc",
-            [features, num_classes],
-            Activation::None,
-            false,
-        )?],
+        head: vec![classifier(weights, "fc", features, num_classes)?],
     })
 }
 

@@ -2,7 +2,8 @@
 //! whose SE modules are named `se_module` and whose stem pool uses `ceil_mode=True`.
 
 use super::layers::{
-    conv_bn, linear, residual_stages, resnet_block, squeeze_excite, BlockSite, ConvShape, SE_PAPER,
+    classifier, conv_bn, residual_stages, resnet_block, squeeze_excite, BlockSite, ConvShape,
+    SE_PAPER,
 };
 use super::weights::Weights;
 use super::ModelError;
@@ -243,12 +244,6 @@ pub fn build(
         stem,
         blocks,
         neck: Vec::new(),
-        head: vec![linear(
-            weights,
-            "last_linear",
-            [features, num_classes],
-            Activation::None,
-            false,
-        )?],
+        head: vec![classifier(weights, "last_linear", features, num_classes)?],
     })
 }
