@@ -44,9 +44,10 @@ try {
   const cpuConfigs = [
     { engine: 'selens-cpu' },
     { engine: 'ort-wasm', threads: 1 },
-    ...(threads > 1 ? [{ engine: 'ort-wasm', threads }] : []),
+    ...(threads > 1 ? [{ engine: 'selens-cpu', threads }, { engine: 'ort-wasm', threads }] : []),
   ];
-  const gpuConfigs = [{ engine: 'selens-webgpu' }, { engine: 'ort-webgpu' }];
+  // GPU_RUNS=0 skips the WebGPU rows (a quick loop while working on the CPU path).
+  const gpuConfigs = GPU_RUNS > 0 ? [{ engine: 'selens-webgpu' }, { engine: 'ort-webgpu' }] : [];
   const best = new Map();
   const keep = (result) => {
     const key = `${result.engine}/${result.threads}`;

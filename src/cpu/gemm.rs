@@ -1,5 +1,7 @@
 //! A safe front for the `gemm` crate (AVX2/FMA/AVX-512 natively, simd128 on wasm32).
 
+use super::parallel::SharedPtr;
+
 /// A read-only row-major matrix view with a row stride (`rows × cols`, element `[r, c]` at
 /// `data[r * row_stride + c]`).
 #[derive(Clone, Copy)]
@@ -33,30 +35,50 @@ pub fn matmul(out: &mut [f32], out_stride: usize, a: MatRef, b: MatRef) {
     if m == 0 || n == 0 {
         return;
     }
-    // SAFETY: every element the kernel touches lies inside the slices: the asserts above bound
-    // the last row of each view, columns are contiguous (col stride 1), and `out` is borrowed
-    // mutably so it cannot alias `a` or `b`.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            out.as_mut_ptr(),
-            1,
-            out_stride as isize,
-            false,
-            a.data.as_ptr(),
-            1,
-            a.row_stride as isize,
-            b.data.as_ptr(),
-            1,
-            b.row_stride as isize,
-            0.0,
-            1.0,
-            false,
-            false,
-            false,
-            super::parallel::gemm_parallelism(),
-        );
-    }
+    // Blocks of whole rows of `out` (and `a`), or of whole columns (and of `b`), whichever
+    // dimension is longer; column blocks start at multiples of 16 for the microkernel.
+    let (blocks, parallelism) = super::parallel::gemm_split(2 * m * n * k);
+    let by_rows = m > n;
+    let (len, align) = if by_rows { (m, 1) } else { (n, 16) };
+    let bound = |block: usize| match block {
+        block if block == blocks => len,
+        block => block * len / blocks / align * align,
+    };
+    let out_ptr = SharedPtr(out.as_mut_ptr());
+    super::parallel::for_each_index(blocks, |block| {
+        let (start, end) = (bound(block), bound(block + 1));
+        let (rows, cols) = match by_rows {
+            true => (start..end, 0..n),
+            false => (0..m, start..end),
+        };
+        if rows.is_empty() || cols.is_empty() {
+            return;
+        }
+        // SAFETY: every element the kernel touches lies inside the slices: the asserts above
+        // bound the last row of each view, columns are contiguous (col stride 1), the blocks are
+        // disjoint parts of `out`, and `out` is borrowed mutably so it cannot alias `a` or `b`.
+        unsafe {
+            gemm::gemm(
+                rows.len(),
+                cols.len(),
+                k,
+                out_ptr.get().add(rows.start * out_stride + cols.start),
+                1,
+                out_stride as isize,
+                false,
+                a.data.as_ptr().add(rows.start * a.row_stride),
+                1,
+                a.row_stride as isize,
+                b.data.as_ptr().add(cols.start),
+                1,
+                b.row_stride as isize,
+                0.0,
+                1.0,
+                false,
+                false,
+                false,
+                parallelism,
+            );
+        }
+    });
 }

@@ -1,6 +1,7 @@
 //! CPU kernels: the reference the GPU kernels are checked against, and the fallback path.
 //! Natively they use rayon threads and the `gemm` crate's AVX2/FMA kernels; on wasm32 the same
-//! code runs single-threaded with simd128.
+//! code runs with simd128, on Web Workers where the page allows threads (`threads`) and on one
+//! thread where it does not.
 
 mod conv2d;
 mod forward;
@@ -9,6 +10,8 @@ mod global_avg_pool;
 mod parallel;
 mod pool;
 mod squeeze_excite;
+#[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
+pub mod threads;
 mod winograd;
 
 pub use conv2d::{conv2d, conv2d_squeezed};

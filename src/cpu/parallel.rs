@@ -1,34 +1,23 @@
-//! The one seam between native threads and single-threaded wasm.
+//! The one seam between the CPU path and its threads: rayon natively, the Web Workers of
+//! [`super::threads`] in a wasm build with atomics, none in the plain wasm build.
 
-/// Runs `work(index, chunk)` over `data` split into `chunk_len`-sized pieces: on rayon's pool
-/// natively, in order on wasm32 (the browser has no threads without cross-origin isolation).
+#[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
+use super::threads;
+
+/// Runs `work(index, chunk)` over `data` split into `chunk_len`-sized pieces.
 pub fn for_each_chunk<F>(data: &mut [f32], chunk_len: usize, work: F)
 where
     F: Fn(usize, &mut [f32]) + Sync + Send,
 {
-    #[cfg(not(target_arch = "wasm32"))]
-    {
-        use rayon::prelude::*;
-        data.par_chunks_mut(chunk_len)
-            .enumerate()
-            .for_each(|(i, chunk)| work(i, chunk));
-    }
-    #[cfg(target_arch = "wasm32")]
-    data.chunks_mut(chunk_len)
-        .enumerate()
-        .for_each(|(i, chunk)| work(i, chunk));
+    let mut chunks: Vec<&mut [f32]> = data.chunks_mut(chunk_len).collect();
+    for_each_mut(&mut chunks, |i, chunk| work(i, chunk));
 }
 
-/// `items.iter().map(work)`, on rayon's pool natively (in order of `items`), sequentially on
-/// wasm32.
+/// `items.iter().map(work)` in parallel, in order of `items`.
 pub fn map_items<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync + Send) -> Vec<R> {
-    #[cfg(not(target_arch = "wasm32"))]
-    {
-        use rayon::prelude::*;
-        items.par_iter().map(work).collect()
-    }
-    #[cfg(target_arch = "wasm32")]
-    items.iter().map(work).collect()
+    let mut results: Vec<Option<R>> = items.iter().map(|_| None).collect();
+    for_each_mut(&mut results, |i, result| *result = Some(work(&items[i])));
+    results.into_iter().flatten().collect()
 }
 
 /// [`for_each_chunk`] that also hands each chunk its own element of `per_chunk`, or `None` for
@@ -41,19 +30,45 @@ where
         return for_each_chunk(data, chunk_len, |i, chunk| work(i, chunk, None));
     }
     assert_eq!(data.len().div_ceil(chunk_len), per_chunk.len());
+    let mut pairs: Vec<_> = data.chunks_mut(chunk_len).zip(per_chunk).collect();
+    for_each_mut(&mut pairs, |i, (chunk, side)| work(i, chunk, Some(side)));
+}
+
+/// `work(i, &mut items[i])` for every item, in parallel.
+fn for_each_mut<T: Send>(items: &mut [T], work: impl Fn(usize, &mut T) + Sync + Send) {
     #[cfg(not(target_arch = "wasm32"))]
     {
         use rayon::prelude::*;
-        data.par_chunks_mut(chunk_len)
-            .zip(per_chunk.par_iter_mut())
+        items
+            .par_iter_mut()
             .enumerate()
-            .for_each(|(i, (chunk, side))| work(i, chunk, Some(side)));
+            .for_each(|(i, item)| work(i, item));
     }
-    #[cfg(target_arch = "wasm32")]
-    data.chunks_mut(chunk_len)
-        .zip(per_chunk.iter_mut())
+    #[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+    items
+        .iter_mut()
         .enumerate()
-        .for_each(|(i, (chunk, side))| work(i, chunk, Some(side)));
+        .for_each(|(i, item)| work(i, item));
+    #[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
+    {
+        let len = items.len();
+        // A few tasks per thread: whoever finishes early takes the next.
+        let tasks = len.min(4 * threads::count()).min(threads::MAX_TASKS);
+        let base = SharedPtr(items.as_mut_ptr());
+        threads::run(tasks, &|task| {
+            for i in task * len / tasks..(task + 1) * len / tasks {
+                // SAFETY: the tasks' index ranges partition 0..len and each task runs once, so
+                // every item is borrowed mutably exactly once, while `items` is borrowed.
+                work(i, unsafe { &mut *base.get().add(i) });
+            }
+        });
+    }
+}
+
+/// Runs `work(i)` for every `i` in `0..count`, in parallel.
+pub fn for_each_index(count: usize, work: impl Fn(usize) + Sync + Send) {
+    let mut indices: Vec<usize> = (0..count).collect();
+    for_each_mut(&mut indices, |_, &mut i| work(i));
 }
 
 /// Runs `work` on a thread of the pool, so that the parallel loops inside it are split among the
@@ -65,12 +80,45 @@ pub fn on_pool<R: Send>(work: impl FnOnce() -> R + Send) -> R {
     work()
 }
 
-/// How the GEMM may split its work.
-pub fn gemm_parallelism() -> gemm::Parallelism {
+/// How to split one GEMM: into how many blocks that [`for_each_index`] runs, each computed by
+/// the `gemm` crate with the parallelism given (natively it splits the work on rayon itself).
+pub fn gemm_split(flops: usize) -> (usize, gemm::Parallelism) {
     #[cfg(not(target_arch = "wasm32"))]
     {
-        gemm::Parallelism::Rayon(rayon::current_num_threads())
+        let _ = flops;
+        (1, gemm::Parallelism::Rayon(rayon::current_num_threads()))
     }
-    #[cfg(target_arch = "wasm32")]
-    gemm::Parallelism::None
+    #[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+    {
+        let _ = flops;
+        (1, gemm::Parallelism::None)
+    }
+    #[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
+    {
+        // Below this, waking the workers costs more than it saves.
+        const MIN_FLOPS_PER_THREAD: usize = 1 << 17;
+        let blocks = threads::count().min(flops / MIN_FLOPS_PER_THREAD).max(1);
+        (blocks, gemm::Parallelism::None)
+    }
+}
+
+/// A raw pointer that parallel tasks share; each task touches only its own elements.
+pub struct SharedPtr<T>(pub *mut T);
+
+impl<T> Clone for SharedPtr<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for SharedPtr<T> {}
+
+// SAFETY: the pointer is only dereferenced by tasks that own disjoint parts of what it points to.
+unsafe impl<T> Send for SharedPtr<T> {}
+unsafe impl<T> Sync for SharedPtr<T> {}
+
+impl<T> SharedPtr<T> {
+    /// The pointer (a method, so closures capture the `Sync` wrapper and not its field).
+    pub fn get(self) -> *mut T {
+        self.0
+    }
 }

@@ -23,10 +23,20 @@ async function bytes(path) {
   return new Uint8Array(await response.arrayBuffer());
 }
 
-/** SE Lens: `run(data)` resolves to the logits. */
+/** SE Lens: `run(data)` resolves to the logits. With THREADS > 1, its build with wasm threads. */
 async function selens(backend) {
-  const { default: init, Engine } = await import('./pkg/bench-web.js');
+  const glue = new URL(THREADS > 1 ? './pkg-threads/bench-web.js' : './pkg/bench-web.js', import.meta.url).href;
+  const { default: init, Engine, startCpuThreads, cpuThreads } = await import(glue);
   const wasm = await init();
+  if (THREADS > 1) {
+    if (!self.crossOriginIsolated) throw new Error('threads need a cross-origin isolated page');
+    startCpuThreads(glue, THREADS);
+    const deadline = performance.now() + 10_000;
+    while (cpuThreads() < THREADS) {
+      if (performance.now() > deadline) throw new Error(`only ${cpuThreads()} of ${THREADS} threads started`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
   const engine = await Engine.load(await bytes(`${MODEL}/config.json`), await bytes(`${MODEL}/model.safetensors`), backend);
   return {
     backend: engine.backend(),
@@ -80,7 +90,7 @@ async function main() {
   times.sort((a, b) => a - b);
   return {
     engine: ENGINE,
-    threads: ENGINE.startsWith('ort-wasm') ? THREADS : 1,
+    threads: ENGINE.endsWith('webgpu') ? 1 : THREADS,
     crossOriginIsolated: self.crossOriginIsolated,
     backend: bench.backend,
     fallback: bench.fallback,
