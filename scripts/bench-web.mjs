@@ -11,11 +11,11 @@
 // 2. The app (DIST_DIR): bundle size (raw and gzip, weights excluded), time from navigation to the
 //    first result with the default model, and the wasm memory it holds then (memory only grows, so
 //    that is its peak).
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { gzipSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
-import { serve } from './serve.mjs';
+import { ISOLATION, serve } from './serve.mjs';
 
 const [site, dist, out] = process.argv.slice(2);
 const RUNS = Number(process.env.RUNS ?? 10);
@@ -24,15 +24,15 @@ const GPU_RUNS = Number(process.env.GPU_RUNS ?? 3);
 const PROFILE = process.env.PROFILE === '1';
 const SITE_PORT = 8393;
 const APP_PORT = 8394;
+const ISOLATED_APP_PORT = 8395;
 const CROSS_CHECK = 1e-3;
 const say = (text) => process.stderr.write(`[bench-web] ${text}\n`);
 
-const isolation = {
-  'cross-origin-opener-policy': 'same-origin',
-  'cross-origin-embedder-policy': 'require-corp',
-};
-const siteServer = await serve(site, SITE_PORT, '/', isolation);
+const siteServer = await serve(site, SITE_PORT, '/', ISOLATION);
+// The app twice: as a static host without isolation serves it (the single-thread build loads) and
+// as `make run` serves it (isolated: the build with threads loads).
 const appServer = await serve(dist, APP_PORT, '/');
+const isolatedAppServer = await serve(dist, ISOLATED_APP_PORT, '/', ISOLATION);
 const browser = await chromium.launch({
   executablePath: '/usr/bin/chromium',
   args: ['--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking',
@@ -96,6 +96,7 @@ try {
   await browser.close();
   siteServer.close();
   appServer.close();
+  isolatedAppServer.close();
 }
 
 /** Loads the bench page for one configuration and returns what it measured. */
@@ -139,13 +140,29 @@ function selfTime(profile, top = 25) {
     .map(([name, count]) => ({ name, share: count / profile.samples.length }));
 }
 
-/** The app's bundle, and three cold loads of the default model up to the first result. */
+/** The app's two builds: what each downloads, and three cold loads of the default model up to
+ * the first result (from the server that makes the page load that build). */
 async function measureApp() {
   const files = readdirSync(dist).filter((f) => /\.(wasm|js|css|html)$/.test(f));
-  const bundle = files.map((file) => {
-    const body = readFileSync(`${dist}/${file}`);
-    return { file, bytes: statSync(`${dist}/${file}`).size, gzipBytes: gzipSync(body, { level: 9 }).length };
-  });
+  const threadsBuild = /^app-threads-/;
+  const singleBuild = /^app-[0-9a-f]+(_bg\.wasm|\.js)$/;
+  const builds = [
+    { name: 'one thread', port: APP_PORT, files: files.filter((f) => !threadsBuild.test(f)) },
+    { name: 'threads', port: ISOLATED_APP_PORT, files: files.filter((f) => !singleBuild.test(f)) },
+  ];
+  const measured = [];
+  for (const { name, port, files } of builds) {
+    const bundle = files.map((file) => {
+      const body = readFileSync(`${dist}/${file}`);
+      return { file, bytes: body.length, gzipBytes: gzipSync(body, { level: 9 }).length };
+    });
+    measured.push({ name, bundle, ...(await coldLoads(name, port)) });
+  }
+  return measured;
+}
+
+/** Three cold loads of the app from `port` up to the first result (the median's numbers). */
+async function coldLoads(name, port) {
   const loads = [];
   for (let i = 0; i < 3; i++) {
     const context = await browser.newContext();
@@ -158,15 +175,16 @@ async function measureApp() {
         }
       }).observe(document, { subtree: true, childList: true, attributes: true });
     });
-    await tab.goto(`http://127.0.0.1:${APP_PORT}/?sample=fmnist-ankle-boot-0.png&backend=cpu`);
+    await tab.goto(`http://127.0.0.1:${port}/?sample=fmnist-ankle-boot-0.png&backend=cpu`);
     await tab.waitForFunction(() => window.firstResultMs, null, { timeout: 120_000 });
     loads.push(await tab.evaluate(() => ({
       firstResultMs: window.firstResultMs,
       wasmMemoryBytes: window.seLensWasm?.memory?.buffer.byteLength ?? null,
+      crossOriginIsolated: self.crossOriginIsolated,
     })));
     await context.close();
   }
   loads.sort((a, b) => a.firstResultMs - b.firstResultMs);
-  say(`app: first result in ${loads.map((l) => l.firstResultMs.toFixed(0)).join(', ')} ms`);
-  return { bundle, firstResultMs: loads[1].firstResultMs, wasmMemoryBytes: loads[1].wasmMemoryBytes, loads };
+  say(`app, ${name}: first result in ${loads.map((l) => l.firstResultMs.toFixed(0)).join(', ')} ms`);
+  return { firstResultMs: loads[1].firstResultMs, wasmMemoryBytes: loads[1].wasmMemoryBytes, loads };
 }

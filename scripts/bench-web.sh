@@ -16,16 +16,14 @@ mkdir -p "$site/models"
 scripts/build-web.sh >&2
 
 # SE Lens's engine with JavaScript exports (src/bin/bench-web.rs), built as the app is: release,
-# simd128, wasm-opt -Oz.
-[ "$SE_LENS_TOOLCHAIN" = debian ] && export CARGO_UNSTABLE_BUILD_STD=std,panic_abort
-cargo build --release --quiet --target "$WASM_TARGET" --features web --bin bench-web
-wasm-bindgen --target web --no-typescript --out-dir "$site/pkg" "target/$WASM_TARGET/release/bench-web.wasm"
+# simd128, wasm-opt -Oz; once on one thread (pkg/) and once with wasm threads (pkg-threads/).
 # PROFILE=1 (see scripts/bench-web.mjs) keeps the function names for the profile.
 names=()
 [ "${PROFILE:-0}" = 1 ] && names=(-g)
-wasm-opt -Oz "${names[@]}" --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
-    --enable-mutable-globals --enable-reference-types --enable-multivalue \
-    "$site/pkg/bench-web_bg.wasm" -o "$site/pkg/bench-web_bg.wasm"
+wasm_cargo build --release --quiet --target "$WASM_TARGET" --features web --bin bench-web
+wasm_package "target/$WASM_TARGET/release/bench-web.wasm" "$site/pkg" bench-web "${names[@]}"
+wasm_threads_cargo build --release --quiet --target "$WASM_TARGET" --features web --bin bench-web
+wasm_package "target/threads/$WASM_TARGET/release/bench-web.wasm" "$site/pkg-threads" bench-web "${names[@]}"
 
 cp www/bench/index.html www/bench/bench.mjs "$site/"
 ln -sfn "$ROOT/node_modules/onnxruntime-web/dist" "$site/ort"

@@ -18,6 +18,8 @@ const policy = [
   "style-src 'self' 'unsafe-inline'",
   "img-src 'self' blob: data:",
   "media-src 'self' blob: mediastream:",
+  // The CPU path's threads are Web Workers made from a script in a blob (src/cpu/threads.rs).
+  "worker-src blob:",
   "connect-src 'self' blob: https://huggingface.co https://*.huggingface.co https://*.hf.co " +
     'http://127.0.0.1:* http://localhost:*',
   "base-uri 'none'",

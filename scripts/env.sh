@@ -38,6 +38,28 @@ wasm_cargo() {
     fi
 }
 
+# Runs cargo for the wasm32 build with threads (wasm atomics, a shared memory of up to 4 GiB that
+# Web Workers import; see src/cpu/threads.rs): std is always rebuilt for it, in its own target
+# directory so that the single-thread build's cache stays valid.
+wasm_threads_cargo() {
+    local link="-C link-arg=--shared-memory -C link-arg=--import-memory -C link-arg=--max-memory=4294967296"
+    local tls
+    for tls in __wasm_init_tls __tls_size __tls_align __tls_base; do link+=" -C link-arg=--export=$tls"; done
+    CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=+simd128,+atomics,+bulk-memory,+mutable-globals $link" \
+        CARGO_UNSTABLE_BUILD_STD=std,panic_abort RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR="$ROOT/target/threads" cargo "$@"
+}
+
+# wasm-bindgen then wasm-opt -Oz for one wasm32 binary: OUT_DIR/NAME.js and NAME_bg.wasm.
+# Extra arguments go to wasm-opt (-g keeps function names for profiles).
+wasm_package() {
+    local wasm="$1" out_dir="$2" name="$3"
+    shift 3
+    wasm-bindgen --target web --no-typescript --out-dir "$out_dir" --out-name "$name" "$wasm"
+    wasm-opt -Oz "$@" --enable-threads --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
+        --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
+        "$out_dir/${name}_bg.wasm" -o "$out_dir/${name}_bg.wasm"
+}
+
 # The wasm-bindgen version Cargo.lock pins; the CLI must match it exactly.
 wasm_bindgen_version() {
     awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3 }' "$ROOT/Cargo.lock"

@@ -1,5 +1,7 @@
 // A static file server for dist/ on 127.0.0.1 with correct MIME types (wasm!).
 // usage: node scripts/serve.mjs DIR PORT [BASE]   e.g. BASE=/se-lens/ to mimic a sub-path host.
+// From the command line (`make run`) it sends the cross-origin isolation headers, so the app loads
+// its build with wasm threads; a static host without them gets the single-thread build.
 // The e2e tests also use it, with a CORS header, as a stand-in for the Hugging Face hub.
 import { createServer } from 'node:http';
 import { readFile, stat } from 'node:fs/promises';
@@ -10,6 +12,12 @@ const TYPES = {
   '.css': 'text/css', '.wasm': 'application/wasm', '.json': 'application/json',
   '.png': 'image/png', '.jpg': 'image/jpeg', '.svg': 'image/svg+xml', '.ico': 'image/x-icon',
   '.safetensors': 'application/octet-stream', '.txt': 'text/plain; charset=utf-8',
+};
+
+/** The headers that make a page cross-origin isolated (SharedArrayBuffer, so wasm threads). */
+export const ISOLATION = {
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-embedder-policy': 'require-corp',
 };
 
 export function serve(dir, port, base = '/', headers = {}) {
@@ -42,6 +50,6 @@ function send(response, status, text) {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const [dir = 'dist', port = '8080', base = '/'] = process.argv.slice(2);
-  await serve(dir, Number(port), base);
+  await serve(dir, Number(port), base, ISOLATION);
   console.log(`SE Lens is served at http://127.0.0.1:${port}${base}  (Ctrl-C to stop)`);
 }

@@ -24,6 +24,9 @@ cargo clippy --all-targets -- -D warnings
 step "clippy (wasm32, with the web app)"
 wasm_cargo clippy --target "$WASM_TARGET" --features web --lib --bins --test web -- -D warnings
 
+step "clippy (wasm32 with threads: src/cpu/threads.rs)"
+wasm_threads_cargo clippy --target "$WASM_TARGET" --features web --lib --bins -- -D warnings
+
 step "PyTorch/timm parity fixtures (generated once, cached)"
 SE_LENS_FIXTURES_LARGE=1 scripts/fixtures.sh
 

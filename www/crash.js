@@ -25,13 +25,11 @@ window.seLensCrashed = (message) => {
   document.body.prepend(box);
 };
 
-// Loads the app's JS glue again under a new URL, so it instantiates a new wasm module, after
-// clearing what the dead instance had drawn.
+// Loads the app again in a fresh wasm instance (the page's loader, scripts/loader.mjs, defines
+// `seLensBoot`), after clearing what the dead instance had drawn. With threads, the dead
+// instance's idle workers stay asleep on its memory.
 async function seLensRestart() {
-  const glue = document.querySelector('link[rel="modulepreload"]')?.href;
-  const wasm = document.querySelector('link[rel="preload"][as="fetch"]')?.href;
-  if (!glue || !wasm) return location.reload();
+  if (!window.seLensBoot) return location.reload();
   document.body.replaceChildren();
-  const app = await import(`${glue}${glue.includes('?') ? '&' : '?'}restart=${Date.now()}`);
-  await app.default({ module_or_path: wasm });
+  await window.seLensBoot(true);
 }

@@ -1,4 +1,4 @@
-use super::parallel::for_each_chunk;
+use super::parallel::for_each_chunk_reading;
 use crate::engine::Tensor;
 
 /// Channels per parallel task: enough work per task to amortise scheduling.
@@ -9,7 +9,7 @@ pub fn global_avg_pool(input: &Tensor) -> Tensor {
     let [n, c, h, w] = input.shape;
     let plane = h * w;
     let mut means = vec![0.0f32; n * c];
-    for_each_chunk(&mut means, CHANNELS_PER_TASK, |task, out| {
+    for_each_chunk_reading(&mut means, CHANNELS_PER_TASK, plane, |task, out| {
         for (i, mean) in out.iter_mut().enumerate() {
             let start = (task * CHANNELS_PER_TASK + i) * plane;
             *mean = sum(&input.data[start..start + plane]) / plane as f32;

@@ -4,19 +4,34 @@
 #[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
 use super::threads;
 
+/// Below this many elements touched, a parallel call costs more than it saves.
+const MIN_PARALLEL_WORK: usize = 1 << 15;
+
 /// Runs `work(index, chunk)` over `data` split into `chunk_len`-sized pieces.
 pub fn for_each_chunk<F>(data: &mut [f32], chunk_len: usize, work: F)
 where
     F: Fn(usize, &mut [f32]) + Sync + Send,
 {
+    for_each_chunk_reading(data, chunk_len, 1, work);
+}
+
+/// [`for_each_chunk`] where computing each element of `data` reads `reads` elements (a mean of a
+/// plane, a row of a dense layer), so that small outputs of much work still go parallel.
+pub fn for_each_chunk_reading<F>(data: &mut [f32], chunk_len: usize, reads: usize, work: F)
+where
+    F: Fn(usize, &mut [f32]) + Sync + Send,
+{
+    let cost = data.len() * reads;
     let mut chunks: Vec<&mut [f32]> = data.chunks_mut(chunk_len).collect();
-    for_each_mut(&mut chunks, |i, chunk| work(i, chunk));
+    for_each_mut(&mut chunks, cost, |i, chunk| work(i, chunk));
 }
 
 /// `items.iter().map(work)` in parallel, in order of `items`.
 pub fn map_items<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync + Send) -> Vec<R> {
     let mut results: Vec<Option<R>> = items.iter().map(|_| None).collect();
-    for_each_mut(&mut results, |i, result| *result = Some(work(&items[i])));
+    for_each_mut(&mut results, usize::MAX, |i, result| {
+        *result = Some(work(&items[i]))
+    });
     results.into_iter().flatten().collect()
 }
 
@@ -30,12 +45,22 @@ where
         return for_each_chunk(data, chunk_len, |i, chunk| work(i, chunk, None));
     }
     assert_eq!(data.len().div_ceil(chunk_len), per_chunk.len());
+    let cost = data.len();
     let mut pairs: Vec<_> = data.chunks_mut(chunk_len).zip(per_chunk).collect();
-    for_each_mut(&mut pairs, |i, (chunk, side)| work(i, chunk, Some(side)));
+    for_each_mut(&mut pairs, cost, |i, (chunk, side)| {
+        work(i, chunk, Some(side))
+    });
 }
 
-/// `work(i, &mut items[i])` for every item, in parallel.
-fn for_each_mut<T: Send>(items: &mut [T], work: impl Fn(usize, &mut T) + Sync + Send) {
+/// `work(i, &mut items[i])` for every item, in parallel if all of it touches at least
+/// [`MIN_PARALLEL_WORK`] elements (`cost`).
+fn for_each_mut<T: Send>(items: &mut [T], cost: usize, work: impl Fn(usize, &mut T) + Sync + Send) {
+    if cost < MIN_PARALLEL_WORK {
+        return items
+            .iter_mut()
+            .enumerate()
+            .for_each(|(i, item)| work(i, item));
+    }
     #[cfg(not(target_arch = "wasm32"))]
     {
         use rayon::prelude::*;
@@ -68,7 +93,17 @@ fn for_each_mut<T: Send>(items: &mut [T], work: impl Fn(usize, &mut T) + Sync + 
 /// Runs `work(i)` for every `i` in `0..count`, in parallel.
 pub fn for_each_index(count: usize, work: impl Fn(usize) + Sync + Send) {
     let mut indices: Vec<usize> = (0..count).collect();
-    for_each_mut(&mut indices, |_, &mut i| work(i));
+    for_each_mut(&mut indices, usize::MAX, |_, &mut i| work(i));
+}
+
+/// Threads the CPU path runs on now (on wasm: the page's and its workers that have started).
+pub fn thread_count() -> usize {
+    #[cfg(not(target_arch = "wasm32"))]
+    return rayon::current_num_threads();
+    #[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+    return 1;
+    #[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
+    threads::count()
 }
 
 /// Runs `work` on a thread of the pool, so that the parallel loops inside it are split among the
@@ -96,8 +131,8 @@ pub fn gemm_split(flops: usize) -> (usize, gemm::Parallelism) {
     #[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
     {
         // Below this, waking the workers costs more than it saves.
-        const MIN_FLOPS_PER_THREAD: usize = 1 << 17;
-        let blocks = threads::count().min(flops / MIN_FLOPS_PER_THREAD).max(1);
+        const MIN_FLOPS_PER_BLOCK: usize = 1 << 17;
+        let blocks = threads::count().min(flops / MIN_FLOPS_PER_BLOCK).max(1);
         (blocks, gemm::Parallelism::None)
     }
 }

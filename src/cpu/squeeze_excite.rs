@@ -1,4 +1,4 @@
-use super::parallel::for_each_chunk;
+use super::parallel::{for_each_chunk, for_each_chunk_reading};
 use crate::engine::{Activation, SqueezeExcite, Tensor};
 
 /// Output rows per parallel task of [`dense`]: the SE FCs of deep stages and the head read
@@ -72,7 +72,7 @@ pub fn scale_add_act(
 /// `act(weight · x + bias)` for a row-major `[out, in]` weight.
 pub(super) fn dense(weight: &[f32], bias: &[f32], x: &[f32], act: Activation) -> Vec<f32> {
     let mut out = bias.to_vec();
-    for_each_chunk(&mut out, ROWS_PER_TASK, |task, rows| {
+    for_each_chunk_reading(&mut out, ROWS_PER_TASK, x.len(), |task, rows| {
         let first = task * ROWS_PER_TASK;
         for (i, value) in rows.iter_mut().enumerate() {
             let row = first + i;

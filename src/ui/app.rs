@@ -751,9 +751,13 @@ impl App {
                             }
                         }) }
                     </ol>
-                    <p class="muted">{ format!("Forward pass {:.1} ms on {}, preprocessing {:.1} ms.",
+                    <p class="muted" data-testid="timing">{ format!("Forward pass {:.1} ms on {}, preprocessing {:.1} ms.",
                         outcome.forward_ms,
-                        if outcome.backend == "webgpu" { "WebGPU" } else { "the CPU (wasm SIMD)" },
+                        match (outcome.backend, outcome.cpu_threads) {
+                            ("webgpu", _) => "WebGPU".to_string(),
+                            (_, 1) => "the CPU (wasm SIMD, 1 thread)".to_string(),
+                            (_, threads) => format!("the CPU (wasm SIMD, {threads} threads)"),
+                        },
                         outcome.preprocess_ms) }</p>
                     if let Some((json, csv)) = &self.downloads {
                         <p class="exports">

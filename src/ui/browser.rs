@@ -2,7 +2,7 @@
 //! read and write the URL, make download links. Errors come back as text the page can show.
 
 use js_sys::{Array, Uint8Array};
-use wasm_bindgen::{Clamped, JsCast, JsValue};
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Blob, BlobPropertyBag, CanvasRenderingContext2d, HtmlCanvasElement, ImageData};
 
@@ -107,8 +107,10 @@ pub async fn fetch_cached(
         progress(bytes.len() as u64, total);
     }
     if let Some(cache) = &cache {
-        // The Response constructor copies the bytes into its own buffer.
-        if let Ok(copy) = web_sys::Response::new_with_opt_u8_array(Some(&mut bytes)) {
+        // A copy in JavaScript's own memory: with threads, wasm memory is shared, and web APIs
+        // refuse views of shared memory.
+        let copy = Uint8Array::from(&bytes[..]);
+        if let Ok(copy) = web_sys::Response::new_with_opt_buffer_source(Some(&copy)) {
             let _ = JsFuture::from(cache.put_with_str(url, &copy)).await;
         }
     }
@@ -263,8 +265,11 @@ pub fn draw_rgba(canvas: &HtmlCanvasElement, width: usize, height: usize, rgba: 
     let draw = || -> Result<(), String> {
         canvas.set_width(width as u32);
         canvas.set_height(height as u32);
+        // Copied out of wasm memory: with threads it is shared, and ImageData refuses that.
+        let pixels = js_sys::Uint8ClampedArray::new_with_length(rgba.len() as u32);
+        pixels.copy_from(rgba);
         let data =
-            ImageData::new_with_u8_clamped_array_and_sh(Clamped(rgba), width as u32, height as u32)
+            ImageData::new_with_js_u8_clamped_array_and_sh(&pixels, width as u32, height as u32)
                 .map_err(describe)?;
         context_2d(canvas)?
             .put_image_data(&data, 0.0, 0.0)

@@ -36,6 +36,8 @@ pub struct Outcome {
     pub forward_ms: f64,
     /// `webgpu` or `cpu`: what computed the baseline.
     pub backend: &'static str,
+    /// The CPU path's threads when the baseline started (workers join as they come up).
+    pub cpu_threads: usize,
 }
 
 /// A model from a folder URL relative to the page, or `hf:owner/name` from the hub (`?hub=` or
@@ -275,6 +277,7 @@ pub async fn classify(
     let seen = adapt_photo(image, &model.config).into_owned();
     let input = preprocess(&seen, &model.config.pretrained_cfg).map_err(|e| e.to_string())?;
     let preprocess_ms = now_ms() - started;
+    let cpu_threads = cpu::thread_count();
     let baseline = forward(
         model,
         backend,
@@ -303,6 +306,7 @@ pub async fn classify(
         preprocess_ms,
         forward_ms: baseline.ms,
         backend: baseline.backend,
+        cpu_threads,
     })
 }
 

@@ -1,15 +1,17 @@
 // End-to-end: the built dist/ served from a sub-path, driven in Debian's headless Chromium like a
-// user would: samples, uploads, hover, ablation, exports, bad files. Run by `make test`
+// user would: samples, uploads, hover, ablation, exports, bad files. Served as `make run` serves
+// it (cross-origin isolated: the build with wasm threads), and once as a plain static host. Run by `make test`
 // (node --test) after `se-lens` is built; screenshots land in target/e2e/ — look at them.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { chromium } from 'playwright-core';
-import { serve } from '../../scripts/serve.mjs';
+import { ISOLATION, serve } from '../../scripts/serve.mjs';
 
 const PORT = 8391;
 const HUB_PORT = 8392;
+const PLAIN_PORT = 8390;
 const HUB = `http://127.0.0.1:${HUB_PORT}`;
 const BASE = '/se-lens/';
 const ORIGIN = `http://127.0.0.1:${PORT}`;
@@ -21,12 +23,14 @@ const PHOTO = 'tests/fixtures/preprocess/chelsea.png';
 const TINY = 'tests/fixtures/models/seresnet18_tiny';
 
 let server;
+let plain;
 let hub;
 let browser;
 
 before(async () => {
   mkdirSync(SHOTS, { recursive: true });
-  server = await serve('dist', PORT, BASE);
+  server = await serve('dist', PORT, BASE, ISOLATION);
+  plain = await serve('dist', PLAIN_PORT, BASE);
   // A stand-in for the Hugging Face hub: a timm folder under <owner>/<name>/resolve/main/.
   const folder = 'target/e2e/hub/timm/seresnet18_tiny/resolve/main';
   mkdirSync(folder, { recursive: true });
@@ -46,11 +50,12 @@ before(async () => {
 after(async () => {
   await browser?.close();
   server?.close();
+  plain?.close();
   hub?.close();
 });
 
 /** Opens the app; records page errors and every request that leaves the origin. */
-async function open(query = '', viewport = { width: 1100, height: 800 }) {
+async function open(query = '', viewport = { width: 1100, height: 800 }, origin = ORIGIN) {
   const page = await browser.newPage({ viewport });
   const errors = [];
   const offOrigin = [];
@@ -61,9 +66,9 @@ async function open(query = '', viewport = { width: 1100, height: 800 }) {
   });
   page.on('request', (request) => {
     const url = request.url();
-    if (!url.startsWith(ORIGIN) && !url.startsWith('blob:') && !url.startsWith('data:')) offOrigin.push(url);
+    if (!url.startsWith(origin) && !url.startsWith('blob:') && !url.startsWith('data:')) offOrigin.push(url);
   });
-  await page.goto(URL + query);
+  await page.goto(`${origin}${BASE}${query}`);
   if (query.includes('sample=')) {
     await classified(page);
   } else {
@@ -174,6 +179,34 @@ test('a sample is classified, with one heatmap per SE block, equal to the native
 
   await page.screenshot({ path: `${SHOTS}/app-sample.png`, fullPage: true });
   assert.deepEqual(offOrigin, []);
+  assert.deepEqual(errors, []);
+});
+
+test('cross-origin isolated, the CPU path runs on threads; a plain static host gets one thread and the same numbers', async () => {
+  const sample = 'fmnist-pullover-1.png';
+  const { page, errors } = await open(`?sample=${sample}&backend=cpu`);
+  assert.equal(await page.evaluate(() => self.crossOriginIsolated), true);
+  const threads = await page.evaluate(() => Math.min(navigator.hardwareConcurrency, 8));
+  // Workers join as they start; once all have, the next run uses them.
+  await page.waitForFunction((n) => window.wasmBindings.cpuThreads() === n, threads);
+  await page.getByTestId(`sample-${sample}`).click();
+  await classified(page, 2);
+  assert.match(await page.getByTestId('timing').textContent(), new RegExp(`on the CPU \\(wasm SIMD, ${threads} threads\\)`));
+  const threaded = await exported(page);
+  await page.screenshot({ path: `${SHOTS}/app-threads.png` });
+
+  const single = await open(`?sample=${sample}&backend=cpu`, undefined, `http://127.0.0.1:${PLAIN_PORT}`);
+  assert.equal(await single.page.evaluate(() => self.crossOriginIsolated), false);
+  assert.equal(await single.page.evaluate(() => window.wasmBindings.cpuThreads), undefined);
+  assert.match(await single.page.getByTestId('timing').textContent(), /on the CPU \(wasm SIMD, 1 thread\)/);
+  // The same numbers up to rounding: the GEMM splits its blocks differently (a few ulps).
+  const one = await exported(single.page);
+  assert.deepEqual(one.top.map((t) => t.label), threaded.top.map((t) => t.label));
+  for (const [i, tap] of one.excitations.entries()) {
+    const diff = Math.max(...tap.values.map((v, c) => Math.abs(v - threaded.excitations[i].values[c])));
+    assert.ok(diff < 1e-6, `${tap.block}: one thread and ${threads} differ by ${diff}`);
+  }
+  assert.deepEqual(single.errors, []);
   assert.deepEqual(errors, []);
 });
 

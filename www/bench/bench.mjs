@@ -7,12 +7,14 @@ const ENGINE = params.get('engine') ?? 'selens-cpu';
 const THREADS = Number(params.get('threads') ?? 1);
 const RUNS = Number(params.get('runs') ?? 10);
 const WARMUP = Number(params.get('warmup') ?? 2);
-const SIZE = 224;
-const MODEL = 'models/seresnet50';
+// The benchmark's model unless a quick experiment asks for another folder under models/.
+const MODEL = `models/${params.get('model') ?? 'seresnet50'}`;
+const SIZE = Number(params.get('size') ?? 224);
+const CHANNELS = Number(params.get('channels') ?? 3);
 
-/** A fixed input, [1, 3, SIZE, SIZE], O(1) values like a normalised image. */
+/** A fixed input, [1, CHANNELS, SIZE, SIZE], O(1) values like a normalised image. */
 function input() {
-  const data = new Float32Array(3 * SIZE * SIZE);
+  const data = new Float32Array(CHANNELS * SIZE * SIZE);
   for (let i = 0; i < data.length; i++) data[i] = Math.sin(i * 0.001) + 0.5 * Math.cos(i * 0.37);
   return data;
 }
@@ -59,7 +61,7 @@ async function onnxRuntime(provider) {
     backend: `${provider} ${ort.env.versions?.web ?? ''}`.trim(),
     fallback: null,
     run: async (data) => {
-      const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', data, [1, 3, SIZE, SIZE]) };
+      const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', data, [1, CHANNELS, SIZE, SIZE]) };
       const output = await session.run(feeds);
       return output[session.outputNames[0]].getData();
     },
