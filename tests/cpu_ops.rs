@@ -77,11 +77,16 @@ fn conv2d_matches_its_definition() {
         (2, 3, 3, 1, Symmetric(4), 1, 2, 3), // padding wider than the image
         (4, 4, 3, 3, Symmetric(1), 1, 1, 1),
         (3, 5, 3, 2, Same, 1, 10, 9), // one extra zero row/column at the bottom/right only
-        // 3×3 stride 1, one group, 12×12 or more: Winograd F(2×2, 3×3), odd and even sizes
+        // 3×3 stride 1, one group, 12×12 or more: Winograd F(2×2, 3×3), odd and even sizes …
         (5, 7, 3, 1, Symmetric(1), 1, 13, 17),
         (16, 8, 3, 1, Symmetric(1), 1, 12, 14),
         (3, 4, 3, 1, Same, 1, 15, 12),
         (6, 5, 3, 1, Symmetric(1), 1, 144, 1),
+        // … and from 28×28 on, F(4×4, 3×3): edges cut 1, 2 and 3 outputs into the last tile
+        (5, 7, 3, 1, Symmetric(1), 1, 29, 31),
+        (16, 8, 3, 1, Symmetric(1), 1, 28, 30),
+        (3, 4, 3, 1, Same, 1, 27, 33),
+        (4, 3, 3, 1, Symmetric(1), 1, 1, 785),
         // depthwise: the direct kernel
         (6, 6, 3, 1, Symmetric(1), 6, 7, 5),
         (5, 5, 5, 2, Same, 5, 9, 8),

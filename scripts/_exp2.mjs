@@ -1,0 +1,21 @@
+import { chromium } from 'playwright-core';
+import { ISOLATION, serve } from './serve.mjs';
+const server = await serve('target/bench-site', 8503, '/', ISOLATION);
+const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
+const tab = await browser.newPage();
+const cdp = await tab.context().newCDPSession(tab);
+await cdp.send('Profiler.enable');
+await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
+await tab.goto(`http://127.0.0.1:8503/?engine=selens-cpu&threads=${process.argv[2] ?? 1}&runs=0&warmup=1`);
+await tab.waitForFunction(() => window.benchResult || window.benchError, null, { timeout: 300000 });
+await cdp.send('Profiler.start');
+await tab.evaluate(async () => { window.benchResult = null; });
+await tab.goto(`http://127.0.0.1:8503/?engine=selens-cpu&threads=${process.argv[2] ?? 1}&runs=10&warmup=1`);
+await tab.waitForFunction(() => window.benchResult || window.benchError, null, { timeout: 300000 });
+console.log(await tab.evaluate(() => window.benchResult?.medianMs ?? window.benchError));
+const profile = (await cdp.send('Profiler.stop')).profile;
+const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
+const counts = new Map();
+for (const id of profile.samples) { const { functionName, url } = nodes.get(id).callFrame; const name = functionName || `(${url.split('/').pop() || 'program'})`; counts.set(name, (counts.get(name) ?? 0) + 1); }
+for (const [name, c] of [...counts].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log((100 * c / profile.samples.length).toFixed(1).padStart(5), name.replace(/\[[0-9a-f]+\]/g, '').slice(0, 150));
+await browser.close(); server.close();
