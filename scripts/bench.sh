@@ -139,18 +139,20 @@ def web_row(r):
     ratio = f"{r['medianMs'] / ort1['medianMs']:.2f}×" if ort1 else ""
     return (f"| {name} | {r['backend']} | {r['medianMs']:.0f} | {ratio} | "
             f"{r['maxRelDiffToSeLensCpu']:.1e} |")
-single, threaded = web["app"]
-def bundle(build):
+def app_row(build, host):
     wasm = next(b for b in build["bundle"] if b["file"].endswith(".wasm"))
     total = sum(b["bytes"] for b in build["bundle"])
     total_gz = sum(b["gzipBytes"] for b in build["bundle"])
-    return (f"the wasm module {wasm['bytes'] / 1024:.0f} KiB ({wasm['gzipBytes'] / 1024:.0f} KiB gzip); "
-            f"everything (wasm, JavaScript, CSS, HTML) {total / 1024:.0f} KiB ({total_gz / 1024:.0f} KiB gzip)")
+    return (f"| {build['name']} | {host} | {wasm['bytes'] / 1024:.0f} KiB ({wasm['gzipBytes'] / 1024:.0f} KiB) | "
+            f"{total / 1024:.0f} KiB ({total_gz / 1024:.0f} KiB) | {build['firstResultMs']:.0f} ms | "
+            f"{build['wasmMemoryBytes'] / 2**20:.1f} MiB |")
+single, threaded = web["app"]
 threads_row = rows.get(("selens-cpu", web["cores"]))
 ort_n = rows.get(("ort-wasm", web["cores"]))
 threads_line = (f"With threads ({web['cores']} cores), SE Lens takes {threads_row['medianMs']:.0f} ms, "
                 f"{ours['medianMs'] / threads_row['medianMs']:.2f}× faster than on one thread, and "
-                f"{threads_row['medianMs'] / ort_n['medianMs']:.2f}× ONNX Runtime Web's time on as many threads."
+                f"{threads_row['medianMs'] / ort_n['medianMs']:.2f}× ONNX Runtime Web's time on as many threads. "
+                "On few cores, threaded times vary from run to run: the browser's own threads share the cores."
                 if threads_row and ort_n else "")
 print(f"""## In the browser
 
@@ -172,13 +174,16 @@ rasteriser on the same cores: those rows say the GPU paths work and agree, not h
 
 {threads_line}
 
-The app as users get it (`dist/`, weights excluded) comes in two builds, and a page loads one: the
-single-thread build on a static host ({bundle(single)}) and, where the page is cross-origin
-isolated (`make run` serves it so), the build with wasm threads ({bundle(threaded)}). From
-navigation to the first result with the default model (the SE-ResNet-10 on a sample, CPU), median
-of 3 cold loads: **{single['firstResultMs']:.0f} ms** single-thread, **{threaded['firstResultMs']:.0f} ms**
-with threads; the app's wasm memory then: {single['wasmMemoryBytes'] / 2**20:.1f} MiB and
-{threaded['wasmMemoryBytes'] / 2**20:.1f} MiB. SE-ResNet-50 on the bench page peaks at
+The app as users get it (`dist/`, weights excluded) comes in two builds, and a page loads one. First
+result: from navigation to the first result with the default model (the SE-ResNet-10 on a sample,
+CPU), median of 3 cold loads; wasm memory at that point.
+
+| build | loaded where | wasm (gzip) | everything: wasm, JS, CSS, HTML (gzip) | first result | wasm memory |
+|---|---|---|---|---|---|
+{app_row(single, "a static host")}
+{app_row(threaded, "a cross-origin isolated page (`make run`)")}
+
+SE-ResNet-50 on the bench page peaks at
 {ours['wasmMemoryBytes'] / 2**20:.0f} MiB of wasm memory (its f32 weights alone are 112 MB).
 """)
 PY
