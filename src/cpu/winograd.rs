@@ -20,9 +20,10 @@ use crate::engine::{Conv2d, ConvGeometry};
 /// much as it saves (measured on SE-ResNet-50's 7×7 stage, `make bench`).
 const MIN_PIXELS: usize = 12 * 12;
 /// From this many output pixels on, F(4×4, 3×3); below, F(2×2, 3×3), whose GEMMs have 4× as many
-/// columns. Measured in Chromium on SE-ResNet-50 (wasm, one thread): F(4×4, 3×3) on the 56×56 and
-/// 28×28 stages takes the forward pass from 262 to 250 ms; on the 14×14 stage as well, back to
-/// 264 ms (its 16 tiles make the GEMMs too narrow).
+/// columns. Measured on `make bench`'s bench page (SE-ResNet-50, wasm, one thread), rebuilt with
+/// this constant changed: F(4×4, 3×3) on the 56×56 and 28×28 stages takes the forward pass from
+/// 262 to 250 ms; on the 14×14 stage as well, back to 264 ms (its 16 tiles make the GEMMs too
+/// narrow).
 const MIN_PIXELS_F4: usize = 28 * 28;
 
 /// Whether `conv` on an input of this geometry is one this file computes: 3×3, stride 1, one
