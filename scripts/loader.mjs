@@ -3,7 +3,7 @@
 // Trunk's) where the page is cross-origin isolated and may share memory with Web Workers, Trunk's
 // single-thread one elsewhere (static hosts without COOP/COEP headers). It also defines
 // `seLensBoot`, which www/crash.js calls to start the app again after a crash.
-// usage: node scripts/loader.mjs dist/index.html THREADED_NAME  (THREADED_NAME.js, THREADED_NAME_bg.wasm)
+// usage: node scripts/loader.mjs dist/index.html NAME  (the threaded build: NAME.js, NAME_bg.wasm)
 import { readFileSync, writeFileSync } from 'node:fs';
 
 const [file = 'dist/index.html', threaded] = process.argv.slice(2);
