@@ -1,5 +1,5 @@
 # The two commands of the README. Each installs what is missing first (scripts/setup.sh).
-.PHONY: run test bench train accuracy fuzz setup dist clean
+.PHONY: run test bench train accuracy fuzz e2e-stress setup dist clean
 
 PORT ?= 8080
 
@@ -14,6 +14,10 @@ test: setup
 ## CPU speed vs PyTorch (same machine, same run) → BENCHMARKS.md
 bench: setup
 	scripts/bench.sh
+
+## Open the built app N times (default 300) in fresh pages, both builds: how many reach a first result
+e2e-stress: setup dist
+	node tests/e2e/stress.mjs
 
 ## Train the default model (Fashion-MNIST SE-ResNet + its no-SE twin, ~1 h) → assets/models/
 train: setup

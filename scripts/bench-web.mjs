@@ -168,7 +168,7 @@ async function coldLoads(name, port) {
     const context = await browser.newContext();
     const tab = await context.newPage();
     await tab.addInitScript(() => {
-      addEventListener('TrunkApplicationStarted', (event) => { window.seLensWasm = event.detail.wasm; });
+      addEventListener('se-lens-started', (event) => { window.seLensWasm = event.detail.wasm; });
       new MutationObserver(() => {
         if (!window.firstResultMs && document.querySelector('[data-testid="status"][data-run="1"]')) {
           window.firstResultMs = performance.now();

@@ -1,23 +1,28 @@
 #!/usr/bin/env bash
-# Builds the release web app into dist/: Trunk's single-thread build, plus the build with wasm
-# threads that the page loads where it is cross-origin isolated (scripts/loader.mjs). Offline:
-# pinned wasm-bindgen and wasm-opt.
+# Builds the release web app into dist/, a static folder with relative URLs: the app for wasm32
+# twice (single-thread, and with wasm threads for pages that are cross-origin isolated), each
+# through the pinned wasm-bindgen and wasm-opt -Oz; the page (scripts/page.mjs) with the loader
+# that picks one; the embedded models and the samples. Offline once dependencies are fetched.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
-if [ "$SE_LENS_TOOLCHAIN" = debian ]; then
-    export CARGO_UNSTABLE_BUILD_STD=std,panic_abort
-fi
-# Trunk builds offline; fetch first (with build-std this includes std's own dependencies).
-wasm_cargo fetch --target "$WASM_TARGET" --quiet
-trunk build --release
 
+# Names carry the content's hash, so a host may cache them for ever.
+package() {
+    local wasm="$1" prefix="$2"
+    local name="$prefix-$(sha256sum "$wasm" | cut -c1-16)"
+    wasm_package "$wasm" dist "$name" >&2
+    echo "$name"
+}
+
+wasm_cargo build --release --quiet --target "$WASM_TARGET" --features web --bin app
 # (rustc warns that the atomics target feature is unstable: it is, and the build depends on it.)
 wasm_threads_cargo build --release --quiet --target "$WASM_TARGET" --features web --bin app
-wasm="target/threads/$WASM_TARGET/release/app.wasm"
-name="app-threads-$(sha256sum "$wasm" | cut -c1-16)"
-wasm_package "$wasm" dist "$name"
 
-node scripts/loader.mjs dist/index.html "$name"
-node scripts/csp.mjs dist/index.html
+rm -rf dist
+mkdir -p dist/assets
+single="$(package "target/$WASM_TARGET/release/app.wasm" app)"
+threaded="$(package "target/threads/$WASM_TARGET/release/app.wasm" app-threads)"
+cp -r assets/models assets/samples dist/assets/
+node scripts/page.mjs dist "$single" "$threaded"
 ls -l dist/*.wasm | awk '{ printf "dist: %s (%.0f KiB)\n", $NF, $5 / 1024 }'

@@ -17,7 +17,7 @@ else
 fi
 export SE_LENS_TOOLCHAIN WASM_TARGET
 export PATH="$ROOT/node_modules/.bin:$HOME/.cargo/bin:$PATH"
-# Debian's rustc first, then cargo-installed tools (wasm-bindgen, trunk), then npm tools.
+# Debian's rustc first, then cargo-installed tools (wasm-bindgen), then npm tools.
 [ "$SE_LENS_TOOLCHAIN" = debian ] && export PATH="/usr/bin:$PATH"
 
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
@@ -64,5 +64,3 @@ wasm_package() {
 wasm_bindgen_version() {
     awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3 }' "$ROOT/Cargo.lock"
 }
-
-TRUNK_VERSION=0.22.1

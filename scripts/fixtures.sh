@@ -4,7 +4,7 @@
 #   scripts/fixtures.sh                            # default cases
 #   SE_LENS_FIXTURES_LARGE=1 scripts/fixtures.sh   # plus seresnet101/152, seresnext101, legacy_seresnet152
 #
-# Creates .venv (scripts/venv.sh), then runs tools/make_fixtures.py for whatever cases are missing.
+# Links .venv (scripts/venv.sh), then runs tools/make_fixtures.py for whatever cases are missing.
 # The output folder is
 #   ${SE_LENS_FIXTURES:-~/.cache/se-lens/fixtures}/<first 16 hex of sha256(make_fixtures.py +
 #   convert_torchvision.py + requirements.txt)>

@@ -4,7 +4,8 @@ set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+# Each step prints the time since `make test` started, so a slow step is easy to find.
+step() { printf '\n\033[1m== %s\033[0m  (at %dm%02ds)\n' "$*" $((SECONDS / 60)) $((SECONDS % 60)); }
 
 step "rustfmt"
 cargo fmt --check
@@ -36,11 +37,14 @@ cargo test
 step "default model: Fashion-MNIST accuracy, our engine vs PyTorch (50 test images per class)"
 LIMIT=50 scripts/accuracy.sh
 
-step "wasm tests in headless Chromium"
-wasm_cargo test --target "$WASM_TARGET" --test web
-
-step "build dist/ with Trunk (release)"
+step "build dist/ (release, both wasm builds)"
 scripts/build-web.sh
+
+step "wasm tests in headless Chromium"
+# Release, like the app: std and the dependencies are the ones dist/ was just built with.
+wasm_cargo test --release --target "$WASM_TARGET" --test web
 
 step "e2e in headless Chromium (screenshots in target/e2e/)"
 node --test tests/e2e/
+
+step "done"

@@ -1,4 +1,4 @@
-//! The web app entry point, built for wasm32 by Trunk.
+//! The web app entry point, built for wasm32 by `scripts/build-web.sh`.
 
 fn main() {
     se_lens::ui::report_panics();

@@ -17,6 +17,6 @@ mod winograd;
 pub use conv2d::{conv2d, conv2d_squeezed};
 pub use forward::{forward, Forward};
 pub use global_avg_pool::global_avg_pool;
-pub use parallel::{map_items, thread_count};
+pub use parallel::{map_items, thread_count, use_one_thread};
 pub use pool::pool2d;
 pub use squeeze_excite::{excitation, excitation_steps, scale_add_act, ExcitationSteps};

@@ -106,6 +106,13 @@ pub fn thread_count() -> usize {
     threads::count()
 }
 
+/// From now on the CPU path runs on one thread (the page's way out of a run that stalls; natively
+/// and in the single-thread build there is nothing to do).
+pub fn use_one_thread() {
+    #[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
+    threads::use_one_thread();
+}
+
 /// Runs `work` on a thread of the pool, so that the parallel loops inside it are split among the
 /// workers directly instead of each being injected into the pool from outside and waited for.
 pub fn on_pool<R: Send>(work: impl FnOnce() -> R + Send) -> R {

@@ -30,6 +30,8 @@ static DONE: AtomicU32 = AtomicU32::new(0);
 static WORKERS: AtomicUsize = AtomicUsize::new(0);
 /// Set when a worker trapped: the page's thread stops waiting for it and panics.
 static FAILED: AtomicBool = AtomicBool::new(false);
+/// Set when the page asked to run on its own thread only ([`use_one_thread`]).
+static ONE_THREAD: AtomicBool = AtomicBool::new(false);
 
 thread_local! {
     /// Inside a task (or on a worker): nested parallel calls run inline.
@@ -45,7 +47,16 @@ const SPIN_BEFORE_SLEEP: u32 = 20_000;
 /// Threads that take tasks: the page's own and the workers that have started.
 #[wasm_bindgen(js_name = cpuThreads)]
 pub fn count() -> usize {
+    if ONE_THREAD.load(Ordering::Relaxed) {
+        return 1;
+    }
     1 + WORKERS.load(Ordering::Relaxed)
+}
+
+/// From now on every parallel call runs on the page's thread alone (the page's way out of a run
+/// that stalls); the workers stay asleep.
+pub fn use_one_thread() {
+    ONE_THREAD.store(true, Ordering::Relaxed);
 }
 
 fn pack(generation: u32, tasks: usize, next: usize) -> u64 {
@@ -75,7 +86,7 @@ fn take(generation: u32) -> Option<usize> {
 /// Runs `task(i)` for every `i` in `0..tasks`, on every thread there is; returns when all are done.
 pub fn run(tasks: usize, task: &(dyn Fn(usize) + Sync)) {
     assert!(tasks <= MAX_TASKS, "{tasks} tasks in one parallel call");
-    if tasks <= 1 || WORKERS.load(Ordering::Relaxed) == 0 || BUSY.get() {
+    if tasks <= 1 || count() == 1 || BUSY.get() {
         return (0..tasks).for_each(task);
     }
     BUSY.set(true);

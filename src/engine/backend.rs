@@ -5,7 +5,7 @@ use std::rc::Rc;
 
 use super::{Network, RunOptions, RunOutput, Tensor};
 use crate::cpu;
-use crate::gpu::{GpuContext, GpuModel};
+use crate::gpu::{self, GpuContext, GpuModel};
 
 /// Which backend the caller asked for (`?backend=` in the app, `--backend` in the CLI).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,33 +42,43 @@ pub struct Backend {
 
 impl Backend {
     /// Sets up `preference` for `network`: a device and its weights on it, or the CPU and why.
+    /// `Auto` looks at the adapter before asking for a device, so a software one costs nothing.
     pub async fn new(network: &Network, preference: BackendPreference) -> Self {
-        let cpu = |fallback| Self {
-            gpu: None,
-            fallback: RefCell::new(fallback),
-        };
         if preference == BackendPreference::Cpu {
-            return cpu(None);
+            return Self::cpu(None);
         }
-        let context = match GpuContext::new().await {
-            Ok(context) => Rc::new(context),
-            Err(e) => return cpu(Some(e.to_string())),
+        let adapter = match gpu::adapter().await {
+            Ok(adapter) => adapter,
+            Err(e) => return Self::cpu(Some(e.to_string())),
         };
-        if preference == BackendPreference::Auto && context.is_software() {
-            let name = match context.adapter_name() {
+        let info = adapter.get_info();
+        if preference == BackendPreference::Auto && gpu::is_software(&info) {
+            let name = match info.name.as_str() {
                 "" => String::new(),
                 name => format!(" ({name})"),
             };
-            return cpu(Some(format!(
+            return Self::cpu(Some(format!(
                 "the only GPU adapter is a software one{name}, slower than the CPU path"
             )));
         }
+        let context = match GpuContext::on(adapter).await {
+            Ok(context) => Rc::new(context),
+            Err(e) => return Self::cpu(Some(e.to_string())),
+        };
         match GpuModel::upload(context, network).await {
             Ok(model) => Self {
                 gpu: Some(model),
                 fallback: RefCell::new(None),
             },
-            Err(e) => cpu(Some(e.to_string())),
+            Err(e) => Self::cpu(Some(e.to_string())),
+        }
+    }
+
+    /// The CPU, and why it runs although the GPU was asked for (`None`: the CPU was asked for).
+    pub fn cpu(fallback: Option<String>) -> Self {
+        Self {
+            gpu: None,
+            fallback: RefCell::new(fallback),
         }
     }
 

@@ -30,6 +30,27 @@ pub enum GpuError {
     Insane(String),
 }
 
+/// The first adapter wgpu offers (Vulkan natively, WebGPU in the browser).
+pub async fn adapter() -> Result<wgpu::Adapter, GpuError> {
+    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
+        backends: wgpu::Backends::VULKAN | wgpu::Backends::BROWSER_WEBGPU,
+        ..wgpu::InstanceDescriptor::new_without_display_handle_from_env()
+    });
+    instance
+        .request_adapter(&wgpu::RequestAdapterOptions {
+            power_preference: wgpu::PowerPreference::HighPerformance,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| GpuError::NoAdapter(e.to_string()))
+}
+
+/// A software adapter (Mesa lavapipe, Chrome's SwiftShader): a CPU emulating a GPU, far slower
+/// than the engine's own CPU path.
+pub fn is_software(info: &wgpu::AdapterInfo) -> bool {
+    info.device_type == wgpu::DeviceType::Cpu
+}
+
 /// A device, its queue and the pipelines built for it.
 pub struct GpuContext {
     pub(crate) device: wgpu::Device,
@@ -45,17 +66,11 @@ pub struct GpuContext {
 impl GpuContext {
     /// Opens the first adapter wgpu offers (Vulkan natively, WebGPU in the browser).
     pub async fn new() -> Result<Self, GpuError> {
-        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
-            backends: wgpu::Backends::VULKAN | wgpu::Backends::BROWSER_WEBGPU,
-            ..wgpu::InstanceDescriptor::new_without_display_handle_from_env()
-        });
-        let adapter = instance
-            .request_adapter(&wgpu::RequestAdapterOptions {
-                power_preference: wgpu::PowerPreference::HighPerformance,
-                ..Default::default()
-            })
-            .await
-            .map_err(|e| GpuError::NoAdapter(e.to_string()))?;
+        Self::on(adapter().await?).await
+    }
+
+    /// Opens a device on `adapter`.
+    pub async fn on(adapter: wgpu::Adapter) -> Result<Self, GpuError> {
         let available = adapter.limits();
         // WebGPU's portable limits (4 storage buffers per stage, 16 KiB of workgroup memory are
         // all the kernels use), except buffer sizes: as large as the adapter allows.
@@ -104,10 +119,9 @@ impl GpuContext {
         }
     }
 
-    /// A software adapter (Mesa lavapipe, Chrome's SwiftShader): a CPU emulating a GPU, far
-    /// slower than the engine's own CPU path.
+    /// Whether the adapter is a software one ([`is_software`]).
     pub fn is_software(&self) -> bool {
-        self.info.device_type == wgpu::DeviceType::Cpu
+        is_software(&self.info)
     }
 
     /// The adapter as its driver names it, e.g. `llvmpipe (LLVM 15.0.6, 256 bits)`.

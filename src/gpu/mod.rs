@@ -15,7 +15,7 @@ mod pool2d;
 mod scale;
 mod scale_add_act;
 
-pub use context::{GpuContext, GpuError};
+pub use context::{adapter, is_software, GpuContext, GpuError};
 pub use conv2d::GpuConv;
 pub use dense::GpuDense;
 pub use encoder::{Encoder, GpuTensor};

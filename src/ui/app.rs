@@ -12,7 +12,7 @@ use yew::prelude::*;
 
 use super::browser::{
     capture_frame, close_camera, decode_image, draw_rgb, fetch_blob, fetch_bytes, keep, kept,
-    object_url, open_camera, query_param, revoke_object_url, set_query_param,
+    now_ms, object_url, open_camera, query_param, revoke_object_url, set_query_param,
 };
 use super::heatmap::{colour, diverging, legend_gradient, FeatureMaps, Heatmap, Paint, Scale};
 use super::jobs::{
@@ -22,13 +22,18 @@ use super::overview::{DepthChart, Overview};
 use super::teaching::{BlockSteps, ClassStatsPanel};
 use super::tour::Tour;
 use super::view_model::{BlockView, ChannelDetail, CompareView, RunView};
+use crate::cpu;
 use crate::engine::{Backend, BackendPreference};
 use crate::model::Model;
 use crate::preprocess::RgbImage;
 
-/// The embedded default model (copied into `dist/` by Trunk).
+/// The embedded default model (copied into `dist/` by scripts/build-web.sh).
 const DEFAULT_MODEL: &str = "assets/models/seresnet10-fmnist";
 const SAMPLES: &str = "assets/samples";
+/// A run that reports no progress for this long is said to be stalled, with a way out.
+const STALL_AFTER_MS: f64 = 30_000.0;
+/// How often a running run is checked for a stall.
+const STALL_CHECK: std::time::Duration = std::time::Duration::from_secs(5);
 /// Channels listed as most amplified / most suppressed per block.
 const EXTREMES: usize = 5;
 
@@ -62,7 +67,12 @@ pub enum Msg {
     ChooseSample(String),
     ChooseFile(Blob, String),
     Decoded(Result<(String, RgbImage), String>),
-    Ran(Result<Outcome, String>),
+    /// Run `id` finished (a run superseded by a newer one is ignored).
+    Ran(usize, Result<Outcome, String>),
+    /// Time to check whether run `id` is still making progress.
+    CheckStall(usize),
+    /// Run again with the CPU path on the page's thread only.
+    RetryOnOneThread,
     ToggleAblation(String),
     SetAllAblated(bool),
     SetScale(Scale),
@@ -115,6 +125,12 @@ pub struct App {
     hub_id: String,
     /// Completed classifications (the status's `data-run`, so tests can wait for the next one).
     runs: usize,
+    /// The latest run started; results of earlier ones are dropped.
+    run_id: usize,
+    /// When the latest run last reported progress (`now_ms`).
+    run_progress_at: f64,
+    /// The latest run made no progress for [`STALL_AFTER_MS`].
+    stalled: bool,
     seen_canvas: NodeRef,
     /// The open camera stream and the video element showing it.
     camera: Option<web_sys::MediaStream>,
@@ -162,6 +178,9 @@ impl Component for App {
             busy: true,
             _paste: listen_for_pasted_images(ctx.link().clone()),
             runs: 0,
+            run_id: 0,
+            run_progress_at: 0.0,
+            stalled: false,
             progress: None,
             hub_id: String::new(),
             seen_canvas: NodeRef::default(),
@@ -331,11 +350,27 @@ impl Component for App {
                     None => "Choose a sample or drop an image.".into(),
                 };
             }
-            Msg::Ran(Err(e)) => {
+            Msg::Ran(id, _) if id != self.run_id => return false,
+            Msg::Ran(_, Err(e)) => {
                 self.busy = false;
+                self.stalled = false;
                 self.error = Some(e);
             }
-            Msg::Ran(Ok(outcome)) => {
+            Msg::CheckStall(id) => {
+                if id != self.run_id || !self.busy {
+                    return false;
+                }
+                if now_ms() - self.run_progress_at < STALL_AFTER_MS {
+                    self.check_stall_later(ctx);
+                    return false;
+                }
+                self.stalled = true;
+            }
+            Msg::RetryOnOneThread => {
+                cpu::use_one_thread();
+                self.start_run(ctx);
+            }
+            Msg::Ran(_, Ok(outcome)) => {
                 // The e2e test of the crash recovery: one deliberate panic after a run.
                 if query_param("debug").as_deref() == Some("panic")
                     && kept("debug-panicked").is_none()
@@ -344,6 +379,7 @@ impl Component for App {
                     panic!("a deliberate panic (?debug=panic), to test the crash recovery");
                 }
                 self.busy = false;
+                self.stalled = false;
                 self.runs += 1;
                 self.status = format!(
                     "Classified {} on {} in {:.1} ms (preprocessing {:.1} ms).",
@@ -373,6 +409,7 @@ impl Component for App {
                 let (Some(model), Some(input)) = (&self.model, &self.input) else {
                     return false;
                 };
+                self.run_progress_at = now_ms();
                 self.status = format!(
                     "Running {} on {}: block {done} of {all}…",
                     model.config.architecture, input.name
@@ -518,6 +555,20 @@ impl Component for App {
                    class={classes!("status", self.busy.then_some("busy"))}>
                     { &self.status }
                 </p>
+                if self.stalled {
+                    <p data-testid="stalled" class="error" role="alert">
+                        { format!("This run has made no progress for {} s. ", STALL_AFTER_MS / 1000.0) }
+                        if cpu::thread_count() > 1 {
+                            <button data-testid="retry-one-thread" onclick={link.callback(|_| Msg::RetryOnOneThread)}>
+                                { "Run it again on one thread" }
+                            </button>
+                        } else {
+                            <button data-testid="retry-one-thread" onclick={link.callback(|_| Msg::Rerun)}>
+                                { "Run it again" }
+                            </button>
+                        }
+                    </p>
+                }
                 if let Some(error) = &self.error {
                     <p data-testid="error" class="error" role="alert">{ error }</p>
                 }
@@ -558,13 +609,30 @@ impl App {
             return;
         };
         self.busy = true;
+        self.stalled = false;
+        self.run_id += 1;
+        self.run_progress_at = now_ms();
         self.status = format!("Running {} on {}…", model.config.architecture, input.name);
         let ablated = self.ablated.clone();
         let progress = ctx
             .link()
             .callback(|(done, all)| Msg::RunProgress(done, all));
+        let id = self.run_id;
         ctx.link().send_future(async move {
-            Msg::Ran(classify(&model, &backend, &input.image, &ablated, progress).await)
+            Msg::Ran(
+                id,
+                classify(&model, &backend, &input.image, &ablated, progress).await,
+            )
+        });
+        self.check_stall_later(ctx);
+    }
+
+    /// Checks the latest run for a stall after [`STALL_CHECK`].
+    fn check_stall_later(&self, ctx: &Context<Self>) {
+        let id = self.run_id;
+        ctx.link().send_future(async move {
+            yew::platform::time::sleep(STALL_CHECK).await;
+            Msg::CheckStall(id)
         });
     }
 

@@ -23,7 +23,8 @@ use crate::preprocess::{adapt_photo, preprocess, RgbImage};
 
 /// Classes listed in the prediction.
 const TOP_K: usize = 5;
-/// How long a GPU run may take before the page gives up on the GPU and runs on the CPU.
+/// How long setting up the GPU, or a run on it, may take before the page gives up on the GPU and
+/// runs on the CPU.
 const GPU_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// One classification: with the model's own gates, and with the ablated ones if any are off.
@@ -64,9 +65,19 @@ pub async fn load_model(
     parse_model(&config, &weights)
 }
 
-/// The backend `preference` asks for, set up for `model` (its weights uploaded to the GPU).
+/// The backend `preference` asks for, set up for `model` (its weights uploaded to the GPU); the
+/// CPU, saying why, if the browser's GPU does not answer in time.
 pub async fn prepare_backend(model: &Model, preference: BackendPreference) -> Rc<Backend> {
-    Rc::new(Backend::new(&model.network, preference).await)
+    let setup = Backend::new(&model.network, preference);
+    let backend = first_of(setup, yew::platform::time::sleep(GPU_TIMEOUT))
+        .await
+        .unwrap_or_else(|()| {
+            Backend::cpu(Some(format!(
+                "the GPU did not answer within {} s",
+                GPU_TIMEOUT.as_secs()
+            )))
+        });
+    Rc::new(backend)
 }
 
 /// `block`'s input feature map for `channel` on `image`, with the model's own gate.

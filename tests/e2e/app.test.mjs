@@ -8,6 +8,7 @@ import { copyFileSync, mkdirSync, readdirSync, readFileSync, statSync, writeFile
 import { execFileSync } from 'node:child_process';
 import { chromium } from 'playwright-core';
 import { ISOLATION, serve } from '../../scripts/serve.mjs';
+import { classified, describe, explained, launch, recordConsole } from './harness.mjs';
 
 const PORT = 8391;
 const HUB_PORT = 8392;
@@ -36,15 +37,8 @@ before(async () => {
   mkdirSync(folder, { recursive: true });
   for (const file of ['config.json', 'model.safetensors']) copyFileSync(`${TINY}/${file}`, `${folder}/${file}`);
   hub = await serve('target/e2e/hub', HUB_PORT, '/', { 'access-control-allow-origin': '*' });
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--enable-unsafe-webgpu',
-      // A synthetic camera that needs no permission prompt.
-      '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
-    ],
-  });
+  // A synthetic camera that needs no permission prompt.
+  browser = await launch(['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream']);
 });
 
 after(async () => {
@@ -54,9 +48,36 @@ after(async () => {
   hub?.close();
 });
 
+/** The pages the running test opened: described if it fails, closed when it ends. */
+let opened = [];
+
+/** `page`, described if the running test fails and closed when it ends. */
+function track(page) {
+  recordConsole(page);
+  opened.push(page);
+  return page;
+}
+
+/** A test whose failure (an expired wait above all) says what each of its pages was doing. */
+function e2e(name, body) {
+  test(name, async () => {
+    opened = [];
+    try {
+      await body();
+    } catch (error) {
+      for (const [i, page] of opened.entries()) {
+        if (!page.isClosed()) error.message += `\npage ${i + 1} of ${opened.length} of this test:\n${await describe(page)}`;
+      }
+      throw error;
+    } finally {
+      await Promise.all(opened.map((page) => page.close().catch(() => {})));
+    }
+  });
+}
+
 /** Opens the app; records page errors and every request that leaves the origin. */
 async function open(query = '', viewport = { width: 1100, height: 800 }, origin = ORIGIN) {
-  const page = await browser.newPage({ viewport });
+  const page = track(await browser.newPage({ viewport }));
   const errors = [];
   const offOrigin = [];
   page.on('pageerror', (error) => errors.push(error.message));
@@ -72,7 +93,7 @@ async function open(query = '', viewport = { width: 1100, height: 800 }, origin 
   if (query.includes('sample=')) {
     await classified(page);
   } else {
-    await page.getByText('Model ready').waitFor({ timeout: 60_000 });
+    await explained(page, 'the model', page.getByText('Model ready').waitFor({ timeout: 60_000 }));
   }
   return { page, errors, offOrigin };
 }
@@ -80,11 +101,6 @@ async function open(query = '', viewport = { width: 1100, height: 800 }, origin 
 async function predictions(page) {
   return page.getByTestId('prediction').evaluateAll((rows) =>
     rows.map((r) => ({ label: r.dataset.label, prob: Number(r.dataset.prob) })));
-}
-
-/** Waits until the page has completed its `run`-th classification. */
-async function classified(page, run = 1) {
-  await page.locator(`[data-testid="status"][data-run="${run}"]`).waitFor({ timeout: 60_000 });
 }
 
 /** The standard deviation of a canvas's red channel (a drawn heatmap is not flat). */
@@ -103,7 +119,7 @@ async function exported(page) {
   return page.evaluate(async (url) => (await fetch(url)).json(), href);
 }
 
-test('a sample is classified, with one heatmap per SE block, equal to the native CLI', async () => {
+e2e('a sample is classified, with one heatmap per SE block, equal to the native CLI', async () => {
   const { page, errors, offOrigin } = await open();
   await page.getByTestId('sample-fmnist-ankle-boot-0.png').click();
   await classified(page);
@@ -182,7 +198,7 @@ test('a sample is classified, with one heatmap per SE block, equal to the native
   assert.deepEqual(errors, []);
 });
 
-test('cross-origin isolated, the CPU path runs on threads; a plain static host gets one thread and the same numbers', async () => {
+e2e('cross-origin isolated, the CPU path runs on threads; a plain static host gets one thread and the same numbers', async () => {
   const sample = 'fmnist-pullover-1.png';
   const { page, errors } = await open(`?sample=${sample}&backend=cpu`);
   assert.equal(await page.evaluate(() => self.crossOriginIsolated), true);
@@ -210,7 +226,7 @@ test('cross-origin isolated, the CPU path runs on threads; a plain static host g
   assert.deepEqual(errors, []);
 });
 
-test('WebGPU and the CPU agree; without WebGPU the CPU takes over and says why', async () => {
+e2e('WebGPU and the CPU agree; without WebGPU the CPU takes over and says why', async () => {
   const { page, errors } = await open('?backend=cpu&sample=fmnist-ankle-boot-0.png');
   assert.equal(await page.getByTestId('backend-badge').textContent(), 'cpu');
   const cpu = await exported(page);
@@ -237,7 +253,7 @@ test('WebGPU and the CPU agree; without WebGPU the CPU takes over and says why',
   // A browser without WebGPU: the page asks for it, runs on the CPU, and says why.
   const plain = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu'] });
   try {
-    const other = await plain.newPage();
+    const other = track(await plain.newPage());
     const otherErrors = [];
     other.on('pageerror', (error) => otherErrors.push(error.message));
     await other.goto(URL + '?backend=webgpu&sample=fmnist-ankle-boot-0.png');
@@ -252,7 +268,7 @@ test('WebGPU and the CPU agree; without WebGPU the CPU takes over and says why',
   }
 });
 
-test('an uploaded photo is fitted to the dataset look and classified', async () => {
+e2e('an uploaded photo is fitted to the dataset look and classified', async () => {
   const { page, errors } = await open();
   await page.getByTestId('file-input').setInputFiles(PHOTO);
   await classified(page);
@@ -266,7 +282,7 @@ test('an uploaded photo is fitted to the dataset look and classified', async () 
   assert.deepEqual(errors, []);
 });
 
-test('switching gates off changes the prediction, and back on restores it', async () => {
+e2e('switching gates off changes the prediction, and back on restores it', async () => {
   const { page, errors } = await open('?backend=cpu&sample=fmnist-shirt-4.png');
   const before = await predictions(page);
   // CPU runs yield to the browser between residual blocks and say how far they got.
@@ -296,7 +312,7 @@ test('switching gates off changes the prediction, and back on restores it', asyn
   assert.deepEqual(errors, []);
 });
 
-test('pinning A and loading B shows B − A per block, equal to the exported gates', async () => {
+e2e('pinning A and loading B shows B − A per block, equal to the exported gates', async () => {
   const { page, errors } = await open('?sample=fmnist-sneaker-9.png');
   const a = await exported(page);
   await page.getByTestId('pin').click();
@@ -318,7 +334,7 @@ test('pinning A and loading B shows B − A per block, equal to the exported gat
   assert.deepEqual(errors, []);
 });
 
-test('bad and awkward image files: each classified or refused with a message; the page stays usable', async () => {
+e2e('bad and awkward image files: each classified or refused with a message; the page stays usable', async () => {
   // The corpus (tests/bad_inputs/make_bad_images.py): empty, text, truncated, a header declaring
   // 10 gigapixels, a real 16000×16000 PNG, 1×1, CMYK JPEG, 16-bit grey PNG, animated GIF and WebP,
   // EXIF-rotated JPEG, transparent PNG. Files are written fresh each run.
@@ -352,7 +368,7 @@ test('bad and awkward image files: each classified or refused with a message; th
   assert.deepEqual(errors, []);
 });
 
-test('a model folder loads from files; a broken one is refused and the previous model stays', async () => {
+e2e('a model folder loads from files; a broken one is refused and the previous model stays', async () => {
   const { page, errors } = await open('?sample=fmnist-coat-6.png');
   // A garbled weights file: a message, and the default model still classifies.
   mkdirSync('target/e2e/bad-model', { recursive: true });
@@ -409,7 +425,7 @@ test('a model folder loads from files; a broken one is refused and the previous 
   assert.deepEqual(errors, []);
 });
 
-test('a torchvision MobileNetV3 loads from files: torchvision block names, hard-sigmoid gates exactly 0 and 1, equal to the CLI', async () => {
+e2e('a torchvision MobileNetV3 loads from files: torchvision block names, hard-sigmoid gates exactly 0 and 1, equal to the CLI', async () => {
   // tools/convert_torchvision.py's output for a random torchvision mobilenet_v3_small (made by
   // scripts/fixtures.sh), with five gates of its first SE block pushed past ±3 (FC2's bias),
   // where the hard sigmoid is exactly 1 (channels 0–2) and exactly 0 (channels 3–4).
@@ -458,7 +474,7 @@ test('a torchvision MobileNetV3 loads from files: torchvision block names, hard-
   assert.deepEqual(errors, []);
 });
 
-test('a camera picture is classified', async () => {
+e2e('a camera picture is classified', async () => {
   const { page, errors } = await open();
   await page.getByTestId('camera').click();
   await page.waitForFunction(() => document.querySelector('[data-testid="camera-view"]')?.videoWidth > 0);
@@ -470,7 +486,7 @@ test('a camera picture is classified', async () => {
   assert.deepEqual(errors, []);
 });
 
-test('a pasted image is classified', async () => {
+e2e('a pasted image is classified', async () => {
   const { page, errors } = await open();
   const png = readFileSync('assets/samples/fmnist-dress-13.png').toString('base64');
   await page.evaluate(async (data) => {
@@ -484,11 +500,11 @@ test('a pasted image is classified', async () => {
   assert.deepEqual(errors, []);
 });
 
-test('a hub model downloads with progress, is cached, and only then does a request leave the origin', async () => {
+e2e('a hub model downloads with progress, is cached, and only then does a request leave the origin', async () => {
   const context = await browser.newContext();
   const requests = [];
   context.on('request', (request) => requests.push(request.url()));
-  const page = await context.newPage();
+  const page = track(await context.newPage());
   await page.goto(`${URL}?hub=${encodeURIComponent(HUB)}&sample=fmnist-coat-6.png`);
   await classified(page);
   assert.deepEqual(requests.filter((url) => !url.startsWith(ORIGIN) && !url.startsWith('blob:')), [],
@@ -522,7 +538,7 @@ test('a hub model downloads with progress, is cached, and only then does a reque
     '/timm/seresnet18_tiny/resolve/main/model.safetensors',
   ]);
   // The shared URL loads the same model again, from the Cache API: no second download.
-  const again = await context.newPage();
+  const again = track(await context.newPage());
   await again.goto(page.url());
   await classified(again);
   assert.equal(await again.locator('canvas[data-testid^="heatmap-"]').count(), 8);
@@ -531,14 +547,14 @@ test('a hub model downloads with progress, is cached, and only then does a reque
   await context.close();
 });
 
-test('a model that cannot be loaded is reported', async () => {
-  const page = await browser.newPage();
+e2e('a model that cannot be loaded is reported', async () => {
+  const page = track(await browser.newPage());
   await page.goto(URL + '?model=assets/models/missing');
   await page.getByTestId('error').waitFor({ timeout: 60_000 });
   assert.match(await page.getByTestId('error').textContent(), /Cannot load the model assets\/models\/missing: .*HTTP 404/);
 });
 
-test('one SE block step by step, and what leaving out the sigmoid does', async () => {
+e2e('one SE block step by step, and what leaving out the sigmoid does', async () => {
   const { page, errors } = await open('?backend=cpu&sample=fmnist-ankle-boot-0.png');
   const gates = (await exported(page)).excitations;
   const teach = page.getByTestId('teach');
@@ -572,7 +588,7 @@ test('one SE block step by step, and what leaving out the sigmoid does', async (
   assert.deepEqual(errors, []);
 });
 
-test('class statistics: shipped for the default model, computed in the page from a folder, equal to the CLI', async () => {
+e2e('class statistics: shipped for the default model, computed in the page from a folder, equal to the CLI', async () => {
   const { page, errors } = await open();
   const stats = page.getByTestId('class-stats');
   await stats.getByTestId('class-stats-json').waitFor();
@@ -618,7 +634,7 @@ test('class statistics: shipped for the default model, computed in the page from
   assert.deepEqual(errors, []);
 });
 
-test('the guided tour walks from the upload to the class statistics, and can be closed', async () => {
+e2e('the guided tour walks from the upload to the class statistics, and can be closed', async () => {
   const { page, errors } = await open('?sample=fmnist-trouser-2.png');
   await page.getByTestId('tour-start').click();
   const targets = ['drop-zone', 'top1-label', 'overview', 'ablate-all', 'teach', 'class-stats'];
@@ -636,7 +652,7 @@ test('the guided tour walks from the upload to the class statistics, and can be 
   assert.deepEqual(errors, []);
 });
 
-test('a crash inside wasm shows its message and restarts the app in place, keeping the image and model', async () => {
+e2e('a crash inside wasm shows its message and restarts the app in place, keeping the image and model', async () => {
   // `?debug=panic` panics once after a run (src/ui/app.rs); www/crash.js takes over.
   const { page, errors } = await open('?debug=panic');
   await page.getByTestId('model-files').setInputFiles([`${TINY}/config.json`, `${TINY}/model.safetensors`]);
@@ -656,7 +672,7 @@ test('a crash inside wasm shows its message and restarts the app in place, keepi
   assert.ok(errors.length >= 1 && errors.every((e) => /unreachable/.test(e)), errors.join('\n'));
 });
 
-test('the page carries a Content-Security-Policy without eval that the app runs under', async () => {
+e2e('the page carries a Content-Security-Policy without eval that the app runs under', async () => {
   const html = await (await fetch(URL)).text();
   const csp = html.match(/<meta http-equiv="Content-Security-Policy" content="([^"]+)"/)?.[1];
   assert.ok(csp, 'no CSP meta tag');
@@ -669,7 +685,7 @@ test('the page carries a Content-Security-Policy without eval that the app runs 
   assert.deepEqual(errors, []);
 });
 
-test('readable on a phone-width screen', async () => {
+e2e('readable on a phone-width screen', async () => {
   const { page, errors } = await open('?sample=fmnist-sneaker-9.png', { width: 390, height: 844 });
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(overflow <= 0, `the page scrolls sideways by ${overflow}px`);

@@ -1,0 +1,78 @@
+// Writes the built page, dist/index.html, from index.html (the page's source) once both wasm
+// builds are in dist/ (scripts/build-web.sh): the stylesheet and crash.js copied under names that
+// carry their content's hash, the loader that picks a build, and a Content-Security-Policy.
+//
+// The loader loads the build with wasm threads where the page is cross-origin isolated and may
+// share memory with Web Workers, the single-thread build elsewhere (static hosts without
+// COOP/COEP headers). It also defines `seLensBoot`, which www/crash.js calls to start the app again
+// after a crash, and dispatches `se-lens-started` (with the wasm exports) once the app runs.
+//
+// The policy allows the one inline script (the loader) by its SHA-256, so it needs no
+// 'unsafe-inline' for scripts and no 'unsafe-eval' ('wasm-unsafe-eval' only lets WebAssembly
+// compile). Styles allow inline attributes: Yew sets `style` on elements. Requests may go to the
+// page's own origin, and to the Hugging Face hub (or a mirror on this machine) only when the user
+// asks for a hub model.
+//
+// usage: node scripts/page.mjs DIST SINGLE_NAME THREADED_NAME  (each: NAME.js + NAME_bg.wasm)
+import { createHash } from 'node:crypto';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, extname } from 'node:path';
+
+const [dist, single, threaded] = process.argv.slice(2);
+if (!dist || !single || !threaded) throw new Error('usage: page.mjs DIST SINGLE_NAME THREADED_NAME');
+
+const sha256 = (bytes) => createHash('sha256').update(bytes);
+
+/** Copies `file` into dist as `<name>-<hash>.<ext>`; returns the new name. */
+function hashed(file) {
+  const body = readFileSync(file);
+  const ext = extname(file);
+  const name = `${basename(file, ext)}-${sha256(body).digest('hex').slice(0, 16)}${ext}`;
+  copyFileSync(file, `${dist}/${name}`);
+  return name;
+}
+
+const loader = `
+const threads = self.crossOriginIsolated && navigator.hardwareConcurrency > 1 ? Math.min(navigator.hardwareConcurrency, 8) : 1;
+const build = threads > 1 ? { glue: './${threaded}.js', wasm: './${threaded}_bg.wasm' } : { glue: './${single}.js', wasm: './${single}_bg.wasm' };
+async function boot(fresh = false) {
+  const glue = new URL(build.glue, document.baseURI).href + (fresh ? \`?restart=\${Date.now()}\` : '');
+  const bindings = await import(glue);
+  const wasm = await bindings.default({ module_or_path: new URL(build.wasm, document.baseURI) });
+  if (threads > 1) bindings.startCpuThreads(glue, threads);
+  return { bindings, wasm };
+}
+window.seLensBoot = boot;
+const { bindings, wasm } = await boot();
+window.wasmBindings = bindings;
+dispatchEvent(new CustomEvent('se-lens-started', { detail: { wasm } }));
+`;
+
+const policy = [
+  "default-src 'none'",
+  `script-src 'self' 'wasm-unsafe-eval' 'sha256-${sha256(loader).digest('base64')}'`,
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' blob: data:",
+  "media-src 'self' blob: mediastream:",
+  // The CPU path's threads are Web Workers made from a script in a blob (src/cpu/threads.rs).
+  "worker-src blob:",
+  "connect-src 'self' blob: https://huggingface.co https://*.huggingface.co https://*.hf.co " +
+    'http://127.0.0.1:* http://localhost:*',
+  "base-uri 'none'",
+  "form-action 'none'",
+  "object-src 'none'",
+].join('; ');
+
+const fill = {
+  '{{csp}}': policy,
+  '{{style}}': `./${hashed('www/style.css')}`,
+  '{{crash}}': `./${hashed('www/crash.js')}`,
+  '{{loader}}': loader,
+};
+let html = readFileSync('index.html', 'utf8');
+for (const [key, value] of Object.entries(fill)) {
+  if (!html.includes(key)) throw new Error(`index.html has no ${key}`);
+  html = html.replaceAll(key, value);
+}
+writeFileSync(`${dist}/index.html`, html);
+console.log(`page: ${threaded} when cross-origin isolated, ${single} elsewhere`);

@@ -1,0 +1,84 @@
+// What the e2e suite (app.test.mjs) and the stress command (stress.mjs) share: Chromium launched
+// as both need it, and a page's state in words, so that a wait that expires says what the page
+// was doing instead of only that it timed out.
+import { chromium } from 'playwright-core';
+
+/** Debian's Chromium, headless, quiet on the network; WebGPU on (SwiftShader here). */
+export function launch(extraArgs = []) {
+  return chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: [
+      '--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--enable-unsafe-webgpu', ...extraArgs,
+    ],
+  });
+}
+
+const CONSOLE_LINES = 15;
+const consoles = new WeakMap();
+
+/** Keeps `page`'s last console lines and page errors for {@link describe}. */
+export function recordConsole(page) {
+  const lines = [];
+  consoles.set(page, lines);
+  const keep = (line) => {
+    lines.push(`${new Date().toISOString().slice(11, 23)} ${line}`);
+    if (lines.length > CONSOLE_LINES) lines.shift();
+  };
+  page.on('console', (message) => keep(`[${message.type()}] ${message.text()}`));
+  page.on('pageerror', (error) => keep(`[pageerror] ${error.message}`));
+  page.on('crash', () => keep('[crash] the page crashed'));
+  page.on('requestfailed', (request) => keep(`[requestfailed] ${request.url()}: ${request.failure()?.errorText}`));
+}
+
+/** What `page` shows and does now: status, runs, timing, error, threads, last console lines. */
+export async function describe(page) {
+  let state;
+  try {
+    state = await page.evaluate(() => {
+      const text = (id) => document.querySelector(`[data-testid="${id}"]`)?.textContent?.trim() ?? null;
+      let threads = null;
+      try { threads = window.wasmBindings?.cpuThreads?.() ?? null; } catch (e) { threads = `error: ${e}`; }
+      return {
+        url: location.href,
+        crossOriginIsolated: self.crossOriginIsolated,
+        appStarted: Boolean(window.wasmBindings),
+        cpuThreads: threads,
+        status: text('status'),
+        dataRun: document.querySelector('[data-testid="status"]')?.dataset.run ?? null,
+        timing: text('timing'),
+        backend: text('backend-badge'),
+        fallback: text('fallback-reason'),
+        error: text('error'),
+        stalled: text('stalled'),
+        crash: text('crash'),
+      };
+    }, null, { timeout: 5_000 });
+  } catch (e) {
+    // A page whose thread never comes back cannot answer: that too is worth knowing.
+    state = { unresponsive: `the page did not answer within 5 s (${e.message.split('\n')[0]})` };
+  }
+  const lines = consoles.get(page) ?? [];
+  return [
+    ...Object.entries(state).filter(([, v]) => v !== null && v !== '').map(([k, v]) => `  ${k}: ${v}`),
+    `  last console lines (${lines.length}):`,
+    ...lines.map((line) => `    ${line}`),
+  ].join('\n');
+}
+
+/** Waits until `page` has completed its `run`-th classification; if it does not within
+ * `timeout`, the error says what the page was doing. */
+export async function classified(page, run = 1, timeout = 60_000) {
+  await explained(page, `classification ${run}`,
+    page.locator(`[data-testid="status"][data-run="${run}"]`).waitFor({ timeout }));
+}
+
+/** `wait`, whose failure carries `page`'s state. */
+export async function explained(page, what, wait) {
+  try {
+    return await wait;
+  } catch (error) {
+    error.message = `${what}: ${error.message.split('\n')[0]}\nthe page:\n${await describe(page)}`;
+    throw error;
+  }
+}
