@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Everything `make test` checks, in order from fastest to slowest. Setup has already run.
+# (clippy runs inside the builds below, on every target: native, wasm32, wasm32 with threads.)
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
@@ -19,30 +20,28 @@ if cargo tree -e normal --no-default-features --prefix none | grep -Eq '^(yew|we
 fi
 echo ok
 
-step "clippy (native)"
-cargo clippy --all-targets -- -D warnings
-
-step "clippy (wasm32, with the web app)"
-wasm_cargo clippy --target "$WASM_TARGET" --features web --lib --bins --test web -- -D warnings
-
-step "clippy (wasm32 with threads: src/cpu/threads.rs)"
-wasm_threads_cargo clippy --target "$WASM_TARGET" --features web --lib --bins -- -D warnings
+# clippy lints inside the builds the tests need anyway: clippy-driver wraps rustc for this crate
+# only, as `cargo clippy` does for its check builds, so nothing is compiled only to be linted.
+linted() {
+    RUSTC_WORKSPACE_WRAPPER="$(command -v clippy-driver)" CLIPPY_ARGS="-Dwarnings__CLIPPY_HACKERY__" "$@"
+}
 
 step "PyTorch/timm parity fixtures (generated once, cached)"
 SE_LENS_FIXTURES_LARGE=1 scripts/fixtures.sh
 
-step "native tests (parity vs timm, CLI, loaders, GPU tests on lavapipe)"
-cargo test
+step "native tests, linted (parity vs timm, CLI, loaders, GPU tests on lavapipe)"
+linted cargo test --all-targets
 
 step "default model: Fashion-MNIST accuracy, our engine vs PyTorch (50 test images per class)"
 LIMIT=50 scripts/accuracy.sh
 
-step "build dist/ (release, both wasm builds)"
-scripts/build-web.sh
+step "build dist/, linted (release, both wasm builds; and the bench page's wasm)"
+linted scripts/build-web.sh
+linted wasm_cargo build --release --quiet --target "$WASM_TARGET" --features web --bin bench-web
 
-step "wasm tests in headless Chromium"
-# Release, like the app: std and the dependencies are the ones dist/ was just built with.
-wasm_cargo test --release --target "$WASM_TARGET" --test web
+step "wasm tests in headless Chromium, linted"
+# Release, like the app: std and most dependencies are the ones dist/ was just built with.
+linted wasm_cargo test --release --target "$WASM_TARGET" --test web
 
 step "e2e in headless Chromium (screenshots in target/e2e/)"
 node --test tests/e2e/

@@ -33,7 +33,7 @@ const SAMPLES: &str = "assets/samples";
 /// A run that reports no progress for this long is said to be stalled, with a way out.
 const STALL_AFTER_MS: f64 = 30_000.0;
 /// How often a running run is checked for a stall.
-const STALL_CHECK: std::time::Duration = std::time::Duration::from_secs(5);
+const STALL_CHECK: std::time::Duration = std::time::Duration::from_secs(2);
 /// Channels listed as most amplified / most suppressed per block.
 const EXTREMES: usize = 5;
 
@@ -360,7 +360,12 @@ impl Component for App {
                 if id != self.run_id || !self.busy {
                     return false;
                 }
-                if now_ms() - self.run_progress_at < STALL_AFTER_MS {
+                // `?debug=stall` (the e2e test of this notice) says so after a moment.
+                let limit = match query_param("debug").as_deref() {
+                    Some("stall") => 2_000.0,
+                    _ => STALL_AFTER_MS,
+                };
+                if now_ms() - self.run_progress_at < limit {
                     self.check_stall_later(ctx);
                     return false;
                 }
@@ -618,7 +623,12 @@ impl App {
             .link()
             .callback(|(done, all)| Msg::RunProgress(done, all));
         let id = self.run_id;
+        // `?debug=stall`: the first run never finishes (the e2e test of the stall notice).
+        let stall = id == 1 && query_param("debug").as_deref() == Some("stall");
         ctx.link().send_future(async move {
+            if stall {
+                std::future::pending::<()>().await;
+            }
             Msg::Ran(
                 id,
                 classify(&model, &backend, &input.image, &ablated, progress).await,

@@ -672,6 +672,23 @@ e2e('a crash inside wasm shows its message and restarts the app in place, keepin
   assert.ok(errors.length >= 1 && errors.every((e) => /unreachable/.test(e)), errors.join('\n'));
 });
 
+e2e('a run that makes no progress says so, and runs again on one thread', async () => {
+  // `?debug=stall` (src/ui/app.rs): the first run never finishes, and the notice comes after 2 s
+  // instead of 30 s.
+  const { page, errors } = await open('?debug=stall&backend=cpu');
+  await page.getByTestId('sample-fmnist-trouser-2.png').click();
+  await explained(page, 'the stall notice', page.getByTestId('stalled').waitFor({ timeout: 30_000 }));
+  assert.match(await page.getByTestId('stalled').textContent(), /no progress for 30 s\. Run it again on one thread/);
+  assert.equal(await page.getByTestId('status').getAttribute('data-run'), '0');
+  await page.screenshot({ path: `${SHOTS}/app-stalled.png` });
+  await page.getByTestId('retry-one-thread').click();
+  await classified(page);
+  assert.equal(await page.getByTestId('stalled').count(), 0);
+  assert.equal(await page.getByTestId('top1-label').textContent(), 'Trouser');
+  assert.match(await page.getByTestId('timing').textContent(), /on the CPU \(wasm SIMD, 1 thread\)/);
+  assert.deepEqual(errors, []);
+});
+
 e2e('the page carries a Content-Security-Policy without eval that the app runs under', async () => {
   const html = await (await fetch(URL)).text();
   const csp = html.match(/<meta http-equiv="Content-Security-Policy" content="([^"]+)"/)?.[1];
