@@ -25,6 +25,15 @@ window.seLensCrashed = (message) => {
   document.body.prepend(box);
 };
 
+// A trap that was not a panic (an out-of-bounds access, or `memory.atomic.wait32` on the page's
+// thread) kills the instance just the same, without the panic hook: say so too, instead of leaving
+// a page that waits for ever.
+function isTrap(error) {
+  return error instanceof WebAssembly.RuntimeError || /Atomics\.wait/.test(String(error?.message));
+}
+addEventListener('error', (event) => { if (isTrap(event.error)) seLensCrashed(String(event.error)); });
+addEventListener('unhandledrejection', (event) => { if (isTrap(event.reason)) seLensCrashed(String(event.reason)); });
+
 // Loads the app again in a fresh wasm instance (the page's loader, scripts/loader.mjs, defines
 // `seLensBoot`), after clearing what the dead instance had drawn. With threads, the dead
 // instance's idle workers stay asleep on its memory.
