@@ -34,8 +34,8 @@ function isTrap(error) {
 addEventListener('error', (event) => { if (isTrap(event.error)) seLensCrashed(String(event.error)); });
 addEventListener('unhandledrejection', (event) => { if (isTrap(event.reason)) seLensCrashed(String(event.reason)); });
 
-// Loads the app again in a fresh wasm instance (the page's loader, scripts/loader.mjs, defines
-// `seLensBoot`), after clearing what the dead instance had drawn. With threads, the dead
+// Loads the app again in a fresh wasm instance (the page's loader, written by scripts/page.mjs,
+// defines `seLensBoot`), after clearing what the dead instance had drawn. With threads, the dead
 // instance's idle workers stay asleep on its memory.
 async function seLensRestart() {
   if (!window.seLensBoot) return location.reload();

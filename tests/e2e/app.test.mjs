@@ -81,7 +81,7 @@ async function open(query = '', viewport = { width: 1100, height: 800 }, origin 
   const errors = [];
   const offOrigin = [];
   page.on('pageerror', (error) => errors.push(error.message));
-  // The page's Content-Security-Policy (scripts/csp.mjs) must never have to refuse anything.
+  // The page's Content-Security-Policy (scripts/page.mjs) must never have to refuse anything.
   page.on('console', (message) => {
     if (/Content Security Policy|Refused to/.test(message.text())) errors.push(message.text());
   });
