@@ -1,7 +1,7 @@
 # Sourced by every script: picks the toolchain and sets the environment for it.
 #
 # Where the active rustc has a wasm32-unknown-unknown std (a laptop with rustup), it is used as is.
-# Otherwise (these Debian 12 machines, see ../shared/TOOLCHAIN.md) every cargo call goes through
+# Otherwise (Debian 12, whose rustup has no wasm32 std to offer) every cargo call goes through
 # Debian's rustc-web, and wasm builds rebuild std from rust-web-src with -Z build-std.
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -112,7 +112,7 @@ fn parse_classify(args: &[String]) -> Result<ClassifyRequest, CliError> {
     Ok(request)
 }
 
-/// One JSON object per input (the contract in DESIGN.md).
+/// One JSON object per input (the contract in the README, "The command-line tool").
 #[derive(Serialize)]
 struct Report<'a> {
     model: &'a str,
