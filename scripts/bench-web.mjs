@@ -16,6 +16,7 @@ import { cpus } from 'node:os';
 import { gzipSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
 import { ISOLATION, serve } from './serve.mjs';
+import { timeFirstResult } from '../tests/e2e/harness.mjs';
 
 const [site, dist, out] = process.argv.slice(2);
 const RUNS = Number(process.env.RUNS ?? 10);
@@ -167,13 +168,9 @@ async function coldLoads(name, port) {
   for (let i = 0; i < 3; i++) {
     const context = await browser.newContext();
     const tab = await context.newPage();
+    await timeFirstResult(tab);
     await tab.addInitScript(() => {
       addEventListener('se-lens-started', (event) => { window.seLensWasm = event.detail.wasm; });
-      new MutationObserver(() => {
-        if (!window.firstResultMs && document.querySelector('[data-testid="status"][data-run="1"]')) {
-          window.firstResultMs = performance.now();
-        }
-      }).observe(document, { subtree: true, childList: true, attributes: true });
     });
     await tab.goto(`http://127.0.0.1:${port}/?sample=fmnist-ankle-boot-0.png&backend=cpu`);
     await tab.waitForFunction(() => window.firstResultMs, null, { timeout: 120_000 });

@@ -115,7 +115,8 @@ impl RunView {
         Self { top, blocks }
     }
 
-    /// The export file `excitations.json`: the CLI's JSON shape (README, "The command-line tool") for this run.
+    /// The export file `excitations.json` for this run: the CLI's JSON shape (README, "The
+    /// command-line tool").
     pub fn to_json(&self, model: &str, input: &str, backend: &str) -> String {
         let excitations: Vec<_> = self
             .blocks

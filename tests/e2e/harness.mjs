@@ -66,6 +66,18 @@ export async function describe(page) {
   ].join('\n');
 }
 
+/** From `page`'s next navigation, records in `window.firstResultMs` when its first
+ * classification completed (milliseconds from navigation start). */
+export function timeFirstResult(page) {
+  return page.addInitScript(() => {
+    new MutationObserver(() => {
+      if (!window.firstResultMs && document.querySelector('[data-testid="status"][data-run="1"]')) {
+        window.firstResultMs = performance.now();
+      }
+    }).observe(document, { subtree: true, childList: true, attributes: true });
+  });
+}
+
 /** Waits until `page` has completed its `run`-th classification; if it does not within
  * `timeout`, the error says what the page was doing. */
 export async function classified(page, run = 1, timeout = 60_000) {

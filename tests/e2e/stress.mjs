@@ -10,7 +10,7 @@
 // once. Results: target/e2e-stress.json.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { ISOLATION, serve } from '../../scripts/serve.mjs';
-import { classified, describe, launch, recordConsole } from './harness.mjs';
+import { classified, describe, launch, recordConsole, timeFirstResult } from './harness.mjs';
 
 const env = (name, fallback) => Number(process.env[name] ?? fallback);
 const N = env('N', 300);
@@ -37,13 +37,7 @@ async function load(i) {
   const sample = samples[Math.floor(i / BUILDS.length) % samples.length];
   const page = await browser.newPage();
   recordConsole(page);
-  await page.addInitScript(() => {
-    new MutationObserver(() => {
-      if (!window.firstResultMs && document.querySelector('[data-testid="status"][data-run="1"]')) {
-        window.firstResultMs = performance.now();
-      }
-    }).observe(document, { subtree: true, childList: true, attributes: true });
-  });
+  await timeFirstResult(page);
   try {
     await page.goto(`http://127.0.0.1:${build.port}${BASE}?sample=${sample}&backend=${BACKEND}`);
     await classified(page, 1, TIMEOUT);
