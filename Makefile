@@ -1,5 +1,5 @@
 # The two commands of the README. Each installs what is missing first (scripts/setup.sh).
-.PHONY: run test bench train accuracy fuzz e2e-stress setup dist clean
+.PHONY: run test check screenshots bench train accuracy fuzz e2e-stress setup dist clean
 
 PORT ?= 8080
 
@@ -10,6 +10,15 @@ run: setup dist
 ## Everything CI checks: fmt, clippy (native + wasm32), native + GPU tests, wasm tests, e2e
 test: setup
 	scripts/test.sh
+
+## The quick loop while changing code (a few minutes warm): fmt, clippy on every target, native tests
+## on the committed fixtures. make test is the full gate.
+check: setup
+	scripts/check.sh
+
+## The README's pictures (assets/screenshot.png, assets/tour/), taken from the built app
+screenshots: setup dist
+	node scripts/screenshots.mjs
 
 ## CPU speed vs PyTorch (same machine, same run) → BENCHMARKS.md
 bench: setup

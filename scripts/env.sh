@@ -64,3 +64,10 @@ wasm_package() {
 wasm_bindgen_version() {
     awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3 }' "$ROOT/Cargo.lock"
 }
+
+# Runs a cargo command with clippy linting this crate inside the build: clippy-driver wraps rustc
+# for the workspace only, as `cargo clippy` does for its check builds, so a build the tests need
+# anyway is linted and nothing is compiled only to be linted (make test, make check).
+linted() {
+    RUSTC_WORKSPACE_WRAPPER="$(command -v clippy-driver)" CLIPPY_ARGS="-Dwarnings__CLIPPY_HACKERY__" "$@"
+}

@@ -20,12 +20,6 @@ if cargo tree -e normal --no-default-features --prefix none | grep -Eq '^(yew|we
 fi
 echo ok
 
-# clippy lints inside the builds the tests need anyway: clippy-driver wraps rustc for this crate
-# only, as `cargo clippy` does for its check builds, so nothing is compiled only to be linted.
-linted() {
-    RUSTC_WORKSPACE_WRAPPER="$(command -v clippy-driver)" CLIPPY_ARGS="-Dwarnings__CLIPPY_HACKERY__" "$@"
-}
-
 step "PyTorch/timm parity fixtures (generated once, cached)"
 SE_LENS_FIXTURES_LARGE=1 scripts/fixtures.sh
 

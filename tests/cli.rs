@@ -159,7 +159,7 @@ fn the_gpu_backend_agrees_with_the_cpu() {
         "tpu",
     ]);
     assert_eq!(usage.status.code(), Some(2));
-    assert_fails_with(&usage, "unknown backend 'tpu'");
+    assert_fails_with(&usage, "invalid value 'tpu' for '--backend <cpu|gpu|auto>'");
 }
 
 #[test]
@@ -316,8 +316,114 @@ fn bad_models_are_refused_with_the_culprit_named() {
 fn usage_errors_exit_2() {
     let output = se_lens(&["classify", "--tensor", "x.npy"]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("--model DIR is required"));
+    assert!(stderr(&output).contains("required arguments were not provided:\n  --model <DIR>"));
+    let both = se_lens(&["classify", "--model", TINY, "--tensor", "x.npy", "x.png"]);
+    assert_eq!(both.status.code(), Some(2));
+    assert!(stderr(&both).contains("'--tensor <X.npy>' cannot be used with '[IMAGE]...'"));
+    let zero = se_lens(&["classify", "--model", TINY, "--top", "0", "x.png"]);
+    assert_eq!(zero.status.code(), Some(2));
     assert_eq!(se_lens(&["frobnicate"]).status.code(), Some(2));
+    assert_eq!(se_lens(&[]).status.code(), Some(2));
+}
+
+/// `--help` names every command, and each command's `--help` every flag it takes.
+#[test]
+fn help_documents_every_command_and_flag() {
+    let help = |args: &[&str]| {
+        let output = se_lens(args);
+        assert!(output.status.success(), "{}", stderr(&output));
+        String::from_utf8(output.stdout).expect("utf-8")
+    };
+    let top = help(&["--help"]);
+    for command in ["classify", "evaluate", "bench", "probe"] {
+        assert!(
+            top.contains(&format!("  {command}  ")),
+            "{command} in:\n{top}"
+        );
+    }
+    for (command, flags) in [
+        (
+            "classify",
+            &[
+                "--model <DIR>",
+                "--tensor <X.npy>",
+                "--backend <cpu|gpu|auto>",
+                "--top <K>",
+                "--json",
+                "[IMAGE]...",
+            ][..],
+        ),
+        (
+            "evaluate",
+            &["--model <DIR>", "--images <ROOT>", "--limit <N>"],
+        ),
+        (
+            "bench",
+            &[
+                "--model <DIR>",
+                "--size <N>",
+                "--runs <N>",
+                "--backend <cpu|gpu|auto>",
+            ],
+        ),
+        ("probe", &["--model <DIR>", "--backend <cpu|gpu|auto>"]),
+    ] {
+        let text = help(&[command, "--help"]);
+        for flag in flags {
+            assert!(text.contains(flag), "{flag} in `{command} --help`:\n{text}");
+        }
+    }
+    assert!(help(&["--version"]).starts_with("se-lens "));
+}
+
+#[test]
+fn probe_lists_every_se_block() {
+    let output = se_lens(&["probe", "--model", TINY]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let probe: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(probe["model"], "seresnet18");
+    assert_eq!(probe["classes"], 10);
+    assert_eq!(probe["backend"], "cpu");
+    assert!(probe["gflop"].as_f64().unwrap() > 0.0);
+    let blocks = probe["se_blocks"].as_array().unwrap();
+    assert_eq!(blocks.len(), 8);
+    assert_eq!(blocks[0]["block"], "layer1.0.se");
+    assert_eq!(blocks[7]["channels"], 64);
+    assert_eq!(blocks[7]["gate"], "sigmoid");
+    assert_fails_with(
+        &se_lens(&["probe", "--model", "/nonexistent"]),
+        "cannot read",
+    );
+}
+
+/// The CLI's JSON line is the page's `excitations.json` export plus the CLI's timings: both are
+/// `engine::Report`, filled from the same run.
+#[test]
+fn the_json_line_is_the_pages_export_plus_timings() {
+    use se_lens::engine::{RunOptions, Tensor};
+    use se_lens::model::Model;
+    use se_lens::ui::view_model::RunView;
+
+    let dir = scratch("export");
+    let input = input_npy(&dir, &[1, 3, 64, 80]);
+    let path = input.to_str().unwrap();
+    let output = se_lens(&["classify", "--model", TINY, "--tensor", path, "--json"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let mut cli: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert!(cli["timings_ms"]["load"].as_f64().unwrap() > 0.0);
+    cli.as_object_mut().unwrap().remove("timings_ms");
+
+    let model = Model::load_dir(Path::new(TINY)).expect("tiny model");
+    let bytes = std::fs::read(&input).unwrap();
+    let (_, data) = se_lens::engine::read_npy(&bytes).expect("npy");
+    let run = se_lens::cpu::forward(
+        &model.network,
+        &Tensor::new([1, 3, 64, 80], data),
+        &RunOptions::default(),
+    );
+    let page = RunView::new(&run, &model.labels, 5).to_json("seresnet18", path, "cpu");
+    let page: serde_json::Value = serde_json::from_str(&page).expect("JSON");
+    assert_eq!(cli, page);
 }
 
 const DEFAULT_MODEL: &str = concat!(

@@ -175,29 +175,6 @@ fn ablation_and_the_feature_map_tap_match_the_cpu() {
 }
 
 #[test]
-fn the_backend_falls_back_to_the_cpu_when_the_device_is_lost() {
-    let (model, input) = tiny();
-    let options = RunOptions::default();
-    let backend = pollster::block_on(Backend::new(&model.network, BackendPreference::Gpu));
-    assert_eq!(backend.name(), "vulkan", "{:?}", backend.fallback_reason());
-    let on_gpu = pollster::block_on(backend.run(&model.network, &input, &options));
-    let gpu_model = backend.gpu().expect("the GPU run did not fall back");
-    gpu_model.context().simulate_device_loss();
-    let after_loss = pollster::block_on(backend.run(&model.network, &input, &options));
-    assert_eq!(backend.name(), "cpu");
-    let reason = backend.fallback_reason().expect("a reason");
-    assert!(reason.contains("lost"), "{reason}");
-    // The run still completed, on the CPU, with the same answer.
-    LOGITS
-        .check(&after_loss.logits, &on_gpu.logits)
-        .expect("same logits");
-    assert_eq!(
-        after_loss,
-        se_lens::cpu::forward(&model.network, &input, &options)
-    );
-}
-
-#[test]
 fn a_bad_gate_override_falls_back_with_its_reason() {
     let (model, input) = tiny();
     let backend = pollster::block_on(Backend::new(&model.network, BackendPreference::Gpu));

@@ -79,7 +79,7 @@ fn matches_timm_on_wasm((config, weights, expected): Fixture, gates: usize) {
     let expected = Weights::parse(expected).expect("expected.safetensors");
     let take = |name: &str| {
         expected
-            .take(name, expected.shape(name).expect(name))
+            .take(name, &expected.shape(name).expect(name))
             .expect(name)
     };
     let shape: [usize; 4] = expected

@@ -1,236 +1,200 @@
 //! `se-lens`: classify images or tensors with an SE network and print every SE gate.
 //!
-//! ```text
-//! se-lens classify --model DIR (--tensor X.npy | IMAGE...) [--backend cpu|gpu|auto] [--top K] [--json]
-//! se-lens evaluate --model DIR --images ROOT [--limit N]
-//! se-lens bench --model DIR [--size N] [--runs N] [--backend cpu|gpu]
-//! ```
-//!
-//! `--backend gpu` runs on wgpu (Vulkan); when that fails the run completes on the CPU and the
-//! reason is printed (stderr, and `fallback_reason` in the JSON).
+//! `se-lens --help` lists the commands, `se-lens <command> --help` their flags. `--backend gpu`
+//! runs on wgpu (Vulkan); when that fails the run completes on the CPU and the reason is printed
+//! (stderr, and `fallback_reason` in the JSON).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use serde::Serialize;
+use clap::{Args, Parser, Subcommand};
 
 use se_lens::engine::{
-    class_of_folder, read_npy, softmax, Backend, BackendPreference, ClassStatsSums, RunOptions,
-    Tensor,
+    class_of_folder, read_npy, top_k, Backend, BackendPreference, ClassStatsSums, Excitation,
+    Report, RunOptions, Tensor, Timings,
 };
 use se_lens::model::Model;
 use se_lens::{cpu, preprocess};
 
-const USAGE: &str = "usage:
-  se-lens classify --model DIR (--tensor X.npy | IMAGE...) [--backend cpu|gpu|auto] [--top K] [--json]
-  se-lens evaluate --model DIR --images ROOT [--limit N]
-  se-lens bench --model DIR [--size N] [--runs N] [--backend cpu|gpu]";
+/// Squeeze-and-Excitation networks with every channel's excitation exposed.
+///
+/// A model is a folder in timm's hub layout: `config.json` + `model.safetensors` (f32, f16 or
+/// bf16), as `timm.models.save_for_hf(model, dir, safe_serialization=True)` writes it.
+#[derive(Parser)]
+#[command(name = "se-lens", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Classify images (or one preprocessed tensor) and print the top-k and every SE block's gate.
+    Classify(ClassifyArgs),
+    /// Classify a labelled image folder: accuracy, confusion matrix and each class's mean gates,
+    /// as one JSON object.
+    Evaluate(EvaluateArgs),
+    /// Time the forward pass on a fixed input, as one JSON line (what `make bench` runs).
+    Bench(BenchArgs),
+    /// Describe a model as SE Lens reads it (input, classes, GFLOPs, every SE block) and the
+    /// backend it would run on, without running it.
+    Probe(ProbeArgs),
+}
+
+#[derive(Args)]
+struct ModelArg {
+    /// The model folder (`config.json` + `model.safetensors`).
+    #[arg(long, value_name = "DIR")]
+    model: PathBuf,
+}
+
+#[derive(Args)]
+struct BackendArg {
+    /// `cpu`, `gpu` (any adapter, software ones included) or `auto` (a hardware GPU, else the CPU).
+    #[arg(long, value_name = "cpu|gpu|auto", default_value = "cpu", value_parser = backend_preference)]
+    backend: BackendPreference,
+}
+
+#[derive(Args)]
+struct ClassifyArgs {
+    #[command(flatten)]
+    model: ModelArg,
+    /// Images (PNG or JPEG), preprocessed exactly as timm's eval transform does.
+    #[arg(
+        value_name = "IMAGE",
+        required_unless_present = "tensor",
+        conflicts_with = "tensor"
+    )]
+    images: Vec<PathBuf>,
+    /// Instead of images: one normalised NCHW input, `[1, C, H, W]` float32 `.npy`.
+    #[arg(long, value_name = "X.npy")]
+    tensor: Option<PathBuf>,
+    #[command(flatten)]
+    backend: BackendArg,
+    /// How many classes to list.
+    #[arg(long, value_name = "K", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    top: u32,
+    /// One JSON object per input instead of text (the shape is in the README).
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct EvaluateArgs {
+    #[command(flatten)]
+    model: ModelArg,
+    /// `ROOT/<class>/*.png|jpg`, `<class>` a class index or a label name (`/` written as `_`).
+    #[arg(long, value_name = "ROOT")]
+    images: PathBuf,
+    /// At most this many images per class.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    limit: Option<u64>,
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    #[command(flatten)]
+    model: ModelArg,
+    /// The input's height and width.
+    #[arg(long, value_name = "N", default_value_t = 224, value_parser = clap::value_parser!(u32).range(1..))]
+    size: u32,
+    /// Timed runs (after two warm-up runs); the median is reported.
+    #[arg(long, value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    runs: u32,
+    #[command(flatten)]
+    backend: BackendArg,
+}
+
+#[derive(Args)]
+struct ProbeArgs {
+    #[command(flatten)]
+    model: ModelArg,
+    #[command(flatten)]
+    backend: BackendArg,
+}
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args.first().map(String::as_str) {
-        Some("classify") => parse_classify(&args[1..]).and_then(|request| classify(&request)),
-        Some("evaluate") => evaluate(&args[1..]),
-        Some("bench") => bench(&args[1..]),
-        Some("-h" | "--help") => {
-            println!("{USAGE}");
-            Ok(())
-        }
-        _ => Err(CliError::Usage("expected a command".into())),
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Classify(args) => classify(&args),
+        Command::Evaluate(args) => evaluate(&args),
+        Command::Bench(args) => bench(&args),
+        Command::Probe(args) => probe(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(CliError::Usage(message)) => {
-            eprintln!("se-lens: {message}\n{USAGE}");
-            ExitCode::from(2)
-        }
-        Err(CliError::Failed(message)) => {
+        Err(message) => {
             eprintln!("se-lens: {message}");
             ExitCode::FAILURE
         }
     }
 }
 
-enum CliError {
-    Usage(String),
-    Failed(String),
+/// A failure a user can act on; printed after `se-lens: `.
+type Failed = String;
+
+fn failed(error: impl std::fmt::Display) -> Failed {
+    error.to_string()
 }
 
-fn failed(error: impl std::fmt::Display) -> CliError {
-    CliError::Failed(error.to_string())
+fn load_model(arg: &ModelArg) -> Result<Model, Failed> {
+    Model::load_dir(&arg.model).map_err(failed)
 }
 
-struct ClassifyRequest {
-    model: PathBuf,
-    tensor: Option<PathBuf>,
-    images: Vec<PathBuf>,
-    backend: BackendPreference,
-    top: usize,
-    json: bool,
-}
-
-fn parse_classify(args: &[String]) -> Result<ClassifyRequest, CliError> {
-    let mut request = ClassifyRequest {
-        model: PathBuf::new(),
-        tensor: None,
-        images: Vec::new(),
-        backend: BackendPreference::Cpu,
-        top: 5,
-        json: false,
-    };
-    let mut model = None;
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        let mut value = |flag: &str| {
-            args.next()
-                .cloned()
-                .ok_or_else(|| CliError::Usage(format!("{flag} needs a value")))
-        };
-        match arg.as_str() {
-            "--model" => model = Some(PathBuf::from(value("--model")?)),
-            "--tensor" => request.tensor = Some(PathBuf::from(value("--tensor")?)),
-            "--backend" => request.backend = backend_preference(&value("--backend")?)?,
-            "--top" => {
-                request.top = value("--top")?
-                    .parse()
-                    .map_err(|_| CliError::Usage("--top needs a positive integer".into()))?
-            }
-            "--json" => request.json = true,
-            flag if flag.starts_with("--") => {
-                return Err(CliError::Usage(format!("unknown option {flag}")))
-            }
-            image => request.images.push(PathBuf::from(image)),
-        }
-    }
-    request.model = model.ok_or_else(|| CliError::Usage("--model DIR is required".into()))?;
-    if request.tensor.is_some() != request.images.is_empty() {
-        return Err(CliError::Usage(
-            "give either --tensor X.npy or one or more images".into(),
-        ));
-    }
-    Ok(request)
-}
-
-/// One JSON object per input (the contract in the README, "The command-line tool").
-#[derive(Serialize)]
-struct Report<'a> {
-    model: &'a str,
-    input: String,
-    backend: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    adapter: Option<&'a str>,
-    /// Why the CPU ran although the GPU was asked for.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    fallback_reason: Option<&'a str>,
-    top: Vec<Prediction<'a>>,
-    logits: &'a [f32],
-    excitations: Vec<Excitation<'a>>,
-    timings_ms: Timings,
-}
-
-#[derive(Serialize)]
-struct Prediction<'a> {
-    index: usize,
-    label: &'a str,
-    prob: f32,
-}
-
-#[derive(Serialize)]
-struct Excitation<'a> {
-    block: &'a str,
-    values: &'a [f32],
-}
-
-#[derive(Serialize)]
-struct Timings {
-    load: f64,
-    preprocess: f64,
-    forward: f64,
-}
-
-fn classify(request: &ClassifyRequest) -> Result<(), CliError> {
+fn classify(args: &ClassifyArgs) -> Result<(), Failed> {
     let started = Instant::now();
-    let model = Model::load_dir(&request.model).map_err(failed)?;
-    let backend = pollster::block_on(Backend::new(&model.network, request.backend));
-    let load_ms = elapsed_ms(started);
-    let inputs: Vec<(String, PathBuf)> = match &request.tensor {
-        Some(path) => vec![("tensor".into(), path.clone())],
-        None => request
-            .images
-            .iter()
-            .map(|p| ("image".into(), p.clone()))
-            .collect(),
-    };
-    for (kind, path) in inputs {
+    let model = load_model(&args.model)?;
+    let backend = pollster::block_on(Backend::new(&model.network, args.backend.backend));
+    let load = elapsed_ms(started);
+    let inputs: Vec<&PathBuf> = args.tensor.iter().chain(&args.images).collect();
+    for path in inputs {
         let started = Instant::now();
-        let input = if kind == "tensor" {
-            load_tensor(&path, &model)?
-        } else {
-            load_image(&path, &model)?
+        let input = match args.tensor {
+            Some(_) => load_tensor(path, &model)?,
+            None => load_image(path, &model)?,
         };
-        let preprocess_ms = elapsed_ms(started);
+        let preprocess = elapsed_ms(started);
         let started = Instant::now();
         let output =
             pollster::block_on(backend.run(&model.network, &input, &RunOptions::default()));
-        let forward_ms = elapsed_ms(started);
+        let forward = elapsed_ms(started);
         let (adapter, fallback) = (backend.adapter(), backend.fallback_reason());
         if let Some(reason) = &fallback {
             eprintln!("se-lens: ran on the CPU: {reason}");
         }
-
-        let probs = softmax(&output.logits);
-        let mut order: Vec<usize> = (0..probs.len()).collect();
-        order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]));
-        let top = order
-            .iter()
-            .take(request.top)
-            .map(|&index| Prediction {
-                index,
-                label: &model.labels[index],
-                prob: probs[index],
-            })
-            .collect();
+        let input_name = path.display().to_string();
+        let top = top_k(&output.logits, &model.labels, args.top as usize);
         let report = Report {
             model: &model.config.architecture,
-            input: path.display().to_string(),
+            input: &input_name,
             backend: backend.name(),
             adapter: adapter.as_deref(),
             fallback_reason: fallback.as_deref(),
-            top,
+            top: &top,
             logits: &output.logits,
-            excitations: output
-                .excitations
-                .iter()
-                .map(|t| Excitation {
-                    block: &t.block,
-                    values: &t.values,
-                })
-                .collect(),
-            timings_ms: Timings {
-                load: load_ms,
-                preprocess: preprocess_ms,
-                forward: forward_ms,
-            },
+            excitations: Excitation::of(&output.excitations),
+            timings_ms: Some(Timings {
+                load,
+                preprocess,
+                forward,
+            }),
         };
-        print_report(&report, request.json);
+        if args.json {
+            println!("{}", report.to_json());
+        } else {
+            print_text(&report, forward);
+        }
     }
     Ok(())
 }
 
-fn print_report(report: &Report, json: bool) {
-    if json {
-        match serde_json::to_string(report) {
-            Ok(line) => println!("{line}"),
-            Err(e) => eprintln!("se-lens: cannot encode the result: {e}"),
-        }
-        return;
-    }
+fn print_text(report: &Report, forward_ms: f64) {
     println!(
-        "{} ({}, {} in {:.1} ms)",
-        report.input, report.model, report.backend, report.timings_ms.forward
+        "{} ({}, {} in {forward_ms:.1} ms)",
+        report.input, report.model, report.backend
     );
-    for p in &report.top {
+    for p in report.top {
         println!("  {:6.2}%  {:4}  {}", p.prob * 100.0, p.index, p.label);
     }
     for tap in &report.excitations {
@@ -247,7 +211,7 @@ fn print_report(report: &Report, json: bool) {
     }
 }
 
-fn load_tensor(path: &Path, model: &Model) -> Result<Tensor, CliError> {
+fn load_tensor(path: &Path, model: &Model) -> Result<Tensor, Failed> {
     let bytes =
         std::fs::read(path).map_err(|e| failed(format!("cannot read {}: {e}", path.display())))?;
     let (shape, data) = read_npy(&bytes).map_err(|e| failed(format!("{}: {e}", path.display())))?;
@@ -272,7 +236,7 @@ fn load_tensor(path: &Path, model: &Model) -> Result<Tensor, CliError> {
     Ok(Tensor::new(shape, data))
 }
 
-fn load_image(path: &Path, model: &Model) -> Result<Tensor, CliError> {
+fn load_image(path: &Path, model: &Model) -> Result<Tensor, Failed> {
     let bytes =
         std::fs::read(path).map_err(|e| failed(format!("cannot read {}: {e}", path.display())))?;
     let image =
@@ -287,29 +251,11 @@ fn load_image(path: &Path, model: &Model) -> Result<Tensor, CliError> {
 /// matrix (rows: true class, columns: predicted), every image's predicted class (in class, then
 /// file name order), and every SE block's mean gate per channel for each true class and over all
 /// images.
-fn evaluate(args: &[String]) -> Result<(), CliError> {
-    let (mut model_dir, mut root, mut limit) = (None, None, usize::MAX);
-    let mut args = args.iter();
-    while let Some(flag) = args.next() {
-        let value = args
-            .next()
-            .ok_or_else(|| CliError::Usage(format!("{flag} needs a value")))?;
-        match flag.as_str() {
-            "--model" => model_dir = Some(PathBuf::from(value)),
-            "--images" => root = Some(PathBuf::from(value)),
-            "--limit" => {
-                limit = value
-                    .parse()
-                    .map_err(|_| CliError::Usage("--limit needs a positive integer".into()))?
-            }
-            _ => return Err(CliError::Usage(format!("unknown option {flag}"))),
-        }
-    }
-    let model_dir = model_dir.ok_or_else(|| CliError::Usage("--model DIR is required".into()))?;
-    let root = root.ok_or_else(|| CliError::Usage("--images ROOT is required".into()))?;
+fn evaluate(args: &EvaluateArgs) -> Result<(), Failed> {
+    let (root, limit) = (&args.images, args.limit.map_or(usize::MAX, |n| n as usize));
     let started = Instant::now();
-    let model = Model::load_dir(&model_dir).map_err(failed)?;
-    let samples = labelled_images(&root, &model.labels, limit)?;
+    let model = load_model(&args.model)?;
+    let samples = labelled_images(root, &model.labels, limit)?;
     if samples.is_empty() {
         return Err(failed(format!("no images under {}", root.display())));
     }
@@ -326,7 +272,7 @@ fn evaluate(args: &[String]) -> Result<(), CliError> {
         Ok((*class, predicted, output.excitations))
     })
     .into_iter()
-    .collect::<Result<Vec<_>, CliError>>()?;
+    .collect::<Result<Vec<_>, Failed>>()?;
 
     let classes = model.labels.len();
     let mut confusion = vec![vec![0usize; classes]; classes];
@@ -361,14 +307,14 @@ fn labelled_images(
     root: &Path,
     labels: &[String],
     limit: usize,
-) -> Result<Vec<(usize, PathBuf)>, CliError> {
+) -> Result<Vec<(usize, PathBuf)>, Failed> {
     let read_dir = |dir: &Path| {
         let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
             .map_err(|e| failed(format!("cannot read {}: {e}", dir.display())))?
             .filter_map(|entry| entry.ok().map(|e| e.path()))
             .collect();
         entries.sort();
-        Ok::<_, CliError>(entries)
+        Ok::<_, Failed>(entries)
     };
     let mut samples = Vec::new();
     for dir in read_dir(root)?.into_iter().filter(|p| p.is_dir()) {
@@ -394,42 +340,19 @@ fn elapsed_ms(since: Instant) -> f64 {
     since.elapsed().as_secs_f64() * 1e3
 }
 
-fn backend_preference(text: &str) -> Result<BackendPreference, CliError> {
-    BackendPreference::parse(text)
-        .ok_or_else(|| CliError::Usage(format!("unknown backend '{text}' (cpu, gpu or auto)")))
+fn backend_preference(text: &str) -> Result<BackendPreference, String> {
+    BackendPreference::parse(text).ok_or_else(|| "expected cpu, gpu or auto".into())
 }
 
 /// Times the forward pass on a fixed random input; prints one JSON line (used by `make bench`).
 /// On the GPU a run is everything from upload to readback; it fails rather than fall back.
-fn bench(args: &[String]) -> Result<(), CliError> {
-    let (mut model_dir, mut size, mut runs) = (None, 224usize, 20usize);
-    let mut preference = BackendPreference::Cpu;
-    let mut args = args.iter();
-    while let Some(flag) = args.next() {
-        let value = args
-            .next()
-            .ok_or_else(|| CliError::Usage(format!("{flag} needs a value")))?;
-        let number = || {
-            value
-                .parse()
-                .map_err(|_| CliError::Usage(format!("{flag} needs a positive integer")))
-        };
-        match flag.as_str() {
-            "--model" => model_dir = Some(PathBuf::from(value)),
-            "--size" => size = number()?,
-            "--runs" => runs = number()?.max(1),
-            "--backend" => preference = backend_preference(value)?,
-            _ => return Err(CliError::Usage(format!("unknown option {flag}"))),
-        }
-    }
-    let model = Model::load_dir(
-        &model_dir.ok_or_else(|| CliError::Usage("--model DIR is required".into()))?,
-    )
-    .map_err(failed)?;
+fn bench(args: &BenchArgs) -> Result<(), Failed> {
+    let (size, runs) = (args.size as usize, args.runs as usize);
+    let model = load_model(&args.model)?;
     let mut input = Tensor::pattern([1, model.network.in_channels, size, size]);
     input.data.iter_mut().for_each(|v| *v *= 2.0);
     let options = RunOptions::default();
-    let backend = pollster::block_on(Backend::new(&model.network, preference));
+    let backend = pollster::block_on(Backend::new(&model.network, args.backend.backend));
     let run = || {
         let started = Instant::now();
         pollster::block_on(backend.run(&model.network, &input, &options));
@@ -458,6 +381,41 @@ fn bench(args: &[String]) -> Result<(), CliError> {
             "min_ms": times[0],
             "gflop": gflop,
             "gflops_per_s": gflop / (median / 1e3),
+        })
+    );
+    Ok(())
+}
+
+/// One JSON object: the model as SE Lens reads it, and where it would run.
+fn probe(args: &ProbeArgs) -> Result<(), Failed> {
+    let model = load_model(&args.model)?;
+    let network = &model.network;
+    let [channels, height, width] = model.config.pretrained_cfg.input_size;
+    let backend = pollster::block_on(Backend::new(network, args.backend.backend));
+    let se_blocks: Vec<_> = network
+        .se_blocks()
+        .map(|se| {
+            serde_json::json!({
+                "block": se.name,
+                "channels": se.channels,
+                "reduced": se.reduced,
+                "act": format!("{:?}", se.act).to_lowercase(),
+                "gate": format!("{:?}", se.gate).to_lowercase(),
+            })
+        })
+        .collect();
+    println!(
+        "{}",
+        serde_json::json!({
+            "model": model.config.architecture,
+            "input_size": [channels, height, width],
+            "classes": model.labels.len(),
+            "blocks": network.blocks.len(),
+            "gflop": 2.0 * network.macs(height, width) as f64 / 1e9,
+            "se_blocks": se_blocks,
+            "backend": backend.name(),
+            "adapter": backend.adapter(),
+            "fallback_reason": backend.fallback_reason(),
         })
     );
     Ok(())

@@ -5,8 +5,8 @@ use super::winograd;
 use crate::engine::{Activation, Conv2d, ConvGeometry, Padding, Tensor};
 
 /// Convolution (BatchNorm folded) + bias + activation, as im2col + one GEMM per group, by
-/// Winograd's F(2×2, 3×3) for 3×3 stride-1 convolutions (see `winograd.rs`), or directly for
-/// depthwise convolutions.
+/// Winograd's F(2×2, 3×3) or F(4×4, 3×3) for large enough 3×3 stride-1 convolutions (`winograd.rs`
+/// says which when), or directly for depthwise convolutions.
 ///
 /// 1×1 stride-1 convolutions skip im2col: the NCHW input already is the `[C, H·W]` matrix. For
 /// grouped convolutions im2col runs once over all channels and each group's GEMM reads its rows

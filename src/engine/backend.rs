@@ -133,3 +133,37 @@ impl Backend {
         }
     }
 }
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::engine::Tolerance;
+    use crate::model::Model;
+
+    #[test]
+    fn the_backend_falls_back_to_the_cpu_when_the_device_is_lost() {
+        let dir = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/models/seresnet18_tiny"
+        );
+        let model = Model::load_dir(Path::new(dir)).expect("tiny model");
+        let input = Tensor::pattern([1, 3, 64, 80]);
+        let options = RunOptions::default();
+        let backend = pollster::block_on(Backend::new(&model.network, BackendPreference::Gpu));
+        assert_eq!(backend.name(), "vulkan", "{:?}", backend.fallback_reason());
+        let on_gpu = pollster::block_on(backend.run(&model.network, &input, &options));
+        let gpu_model = backend.gpu().expect("the GPU run did not fall back");
+        gpu_model.context().simulate_device_loss();
+        let after_loss = pollster::block_on(backend.run(&model.network, &input, &options));
+        assert_eq!(backend.name(), "cpu");
+        let reason = backend.fallback_reason().expect("a reason");
+        assert!(reason.contains("lost"), "{reason}");
+        // The run still completed, on the CPU, with the same answer.
+        Tolerance::new(1e-4, 1e-4)
+            .check(&after_loss.logits, &on_gpu.logits)
+            .expect("same logits");
+        assert_eq!(after_loss, cpu::forward(&model.network, &input, &options));
+    }
+}

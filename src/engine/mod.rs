@@ -5,6 +5,7 @@ mod backend;
 mod class_stats;
 mod network;
 mod npy;
+mod report;
 mod run;
 mod tensor;
 mod tolerance;
@@ -16,6 +17,7 @@ pub use network::{
     Residual, SqueezeExcite,
 };
 pub use npy::{read_npy, NpyError};
+pub use report::{top_k, Excitation, Prediction, Report, Timings};
 pub use run::{softmax, ExcitationTap, FeatureMapTap, GateOverride, RunOptions, RunOutput};
 pub use tensor::Tensor;
 pub use tolerance::{max_abs_diff, Mismatch, Tolerance};

@@ -146,8 +146,9 @@ impl GpuContext {
         }
     }
 
-    /// Loses the device on purpose, as a driver reset would (tests of the fallback).
-    pub fn simulate_device_loss(&self) {
+    /// Loses the device on purpose, as a driver reset would (the fallback's test).
+    #[cfg(all(test, not(target_arch = "wasm32")))]
+    pub(crate) fn simulate_device_loss(&self) {
         self.device.destroy();
         // The callback fires on the next poll; record it now so the next run sees it at once.
         let mut lost = self.lost.lock().unwrap_or_else(|p| p.into_inner());

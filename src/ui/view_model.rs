@@ -3,17 +3,10 @@
 
 use std::rc::Rc;
 
-use serde::Serialize;
-
-use crate::engine::{softmax, Activation, BlockClassStats, ClassStats, FeatureMapTap, RunOutput};
-
-/// One row of the top-k list.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Prediction {
-    pub index: usize,
-    pub label: String,
-    pub prob: f32,
-}
+pub use crate::engine::Prediction;
+use crate::engine::{
+    top_k, Activation, BlockClassStats, ClassStats, Excitation, FeatureMapTap, Report, RunOutput,
+};
 
 /// One SE block's gate, ready to draw.
 #[derive(Clone, Debug, PartialEq)]
@@ -86,51 +79,48 @@ impl BlockView {
 #[derive(Clone, Debug, PartialEq)]
 pub struct RunView {
     pub top: Vec<Prediction>,
+    pub logits: Vec<f32>,
     pub blocks: Vec<Rc<BlockView>>,
 }
 
 impl RunView {
     /// The view of a batch-1 run: the `k` most probable classes and every SE block's gate.
     pub fn new(output: &RunOutput, labels: &[String], k: usize) -> Self {
-        let probs = softmax(&output.logits);
-        let mut order: Vec<usize> = (0..probs.len()).collect();
-        order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]).then(a.cmp(&b)));
-        let top = order
-            .into_iter()
-            .take(k)
-            .map(|index| Prediction {
-                index,
-                label: labels
-                    .get(index)
-                    .cloned()
-                    .unwrap_or_else(|| format!("class {index}")),
-                prob: probs[index],
-            })
-            .collect();
         let blocks = output
             .excitations
             .iter()
             .map(|tap| Rc::new(BlockView::new(tap.block.clone(), tap.values.clone())))
             .collect();
-        Self { top, blocks }
+        Self {
+            top: top_k(&output.logits, labels, k),
+            logits: output.logits.clone(),
+            blocks,
+        }
     }
 
-    /// The export file `excitations.json` for this run: the CLI's JSON shape (README, "The
-    /// command-line tool").
+    /// The export file `excitations.json` for this run: [`Report`], the CLI's `--json` line
+    /// without its timings.
     pub fn to_json(&self, model: &str, input: &str, backend: &str) -> String {
-        let excitations: Vec<_> = self
+        let excitations = self
             .blocks
             .iter()
-            .map(|b| serde_json::json!({"block": b.block, "values": b.values}))
+            .map(|b| Excitation {
+                block: &b.block,
+                values: &b.values,
+            })
             .collect();
-        serde_json::json!({
-            "model": model,
-            "input": input,
-            "backend": backend,
-            "top": self.top,
-            "excitations": excitations,
-        })
-        .to_string()
+        Report {
+            model,
+            input,
+            backend,
+            adapter: None,
+            fallback_reason: None,
+            top: &self.top,
+            logits: &self.logits,
+            excitations,
+            timings_ms: None,
+        }
+        .to_json()
     }
 
     /// The export file `excitations.csv`: `block,channel,gate,rank`, one row per channel.

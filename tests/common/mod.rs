@@ -19,7 +19,7 @@ pub struct Expected {
 pub fn expected(case: &Path) -> Expected {
     let bytes = std::fs::read(case.join("expected.safetensors")).expect("expected.safetensors");
     let file = Weights::parse(&bytes).expect("valid safetensors");
-    let take = |name: &str| file.take(name, file.shape(name).expect(name)).expect(name);
+    let take = |name: &str| file.take(name, &file.shape(name).expect(name)).expect(name);
     let shape: [usize; 4] = file
         .shape("input")
         .expect("input")
@@ -27,6 +27,7 @@ pub fn expected(case: &Path) -> Expected {
         .expect("NCHW input");
     let mut gates: Vec<(String, Vec<f32>)> = file
         .names()
+        .into_iter()
         .filter_map(|name| name.strip_prefix("gate/"))
         .map(|block| (block.to_owned(), take(&format!("gate/{block}"))))
         .collect();
