@@ -75,7 +75,7 @@ struct ClassifyArgs {
     /// How many classes to list.
     #[arg(long, value_name = "K", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
     top: u32,
-    /// One JSON object per input instead of text (the shape is in the README).
+    /// One JSON object per input instead of text (its shape: ARCHITECTURE.md, "The CLI").
     #[arg(long)]
     json: bool,
 }

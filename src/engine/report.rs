@@ -1,6 +1,6 @@
 //! What a run reports, in one place for the CLI and the page: the top-k, and the JSON object that
 //! is both `se-lens classify --json`'s line and the page's `excitations.json` export (its shape is
-//! the contract in the README, "The command-line tool").
+//! a contract: ARCHITECTURE.md, "Contracts").
 
 use serde::Serialize;
 
