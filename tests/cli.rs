@@ -420,7 +420,8 @@ fn the_json_line_is_the_pages_export_plus_timings() {
         &model.network,
         &Tensor::new([1, 3, 64, 80], data),
         &RunOptions::default(),
-    );
+    )
+    .expect("valid options");
     let page = RunView::new(&run, &model.labels, 5).to_json("seresnet18", path, "cpu");
     let page: serde_json::Value = serde_json::from_str(&page).expect("JSON");
     assert_eq!(cli, page);

@@ -12,10 +12,10 @@ use std::rc::Rc;
 
 use common::{committed_case, committed_cases, expected, full_size_cases};
 use se_lens::engine::{
-    max_abs_diff, Backend, BackendPreference, GateOverride, RunOptions, RunOutput, Tensor,
-    Tolerance,
+    max_abs_diff, Backend, BackendPreference, GateOverride, RunError, RunOptions, RunOutput,
+    Tensor, Tolerance,
 };
-use se_lens::gpu::{GpuContext, GpuModel};
+use se_lens::gpu::{GpuContext, GpuError, GpuModel};
 use se_lens::model::Model;
 
 const LOGITS: Tolerance = Tolerance::new(1e-4, 1e-4);
@@ -72,7 +72,7 @@ fn check_case(context: &Rc<GpuContext>, case: &Path) {
         .unwrap_or_else(|e| panic!("{name}: upload: {e}"));
     let gpu = pollster::block_on(gpu_model.forward(input, &options))
         .unwrap_or_else(|e| panic!("{name}: gpu run: {e}"));
-    let cpu = se_lens::cpu::forward(&model.network, input, &options);
+    let cpu = se_lens::cpu::forward(&model.network, input, &options).expect("valid options");
     let cpu_gates: Vec<_> = cpu
         .excitations
         .iter()
@@ -154,7 +154,7 @@ fn ablation_and_the_feature_map_tap_match_the_cpu() {
         .gate_overrides
         .insert(blocks[1].clone(), GateOverride::Values(edited.clone()));
     let gpu = pollster::block_on(gpu_model.forward(&input, &options)).expect("gpu run");
-    let cpu = se_lens::cpu::forward(&model.network, &input, &options);
+    let cpu = se_lens::cpu::forward(&model.network, &input, &options).expect("valid options");
     LOGITS.check(&gpu.logits, &cpu.logits).expect("logits");
     assert!(gpu.excitations[0].values.iter().all(|&g| g == 1.0));
     assert_eq!(gpu.excitations[1].values, edited.repeat(2));
@@ -174,10 +174,13 @@ fn ablation_and_the_feature_map_tap_match_the_cpu() {
         .expect("feature map");
 }
 
+/// A bad override is the caller's mistake, not the GPU's: one error, with one message, from the
+/// GPU, the CPU and the backend that chooses between them, and the GPU stays in use.
 #[test]
-fn a_bad_gate_override_falls_back_with_its_reason() {
+fn a_bad_gate_override_is_one_error_on_both_backends() {
     let (model, input) = tiny();
     let backend = pollster::block_on(Backend::new(&model.network, BackendPreference::Gpu));
+    let gpu = backend.gpu().expect("the GPU is in use");
     let block = model
         .network
         .se_blocks()
@@ -185,15 +188,48 @@ fn a_bad_gate_override_falls_back_with_its_reason() {
         .expect("an SE block")
         .name
         .clone();
+    let channels = model.network.se_blocks().next().unwrap().channels;
+    let expected = RunError::OverrideLength {
+        block: block.clone(),
+        given: 3,
+        channels,
+    };
+    assert_eq!(
+        expected.to_string(),
+        format!("the gate override for {block} has 3 values; the block has {channels} channels")
+    );
     let mut options = RunOptions::default();
     options
         .gate_overrides
         .insert(block, GateOverride::Values(vec![0.5; 3]));
-    assert!(pollster::block_on(backend.run_gpu(&input, &options)).is_none());
-    assert!(backend
-        .fallback_reason()
-        .expect("a reason")
-        .contains("3 values"));
+    match pollster::block_on(gpu.forward(&input, &options)) {
+        Err(GpuError::Options(error)) => assert_eq!(error, expected),
+        other => panic!("expected the options error, got {:?}", other.map(|_| ())),
+    }
+    assert_eq!(
+        se_lens::cpu::forward(&model.network, &input, &options),
+        Err(expected.clone())
+    );
+    assert_eq!(
+        pollster::block_on(backend.run(&model.network, &input, &options)),
+        Err(expected.clone())
+    );
+    assert_eq!(backend.fallback_reason(), None);
+    assert_eq!(backend.name(), "vulkan");
+
+    let mut unknown = RunOptions::default();
+    unknown
+        .gate_overrides
+        .insert("layer9.9.se".into(), GateOverride::Ones);
+    let error = RunError::UnknownBlock("layer9.9.se".into());
+    assert_eq!(
+        se_lens::cpu::forward(&model.network, &input, &unknown),
+        Err(error.clone())
+    );
+    assert_eq!(
+        pollster::block_on(backend.run(&model.network, &input, &unknown)),
+        Err(error)
+    );
 }
 
 #[test]

@@ -25,7 +25,8 @@ fn check_case(case: &Path, model_dir: &Path, logits_tol: Tolerance, gates_tol: T
     let name = case.display();
     let model = Model::load_dir(model_dir).unwrap_or_else(|e| panic!("{name}: {e}"));
     let expected = expected(case);
-    let output = se_lens::cpu::forward(&model.network, &expected.input, &RunOptions::default());
+    let output = se_lens::cpu::forward(&model.network, &expected.input, &RunOptions::default())
+        .expect("valid options");
     logits_tol
         .check(&output.logits, &expected.logits)
         .unwrap_or_else(|m| panic!("{name} logits: {m}"));
@@ -90,7 +91,8 @@ fn tiny_run(name: &str) -> (Model, Tensor, RunOutput) {
     let case = committed_case(name);
     let model = Model::load_dir(&case).expect("model");
     let input = expected(&case).input;
-    let normal = se_lens::cpu::forward(&model.network, &input, &RunOptions::default());
+    let normal = se_lens::cpu::forward(&model.network, &input, &RunOptions::default())
+        .expect("valid options");
     (model, input, normal)
 }
 
@@ -109,7 +111,7 @@ fn ablate_third_block(case: &str) {
     options
         .gate_overrides
         .insert(block.clone(), GateOverride::Ones);
-    let ablated = se_lens::cpu::forward(&model.network, &input, &options);
+    let ablated = se_lens::cpu::forward(&model.network, &input, &options).expect("valid options");
     assert!(ablated.excitations[2].values.iter().all(|&g| g == 1.0));
     assert_eq!(ablated.excitations[2].block, block);
     assert_ne!(
@@ -134,7 +136,8 @@ fn tap_every_block(case: &str) {
             feature_map: Some(se.name.clone()),
             ..RunOptions::default()
         };
-        let output = se_lens::cpu::forward(&model.network, &input, &options);
+        let output =
+            se_lens::cpu::forward(&model.network, &input, &options).expect("valid options");
         let tap = output.feature_map.expect("the feature map was asked for");
         assert_eq!(tap.block, se.name);
         assert_eq!(tap.map.shape[1], se.channels);

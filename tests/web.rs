@@ -47,8 +47,11 @@ async fn webgpu_matches_the_cpu_or_falls_back_with_a_reason() {
         let input = Tensor::pattern([1, 3, 61, 47]);
         let options = RunOptions::default();
         let backend = Backend::new(&model.network, BackendPreference::Gpu).await;
-        let output = backend.run(&model.network, &input, &options).await;
-        let cpu = se_lens::cpu::forward(&model.network, &input, &options);
+        let output = backend
+            .run(&model.network, &input, &options)
+            .await
+            .expect("valid options");
+        let cpu = se_lens::cpu::forward(&model.network, &input, &options).expect("valid options");
         match backend.name() {
             "webgpu" => {
                 assert_eq!(backend.fallback_reason(), None, "{case}");
@@ -91,7 +94,8 @@ fn matches_timm_on_wasm((config, weights, expected): Fixture, gates: usize) {
         &model.network,
         &Tensor::new(shape, take("input")),
         &RunOptions::default(),
-    );
+    )
+    .expect("valid options");
     Tolerance::new(1e-4, 1e-4)
         .check(&output.logits, &take("logits"))
         .unwrap();

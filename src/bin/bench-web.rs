@@ -64,7 +64,8 @@ impl Engine {
                 .map_err(|e| JsError::new(&e))?;
             let output = backend
                 .run(&model.network, &input, &RunOptions::default())
-                .await;
+                .await
+                .map_err(|e| JsError::new(&e.to_string()))?;
             Ok(Float32Array::from(&output.logits[..]).into())
         })
     }

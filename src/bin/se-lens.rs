@@ -157,7 +157,8 @@ fn classify(args: &ClassifyArgs) -> Result<(), Failed> {
         let preprocess = elapsed_ms(started);
         let started = Instant::now();
         let output =
-            pollster::block_on(backend.run(&model.network, &input, &RunOptions::default()));
+            pollster::block_on(backend.run(&model.network, &input, &RunOptions::default()))
+                .map_err(failed)?;
         let forward = elapsed_ms(started);
         let (adapter, fallback) = (backend.adapter(), backend.fallback_reason());
         if let Some(reason) = &fallback {
@@ -261,7 +262,8 @@ fn evaluate(args: &EvaluateArgs) -> Result<(), Failed> {
     }
     let results = cpu::map_items(&samples, |(class, path)| {
         let input = load_image(path, &model)?;
-        let output = cpu::forward(&model.network, &input, &RunOptions::default());
+        let output =
+            cpu::forward(&model.network, &input, &RunOptions::default()).map_err(failed)?;
         let predicted = (0..output.logits.len())
             .max_by(|&a, &b| {
                 output.logits[a]
@@ -355,7 +357,7 @@ fn bench(args: &BenchArgs) -> Result<(), Failed> {
     let backend = pollster::block_on(Backend::new(&model.network, args.backend.backend));
     let run = || {
         let started = Instant::now();
-        pollster::block_on(backend.run(&model.network, &input, &options));
+        pollster::block_on(backend.run(&model.network, &input, &options)).map_err(failed)?;
         match backend.fallback_reason() {
             Some(reason) => Err(failed(format!("the GPU is not usable: {reason}"))),
             None => Ok(elapsed_ms(started)),

@@ -4,13 +4,17 @@ use std::borrow::Cow;
 use super::squeeze_excite::{dense, excitation, scale_add_act};
 use super::{conv2d, conv2d_squeezed, global_avg_pool, pool2d};
 use crate::engine::{
-    Activation, Block, ExcitationTap, FeatureMapTap, GateOverride, Layer, Network, RunOptions,
-    RunOutput, Tensor,
+    Activation, Block, ExcitationTap, FeatureMapTap, GateOverride, Layer, Network, RunError,
+    RunOptions, RunOutput, Tensor,
 };
 
 /// Runs `network` on `input` (`[N, C, H, W]`, already normalised) on the CPU.
-pub fn forward(network: &Network, input: &Tensor, options: &RunOptions) -> RunOutput {
-    on_pool(|| Forward::new(network, input, options).finish())
+pub fn forward(
+    network: &Network,
+    input: &Tensor,
+    options: &RunOptions,
+) -> Result<RunOutput, RunError> {
+    on_pool(|| Ok(Forward::new(network, input, options)?.finish()))
 }
 
 /// A forward pass one block at a time, so a single-threaded caller (the browser) can
@@ -27,9 +31,14 @@ pub struct Forward<'a> {
 }
 
 impl<'a> Forward<'a> {
-    /// Runs the stem.
-    pub fn new(network: &'a Network, input: &Tensor, options: &'a RunOptions) -> Self {
-        Self {
+    /// Checks `options` against the network, then runs the stem.
+    pub fn new(
+        network: &'a Network,
+        input: &Tensor,
+        options: &'a RunOptions,
+    ) -> Result<Self, RunError> {
+        options.check(network.gate_widths())?;
+        Ok(Self {
             network,
             options,
             batch: input.shape[0],
@@ -37,7 +46,7 @@ impl<'a> Forward<'a> {
             done: 0,
             excitations: Vec::new(),
             feature_map: None,
-        }
+        })
     }
 
     /// `(blocks done, blocks in all)`.

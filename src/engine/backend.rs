@@ -3,7 +3,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use super::{Network, RunOptions, RunOutput, Tensor};
+use super::{Network, RunError, RunOptions, RunOutput, Tensor};
 use crate::cpu;
 use crate::gpu::{self, GpuContext, GpuModel};
 
@@ -112,12 +112,14 @@ impl Backend {
         self.fallback.borrow_mut().get_or_insert(reason);
     }
 
-    /// Runs on the GPU if this backend uses one. On failure it falls back with the reason and
-    /// returns `None`: the caller runs the CPU path (the app steps it, yielding).
+    /// Runs on the GPU if this backend uses one. On a GPU failure it falls back with the reason
+    /// and returns `None`: the caller runs the CPU path (the app steps it, yielding). Options the
+    /// CPU would refuse too return `None` without falling back: the CPU path reports them.
     pub async fn run_gpu(&self, input: &Tensor, options: &RunOptions) -> Option<RunOutput> {
         let model = self.gpu()?;
         match model.forward(input, options).await {
             Ok(output) => Some(output),
+            Err(gpu::GpuError::Options(_)) => None,
             Err(e) => {
                 self.fall_back(e.to_string());
                 None
@@ -126,9 +128,14 @@ impl Backend {
     }
 
     /// One run: the GPU if this backend has a working one, else the CPU.
-    pub async fn run(&self, network: &Network, input: &Tensor, options: &RunOptions) -> RunOutput {
+    pub async fn run(
+        &self,
+        network: &Network,
+        input: &Tensor,
+        options: &RunOptions,
+    ) -> Result<RunOutput, RunError> {
         match self.run_gpu(input, options).await {
-            Some(output) => output,
+            Some(output) => Ok(output),
             None => cpu::forward(network, input, options),
         }
     }
@@ -153,10 +160,12 @@ mod tests {
         let options = RunOptions::default();
         let backend = pollster::block_on(Backend::new(&model.network, BackendPreference::Gpu));
         assert_eq!(backend.name(), "vulkan", "{:?}", backend.fallback_reason());
-        let on_gpu = pollster::block_on(backend.run(&model.network, &input, &options));
+        let on_gpu = pollster::block_on(backend.run(&model.network, &input, &options))
+            .expect("valid options");
         let gpu_model = backend.gpu().expect("the GPU run did not fall back");
         gpu_model.context().simulate_device_loss();
-        let after_loss = pollster::block_on(backend.run(&model.network, &input, &options));
+        let after_loss = pollster::block_on(backend.run(&model.network, &input, &options))
+            .expect("valid options");
         assert_eq!(backend.name(), "cpu");
         let reason = backend.fallback_reason().expect("a reason");
         assert!(reason.contains("lost"), "{reason}");
@@ -164,6 +173,9 @@ mod tests {
         Tolerance::new(1e-4, 1e-4)
             .check(&after_loss.logits, &on_gpu.logits)
             .expect("same logits");
-        assert_eq!(after_loss, cpu::forward(&model.network, &input, &options));
+        assert_eq!(
+            after_loss,
+            cpu::forward(&model.network, &input, &options).expect("valid options")
+        );
     }
 }

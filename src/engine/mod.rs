@@ -18,6 +18,8 @@ pub use network::{
 };
 pub use npy::{read_npy, NpyError};
 pub use report::{top_k, Excitation, Prediction, Report, Timings};
-pub use run::{softmax, ExcitationTap, FeatureMapTap, GateOverride, RunOptions, RunOutput};
+pub use run::{
+    softmax, ExcitationTap, FeatureMapTap, GateOverride, RunError, RunOptions, RunOutput,
+};
 pub use tensor::Tensor;
 pub use tolerance::{max_abs_diff, Mismatch, Tolerance};

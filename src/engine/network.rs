@@ -260,6 +260,14 @@ impl Network {
     pub fn se_blocks(&self) -> impl Iterator<Item = &SqueezeExcite> {
         self.blocks.iter().filter_map(|block| block.se.as_ref())
     }
+
+    /// Every SE block's name and channel count, for [`super::RunOptions::check`].
+    pub fn gate_widths(&self) -> impl Iterator<Item = (&str, usize)> + Clone {
+        self.blocks
+            .iter()
+            .filter_map(|block| block.se.as_ref())
+            .map(|se| (se.name.as_str(), se.channels))
+    }
 }
 
 #[cfg(test)]

@@ -28,6 +28,9 @@ pub enum GpuError {
     Readback(String),
     #[error("the GPU result failed the sanity check: {0}")]
     Insane(String),
+    /// Not the GPU's fault: the CPU would refuse the same options (no fallback).
+    #[error(transparent)]
+    Options(#[from] crate::engine::RunError),
 }
 
 /// The first adapter wgpu offers (Vulkan natively, WebGPU in the browser).

@@ -123,6 +123,12 @@ impl GpuModel {
         input: &Tensor,
         options: &RunOptions,
     ) -> Result<RunOutput, GpuError> {
+        let widths = self
+            .blocks
+            .iter()
+            .filter_map(|block| block.se.as_ref())
+            .map(|se| (se.name.as_str(), se.channels));
+        options.check(widths)?;
         self.context.check_alive()?;
         let batch = input.shape[0];
         let mut encoder = self.context.encoder();
@@ -248,15 +254,8 @@ fn excitation(
         Some(GateOverride::Ones) => {
             encoder.upload(&Tensor::new(shape, vec![1.0; batch * se.channels]))
         }
-        Some(GateOverride::Values(gate)) if gate.len() == se.channels => {
-            encoder.upload(&Tensor::new(shape, gate.repeat(batch)))
-        }
-        Some(GateOverride::Values(gate)) => Err(GpuError::Rejected(format!(
-            "the gate override for {} has {} values; the block has {} channels",
-            se.name,
-            gate.len(),
-            se.channels
-        ))),
+        // (Its length was checked by `RunOptions::check` before the pass.)
+        Some(GateOverride::Values(gate)) => encoder.upload(&Tensor::new(shape, gate.repeat(batch))),
     }
 }
 

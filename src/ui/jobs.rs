@@ -93,7 +93,9 @@ pub async fn channel_detail(
         feature_map: Some(block.to_string()),
         ..RunOptions::default()
     };
-    let output = forward(model, backend, &input, &options, None).await.output;
+    let output = forward(model, backend, &input, &options, None)
+        .await?
+        .output;
     let gate = output
         .excitations
         .iter()
@@ -124,7 +126,9 @@ pub async fn se_steps(
         feature_map: Some(block.to_string()),
         ..RunOptions::default()
     };
-    let output = forward(model, backend, &input, &options, None).await.output;
+    let output = forward(model, backend, &input, &options, None)
+        .await?
+        .output;
     let tap = output
         .feature_map
         .as_ref()
@@ -139,7 +143,7 @@ pub async fn se_steps(
         .into(),
         ..RunOptions::default()
     };
-    let without_sigmoid = forward(model, backend, &input, &raw, None).await.output;
+    let without_sigmoid = forward(model, backend, &input, &raw, None).await?.output;
     let top = |output: &RunOutput| RunView::new(output, &model.labels, TOP_K).top;
     Ok(SeSteps::new(
         tap,
@@ -213,7 +217,7 @@ pub async fn class_stats_from_files(
         };
         let input = model_input(model, &image)?;
         let output = forward(model, backend, &input, &RunOptions::default(), None)
-            .await
+            .await?
             .output;
         sums.add(*class, &output.excitations);
     }
@@ -296,7 +300,7 @@ pub async fn classify(
         &RunOptions::default(),
         Some(&progress),
     )
-    .await;
+    .await?;
     let ablated = if ablated.is_empty() {
         None
     } else {
@@ -307,7 +311,7 @@ pub async fn classify(
                 .collect(),
             ..RunOptions::default()
         };
-        let ran = forward(model, backend, &input, &options, Some(&progress)).await;
+        let ran = forward(model, backend, &input, &options, Some(&progress)).await?;
         Some(Rc::new(RunView::new(&ran.output, &model.labels, TOP_K)))
     };
     Ok(Outcome {
@@ -337,19 +341,19 @@ async fn forward(
     input: &Tensor,
     options: &RunOptions,
     progress: Option<&Callback<(usize, usize)>>,
-) -> Ran {
+) -> Result<Ran, String> {
     let started = now_ms();
     if let Some(output) = run_gpu(backend, input, options).await {
         let backend = backend.name();
-        return Ran {
+        return Ok(Ran {
             output,
             ms: now_ms() - started,
             backend,
-        };
+        });
     }
     let mut ms = 0.0;
     let started = now_ms();
-    let mut run = cpu::Forward::new(&model.network, input, options);
+    let mut run = cpu::Forward::new(&model.network, input, options).map_err(|e| e.to_string())?;
     ms += now_ms() - started;
     loop {
         if let Some(progress) = progress {
@@ -366,11 +370,11 @@ async fn forward(
     let started = now_ms();
     let output = run.finish();
     ms += now_ms() - started;
-    Ran {
+    Ok(Ran {
         output,
         ms,
         backend: "cpu",
-    }
+    })
 }
 
 /// The GPU run, if the backend has a GPU and it answers in time; otherwise the backend falls
