@@ -13,8 +13,8 @@ step "rustfmt"
 cargo fmt --check
 
 step "clippy: wasm32, and wasm32 with threads"
-# (the CLI is native only: clap is a native dependency)
-wasm_cargo clippy --quiet --target "$WASM_TARGET" --features web --lib --test web --bin app --bin bench-web -- -D warnings
+# (what make test builds for wasm32: the library, the wasm tests with every binary, the app)
+wasm_cargo clippy --quiet --target "$WASM_TARGET" --features web --lib --bins --test web -- -D warnings
 wasm_threads_cargo clippy --quiet --target "$WASM_TARGET" --features web --bin app -- -D warnings
 
 step "native tests on the committed fixtures, linted"
