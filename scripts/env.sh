@@ -71,3 +71,7 @@ wasm_bindgen_version() {
 linted() {
     RUSTC_WORKSPACE_WRAPPER="$(command -v clippy-driver)" CLIPPY_ARGS="-Dwarnings__CLIPPY_HACKERY__" "$@"
 }
+
+# A step of make test or make check: its name and the time since the script started, so a slow
+# step is easy to find.
+step() { printf '\n\033[1m== %s\033[0m  (at %dm%02ds)\n' "$*" $((SECONDS / 60)) $((SECONDS % 60)); }

@@ -5,9 +5,6 @@ set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
 
-# Each step prints the time since `make test` started, so a slow step is easy to find.
-step() { printf '\n\033[1m== %s\033[0m  (at %dm%02ds)\n' "$*" $((SECONDS / 60)) $((SECONDS % 60)); }
-
 step "rustfmt"
 cargo fmt --check
 
