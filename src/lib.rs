@@ -12,8 +12,10 @@
 
 pub mod cpu;
 pub mod engine;
+pub mod exec;
 pub mod gpu;
 pub mod model;
 pub mod preprocess;
+pub mod runtime;
 
 pub mod ui;

@@ -416,8 +416,8 @@ fn the_json_line_is_the_pages_export_plus_timings() {
     let model = Model::load_dir(Path::new(TINY)).expect("tiny model");
     let bytes = std::fs::read(&input).unwrap();
     let (_, data) = se_lens::engine::read_npy(&bytes).expect("npy");
-    let run = se_lens::cpu::forward(
-        &model.network,
+    let run = se_lens::exec::cpu::forward(
+        &model.graph,
         &Tensor::new([1, 3, 64, 80], data),
         &RunOptions::default(),
     )

@@ -9,7 +9,7 @@
 
 use std::rc::Rc;
 
-use se_lens::engine::{Activation, Conv2d, Padding, Pool, PoolKind, Tensor, Tolerance};
+use se_lens::engine::{Activation, BinaryOp, Conv2d, Padding, Pool, PoolKind, Tensor, Tolerance};
 use se_lens::gpu::{GpuContext, GpuConv, GpuDense, GpuError};
 use se_lens::{cpu, gpu::Encoder};
 
@@ -228,14 +228,50 @@ fn scale_add_act_and_scale_match_cpu() {
             cpu::scale_add_act(&mut cpu, gate_values, Some(&shortcut), act);
             check(&format!("{shape:?} gated {gated} {act:?}"), &gpu, &cpu);
         }
-        let gpu = run_on_gpu(&context, &x, |e, y| {
-            let g = e.upload(&gates)?;
-            e.scale(&y, &g)?;
-            Ok(y)
+    }
+}
+
+#[test]
+fn binary_ops_activations_and_concat_match_cpu() {
+    let context = context();
+    let mut rng = Rng(17);
+    for shape in [[1, 3, 5, 7], [2, 16, 9, 9], [1, 64, 56, 56]] {
+        // Divisors kept away from zero, where a quotient is inf on either side.
+        let away_from_zero = |mut t: Tensor| {
+            t.data.iter_mut().for_each(|v| *v = 0.5 + v.abs());
+            t
+        };
+        let a = rng.tensor(shape);
+        let full = away_from_zero(rng.tensor(shape));
+        let per_channel = away_from_zero(rng.tensor([shape[0], shape[1], 1, 1]));
+        for op in [BinaryOp::Add, BinaryOp::Sub, BinaryOp::Mul, BinaryOp::Div] {
+            for b in [&full, &per_channel] {
+                let gpu = run_on_gpu(&context, &a, |e, x| {
+                    let b = e.upload(b)?;
+                    e.binary(op, &x, &b, Activation::None)?;
+                    Ok(x)
+                });
+                let mut cpu = a.clone();
+                cpu::binary(&mut cpu, op, b);
+                check(&format!("{shape:?} {op:?} by {:?}", b.shape), &gpu, &cpu);
+            }
+        }
+        for act in [Activation::Relu, Activation::Silu, Activation::HardSigmoid] {
+            let gpu = run_on_gpu(&context, &a, |e, x| {
+                e.activation(&x, act)?;
+                Ok(x)
+            });
+            let mut cpu = a.clone();
+            cpu::activation(&mut cpu, act);
+            check(&format!("{shape:?} {act:?}"), &gpu, &cpu);
+        }
+        let narrow = rng.tensor([shape[0], 5, shape[2], shape[3]]);
+        let gpu = run_on_gpu(&context, &a, |e, x| {
+            let narrow = e.upload(&narrow)?;
+            e.concat(&[&narrow, &x, &narrow])
         });
-        let mut cpu = x.clone();
-        cpu::scale_add_act(&mut cpu, Some(&gates.data), None, Activation::None);
-        check(&format!("{shape:?} scale alone"), &gpu, &cpu);
+        let cpu = cpu::concat(&[&narrow, &a, &narrow]);
+        check(&format!("{shape:?} concat"), &gpu, &cpu);
     }
 }
 

@@ -9,14 +9,16 @@ mod common;
 
 use std::path::Path;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use common::{committed_case, committed_cases, expected, full_size_cases};
 use se_lens::engine::{
-    max_abs_diff, Backend, BackendPreference, GateOverride, RunError, RunOptions, RunOutput,
-    Tensor, Tolerance,
+    max_abs_diff, GateOverride, RunError, RunOptions, RunOutput, Tensor, Tolerance,
 };
-use se_lens::gpu::{GpuContext, GpuError, GpuModel};
+use se_lens::exec::gpu::GpuGraph;
+use se_lens::gpu::{GpuContext, GpuError};
 use se_lens::model::Model;
+use se_lens::runtime::{Backend, BackendPreference};
 
 const LOGITS: Tolerance = Tolerance::new(1e-4, 1e-4);
 const GATES: Tolerance = Tolerance::new(0.0, 1e-4);
@@ -68,11 +70,14 @@ fn check_case(context: &Rc<GpuContext>, case: &Path) {
     let expected = expected(case);
     let input = &expected.input;
     let options = RunOptions::default();
-    let gpu_model = pollster::block_on(GpuModel::upload(Rc::clone(context), &model.network))
-        .unwrap_or_else(|e| panic!("{name}: upload: {e}"));
+    let gpu_model = pollster::block_on(GpuGraph::upload(
+        Rc::clone(context),
+        Arc::clone(&model.graph),
+    ))
+    .unwrap_or_else(|e| panic!("{name}: upload: {e}"));
     let gpu = pollster::block_on(gpu_model.forward(input, &options))
         .unwrap_or_else(|e| panic!("{name}: gpu run: {e}"));
-    let cpu = se_lens::cpu::forward(&model.network, input, &options).expect("valid options");
+    let cpu = se_lens::exec::cpu::forward(&model.graph, input, &options).expect("valid options");
     let cpu_gates: Vec<_> = cpu
         .excitations
         .iter()
@@ -130,16 +135,18 @@ fn tiny() -> (Model, Tensor) {
 fn ablation_and_the_feature_map_tap_match_the_cpu() {
     let context = context();
     let (model, input) = tiny();
-    let gpu_model = pollster::block_on(GpuModel::upload(context, &model.network)).expect("upload");
+    let gpu_model =
+        pollster::block_on(GpuGraph::upload(context, Arc::clone(&model.graph))).expect("upload");
     let blocks: Vec<String> = model
-        .network
-        .se_blocks()
+        .graph
+        .se_blocks
+        .iter()
         .map(|se| se.name.clone())
         .collect();
     let channels = model
-        .network
-        .se_blocks()
-        .nth(1)
+        .graph
+        .se_blocks
+        .get(1)
         .expect("two SE blocks")
         .channels;
     let edited: Vec<f32> = (0..channels).map(|i| (i % 5) as f32 * 0.3).collect();
@@ -154,7 +161,7 @@ fn ablation_and_the_feature_map_tap_match_the_cpu() {
         .gate_overrides
         .insert(blocks[1].clone(), GateOverride::Values(edited.clone()));
     let gpu = pollster::block_on(gpu_model.forward(&input, &options)).expect("gpu run");
-    let cpu = se_lens::cpu::forward(&model.network, &input, &options).expect("valid options");
+    let cpu = se_lens::exec::cpu::forward(&model.graph, &input, &options).expect("valid options");
     LOGITS.check(&gpu.logits, &cpu.logits).expect("logits");
     assert!(gpu.excitations[0].values.iter().all(|&g| g == 1.0));
     assert_eq!(gpu.excitations[1].values, edited.repeat(2));
@@ -179,16 +186,16 @@ fn ablation_and_the_feature_map_tap_match_the_cpu() {
 #[test]
 fn a_bad_gate_override_is_one_error_on_both_backends() {
     let (model, input) = tiny();
-    let backend = pollster::block_on(Backend::new(&model.network, BackendPreference::Gpu));
+    let backend = pollster::block_on(Backend::new(&model.graph, BackendPreference::Gpu));
     let gpu = backend.gpu().expect("the GPU is in use");
     let block = model
-        .network
-        .se_blocks()
-        .next()
+        .graph
+        .se_blocks
+        .first()
         .expect("an SE block")
         .name
         .clone();
-    let channels = model.network.se_blocks().next().unwrap().channels;
+    let channels = model.graph.se_blocks.first().unwrap().channels;
     let expected = RunError::OverrideLength {
         block: block.clone(),
         given: 3,
@@ -207,11 +214,11 @@ fn a_bad_gate_override_is_one_error_on_both_backends() {
         other => panic!("expected the options error, got {:?}", other.map(|_| ())),
     }
     assert_eq!(
-        se_lens::cpu::forward(&model.network, &input, &options),
+        se_lens::exec::cpu::forward(&model.graph, &input, &options),
         Err(expected.clone())
     );
     assert_eq!(
-        pollster::block_on(backend.run(&model.network, &input, &options)),
+        pollster::block_on(backend.run(&model.graph, &input, &options)),
         Err(expected.clone())
     );
     assert_eq!(backend.fallback_reason(), None);
@@ -223,11 +230,11 @@ fn a_bad_gate_override_is_one_error_on_both_backends() {
         .insert("layer9.9.se".into(), GateOverride::Ones);
     let error = RunError::UnknownBlock("layer9.9.se".into());
     assert_eq!(
-        se_lens::cpu::forward(&model.network, &input, &unknown),
+        se_lens::exec::cpu::forward(&model.graph, &input, &unknown),
         Err(error.clone())
     );
     assert_eq!(
-        pollster::block_on(backend.run(&model.network, &input, &unknown)),
+        pollster::block_on(backend.run(&model.graph, &input, &unknown)),
         Err(error)
     );
 }
@@ -235,7 +242,7 @@ fn a_bad_gate_override_is_one_error_on_both_backends() {
 #[test]
 fn auto_leaves_a_software_adapter_alone() {
     let (model, _) = tiny();
-    let backend = pollster::block_on(Backend::new(&model.network, BackendPreference::Auto));
+    let backend = pollster::block_on(Backend::new(&model.graph, BackendPreference::Auto));
     // CI has only lavapipe; on a machine with a hardware GPU, auto uses it.
     let context = pollster::block_on(GpuContext::new()).expect("an adapter");
     if context.is_software() {
@@ -250,7 +257,7 @@ fn auto_leaves_a_software_adapter_alone() {
 #[test]
 fn the_cpu_preference_never_opens_a_device() {
     let (model, _) = tiny();
-    let backend = pollster::block_on(Backend::new(&model.network, BackendPreference::Cpu));
+    let backend = pollster::block_on(Backend::new(&model.graph, BackendPreference::Cpu));
     assert_eq!(
         (backend.name(), backend.fallback_reason(), backend.adapter()),
         ("cpu", None, None)

@@ -25,7 +25,7 @@ fn check_case(case: &Path, model_dir: &Path, logits_tol: Tolerance, gates_tol: T
     let name = case.display();
     let model = Model::load_dir(model_dir).unwrap_or_else(|e| panic!("{name}: {e}"));
     let expected = expected(case);
-    let output = se_lens::cpu::forward(&model.network, &expected.input, &RunOptions::default())
+    let output = se_lens::exec::cpu::forward(&model.graph, &expected.input, &RunOptions::default())
         .expect("valid options");
     logits_tol
         .check(&output.logits, &expected.logits)
@@ -91,7 +91,7 @@ fn tiny_run(name: &str) -> (Model, Tensor, RunOutput) {
     let case = committed_case(name);
     let model = Model::load_dir(&case).expect("model");
     let input = expected(&case).input;
-    let normal = se_lens::cpu::forward(&model.network, &input, &RunOptions::default())
+    let normal = se_lens::exec::cpu::forward(&model.graph, &input, &RunOptions::default())
         .expect("valid options");
     (model, input, normal)
 }
@@ -111,7 +111,8 @@ fn ablate_third_block(case: &str) {
     options
         .gate_overrides
         .insert(block.clone(), GateOverride::Ones);
-    let ablated = se_lens::cpu::forward(&model.network, &input, &options).expect("valid options");
+    let ablated =
+        se_lens::exec::cpu::forward(&model.graph, &input, &options).expect("valid options");
     assert!(ablated.excitations[2].values.iter().all(|&g| g == 1.0));
     assert_eq!(ablated.excitations[2].block, block);
     assert_ne!(
@@ -131,19 +132,20 @@ fn the_tapped_feature_map_is_what_the_gate_was_computed_from() {
 
 fn tap_every_block(case: &str) {
     let (model, input, normal) = tiny_run(case);
-    for (index, se) in model.network.se_blocks().enumerate() {
+    for (index, se) in model.graph.se_blocks.iter().enumerate() {
         let options = RunOptions {
             feature_map: Some(se.name.clone()),
             ..RunOptions::default()
         };
         let output =
-            se_lens::cpu::forward(&model.network, &input, &options).expect("valid options");
+            se_lens::exec::cpu::forward(&model.graph, &input, &options).expect("valid options");
         let tap = output.feature_map.expect("the feature map was asked for");
         assert_eq!(tap.block, se.name);
         assert_eq!(tap.map.shape[1], se.channels);
         // Squeezing and exciting the tapped map gives exactly the gate the run reported.
         let squeezed = se_lens::cpu::global_avg_pool(&tap.map);
-        let gate = se_lens::cpu::excitation(&squeezed.data, se);
+        let excitation = model.graph.excitation(se).expect("a classic excitation");
+        let gate = se_lens::cpu::excitation_steps(&squeezed.data, excitation).gates;
         assert_eq!(gate, output.excitations[index].values);
         assert_eq!(output.logits, normal.logits, "tapping changed the result");
     }

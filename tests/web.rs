@@ -1,8 +1,9 @@
 //! The engine compiled to wasm32, run in headless Chromium by wasm-bindgen-test.
 #![cfg(target_arch = "wasm32")]
 
-use se_lens::engine::{Backend, BackendPreference, RunOptions, Tensor, Tolerance};
+use se_lens::engine::{RunOptions, Tensor, Tolerance};
 use se_lens::model::{Model, Weights};
+use se_lens::runtime::{Backend, BackendPreference};
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -46,12 +47,13 @@ async fn webgpu_matches_the_cpu_or_falls_back_with_a_reason() {
         let model = Model::from_bytes(config, weights).expect("tiny model loads");
         let input = Tensor::pattern([1, 3, 61, 47]);
         let options = RunOptions::default();
-        let backend = Backend::new(&model.network, BackendPreference::Gpu).await;
+        let backend = Backend::new(&model.graph, BackendPreference::Gpu).await;
         let output = backend
-            .run(&model.network, &input, &options)
+            .run(&model.graph, &input, &options)
             .await
             .expect("valid options");
-        let cpu = se_lens::cpu::forward(&model.network, &input, &options).expect("valid options");
+        let cpu =
+            se_lens::exec::cpu::forward(&model.graph, &input, &options).expect("valid options");
         match backend.name() {
             "webgpu" => {
                 assert_eq!(backend.fallback_reason(), None, "{case}");
@@ -90,8 +92,8 @@ fn matches_timm_on_wasm((config, weights, expected): Fixture, gates: usize) {
         .expect("input")
         .try_into()
         .expect("NCHW");
-    let output = se_lens::cpu::forward(
-        &model.network,
+    let output = se_lens::exec::cpu::forward(
+        &model.graph,
         &Tensor::new(shape, take("input")),
         &RunOptions::default(),
     )

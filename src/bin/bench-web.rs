@@ -5,8 +5,9 @@
 use std::rc::Rc;
 
 use js_sys::{Float32Array, Promise};
-use se_lens::engine::{Backend, BackendPreference, RunOptions, Tensor};
+use se_lens::engine::{RunOptions, Tensor};
 use se_lens::model::Model;
+use se_lens::runtime::{Backend, BackendPreference};
 use wasm_bindgen::prelude::*;
 
 /// A model on its backend.
@@ -26,7 +27,7 @@ impl Engine {
         let preference = BackendPreference::parse(&backend)
             .ok_or_else(|| JsError::new(&format!("unknown backend {backend}")))?;
         let model = Model::from_bytes(&config, &weights)?;
-        let backend = Backend::new(&model.network, preference).await;
+        let backend = Backend::new(&model.graph, preference).await;
         Ok(Engine {
             inner: Rc::new((model, backend)),
         })
@@ -59,11 +60,11 @@ impl Engine {
             }
             let input = Tensor::new([1, channels, height, width], input);
             model
-                .network
+                .graph
                 .check_input(input.shape)
                 .map_err(|e| JsError::new(&e))?;
             let output = backend
-                .run(&model.network, &input, &RunOptions::default())
+                .run(&model.graph, &input, &RunOptions::default())
                 .await
                 .map_err(|e| JsError::new(&e.to_string()))?;
             Ok(Float32Array::from(&output.logits[..]).into())

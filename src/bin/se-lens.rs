@@ -11,11 +11,12 @@ use std::time::Instant;
 use clap::{Args, Parser, Subcommand};
 
 use se_lens::engine::{
-    class_of_folder, read_npy, top_k, Backend, BackendPreference, ClassStatsSums, Excitation,
-    Report, RunOptions, Tensor, Timings,
+    class_of_folder, read_npy, top_k, Activation, ClassStatsSums, Excitation, Report, RunOptions,
+    Tensor, Timings,
 };
 use se_lens::model::Model;
-use se_lens::{cpu, preprocess};
+use se_lens::runtime::{Backend, BackendPreference};
+use se_lens::{cpu, exec, preprocess};
 
 /// Squeeze-and-Excitation networks with every channel's excitation exposed.
 ///
@@ -145,7 +146,7 @@ fn load_model(arg: &ModelArg) -> Result<Model, Failed> {
 fn classify(args: &ClassifyArgs) -> Result<(), Failed> {
     let started = Instant::now();
     let model = load_model(&args.model)?;
-    let backend = pollster::block_on(Backend::new(&model.network, args.backend.backend));
+    let backend = pollster::block_on(Backend::new(&model.graph, args.backend.backend));
     let load = elapsed_ms(started);
     let inputs: Vec<&PathBuf> = args.tensor.iter().chain(&args.images).collect();
     for path in inputs {
@@ -156,9 +157,8 @@ fn classify(args: &ClassifyArgs) -> Result<(), Failed> {
         };
         let preprocess = elapsed_ms(started);
         let started = Instant::now();
-        let output =
-            pollster::block_on(backend.run(&model.network, &input, &RunOptions::default()))
-                .map_err(failed)?;
+        let output = pollster::block_on(backend.run(&model.graph, &input, &RunOptions::default()))
+            .map_err(failed)?;
         let forward = elapsed_ms(started);
         let (adapter, fallback) = (backend.adapter(), backend.fallback_reason());
         if let Some(reason) = &fallback {
@@ -220,11 +220,11 @@ fn load_tensor(path: &Path, model: &Model) -> Result<Tensor, Failed> {
         failed(format!(
             "{}: shape {shape:?}; expected [1, {}, H, W] (one NCHW image, already normalised)",
             path.display(),
-            model.network.in_channels
+            model.graph.in_channels()
         ))
     })?;
     model
-        .network
+        .graph
         .check_input(shape)
         .map_err(|e| failed(format!("{}: {e}", path.display())))?;
     if shape[0] != 1 {
@@ -263,7 +263,7 @@ fn evaluate(args: &EvaluateArgs) -> Result<(), Failed> {
     let results = cpu::map_items(&samples, |(class, path)| {
         let input = load_image(path, &model)?;
         let output =
-            cpu::forward(&model.network, &input, &RunOptions::default()).map_err(failed)?;
+            exec::cpu::forward(&model.graph, &input, &RunOptions::default()).map_err(failed)?;
         let predicted = (0..output.logits.len())
             .max_by(|&a, &b| {
                 output.logits[a]
@@ -351,13 +351,13 @@ fn backend_preference(text: &str) -> Result<BackendPreference, String> {
 fn bench(args: &BenchArgs) -> Result<(), Failed> {
     let (size, runs) = (args.size as usize, args.runs as usize);
     let model = load_model(&args.model)?;
-    let mut input = Tensor::pattern([1, model.network.in_channels, size, size]);
+    let mut input = Tensor::pattern([1, model.graph.in_channels(), size, size]);
     input.data.iter_mut().for_each(|v| *v *= 2.0);
     let options = RunOptions::default();
-    let backend = pollster::block_on(Backend::new(&model.network, args.backend.backend));
+    let backend = pollster::block_on(Backend::new(&model.graph, args.backend.backend));
     let run = || {
         let started = Instant::now();
-        pollster::block_on(backend.run(&model.network, &input, &options)).map_err(failed)?;
+        pollster::block_on(backend.run(&model.graph, &input, &options)).map_err(failed)?;
         match backend.fallback_reason() {
             Some(reason) => Err(failed(format!("the GPU is not usable: {reason}"))),
             None => Ok(elapsed_ms(started)),
@@ -369,7 +369,7 @@ fn bench(args: &BenchArgs) -> Result<(), Failed> {
     let mut times = (0..runs).map(|_| run()).collect::<Result<Vec<f64>, _>>()?;
     times.sort_by(f64::total_cmp);
     let median = times[times.len() / 2];
-    let gflop = 2.0 * model.network.macs(size, size) as f64 / 1e9;
+    let gflop = 2.0 * model.graph.macs(size, size) as f64 / 1e9;
     println!(
         "{}",
         serde_json::json!({
@@ -391,18 +391,21 @@ fn bench(args: &BenchArgs) -> Result<(), Failed> {
 /// One JSON object: the model as SE Lens reads it, and where it would run.
 fn probe(args: &ProbeArgs) -> Result<(), Failed> {
     let model = load_model(&args.model)?;
-    let network = &model.network;
+    let graph = &model.graph;
     let [channels, height, width] = model.config.pretrained_cfg.input_size;
-    let backend = pollster::block_on(Backend::new(network, args.backend.backend));
-    let se_blocks: Vec<_> = network
-        .se_blocks()
+    let backend = pollster::block_on(Backend::new(graph, args.backend.backend));
+    let name = |act: Activation| format!("{act:?}").to_lowercase();
+    let se_blocks: Vec<_> = graph
+        .se_blocks
+        .iter()
         .map(|se| {
+            let excitation = graph.excitation(se);
             serde_json::json!({
                 "block": se.name,
                 "channels": se.channels,
-                "reduced": se.reduced,
-                "act": format!("{:?}", se.act).to_lowercase(),
-                "gate": format!("{:?}", se.gate).to_lowercase(),
+                "reduced": excitation.map(|e| e.fc1.out_features),
+                "act": excitation.map(|e| name(e.fc1.act)),
+                "gate": graph.gate_function(se).map(name),
             })
         })
         .collect();
@@ -412,8 +415,9 @@ fn probe(args: &ProbeArgs) -> Result<(), Failed> {
             "model": model.config.architecture,
             "input_size": [channels, height, width],
             "classes": model.labels.len(),
-            "blocks": network.blocks.len(),
-            "gflop": 2.0 * network.macs(height, width) as f64 / 1e9,
+            "nodes": graph.nodes.len(),
+            "stages": graph.stages.len(),
+            "gflop": 2.0 * graph.macs(height, width) as f64 / 1e9,
             "se_blocks": se_blocks,
             "backend": backend.name(),
             "adapter": backend.adapter(),

@@ -4,7 +4,7 @@
 //! thread where it does not.
 
 mod conv2d;
-mod forward;
+mod elementwise;
 mod gemm;
 mod global_avg_pool;
 mod parallel;
@@ -15,8 +15,8 @@ pub mod threads;
 mod winograd;
 
 pub use conv2d::{conv2d, conv2d_squeezed};
-pub use forward::{forward, Forward};
+pub use elementwise::{activation, binary, concat};
 pub use global_avg_pool::global_avg_pool;
-pub use parallel::{map_items, thread_count, use_one_thread};
+pub use parallel::{map_items, on_pool, thread_count, use_one_thread};
 pub use pool::pool2d;
-pub use squeeze_excite::{excitation, excitation_steps, scale_add_act, ExcitationSteps};
+pub use squeeze_excite::{excitation_steps, linear, scale_add_act, ExcitationSteps};

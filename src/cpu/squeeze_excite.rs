@@ -1,18 +1,20 @@
 use super::parallel::{for_each_chunk, for_each_chunk_reading};
-use crate::engine::{Activation, SqueezeExcite, Tensor};
+use crate::engine::graph::Excitation;
+use crate::engine::{Activation, Linear, Tensor};
 
 /// Output rows per parallel task of [`dense`]: the SE FCs of deep stages and the head read
 /// megabytes of weights, worth splitting; the small ones stay one task.
 const ROWS_PER_TASK: usize = 64;
 
-/// The excitation on the squeezed vectors (`[batch, channels]`, the per-channel means):
-/// FC → ReLU → FC → sigmoid (or the block's own activation and gate); returns the gates,
-/// `[batch, channels]`.
-pub fn excitation(squeezed: &[f32], se: &SqueezeExcite) -> Vec<f32> {
-    squeezed
-        .chunks_exact(se.channels)
-        .flat_map(|z| excitation_steps(z, se).gates)
-        .collect()
+/// A linear layer and its activation on every image of `x` (`in_features` values per image):
+/// `[N, out, 1, 1]`.
+pub fn linear(x: &Tensor, linear: &Linear) -> Tensor {
+    let data = x
+        .data
+        .chunks_exact(linear.in_features)
+        .flat_map(|features| dense(&linear.weight, &linear.bias, features, linear.act))
+        .collect();
+    Tensor::new([x.shape[0], linear.out_features, 1, 1], data)
 }
 
 /// Every intermediate of one image's excitation (the teaching view shows each).
@@ -26,11 +28,13 @@ pub struct ExcitationSteps {
     pub gates: Vec<f32>,
 }
 
-/// The excitation of one squeezed vector `z` (`channels` values), step by step.
-pub fn excitation_steps(z: &[f32], se: &SqueezeExcite) -> ExcitationSteps {
-    let hidden = dense(&se.fc1_weight, &se.fc1_bias, z, se.act);
-    let logits = dense(&se.fc2_weight, &se.fc2_bias, &hidden, Activation::None);
-    let gates = logits.iter().map(|&v| se.gate.apply(v)).collect();
+/// The classic excitation of one squeezed vector `z` (`channels` values), step by step: `fc1`
+/// with its activation, then `fc2` before and after its (gate) activation.
+pub fn excitation_steps(z: &[f32], excitation: Excitation) -> ExcitationSteps {
+    let (fc1, fc2) = (excitation.fc1, excitation.fc2);
+    let hidden = dense(&fc1.weight, &fc1.bias, z, fc1.act);
+    let logits = dense(&fc2.weight, &fc2.bias, &hidden, Activation::None);
+    let gates = logits.iter().map(|&v| fc2.act.apply(v)).collect();
     ExcitationSteps {
         hidden,
         logits,
@@ -70,7 +74,7 @@ pub fn scale_add_act(
 }
 
 /// `act(weight · x + bias)` for a row-major `[out, in]` weight.
-pub(super) fn dense(weight: &[f32], bias: &[f32], x: &[f32], act: Activation) -> Vec<f32> {
+fn dense(weight: &[f32], bias: &[f32], x: &[f32], act: Activation) -> Vec<f32> {
     let mut out = bias.to_vec();
     for_each_chunk_reading(&mut out, ROWS_PER_TASK, x.len(), |task, rows| {
         let first = task * ROWS_PER_TASK;

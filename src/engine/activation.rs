@@ -39,6 +39,11 @@ impl Activation {
         }
     }
 
+    /// Whether every output lies in [0, 1] (the sigmoid and its hard twin).
+    pub fn is_bounded(self) -> bool {
+        matches!(self, Activation::Sigmoid | Activation::HardSigmoid)
+    }
+
     /// The code the WGSL kernels switch on (`activation.wgsl`).
     pub fn code(self) -> u32 {
         self as u32

@@ -1,17 +1,19 @@
-//! The engine: the network, its taps, and the backends that run it.
+//! The engine's bottom layer: the graph IR and its passes, tensors, what a run takes and
+//! returns. It depends on nothing else of the crate.
 
 mod activation;
-mod backend;
 mod class_stats;
+pub mod graph;
 mod network;
 mod npy;
+pub mod passes;
 mod report;
 mod run;
 mod tensor;
 mod tolerance;
 
-pub use backend::{Backend, BackendPreference};
 pub use class_stats::{class_of_folder, BlockClassStats, ClassStats, ClassStatsSums};
+pub use graph::{BinaryOp, Graph, GraphBuilder, GraphError, Op, SeBlock};
 pub use network::{
     Activation, Block, Conv2d, ConvGeometry, Layer, Linear, Network, Padding, Pool, PoolKind,
     Residual, SqueezeExcite,

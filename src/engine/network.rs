@@ -8,6 +8,7 @@
 //! after the add, and some blocks have no residual connection at all.
 
 pub use super::activation::Activation;
+use super::graph::{BinaryOp, Graph, GraphBuilder, GraphError, Op, ValueId};
 
 /// How a convolution pads its input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -268,6 +269,117 @@ impl Network {
             .filter_map(|block| block.se.as_ref())
             .map(|se| (se.name.as_str(), se.channels))
     }
+}
+
+impl Network {
+    /// The graph of this network, as plain ops (a convolution, then its activation; a multiply,
+    /// then an add) for [`super::passes::optimize`] to fuse. Weights move, nothing is copied.
+    pub fn into_graph(self) -> Result<Graph, GraphError> {
+        let mut b = GraphBuilder::new(self.in_channels);
+        let input = b.input();
+        let mut x = layers(&mut b, "stem", self.stem, input)?;
+        for block in self.blocks {
+            let name = block.name;
+            let input = x;
+            let y = layers(&mut b, &format!("{name}.body"), block.body, input)?;
+            let scaled = match block.se {
+                None => y,
+                Some(se) => squeeze_excite(&mut b, se, y)?,
+            };
+            x = layers(&mut b, &format!("{name}.tail"), block.tail, scaled)?;
+            if let Some(residual) = block.residual {
+                let skip = layers(
+                    &mut b,
+                    &format!("{name}.downsample"),
+                    residual.projection,
+                    input,
+                )?;
+                x = b.node(format!("{name}.add"), Op::Binary(BinaryOp::Add), &[x, skip])?;
+                x = activation(&mut b, &format!("{name}.act"), residual.act, x)?;
+            }
+            b.end_stage(name);
+        }
+        x = layers(&mut b, "neck", self.neck, x)?;
+        x = b.node("global_pool", Op::GlobalAvgPool, &[x])?;
+        for (i, mut linear) in self.head.into_iter().enumerate() {
+            let act = std::mem::take(&mut linear.act);
+            x = b.node(format!("head.{i}"), Op::Linear(linear), &[x])?;
+            x = activation(&mut b, &format!("head.{i}.act"), act, x)?;
+        }
+        Ok(b.finish(x))
+    }
+}
+
+/// `layers` applied to `x` in order (none: `x` itself).
+fn layers(
+    b: &mut GraphBuilder,
+    prefix: &str,
+    layers: Vec<Layer>,
+    mut x: ValueId,
+) -> Result<ValueId, GraphError> {
+    for (i, layer) in layers.into_iter().enumerate() {
+        let name = format!("{prefix}.{i}");
+        x = match layer {
+            Layer::Conv { conv, act } => {
+                let op = Op::Conv {
+                    conv,
+                    act: Activation::None,
+                    squeeze: false,
+                };
+                let y = b.node(name.clone(), op, &[x])?;
+                activation(b, &format!("{name}.act"), act, y)?
+            }
+            Layer::Pool(pool) => b.node(name, Op::Pool(pool), &[x])?,
+        };
+    }
+    Ok(x)
+}
+
+/// `act(x)`, or `x` for the identity.
+fn activation(
+    b: &mut GraphBuilder,
+    name: &str,
+    act: Activation,
+    x: ValueId,
+) -> Result<ValueId, GraphError> {
+    match act {
+        Activation::None => Ok(x),
+        act => b.node(name, Op::Act(act), &[x]),
+    }
+}
+
+/// `y · gate(y)`: squeeze → FC → act → FC → gate function → scale, annotated as an SE block.
+fn squeeze_excite(
+    b: &mut GraphBuilder,
+    se: SqueezeExcite,
+    y: ValueId,
+) -> Result<ValueId, GraphError> {
+    let name = se.name;
+    let z = b.node(format!("{name}.pool"), Op::GlobalAvgPool, &[y])?;
+    let fc1 = Linear {
+        in_features: se.channels,
+        out_features: se.reduced,
+        weight: se.fc1_weight,
+        bias: se.fc1_bias,
+        act: Activation::None,
+    };
+    let fc2 = Linear {
+        in_features: se.reduced,
+        out_features: se.channels,
+        weight: se.fc2_weight,
+        bias: se.fc2_bias,
+        act: Activation::None,
+    };
+    let h = b.node(format!("{name}.fc1"), Op::Linear(fc1), &[z])?;
+    let h = activation(b, &format!("{name}.act"), se.act, h)?;
+    let g = b.node(format!("{name}.fc2"), Op::Linear(fc2), &[h])?;
+    let gate = activation(b, &format!("{name}.gate"), se.gate, g)?;
+    b.se_block(name.clone(), y, gate);
+    b.node(
+        format!("{name}.scale"),
+        Op::Binary(BinaryOp::Mul),
+        &[y, gate],
+    )
 }
 
 #[cfg(test)]

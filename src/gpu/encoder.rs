@@ -114,6 +114,29 @@ impl Encoder<'_> {
         Ok(copy)
     }
 
+    /// The channels of `parts` one after another (copies, image by image).
+    pub fn concat(&mut self, parts: &[&GpuTensor]) -> Result<GpuTensor, GpuError> {
+        let [batch, _, height, width] = parts[0].shape;
+        let channels = parts.iter().map(|p| p.shape[1]).sum();
+        let out = self.tensor([batch, channels, height, width])?;
+        let image = (channels * height * width * std::mem::size_of::<f32>()) as u64;
+        let mut offset = 0;
+        for part in parts {
+            let size = byte_len(part) / batch as u64;
+            for n in 0..batch as u64 {
+                self.encoder.copy_buffer_to_buffer(
+                    &part.buffer,
+                    n * size,
+                    &out.buffer,
+                    n * image + offset,
+                    size,
+                );
+            }
+            offset += size;
+        }
+        Ok(out)
+    }
+
     /// Asks for `tensor` to come back from [`Encoder::finish`], in the order of the calls.
     pub fn read(&mut self, tensor: GpuTensor) {
         self.reads.push(tensor);

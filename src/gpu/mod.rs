@@ -1,33 +1,32 @@
 //! The wgpu backend: WebGPU in the browser, Vulkan natively.
 //!
 //! One op = `<op>.rs` + `<op>.wgsl` side by side, each an `Encoder` method that records its
-//! dispatch; `GpuModel` holds a network's weights on the device and records a whole forward
+//! dispatch; `exec::gpu` holds a graph's weights on the device and records a whole forward
 //! pass into one submission. Pipelines are built lazily and cached.
 
+mod binary;
 mod context;
 mod conv2d;
 mod dense;
 mod encoder;
 mod global_avg_pool;
-mod network;
 mod pipelines;
 mod pool2d;
-mod scale;
 mod scale_add_act;
 
 pub use context::{adapter, is_software, GpuContext, GpuError};
 pub use conv2d::GpuConv;
 pub use dense::GpuDense;
 pub use encoder::{Encoder, GpuTensor};
-pub use network::GpuModel;
 
 /// Every WGSL source of the crate, by file name, so tests can validate them all with naga.
 pub const SHADERS: &[(&str, &str)] = &[
     ("activation.wgsl", include_str!("activation.wgsl")),
+    ("binary.wgsl", binary::SOURCE),
     ("conv2d.wgsl", conv2d::SOURCE),
     ("dense.wgsl", dense::SOURCE),
     ("global_avg_pool.wgsl", global_avg_pool::SOURCE),
     ("pool2d.wgsl", pool2d::SOURCE),
-    ("scale.wgsl", scale::SOURCE),
     ("scale_add_act.wgsl", scale_add_act::SOURCE),
+    ("unary.wgsl", binary::UNARY_SOURCE),
 ];

@@ -9,20 +9,22 @@ mod senet;
 mod weights;
 
 use std::path::Path;
+use std::sync::Arc;
 
 pub use config::{ModelConfig, PhotoPreprocess, PretrainedCfg};
 pub use error::ModelError;
 pub use weights::Weights;
 
-use crate::engine::Network;
+use crate::engine::{passes, Graph, Network};
 
 const IMAGENET_LABELS: &str = include_str!("../../assets/labels/imagenet1k.txt");
 
-/// A loaded model: the network with BatchNorm folded, and what the UI and CLI need around it.
+/// A loaded model: its graph (BatchNorm folded, ops fused), and what the UI and CLI need around
+/// it.
 #[derive(Clone, Debug)]
 pub struct Model {
     pub config: ModelConfig,
-    pub network: Network,
+    pub graph: Arc<Graph>,
     /// One name per class.
     pub labels: Vec<String>,
 }
@@ -72,10 +74,13 @@ impl Model {
         let weights = Weights::parse(safetensors)?;
         let network = build_network(&config, &weights)?;
         weights.ensure_all_used()?;
+        let graph = network
+            .into_graph()
+            .map_err(|e| ModelError::Config(format!("the network does not hold together: {e}")))?;
         let labels = labels(&config);
         Ok(Self {
             config,
-            network,
+            graph: Arc::new(passes::optimize(graph)),
             labels,
         })
     }

@@ -23,9 +23,9 @@ use super::teaching::{BlockSteps, ClassStatsPanel};
 use super::tour::Tour;
 use super::view_model::{BlockView, ChannelDetail, CompareView, RunView};
 use crate::cpu;
-use crate::engine::{Backend, BackendPreference};
 use crate::model::Model;
 use crate::preprocess::RgbImage;
+use crate::runtime::{Backend, BackendPreference};
 
 /// The embedded default model (copied into `dist/` by scripts/build-web.sh).
 const DEFAULT_MODEL: &str = "assets/models/seresnet10-fmnist";
@@ -249,7 +249,7 @@ impl Component for App {
                     "Model ready: {} ({} classes, {} SE blocks). Choose a sample or drop an image.",
                     model.config.architecture,
                     model.labels.len(),
-                    model.network.se_blocks().count()
+                    model.graph.se_blocks.len()
                 );
                 self.model = Some(model);
                 self.backend = Some(backend);
@@ -470,9 +470,12 @@ impl Component for App {
             Msg::ChannelShown(Err(e)) => self.error = Some(e),
             Msg::SetAllAblated(off) => {
                 self.ablated = match (&self.model, off) {
-                    (Some(model), true) => {
-                        model.network.se_blocks().map(|b| b.name.clone()).collect()
-                    }
+                    (Some(model), true) => model
+                        .graph
+                        .se_blocks
+                        .iter()
+                        .map(|b| b.name.clone())
+                        .collect(),
                     _ => BTreeSet::new(),
                 };
                 self.start_run(ctx);
@@ -799,7 +802,7 @@ impl App {
         let all_off = self
             .model
             .as_ref()
-            .is_some_and(|m| m.network.se_blocks().count() == self.ablated.len());
+            .is_some_and(|m| m.graph.se_blocks.len() == self.ablated.len());
         html! {
             <>
                 <section class="prediction" aria-label="prediction">

@@ -15,11 +15,12 @@ use super::hub::{hub_urls, DEFAULT_HUB};
 use super::view_model::{ChannelDetail, ClassStatsView, RunView, SeSteps};
 use crate::cpu;
 use crate::engine::{
-    class_of_folder, Backend, BackendPreference, ClassStats, ClassStatsSums, GateOverride,
-    RunOptions, RunOutput, Tensor,
+    class_of_folder, ClassStats, ClassStatsSums, GateOverride, RunOptions, RunOutput, Tensor,
 };
+use crate::exec::cpu::CpuRun;
 use crate::model::{Model, ModelError, MAX_MODEL_BYTES};
 use crate::preprocess::{adapt_photo, preprocess, RgbImage};
+use crate::runtime::{Backend, BackendPreference};
 
 /// Classes listed in the prediction.
 const TOP_K: usize = 5;
@@ -68,7 +69,7 @@ pub async fn load_model(
 /// The backend `preference` asks for, set up for `model` (its weights uploaded to the GPU); the
 /// CPU, saying why, if the browser's GPU does not answer in time.
 pub async fn prepare_backend(model: &Model, preference: BackendPreference) -> Rc<Backend> {
-    let setup = Backend::new(&model.network, preference);
+    let setup = Backend::new(&model.graph, preference);
     let backend = first_of(setup, yew::platform::time::sleep(GPU_TIMEOUT))
         .await
         .unwrap_or_else(|()| {
@@ -117,10 +118,12 @@ pub async fn se_steps(
     block: &str,
 ) -> Result<SeSteps, String> {
     let se = model
-        .network
-        .se_blocks()
-        .find(|se| se.name == block)
+        .graph
+        .se_block(block)
         .ok_or_else(|| format!("the model has no SE block {block}"))?;
+    let excitation = model.graph.excitation(se).ok_or_else(|| {
+        format!("{block} has no two-layer excitation (FC → FC) to show step by step")
+    })?;
     let input = model_input(model, image)?;
     let options = RunOptions {
         feature_map: Some(block.to_string()),
@@ -134,7 +137,7 @@ pub async fn se_steps(
         .as_ref()
         .ok_or_else(|| format!("{block} reported no feature map"))?;
     let squeezed = cpu::global_avg_pool(&tap.map).data;
-    let steps = cpu::excitation_steps(&squeezed, se);
+    let steps = cpu::excitation_steps(&squeezed, excitation);
     let raw = RunOptions {
         gate_overrides: [(
             block.to_string(),
@@ -147,7 +150,7 @@ pub async fn se_steps(
     let top = |output: &RunOutput| RunView::new(output, &model.labels, TOP_K).top;
     Ok(SeSteps::new(
         tap,
-        [se.act, se.gate],
+        [excitation.fc1.act, excitation.fc2.act],
         [squeezed, steps.hidden, steps.logits, steps.gates],
         top(&output),
         top(&without_sigmoid),
@@ -236,8 +239,9 @@ pub async fn class_stats_from_files(
 /// Every SE block's name and width, to check statistics against.
 fn se_widths(model: &Model) -> Vec<(String, usize)> {
     model
-        .network
-        .se_blocks()
+        .graph
+        .se_blocks
+        .iter()
         .map(|se| (se.name.clone(), se.channels))
         .collect()
 }
@@ -353,7 +357,7 @@ async fn forward(
     }
     let mut ms = 0.0;
     let started = now_ms();
-    let mut run = cpu::Forward::new(&model.network, input, options).map_err(|e| e.to_string())?;
+    let mut run = CpuRun::start(&model.graph, input, options).map_err(|e| e.to_string())?;
     ms += now_ms() - started;
     loop {
         if let Some(progress) = progress {
@@ -361,14 +365,14 @@ async fn forward(
         }
         yield_to_browser().await;
         let started = now_ms();
-        let more = run.step();
+        let more = run.step().map_err(|e| e.to_string())?;
         ms += now_ms() - started;
         if !more {
             break;
         }
     }
     let started = now_ms();
-    let output = run.finish();
+    let output = run.finish().map_err(|e| e.to_string())?;
     ms += now_ms() - started;
     Ok(Ran {
         output,

@@ -11,9 +11,10 @@ use super::browser::{draw_rgba, object_url};
 use super::heatmap::{colour, diverging};
 use super::jobs::{class_stats_from_files, se_steps, shipped_class_stats};
 use super::view_model::{ClassStatsView, SeSteps};
-use crate::engine::{Activation, Backend};
+use crate::engine::Activation;
 use crate::model::Model;
 use crate::preprocess::RgbImage;
+use crate::runtime::Backend;
 
 /// What the teaching views work on: the model, where it runs, and the current image.
 #[derive(Clone, Properties)]
@@ -68,9 +69,9 @@ impl Component for BlockSteps {
         let block = ctx
             .props()
             .model
-            .network
-            .se_blocks()
-            .next()
+            .graph
+            .se_blocks
+            .first()
             .map(|se| se.name.clone())
             .unwrap_or_default();
         Self {
@@ -164,7 +165,7 @@ impl Component for BlockSteps {
                 <h2>{ "One SE block, step by step" }</h2>
                 <label>{ "Block " }
                     <select data-testid="teach-block" onchange={choose}>
-                        { for ctx.props().model.network.se_blocks().map(|se| html! {
+                        { for ctx.props().model.graph.se_blocks.iter().map(|se| html! {
                             <option value={se.name.clone()} selected={se.name == self.block}>{ &se.name }</option>
                         }) }
                     </select>

@@ -1,11 +1,13 @@
-//! Where the runs of a model go: the GPU when asked for and working, else the CPU, and why.
+//! The runtime: where the runs of a model go — the GPU when asked for and working, else the
+//! CPU — and why. It sits above both backends of the executor (`exec::cpu`, `exec::gpu`).
 
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::sync::Arc;
 
-use super::{Network, RunError, RunOptions, RunOutput, Tensor};
-use crate::cpu;
-use crate::gpu::{self, GpuContext, GpuModel};
+use crate::engine::{Graph, RunError, RunOptions, RunOutput, Tensor};
+use crate::exec::{self, gpu::GpuGraph};
+use crate::gpu::{self, GpuContext};
 
 /// Which backend the caller asked for (`?backend=` in the app, `--backend` in the CLI).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,15 +37,15 @@ impl BackendPreference {
 /// the reason kept for the UI; choosing the backend again (a new model, a new preference) is
 /// what tries the GPU again. Runs take `&self`, so the app can share it between runs.
 pub struct Backend {
-    gpu: Option<GpuModel>,
+    gpu: Option<GpuGraph>,
     /// Why the CPU runs although the GPU was asked for.
     fallback: RefCell<Option<String>>,
 }
 
 impl Backend {
-    /// Sets up `preference` for `network`: a device and its weights on it, or the CPU and why.
+    /// Sets up `preference` for `graph`: a device and its weights on it, or the CPU and why.
     /// `Auto` looks at the adapter before asking for a device, so a software one costs nothing.
-    pub async fn new(network: &Network, preference: BackendPreference) -> Self {
+    pub async fn new(graph: &Arc<Graph>, preference: BackendPreference) -> Self {
         if preference == BackendPreference::Cpu {
             return Self::cpu(None);
         }
@@ -65,7 +67,7 @@ impl Backend {
             Ok(context) => Rc::new(context),
             Err(e) => return Self::cpu(Some(e.to_string())),
         };
-        match GpuModel::upload(context, network).await {
+        match GpuGraph::upload(context, Arc::clone(graph)).await {
             Ok(model) => Self {
                 gpu: Some(model),
                 fallback: RefCell::new(None),
@@ -82,8 +84,8 @@ impl Backend {
         }
     }
 
-    /// The GPU model, while the GPU is in use.
-    pub fn gpu(&self) -> Option<&GpuModel> {
+    /// The graph on the GPU, while the GPU is in use.
+    pub fn gpu(&self) -> Option<&GpuGraph> {
         self.gpu
             .as_ref()
             .filter(|_| self.fallback.borrow().is_none())
@@ -130,13 +132,13 @@ impl Backend {
     /// One run: the GPU if this backend has a working one, else the CPU.
     pub async fn run(
         &self,
-        network: &Network,
+        graph: &Graph,
         input: &Tensor,
         options: &RunOptions,
     ) -> Result<RunOutput, RunError> {
         match self.run_gpu(input, options).await {
             Some(output) => Ok(output),
-            None => cpu::forward(network, input, options),
+            None => exec::cpu::forward(graph, input, options),
         }
     }
 }
@@ -158,14 +160,14 @@ mod tests {
         let model = Model::load_dir(Path::new(dir)).expect("tiny model");
         let input = Tensor::pattern([1, 3, 64, 80]);
         let options = RunOptions::default();
-        let backend = pollster::block_on(Backend::new(&model.network, BackendPreference::Gpu));
+        let backend = pollster::block_on(Backend::new(&model.graph, BackendPreference::Gpu));
         assert_eq!(backend.name(), "vulkan", "{:?}", backend.fallback_reason());
-        let on_gpu = pollster::block_on(backend.run(&model.network, &input, &options))
-            .expect("valid options");
-        let gpu_model = backend.gpu().expect("the GPU run did not fall back");
-        gpu_model.context().simulate_device_loss();
-        let after_loss = pollster::block_on(backend.run(&model.network, &input, &options))
-            .expect("valid options");
+        let on_gpu =
+            pollster::block_on(backend.run(&model.graph, &input, &options)).expect("valid options");
+        let gpu_graph = backend.gpu().expect("the GPU run did not fall back");
+        gpu_graph.context().simulate_device_loss();
+        let after_loss =
+            pollster::block_on(backend.run(&model.graph, &input, &options)).expect("valid options");
         assert_eq!(backend.name(), "cpu");
         let reason = backend.fallback_reason().expect("a reason");
         assert!(reason.contains("lost"), "{reason}");
@@ -175,7 +177,7 @@ mod tests {
             .expect("same logits");
         assert_eq!(
             after_loss,
-            cpu::forward(&model.network, &input, &options).expect("valid options")
+            exec::cpu::forward(&model.graph, &input, &options).expect("valid options")
         );
     }
 }

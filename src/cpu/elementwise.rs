@@ -1,0 +1,45 @@
+//! Element-wise ops of general graphs: an activation alone, a binary op with channel
+//! broadcasting, and a channel concatenation. (The fused SE scale + residual add is
+//! `squeeze_excite::scale_add_act`.)
+
+use super::parallel::for_each_chunk;
+use crate::engine::{Activation, BinaryOp, Tensor};
+
+/// `x = act(x)` in place.
+pub fn activation(x: &mut Tensor, act: Activation) {
+    let plane = x.shape[2] * x.shape[3];
+    for_each_chunk(&mut x.data, plane.max(1), |_, out| {
+        act.apply_biased(out, 0.0)
+    });
+}
+
+/// `a = a ∘ b` in place, `b` either `a`'s shape or per channel (`[N, C, 1, 1]`).
+pub fn binary(a: &mut Tensor, op: BinaryOp, b: &Tensor) {
+    let plane = a.shape[2] * a.shape[3];
+    let per_channel = b.shape[2] * b.shape[3] == 1 && plane != 1;
+    for_each_chunk(&mut a.data, plane.max(1), |channel, out| {
+        if per_channel {
+            let v = b.data[channel];
+            out.iter_mut().for_each(|x| *x = op.apply(*x, v));
+        } else {
+            let other = &b.data[channel * plane..(channel + 1) * plane];
+            out.iter_mut()
+                .zip(other)
+                .for_each(|(x, &v)| *x = op.apply(*x, v));
+        }
+    });
+}
+
+/// The channels of `parts` one after another, image by image.
+pub fn concat(parts: &[&Tensor]) -> Tensor {
+    let [batch, _, height, width] = parts[0].shape;
+    let channels = parts.iter().map(|p| p.shape[1]).sum();
+    let mut data = Vec::with_capacity(batch * channels * height * width);
+    for n in 0..batch {
+        for part in parts {
+            let image = part.data.len() / batch;
+            data.extend_from_slice(&part.data[n * image..(n + 1) * image]);
+        }
+    }
+    Tensor::new([batch, channels, height, width], data)
+}

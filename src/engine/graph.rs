@@ -1,0 +1,508 @@
+//! The graph the engine runs: typed nodes over numbered values, SE blocks as annotations.
+//!
+//! Every value is an NCHW f32 tensor. Channel counts are static; the spatial size follows from
+//! the input's (`Graph::shapes`), except for per-channel vectors (`[N, C, 1, 1]`, after a global
+//! pool or a linear layer), which are 1×1 whatever the input. Nodes are kept in an order where
+//! every input is defined before it is used, so one walk over `nodes` is a forward pass.
+//!
+//! This module is the bottom layer: it imports nothing from the backends, the model loaders or
+//! the UI (`tests/layering.rs` checks).
+
+use super::network::{Conv2d, Linear, Pool};
+use super::Activation;
+
+pub type ValueId = usize;
+pub type NodeId = usize;
+
+/// An element-wise binary op; the second operand may be a per-channel vector (`[N, C, 1, 1]`)
+/// broadcast over the first's planes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BinaryOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+}
+
+impl BinaryOp {
+    pub fn apply(self, a: f32, b: f32) -> f32 {
+        match self {
+            BinaryOp::Add => a + b,
+            BinaryOp::Sub => a - b,
+            BinaryOp::Mul => a * b,
+            BinaryOp::Div => a / b,
+        }
+    }
+
+    /// The code the WGSL kernel switches on (`binary.wgsl`).
+    pub fn code(self) -> u32 {
+        self as u32
+    }
+}
+
+/// One op. Inputs and outputs are listed on the [`Node`].
+#[derive(Clone, Debug)]
+pub enum Op {
+    /// `[x]` → `[act(conv(x))]`, or with `squeeze` `[act(conv(x)), mean over each plane]` (the
+    /// SE squeeze summed while each output plane is still in cache; see `passes::fuse`).
+    Conv {
+        conv: Conv2d,
+        act: Activation,
+        squeeze: bool,
+    },
+    /// `[x]` → `[pool(x)]`.
+    Pool(Pool),
+    /// `[x]` → `[mean of every plane]`, `[N, C, 1, 1]`.
+    GlobalAvgPool,
+    /// `[x]` (any `[N, in, …]` with `in` values per image) → `[N, out, 1, 1]`, with its activation.
+    Linear(Linear),
+    /// `[x]` → `[act(x)]`.
+    Act(Activation),
+    /// `[a, b]` → `[a ∘ b]`, `b` the same shape as `a` or a per-channel vector.
+    Binary(BinaryOp),
+    /// `[x, gate?, skip?]` → `[act(x · gate + skip)]`: an SE scale, a residual add and the
+    /// activation after it in one pass (`gate` per channel, `skip` the shape of `x`).
+    ScaleAddAct {
+        gate: bool,
+        skip: bool,
+        act: Activation,
+    },
+    /// `[a, b, …]` → their channels one after another.
+    Concat,
+}
+
+/// One step of the graph.
+#[derive(Clone, Debug)]
+pub struct Node {
+    /// The framework's module path (`layer1.0.conv1`, `blocks.2.0.se.conv_reduce`).
+    pub name: String,
+    pub op: Op,
+    pub inputs: Vec<ValueId>,
+    pub outputs: Vec<ValueId>,
+}
+
+/// What is known about a value before the input size is: its channels, and whether it is a
+/// per-channel vector (1×1 for any input size).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ValueInfo {
+    pub channels: usize,
+    pub vector: bool,
+}
+
+/// An SE block found in (or built into) the graph: `input · gate`, with `gate` computed from
+/// `input` (squeeze → excitation → gate function). The gate is the tap; overriding it replaces
+/// the value `gate` for one run; `input` is the feature map the channel view shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SeBlock {
+    /// The module path, e.g. `layer3.1.se` or `features.4.block.2`.
+    pub name: String,
+    pub channels: usize,
+    pub input: ValueId,
+    pub gate: ValueId,
+}
+
+/// A span of nodes the page reports as one step of progress ("block 3 of 16").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stage {
+    pub name: String,
+    /// One past the stage's last node.
+    pub end: NodeId,
+}
+
+#[derive(Clone, Debug)]
+pub struct Graph {
+    pub values: Vec<ValueInfo>,
+    /// The image, `[N, in_channels, H, W]`.
+    pub input: ValueId,
+    /// The logits.
+    pub output: ValueId,
+    pub nodes: Vec<Node>,
+    pub se_blocks: Vec<SeBlock>,
+    /// In node order; the last ends at `nodes.len()`.
+    pub stages: Vec<Stage>,
+}
+
+/// Why a graph is not well formed, or does not fit an input.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum GraphError {
+    #[error("{node}: {message}")]
+    Node { node: String, message: String },
+    #[error("{0}")]
+    Input(String),
+}
+
+/// Builds a graph node by node: each call appends one node and returns its output value.
+#[derive(Debug)]
+pub struct GraphBuilder {
+    graph: Graph,
+}
+
+impl GraphBuilder {
+    pub fn new(in_channels: usize) -> Self {
+        let input = ValueInfo {
+            channels: in_channels,
+            vector: false,
+        };
+        Self {
+            graph: Graph {
+                values: vec![input],
+                input: 0,
+                output: 0,
+                nodes: Vec::new(),
+                se_blocks: Vec::new(),
+                stages: Vec::new(),
+            },
+        }
+    }
+
+    pub fn input(&self) -> ValueId {
+        self.graph.input
+    }
+
+    pub fn info(&self, value: ValueId) -> ValueInfo {
+        self.graph.values[value]
+    }
+
+    /// Appends `op` on `inputs`; its output's channels follow from the op. A commutative
+    /// binary op with a per-channel vector first gets its operands swapped (the kernels
+    /// broadcast the second onto the first).
+    pub fn node(
+        &mut self,
+        name: impl Into<String>,
+        op: Op,
+        inputs: &[ValueId],
+    ) -> Result<ValueId, GraphError> {
+        let name = name.into();
+        let mut inputs = inputs.to_vec();
+        if let (Op::Binary(BinaryOp::Add | BinaryOp::Mul), [a, b]) = (&op, &mut inputs[..]) {
+            if self.graph.values[*a].vector && !self.graph.values[*b].vector {
+                std::mem::swap(a, b);
+            }
+        }
+        let info =
+            output_info(&op, inputs.iter().map(|&v| self.graph.values[v])).map_err(|message| {
+                GraphError::Node {
+                    node: name.clone(),
+                    message,
+                }
+            })?;
+        let output = self.graph.values.len();
+        self.graph.values.push(info);
+        self.graph.nodes.push(Node {
+            name,
+            op,
+            inputs,
+            outputs: vec![output],
+        });
+        Ok(output)
+    }
+
+    /// Marks `input · gate` as an SE block named `name`.
+    pub fn se_block(&mut self, name: impl Into<String>, input: ValueId, gate: ValueId) {
+        let channels = self.graph.values[input].channels;
+        self.graph.se_blocks.push(SeBlock {
+            name: name.into(),
+            channels,
+            input,
+            gate,
+        });
+    }
+
+    /// Ends a stage of progress at the last node added.
+    pub fn end_stage(&mut self, name: impl Into<String>) {
+        self.graph.stages.push(Stage {
+            name: name.into(),
+            end: self.graph.nodes.len(),
+        });
+    }
+
+    /// The graph with `output` as its logits; nodes after the last stage form a final one.
+    pub fn finish(mut self, output: ValueId) -> Graph {
+        self.graph.output = output;
+        let done = self.graph.stages.last().map_or(0, |s| s.end);
+        if done < self.graph.nodes.len() || self.graph.stages.is_empty() {
+            self.end_stage("head");
+        }
+        self.graph
+    }
+}
+
+/// The channels of an op's output on inputs with `inputs`' infos, or why it cannot run on them.
+fn output_info(
+    op: &Op,
+    mut inputs: impl ExactSizeIterator<Item = ValueInfo>,
+) -> Result<ValueInfo, String> {
+    let count = inputs.len();
+    let expect = |n: usize| -> Result<(), String> {
+        match count == n {
+            true => Ok(()),
+            false => Err(format!("takes {n} inputs, got {count}")),
+        }
+    };
+    let spatial = |channels| ValueInfo {
+        channels,
+        vector: false,
+    };
+    let vector = |channels| ValueInfo {
+        channels,
+        vector: true,
+    };
+    match op {
+        Op::Conv { conv, .. } => {
+            expect(1)?;
+            let x = inputs.next().expect("one input");
+            if x.channels != conv.in_channels {
+                return Err(format!(
+                    "takes {} channels, got {}",
+                    conv.in_channels, x.channels
+                ));
+            }
+            Ok(ValueInfo {
+                channels: conv.out_channels,
+                ..x
+            })
+        }
+        Op::Pool(_) | Op::Act(_) => {
+            expect(1)?;
+            Ok(inputs.next().expect("one input"))
+        }
+        Op::GlobalAvgPool => {
+            expect(1)?;
+            Ok(vector(inputs.next().expect("one input").channels))
+        }
+        Op::Linear(linear) => {
+            expect(1)?;
+            let x = inputs.next().expect("one input");
+            if !x.vector || x.channels != linear.in_features {
+                return Err(format!(
+                    "takes a vector of {} features, got {} channels{}",
+                    linear.in_features,
+                    x.channels,
+                    if x.vector { "" } else { " with planes" }
+                ));
+            }
+            Ok(vector(linear.out_features))
+        }
+        Op::Binary(_) => {
+            expect(2)?;
+            let (a, b) = (inputs.next().expect("a"), inputs.next().expect("b"));
+            if a.channels != b.channels || (a.vector && !b.vector) {
+                return Err(format!(
+                    "cannot broadcast {} channels{} onto {} channels{}",
+                    b.channels,
+                    if b.vector { " (a vector)" } else { "" },
+                    a.channels,
+                    if a.vector { " (a vector)" } else { "" },
+                ));
+            }
+            Ok(a)
+        }
+        Op::ScaleAddAct { gate, skip, .. } => {
+            expect(1 + usize::from(*gate) + usize::from(*skip))?;
+            let x = inputs.next().expect("x");
+            for (i, other) in inputs.enumerate() {
+                let is_gate = *gate && i == 0;
+                if other.channels != x.channels || other.vector != (is_gate || x.vector) {
+                    return Err("the gate must be a vector and the skip the shape of x".into());
+                }
+            }
+            Ok(x)
+        }
+        Op::Concat => {
+            if count == 0 {
+                return Err("takes at least one input".into());
+            }
+            let all: Vec<ValueInfo> = inputs.collect();
+            if all.iter().any(|v| v.vector != all[0].vector) {
+                return Err("cannot concatenate vectors with planes".into());
+            }
+            Ok(ValueInfo {
+                channels: all.iter().map(|v| v.channels).sum(),
+                vector: all[0].vector,
+            })
+        }
+    }
+    .map(|info| match info.vector {
+        true => info,
+        false => spatial(info.channels),
+    })
+}
+
+impl Graph {
+    pub fn in_channels(&self) -> usize {
+        self.values[self.input].channels
+    }
+
+    /// The node that computes `value`, or `None` for the input.
+    pub fn producer(&self, value: ValueId) -> Option<&Node> {
+        self.nodes.iter().find(|node| node.outputs.contains(&value))
+    }
+
+    /// How many node inputs read each value (the output counts as one more reader).
+    pub fn readers(&self) -> Vec<usize> {
+        let mut readers = vec![0; self.values.len()];
+        for node in &self.nodes {
+            for &input in &node.inputs {
+                readers[input] += 1;
+            }
+        }
+        readers[self.output] += 1;
+        readers
+    }
+
+    pub fn se_block(&self, name: &str) -> Option<&SeBlock> {
+        self.se_blocks.iter().find(|se| se.name == name)
+    }
+
+    /// Every SE block's name and channel count, for [`super::RunOptions::check`].
+    pub fn gate_widths(&self) -> impl Iterator<Item = (&str, usize)> + Clone {
+        self.se_blocks
+            .iter()
+            .map(|se| (se.name.as_str(), se.channels))
+    }
+
+    /// The function that makes an SE block's gate (the activation of the op computing it).
+    pub fn gate_function(&self, se: &SeBlock) -> Option<Activation> {
+        match &self.producer(se.gate)?.op {
+            Op::Linear(linear) => Some(linear.act),
+            Op::Act(act) | Op::Conv { act, .. } | Op::ScaleAddAct { act, .. } => Some(*act),
+            _ => None,
+        }
+    }
+
+    /// The classic excitation of an SE block, when it has one: `gate = fc2(fc1(squeeze))`, two
+    /// linear layers whose activations are the hidden one and the gate function (what the
+    /// teaching view shows step by step).
+    pub fn excitation(&self, se: &SeBlock) -> Option<Excitation<'_>> {
+        let linear = |value| match self.producer(value) {
+            Some(Node {
+                op: Op::Linear(linear),
+                inputs,
+                ..
+            }) => Some((linear, inputs[0])),
+            _ => None,
+        };
+        let (fc2, hidden) = linear(se.gate)?;
+        let (fc1, squeezed) = linear(hidden)?;
+        let squeezes_input = match self.producer(squeezed)? {
+            Node {
+                op: Op::GlobalAvgPool,
+                inputs,
+                ..
+            } => inputs[0] == se.input,
+            Node {
+                op: Op::Conv { squeeze: true, .. },
+                outputs,
+                ..
+            } => outputs == &[se.input, squeezed],
+            _ => false,
+        };
+        squeezes_input.then_some(Excitation { fc1, fc2 })
+    }
+
+    /// Every value's `[N, C, H, W]` on an `input` of that shape, or why the input does not fit
+    /// (wrong channels, a window larger than its padded input, mismatched planes).
+    pub fn shapes(&self, input: [usize; 4]) -> Result<Vec<[usize; 4]>, GraphError> {
+        let [batch, channels, height, width] = input;
+        if batch == 0 || channels != self.in_channels() {
+            return Err(GraphError::Input(format!(
+                "input is [{batch}, {channels}, {height}, {width}]; this network takes [N ≥ 1, {}, H, W]",
+                self.in_channels()
+            )));
+        }
+        let too_small = || {
+            GraphError::Input(format!(
+                "a {height}×{width} input is too small for this network"
+            ))
+        };
+        if height == 0 || width == 0 {
+            return Err(too_small());
+        }
+        let mut shapes = vec![[0; 4]; self.values.len()];
+        shapes[self.input] = input;
+        for node in &self.nodes {
+            let x = shapes[node.inputs[0]];
+            let [n, c, h, w] = x;
+            let out = match &node.op {
+                Op::Conv { conv, .. } => {
+                    let g = conv.geometry(h, w).ok_or_else(too_small)?;
+                    [n, conv.out_channels, g.out_h, g.out_w]
+                }
+                Op::Pool(pool) => {
+                    if h + 2 * pool.padding < pool.kernel || w + 2 * pool.padding < pool.kernel {
+                        return Err(too_small());
+                    }
+                    [n, c, pool.output_size(h), pool.output_size(w)]
+                }
+                Op::GlobalAvgPool => [n, c, 1, 1],
+                Op::Linear(linear) => [n, linear.out_features, 1, 1],
+                Op::Act(_) => x,
+                Op::Binary(_) | Op::ScaleAddAct { .. } => {
+                    for &other in &node.inputs[1..] {
+                        let [_, _, oh, ow] = shapes[other];
+                        if (oh, ow) != (h, w) && (oh, ow) != (1, 1) {
+                            return Err(GraphError::Node {
+                                node: node.name.clone(),
+                                message: format!(
+                                    "a {oh}×{ow} operand does not broadcast onto {h}×{w}"
+                                ),
+                            });
+                        }
+                    }
+                    x
+                }
+                Op::Concat => {
+                    let mut out = x;
+                    out[1] = 0;
+                    for &part in &node.inputs {
+                        let [_, pc, ph, pw] = shapes[part];
+                        if (ph, pw) != (h, w) {
+                            return Err(GraphError::Node {
+                                node: node.name.clone(),
+                                message: format!("concatenates {ph}×{pw} planes with {h}×{w}"),
+                            });
+                        }
+                        out[1] += pc;
+                    }
+                    out
+                }
+            };
+            shapes[node.outputs[0]] = out;
+            if let Some(&mean) = node.outputs.get(1) {
+                shapes[mean] = [out[0], out[1], 1, 1];
+            }
+        }
+        Ok(shapes)
+    }
+
+    /// Checks that an `[N, C, H, W]` input fits; the executor assumes it does.
+    pub fn check_input(&self, input: [usize; 4]) -> Result<(), String> {
+        self.shapes(input).map(|_| ()).map_err(|e| e.to_string())
+    }
+
+    /// Multiply-accumulates of one forward pass on a `height × width` image (convolutions and
+    /// linear layers; pooling and element-wise work not counted). GFLOP = 2·MACs / 10⁹.
+    pub fn macs(&self, height: usize, width: usize) -> u64 {
+        let Ok(shapes) = self.shapes([1, self.in_channels(), height, width]) else {
+            return 0;
+        };
+        self.nodes
+            .iter()
+            .map(|node| match &node.op {
+                Op::Conv { conv, .. } => {
+                    let [_, _, h, w] = shapes[node.outputs[0]];
+                    (conv.macs_per_pixel() * h * w) as u64
+                }
+                Op::Linear(linear) => (linear.in_features * linear.out_features) as u64,
+                _ => 0,
+            })
+            .sum()
+    }
+}
+
+/// The two linear layers of a classic excitation (FC → act → FC → gate function).
+#[derive(Clone, Copy, Debug)]
+pub struct Excitation<'a> {
+    pub fc1: &'a Linear,
+    pub fc2: &'a Linear,
+}
