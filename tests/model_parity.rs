@@ -168,3 +168,52 @@ fn a_torchvision_record_without_an_se_module_is_refused_by_name() {
         "config.json is not valid: torchvision.module_names has no entry for blocks.2.0.se"
     );
 }
+
+/// The timm builders' plain ops come out of the graph passes as the kernels run them: every
+/// activation fused into its producer, every SE squeeze summed in its convolution, a ResNet
+/// block's scale, residual add and ReLU one op.
+#[test]
+fn the_builders_graphs_are_fused_into_the_kernels_ops() {
+    use se_lens::engine::Op;
+    for case in ["seresnet18_tiny", "mobilenetv3_small_050_tiny"] {
+        let model = Model::load_dir(&committed_case(case)).expect("model");
+        let graph = &model.graph;
+        let left = |pred: fn(&Op) -> bool| graph.nodes.iter().filter(|n| pred(&n.op)).count();
+        assert_eq!(
+            left(|op| matches!(op, Op::Act(_) | Op::Binary(_))),
+            0,
+            "{case}"
+        );
+        assert_eq!(
+            left(|op| matches!(op, Op::GlobalAvgPool)),
+            1,
+            "{case}: only the head's"
+        );
+        for se in &graph.se_blocks {
+            let producer = graph.producer(se.input).expect("a producer");
+            assert!(
+                matches!(producer.op, Op::Conv { squeeze: true, .. }),
+                "{case}: {} squeezes in its convolution",
+                se.name
+            );
+            assert!(graph.excitation(se).is_some(), "{case}: {}", se.name);
+        }
+    }
+    let model = Model::load_dir(&committed_case("seresnet18_tiny")).expect("model");
+    let fused_ends = model
+        .graph
+        .nodes
+        .iter()
+        .filter(|n| {
+            matches!(
+                n.op,
+                Op::ScaleAddAct {
+                    gate: true,
+                    skip: true,
+                    act: se_lens::engine::Activation::Relu
+                }
+            )
+        })
+        .count();
+    assert_eq!(fused_ends, model.graph.se_blocks.len());
+}

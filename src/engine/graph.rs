@@ -56,6 +56,9 @@ pub enum Op {
     GlobalAvgPool,
     /// `[x]` (any `[N, in, …]` with `in` values per image) → `[N, out, 1, 1]`, with its activation.
     Linear(Linear),
+    /// `[x]` → `[batch_norm(x)]` in inference mode; folded into the convolution or linear layer
+    /// before it where there is one (`passes::fold_batch_norms`), else a per-channel affine.
+    BatchNorm(BatchNorm),
     /// `[x]` → `[act(x)]`.
     Act(Activation),
     /// `[a, b]` → `[a ∘ b]`, `b` the same shape as `a` or a per-channel vector.
@@ -69,6 +72,30 @@ pub enum Op {
     },
     /// `[a, b, …]` → their channels one after another.
     Concat,
+}
+
+/// BatchNorm's statistics and affine parameters, one value per channel.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BatchNorm {
+    pub gamma: Vec<f32>,
+    pub beta: Vec<f32>,
+    pub mean: Vec<f32>,
+    pub var: Vec<f32>,
+    pub eps: f64,
+}
+
+impl BatchNorm {
+    /// `(scale, shift)` per channel, so that `bn(x) = x · scale + shift`, computed in f64:
+    /// `scale = γ/√(σ²+ε)`, `shift = β − μ·scale`.
+    pub fn scale_shift(&self) -> impl Iterator<Item = (f64, f64)> + '_ {
+        (0..self.gamma.len()).map(|c| {
+            let scale = f64::from(self.gamma[c]) / (f64::from(self.var[c]) + self.eps).sqrt();
+            (
+                scale,
+                f64::from(self.beta[c]) - f64::from(self.mean[c]) * scale,
+            )
+        })
+    }
 }
 
 /// One step of the graph.
@@ -266,6 +293,18 @@ fn output_info(
             expect(1)?;
             Ok(inputs.next().expect("one input"))
         }
+        Op::BatchNorm(bn) => {
+            expect(1)?;
+            let x = inputs.next().expect("one input");
+            let n = x.channels;
+            if [&bn.gamma, &bn.beta, &bn.mean, &bn.var]
+                .iter()
+                .any(|v| v.len() != n)
+            {
+                return Err(format!("has parameters for other than its {n} channels"));
+            }
+            Ok(x)
+        }
         Op::GlobalAvgPool => {
             expect(1)?;
             Ok(vector(inputs.next().expect("one input").channels))
@@ -436,7 +475,7 @@ impl Graph {
                 }
                 Op::GlobalAvgPool => [n, c, 1, 1],
                 Op::Linear(linear) => [n, linear.out_features, 1, 1],
-                Op::Act(_) => x,
+                Op::Act(_) | Op::BatchNorm(_) => x,
                 Op::Binary(_) | Op::ScaleAddAct { .. } => {
                     for &other in &node.inputs[1..] {
                         let [_, _, oh, ow] = shapes[other];

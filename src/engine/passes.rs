@@ -1,7 +1,9 @@
 //! Graph rewrites that make a graph cheaper to run without changing what it computes.
 //!
-//! Builders and importers emit plain ops (a convolution, then its activation; a multiply, then
-//! an add); [`optimize`] fuses them into the ops the kernels run in one pass:
+//! Builders and importers emit plain ops (a convolution, then its BatchNorm and activation; a
+//! multiply, then an add); [`optimize`] fuses them into the ops the kernels run in one pass:
+//! - a `BatchNorm` after a `Conv` or `Linear` is folded into its weights (in f64); any other
+//!   becomes a per-channel affine, a depthwise 1×1 convolution;
 //! - `Act` after a `Conv`, `Linear` or `ScaleAddAct` becomes that op's activation;
 //! - `Mul` by a per-channel vector becomes a `ScaleAddAct` scale, `Add` of two same-shape
 //!   values its skip, and a scale followed by an add (an SE ResNet block's end) one op;
@@ -11,12 +13,13 @@
 //!
 //! A fusion never removes a value an SE block annotates or the output.
 
-use super::graph::{BinaryOp, Graph, Node, Op, ValueId};
-use super::Activation;
+use super::graph::{BatchNorm, BinaryOp, Graph, Node, Op, ValueId};
+use super::{Activation, Conv2d, Padding};
 
 /// Every rewrite, in an order where each enables the next.
 pub fn optimize(mut graph: Graph) -> Graph {
     eliminate_dead(&mut graph);
+    fold_batch_norms(&mut graph);
     rewrite_binaries(&mut graph);
     merge_scale_then_add(&mut graph);
     merge_activations(&mut graph);
@@ -62,6 +65,78 @@ fn eliminate_dead(graph: &mut Graph) {
         }
     }
     compact(graph, nodes);
+}
+
+/// A BatchNorm after a convolution or linear layer (with no activation yet) that only it reads
+/// is folded into its weights: `w' = w·scale`, `b' = b·scale + shift`; any other BatchNorm
+/// becomes a depthwise 1×1 convolution with `scale` as weights and `shift` as bias.
+fn fold_batch_norms(graph: &mut Graph) {
+    merge_pairs(graph, |producer, consumer| {
+        let Op::BatchNorm(bn) = &consumer.op else {
+            return None;
+        };
+        let op = match &producer.op {
+            Op::Conv {
+                conv,
+                act: Activation::None,
+                squeeze: false,
+            } => {
+                let mut conv = conv.clone();
+                let per_output = conv.weight.len() / conv.out_channels;
+                fold(bn, &mut conv.weight, &mut conv.bias, per_output);
+                Op::Conv {
+                    conv,
+                    act: Activation::None,
+                    squeeze: false,
+                }
+            }
+            Op::Linear(linear) if linear.act == Activation::None => {
+                let mut linear = linear.clone();
+                fold(bn, &mut linear.weight, &mut linear.bias, linear.in_features);
+                Op::Linear(linear)
+            }
+            _ => return None,
+        };
+        Some(Node {
+            name: producer.name.clone(),
+            op,
+            inputs: producer.inputs.clone(),
+            outputs: consumer.outputs.clone(),
+        })
+    });
+    for node in &mut graph.nodes {
+        if let Op::BatchNorm(bn) = &node.op {
+            let (weight, bias) = bn.scale_shift().map(|(s, t)| (s as f32, t as f32)).unzip();
+            let channels = bn.gamma.len();
+            node.op = Op::Conv {
+                conv: Conv2d {
+                    in_channels: channels,
+                    out_channels: channels,
+                    kernel: 1,
+                    stride: 1,
+                    padding: Padding::Symmetric(0),
+                    groups: channels,
+                    weight,
+                    bias,
+                },
+                act: Activation::None,
+                squeeze: false,
+            };
+        }
+    }
+}
+
+/// Folds `bn` into a layer's `weight` (`per_output` values per output channel) and `bias`.
+fn fold(bn: &BatchNorm, weight: &mut [f32], bias: &mut [f32], per_output: usize) {
+    for ((row, b), (scale, shift)) in weight
+        .chunks_exact_mut(per_output)
+        .zip(bias.iter_mut())
+        .zip(bn.scale_shift())
+    {
+        row.iter_mut()
+            .for_each(|w| *w = (f64::from(*w) * scale) as f32);
+        *b = (f64::from(*b) * scale + shift) as f32;
+    }
 }
 
 /// `Mul(x, per-channel gate)` → a scale; `Add(a, b)` of same-shape values → an add with skip.

@@ -28,6 +28,8 @@ pub struct RunOptions {
 pub enum RunError {
     #[error("there is no SE block {0} to override")]
     UnknownBlock(String),
+    #[error("{0} is a BatchNorm the graph passes did not fold (run engine::passes::optimize)")]
+    UnfoldedBatchNorm(String),
     #[error("the gate override for {block} has {given} values; the block has {channels} channels")]
     OverrideLength {
         block: String,

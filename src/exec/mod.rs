@@ -111,6 +111,13 @@ impl<'g, B: Ops> Execution<'g, B> {
         options: &RunOptions,
     ) -> Result<Self, B::Error> {
         options.check(graph.gate_widths())?;
+        if let Some(node) = graph
+            .nodes
+            .iter()
+            .find(|n| matches!(n.op, Op::BatchNorm(_)))
+        {
+            return Err(RunError::UnfoldedBatchNorm(node.name.clone()).into());
+        }
         let batch = input.shape[0];
         let count = graph.values.len();
         let mut taps = vec![None; count];
@@ -258,6 +265,7 @@ impl<'g, B: Ops> Execution<'g, B> {
                     Op::Act(_) | Op::Binary(_) | Op::ScaleAddAct { .. } => {
                         unreachable!("in-place ops are matched above")
                     }
+                    Op::BatchNorm(_) => unreachable!("Execution::new refuses unfolded BatchNorms"),
                 }
             }
         };
