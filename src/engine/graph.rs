@@ -8,7 +8,7 @@
 //! This module is the bottom layer: it imports nothing from the backends, the model loaders or
 //! the UI (`tests/layering.rs` checks).
 
-use super::network::{Conv2d, Linear, Pool};
+use super::ops::{Conv2d, Linear, Pool};
 use super::Activation;
 
 pub type ValueId = usize;

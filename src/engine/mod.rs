@@ -4,8 +4,8 @@
 mod activation;
 mod class_stats;
 pub mod graph;
-mod network;
 mod npy;
+mod ops;
 pub mod passes;
 mod report;
 mod run;
@@ -14,11 +14,8 @@ mod tolerance;
 
 pub use class_stats::{class_of_folder, BlockClassStats, ClassStats, ClassStatsSums};
 pub use graph::{BinaryOp, Graph, GraphBuilder, GraphError, Op, SeBlock};
-pub use network::{
-    Activation, Block, Conv2d, ConvGeometry, Layer, Linear, Network, Padding, Pool, PoolKind,
-    Residual, SqueezeExcite,
-};
 pub use npy::{read_npy, NpyError};
+pub use ops::{Activation, Conv2d, ConvGeometry, Linear, Padding, Pool, PoolKind};
 pub use report::{top_k, Excitation, Prediction, Report, Timings};
 pub use run::{
     softmax, ExcitationTap, FeatureMapTap, GateOverride, RunError, RunOptions, RunOutput,

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use super::template::Network;
 use super::ModelError;
-use crate::engine::Network;
 
 /// The parts of timm's `config.json` the engine reads.
 #[derive(Clone, Debug, Deserialize)]

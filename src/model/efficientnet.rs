@@ -6,9 +6,10 @@
 use serde_json::{Map, Value};
 
 use super::layers::{classifier, conv_bn_eps, linear, squeeze_excite, ConvShape, SeStyle, BN_EPS};
+use super::template::{Block, Layer, Network, Residual};
 use super::weights::Weights;
 use super::ModelError;
-use crate::engine::{Activation, Block, Layer, Network, Residual};
+use crate::engine::Activation;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Family {

@@ -1,8 +1,9 @@
 //! Builders shared by the architectures: conv + BatchNorm folding, SE modules, the head.
 
+use super::template::{Block, Layer, SqueezeExcite};
 use super::weights::Weights;
 use super::ModelError;
-use crate::engine::{Activation, Block, Conv2d, Layer, Linear, Padding, SqueezeExcite};
+use crate::engine::{Activation, Conv2d, Linear, Padding};
 
 /// PyTorch's `nn.BatchNorm2d` default.
 pub const BN_EPS: f64 = 1e-5;
@@ -213,7 +214,7 @@ pub fn resnet_block(
         body,
         se,
         tail: Vec::new(),
-        residual: Some(crate::engine::Residual {
+        residual: Some(super::template::Residual {
             projection: shortcut,
             act: Activation::Relu,
         }),

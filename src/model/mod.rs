@@ -6,6 +6,7 @@ mod error;
 mod layers;
 mod resnet;
 mod senet;
+mod template;
 mod weights;
 
 use std::path::Path;
@@ -15,7 +16,7 @@ pub use config::{ModelConfig, PhotoPreprocess, PretrainedCfg};
 pub use error::ModelError;
 pub use weights::Weights;
 
-use crate::engine::{passes, Graph, Network};
+use crate::engine::{passes, Graph};
 
 const IMAGENET_LABELS: &str = include_str!("../../assets/labels/imagenet1k.txt");
 
@@ -72,22 +73,20 @@ impl Model {
             rule.check().map_err(ModelError::Config)?;
         }
         let weights = Weights::parse(safetensors)?;
-        let network = build_network(&config, &weights)?;
+        let graph = build_graph(&config, &weights)?;
         weights.ensure_all_used()?;
-        let graph = network
-            .into_graph()
-            .map_err(|e| ModelError::Config(format!("the network does not hold together: {e}")))?;
         let labels = labels(&config);
         Ok(Self {
             config,
-            graph: Arc::new(passes::optimize(graph)),
+            graph: Arc::new(graph),
             labels,
         })
     }
 }
 
-/// Recognises the architecture from its timm name and `model_args`, then reads its weights.
-fn build_network(config: &ModelConfig, weights: &Weights) -> Result<Network, ModelError> {
+/// Recognises the architecture from its timm name and `model_args`, reads its weights, and
+/// returns its graph, optimized, once it is checked against the model's input size.
+fn build_graph(config: &ModelConfig, weights: &Weights) -> Result<Graph, ModelError> {
     let name = config.architecture.as_str();
     let num_classes = config.num_classes;
     if num_classes == 0 {
@@ -110,11 +109,14 @@ fn build_network(config: &ModelConfig, weights: &Weights) -> Result<Network, Mod
     if let Some(torchvision) = &config.torchvision {
         torchvision.rename(&mut network)?;
     }
+    let graph = network
+        .into_graph()
+        .map_err(|e| ModelError::Config(format!("the network does not hold together: {e}")))?;
     let [channels, height, width] = config.pretrained_cfg.input_size;
-    network
+    graph
         .check_input([1, channels, height, width])
         .map_err(|e| ModelError::Config(format!("pretrained_cfg.input_size: {e}")))?;
-    Ok(network)
+    Ok(passes::optimize(graph))
 }
 
 fn labels(config: &ModelConfig) -> Vec<String> {

@@ -7,9 +7,10 @@ use super::layers::{
     classifier, conv_bn, residual_stages, resnet_block, squeeze_excite, BlockSite, ConvShape,
     SE_PAPER,
 };
+use super::template::{Layer, Network};
 use super::weights::Weights;
 use super::ModelError;
-use crate::engine::{Activation, Layer, Network, Pool, PoolKind};
+use crate::engine::{Activation, Pool, PoolKind};
 
 /// timm `ResNet.__init__` arguments that change the computation.
 #[derive(Clone, Debug, PartialEq)]

@@ -1,0 +1,157 @@
+//! The parameters of the graph's ops that carry weights or windows: convolutions (BatchNorm
+//! folded), pooling windows, linear layers.
+
+pub use super::activation::Activation;
+
+/// How a convolution pads its input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Padding {
+    /// `p` zeros on every side (PyTorch's `padding=p`).
+    Symmetric(usize),
+    /// TensorFlow's "SAME" (timm's `Conv2dSame`): the output is `ceil(in / stride)`, and the
+    /// padding that takes is split with the odd pixel at the bottom and right, so it depends
+    /// on the input size.
+    Same,
+}
+
+/// Where a convolution's windows fall on an input of a given size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvGeometry {
+    pub out_h: usize,
+    pub out_w: usize,
+    /// Zero rows above the input and zero columns left of it.
+    pub pad_top: usize,
+    pub pad_left: usize,
+}
+
+/// A 2-D convolution with BatchNorm folded in: `weight` is `[out, in / groups, k, k]`.
+#[derive(Clone, Debug)]
+pub struct Conv2d {
+    pub in_channels: usize,
+    pub out_channels: usize,
+    pub kernel: usize,
+    pub stride: usize,
+    pub padding: Padding,
+    pub groups: usize,
+    pub weight: Vec<f32>,
+    pub bias: Vec<f32>,
+}
+
+impl Conv2d {
+    /// The output size and leading padding on a `height × width` input, or `None` when the
+    /// kernel does not fit inside the padded input.
+    pub fn geometry(&self, height: usize, width: usize) -> Option<ConvGeometry> {
+        let (k, s) = (self.kernel, self.stride);
+        let axis = |size: usize| match self.padding {
+            Padding::Symmetric(p) => {
+                (size > 0 && size + 2 * p >= k).then(|| ((size + 2 * p - k) / s + 1, p))
+            }
+            Padding::Same => {
+                let out = size.div_ceil(s);
+                let total = ((out.max(1) - 1) * s + k).saturating_sub(size);
+                (size > 0).then_some((out, total / 2))
+            }
+        };
+        let ((out_h, pad_top), (out_w, pad_left)) = (axis(height)?, axis(width)?);
+        Some(ConvGeometry {
+            out_h,
+            out_w,
+            pad_top,
+            pad_left,
+        })
+    }
+
+    /// Multiply-accumulates per output pixel (for GFLOP/s accounting).
+    pub fn macs_per_pixel(&self) -> usize {
+        self.out_channels * (self.in_channels / self.groups) * self.kernel * self.kernel
+    }
+
+    /// One filter per channel (MobileNet's and EfficientNet's depthwise convolutions).
+    pub fn is_depthwise(&self) -> bool {
+        self.groups == self.in_channels && self.groups == self.out_channels
+    }
+}
+
+/// A pooling window; `ceil_mode` and padding follow PyTorch's `MaxPool2d` / `AvgPool2d`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pool {
+    pub kind: PoolKind,
+    pub kernel: usize,
+    pub stride: usize,
+    pub padding: usize,
+    pub ceil_mode: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PoolKind {
+    Max,
+    /// Average over the window's elements inside the input (`count_include_pad=False`).
+    Avg,
+}
+
+impl Pool {
+    /// PyTorch's pooling output size, including its rule that a ceil-mode window must start
+    /// inside the input or left padding.
+    pub fn output_size(&self, size: usize) -> usize {
+        let span = size + 2 * self.padding - self.kernel;
+        let mut out = if self.ceil_mode {
+            span.div_ceil(self.stride)
+        } else {
+            span / self.stride
+        } + 1;
+        if self.ceil_mode && (out - 1) * self.stride >= size + self.padding {
+            out -= 1;
+        }
+        out
+    }
+}
+
+/// A fully connected layer and its activation: `weight` is `[out, in]`.
+#[derive(Clone, Debug)]
+pub struct Linear {
+    pub in_features: usize,
+    pub out_features: usize,
+    pub weight: Vec<f32>,
+    pub bias: Vec<f32>,
+    pub act: Activation,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Conv2d, ConvGeometry, Padding};
+
+    fn conv(kernel: usize, stride: usize, padding: Padding) -> Conv2d {
+        Conv2d {
+            in_channels: 1,
+            out_channels: 1,
+            kernel,
+            stride,
+            padding,
+            groups: 1,
+            weight: Vec::new(),
+            bias: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn same_padding_puts_the_odd_pixel_last() {
+        // TensorFlow: out = ceil(in / s); pad = (out − 1)·s + k − in, top = pad / 2.
+        let g = conv(3, 2, Padding::Same).geometry(161, 190).unwrap();
+        assert_eq!(
+            g,
+            ConvGeometry {
+                out_h: 81,
+                out_w: 95,
+                pad_top: 1,
+                pad_left: 0
+            }
+        );
+        let g = conv(5, 2, Padding::Same).geometry(10, 11).unwrap();
+        assert_eq!((g.out_h, g.pad_top, g.out_w, g.pad_left), (5, 1, 6, 2));
+        // Stride 1 with an odd kernel is plain symmetric padding.
+        let same = conv(3, 1, Padding::Same).geometry(7, 8).unwrap();
+        let symmetric = conv(3, 1, Padding::Symmetric(1)).geometry(7, 8).unwrap();
+        assert_eq!(same, symmetric);
+        assert!(conv(7, 1, Padding::Symmetric(0)).geometry(6, 9).is_none());
+    }
+}

@@ -1,0 +1,185 @@
+//! The shape every timm family shares, which the builders fill and lower to the engine's graph.
+//!
+//! A network is a stem, a list of blocks, a neck, a global average pool and a head of fully
+//! connected layers. A block is `act(tail(se(body(x))) + projection(x))`: ResNet's
+//! `relu(se(body(x)) + shortcut(x))` has an empty tail; MobileNetV3's and EfficientNet's inverted
+//! residual puts the SE between the depthwise convolution (end of the body) and the projection
+//! (the tail), with no activation after the add, and some blocks have no residual connection at
+//! all. [`Network::into_graph`] writes it as plain ops (a convolution, then its activation; a
+//! multiply, then an add) that `engine::passes::optimize` fuses.
+
+use crate::engine::graph::{BinaryOp, Graph, GraphBuilder, GraphError, Op, ValueId};
+use crate::engine::{Activation, Conv2d, Linear, Pool};
+
+/// One step of a stem, body, tail, projection or neck.
+#[derive(Clone, Debug)]
+pub enum Layer {
+    Conv { conv: Conv2d, act: Activation },
+    Pool(Pool),
+}
+
+/// The SE block of the paper: squeeze (global average pool) → FC → ReLU → FC → sigmoid → scale.
+/// MobileNetV3 gates with a hard sigmoid; EfficientNet uses SiLU between the FCs.
+#[derive(Clone, Debug)]
+pub struct SqueezeExcite {
+    /// The PyTorch module path, e.g. `layer3.1.se`, `layer2.0.se_module` or `blocks.2.0.se`.
+    pub name: String,
+    pub channels: usize,
+    pub reduced: usize,
+    /// After FC1: ReLU in the paper.
+    pub act: Activation,
+    /// After FC2: sigmoid in the paper, hard-sigmoid in MobileNetV3.
+    pub gate: Activation,
+    /// `[reduced, channels]`
+    pub fc1_weight: Vec<f32>,
+    pub fc1_bias: Vec<f32>,
+    /// `[channels, reduced]`
+    pub fc2_weight: Vec<f32>,
+    pub fc2_bias: Vec<f32>,
+}
+
+/// The residual connection of a block: `act(branch + projection(x))`.
+#[derive(Clone, Debug)]
+pub struct Residual {
+    /// Empty: the identity.
+    pub projection: Vec<Layer>,
+    /// After the add: ReLU in ResNets, none in inverted residuals.
+    pub act: Activation,
+}
+
+/// `residual.act(tail(se(body(x))) + residual.projection(x))`, or `tail(se(body(x)))` without a
+/// residual connection.
+#[derive(Clone, Debug)]
+pub struct Block {
+    /// The PyTorch module path, e.g. `layer1.0` or `blocks.2.1`.
+    pub name: String,
+    /// Everything before the SE (all of a ResNet block's branch).
+    pub body: Vec<Layer>,
+    pub se: Option<SqueezeExcite>,
+    /// After the SE scale (an inverted residual's projection); empty in ResNets.
+    pub tail: Vec<Layer>,
+    pub residual: Option<Residual>,
+}
+
+/// A whole classifier: stem → blocks → neck → global average pool → head.
+#[derive(Clone, Debug)]
+pub struct Network {
+    pub in_channels: usize,
+    pub stem: Vec<Layer>,
+    pub blocks: Vec<Block>,
+    /// After the last block, before the pool (EfficientNet's `conv_head`); often empty.
+    pub neck: Vec<Layer>,
+    /// On the pooled features; the last layer gives the logits.
+    pub head: Vec<Linear>,
+}
+
+impl Network {
+    /// The graph of this network, as plain ops (a convolution, then its activation; a multiply,
+    /// then an add) for [`super::passes::optimize`] to fuse. Weights move, nothing is copied.
+    pub fn into_graph(self) -> Result<Graph, GraphError> {
+        let mut b = GraphBuilder::new(self.in_channels);
+        let input = b.input();
+        let mut x = layers(&mut b, "stem", self.stem, input)?;
+        for block in self.blocks {
+            let name = block.name;
+            let input = x;
+            let y = layers(&mut b, &format!("{name}.body"), block.body, input)?;
+            let scaled = match block.se {
+                None => y,
+                Some(se) => squeeze_excite(&mut b, se, y)?,
+            };
+            x = layers(&mut b, &format!("{name}.tail"), block.tail, scaled)?;
+            if let Some(residual) = block.residual {
+                let skip = layers(
+                    &mut b,
+                    &format!("{name}.downsample"),
+                    residual.projection,
+                    input,
+                )?;
+                x = b.node(format!("{name}.add"), Op::Binary(BinaryOp::Add), &[x, skip])?;
+                x = activation(&mut b, &format!("{name}.act"), residual.act, x)?;
+            }
+            b.end_stage(name);
+        }
+        x = layers(&mut b, "neck", self.neck, x)?;
+        x = b.node("global_pool", Op::GlobalAvgPool, &[x])?;
+        for (i, mut linear) in self.head.into_iter().enumerate() {
+            let act = std::mem::take(&mut linear.act);
+            x = b.node(format!("head.{i}"), Op::Linear(linear), &[x])?;
+            x = activation(&mut b, &format!("head.{i}.act"), act, x)?;
+        }
+        Ok(b.finish(x))
+    }
+}
+
+/// `layers` applied to `x` in order (none: `x` itself).
+fn layers(
+    b: &mut GraphBuilder,
+    prefix: &str,
+    layers: Vec<Layer>,
+    mut x: ValueId,
+) -> Result<ValueId, GraphError> {
+    for (i, layer) in layers.into_iter().enumerate() {
+        let name = format!("{prefix}.{i}");
+        x = match layer {
+            Layer::Conv { conv, act } => {
+                let op = Op::Conv {
+                    conv,
+                    act: Activation::None,
+                    squeeze: false,
+                };
+                let y = b.node(name.clone(), op, &[x])?;
+                activation(b, &format!("{name}.act"), act, y)?
+            }
+            Layer::Pool(pool) => b.node(name, Op::Pool(pool), &[x])?,
+        };
+    }
+    Ok(x)
+}
+
+/// `act(x)`, or `x` for the identity.
+fn activation(
+    b: &mut GraphBuilder,
+    name: &str,
+    act: Activation,
+    x: ValueId,
+) -> Result<ValueId, GraphError> {
+    match act {
+        Activation::None => Ok(x),
+        act => b.node(name, Op::Act(act), &[x]),
+    }
+}
+
+/// `y · gate(y)`: squeeze → FC → act → FC → gate function → scale, annotated as an SE block.
+fn squeeze_excite(
+    b: &mut GraphBuilder,
+    se: SqueezeExcite,
+    y: ValueId,
+) -> Result<ValueId, GraphError> {
+    let name = se.name;
+    let z = b.node(format!("{name}.pool"), Op::GlobalAvgPool, &[y])?;
+    let fc1 = Linear {
+        in_features: se.channels,
+        out_features: se.reduced,
+        weight: se.fc1_weight,
+        bias: se.fc1_bias,
+        act: Activation::None,
+    };
+    let fc2 = Linear {
+        in_features: se.reduced,
+        out_features: se.channels,
+        weight: se.fc2_weight,
+        bias: se.fc2_bias,
+        act: Activation::None,
+    };
+    let h = b.node(format!("{name}.fc1"), Op::Linear(fc1), &[z])?;
+    let h = activation(b, &format!("{name}.act"), se.act, h)?;
+    let g = b.node(format!("{name}.fc2"), Op::Linear(fc2), &[h])?;
+    let gate = activation(b, &format!("{name}.gate"), se.gate, g)?;
+    b.se_block(name.clone(), y, gate);
+    b.node(
+        format!("{name}.scale"),
+        Op::Binary(BinaryOp::Mul),
+        &[y, gate],
+    )
+}
