@@ -130,7 +130,7 @@ fn pooling_matches_cpu_with_padding_and_ceil_mode() {
     for case in 0..30 {
         let kernel = rng.range(1, 4);
         let pool = Pool {
-            kind: [PoolKind::Max, PoolKind::Avg][rng.below(2)],
+            kind: [PoolKind::Max, PoolKind::Avg, PoolKind::AvgIncludePad][rng.below(3)],
             kernel,
             stride: rng.range(1, 3),
             padding: rng.range(0, kernel / 2),
@@ -256,7 +256,14 @@ fn binary_ops_activations_and_concat_match_cpu() {
                 check(&format!("{shape:?} {op:?} by {:?}", b.shape), &gpu, &cpu);
             }
         }
-        for act in [Activation::Relu, Activation::Silu, Activation::HardSigmoid] {
+        for act in [
+            Activation::Relu,
+            Activation::Silu,
+            Activation::HardSigmoid,
+            Activation::Relu6,
+            Activation::Tanh,
+            Activation::Gelu,
+        ] {
             let gpu = run_on_gpu(&context, &a, |e, x| {
                 e.activation(&x, act)?;
                 Ok(x)
@@ -272,6 +279,30 @@ fn binary_ops_activations_and_concat_match_cpu() {
         });
         let cpu = cpu::concat(&[&narrow, &a, &narrow]);
         check(&format!("{shape:?} concat"), &gpu, &cpu);
+        let gpu = run_on_gpu(&context, &a, |e, x| e.slice_channels(&x, 1, shape[1] - 2));
+        let cpu = cpu::slice_channels(&a, 1, shape[1] - 2);
+        check(&format!("{shape:?} slice"), &gpu, &cpu);
+    }
+}
+
+#[test]
+fn softmax_matches_cpu() {
+    let context = context();
+    let mut rng = Rng(19);
+    for shape in [[1, 5, 1, 1], [3, 1000, 1, 1]] {
+        let mut x = rng.tensor(shape);
+        x.data.iter_mut().for_each(|v| *v *= 20.0); // large logits: the max is subtracted
+        let gpu = run_on_gpu(&context, &x, |e, x| e.softmax(&x));
+        let cpu: Vec<f32> = x
+            .data
+            .chunks_exact(shape[1])
+            .flat_map(se_lens::engine::softmax)
+            .collect();
+        check(
+            &format!("{shape:?} softmax"),
+            &gpu,
+            &Tensor::new(shape, cpu),
+        );
     }
 }
 

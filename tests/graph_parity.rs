@@ -1,7 +1,9 @@
 //! Graphs the old fixed template could not hold, built node by node with `GraphBuilder`, run by
 //! the one executor on the CPU and on the GPU (lavapipe in CI), each against PyTorch
 //! (`tools/make_graph_fixtures.py`): SE after a concat, BatchNorm inside the excitation, a
-//! single-conv SE with a hard sigmoid, one value with three readers. Batch of two.
+//! single-conv SE with a hard sigmoid, one value with three readers, and the ops ONNX files bring
+//! (asymmetric padding, a channel split, ReLU6, tanh, GELU, average pooling that counts the
+//! padding, Paddle's hard sigmoid, a dropout, a softmax). Batch of two.
 
 mod common;
 
@@ -12,8 +14,8 @@ use std::sync::Arc;
 use common::expected;
 use se_lens::engine::graph::{BatchNorm, ValueId};
 use se_lens::engine::{
-    passes, Activation, BinaryOp, Conv2d, Graph, GraphBuilder, Linear, Op, Padding, RunOptions,
-    Tolerance,
+    passes, Activation, BinaryOp, Conv2d, Graph, GraphBuilder, Linear, Op, Padding, Pool, PoolKind,
+    RunOptions, Tolerance,
 };
 use se_lens::exec::gpu::GpuGraph;
 use se_lens::gpu::GpuContext;
@@ -36,6 +38,17 @@ impl Reader<'_> {
 
     /// A PyTorch `Conv2d` (square kernel, padding `k / 2`), with or without a bias.
     fn conv(&mut self, name: &str, x: ValueId, stride: usize) -> ValueId {
+        self.conv_padded(name, x, stride, None)
+    }
+
+    /// [`Reader::conv`] with its own padding.
+    fn conv_padded(
+        &mut self,
+        name: &str,
+        x: ValueId,
+        stride: usize,
+        padding: Option<Padding>,
+    ) -> ValueId {
         let shape = self.weights.shape(&format!("{name}.weight")).expect(name);
         let [out, per_group, k, _] = shape[..] else {
             panic!("{name}: not a 2-D convolution")
@@ -50,7 +63,7 @@ impl Reader<'_> {
             out_channels: out,
             kernel: k,
             stride,
-            padding: Padding::Symmetric(k / 2),
+            padding: padding.unwrap_or(Padding::Symmetric(k / 2)),
             groups: 1,
             weight: self.tensor(&format!("{name}.weight")),
             bias,
@@ -179,15 +192,52 @@ fn build(case: &str, weights: &[u8]) -> Graph {
             let y = r.act("relu", Activation::Relu, sum);
             r.finish(y)
         }
+        "mixed_ops" => {
+            // ZeroPad2d((left 0, right 1, top 2, bottom 0)) folded into the stem's padding.
+            let padding = Some(Padding::explicit(2, 0, 0, 1));
+            let s = r.conv_padded("stem.conv", x, 2, padding);
+            let s = r.batch_norm("stem.bn", s);
+            let s = r.act("stem.act", Activation::Relu6, s);
+            let a = r.b.node("split.0", Op::Slice { start: 0, len: 4 }, &[s]);
+            let b = r.b.node("split.1", Op::Slice { start: 4, len: 8 }, &[s]);
+            let a = r.conv_bn_act("a", a.expect("split"), 1, Activation::Tanh);
+            let pool = Pool {
+                kind: PoolKind::AvgIncludePad,
+                kernel: 3,
+                stride: 1,
+                padding: 1,
+                ceil_mode: false,
+            };
+            let b =
+                r.b.node("pool", Op::Pool(pool), &[b.expect("split")])
+                    .expect("pool");
+            let b = r.act("gelu", Activation::Gelu, b);
+            let y = r.b.node("cat", Op::Concat, &[a, b]).expect("cat");
+            let z = r.mean("se.pool", y);
+            let h = r.fc("se.fc1", z);
+            let h = r.act("se.act", Activation::Relu, h);
+            let g = r.fc("se.fc2", h);
+            let g = r.b.hard_sigmoid("se.gate", 0.2, 0.5, g).expect("gate");
+            r.b.se_block("se", y, g);
+            let y = r.binary("se.scale", BinaryOp::Mul, y, g);
+            let y = r.mean("pool", y);
+            let y = r.b.node("drop", Op::Identity, &[y]).expect("dropout");
+            let logits = r.fc("head", y);
+            let probs =
+                r.b.node("softmax", Op::Softmax, &[logits])
+                    .expect("softmax");
+            passes::optimize(r.b.finish(probs))
+        }
         _ => panic!("no graph for {case}"),
     }
 }
 
-const CASES: [&str; 4] = [
+const CASES: [&str; 5] = [
     "se_after_concat",
     "se_bn_excitation",
     "single_conv_se",
     "three_readers",
+    "mixed_ops",
 ];
 
 fn case_dir(case: &str) -> std::path::PathBuf {

@@ -216,4 +216,7 @@ fn the_builders_graphs_are_fused_into_the_kernels_ops() {
         })
         .count();
     assert_eq!(fused_ends, model.graph.se_blocks.len());
+    // One stage of progress per residual block (the page's "block i of n"), the head in the last.
+    assert_eq!(model.graph.stages.len(), 8);
+    assert_eq!(model.graph.stages[7].end, model.graph.nodes.len());
 }

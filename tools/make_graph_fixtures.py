@@ -15,6 +15,10 @@ Cases:
     se_bn_excitation  an SE whose first FC (a bias-free 1x1 conv) is followed by BatchNorm
     single_conv_se    an "effective SE" (CenterMask / timm's EffectiveSEModule): one FC, hard sigmoid
     three_readers     one value read by three nodes: a conv branch with SE, a 1x1 projection, the sum
+    mixed_ops         asymmetric padding, ReLU6, a channel split, tanh, average pooling that counts
+                      the padding, GELU, a concat, an SE gated by Paddle's hard sigmoid
+                      clip(0.2 x + 0.5, 0, 1), a dropout, and a softmax at the end ("logits" are
+                      probabilities)
 The committed copies are regenerated on purpose (torch's kernels may differ in the last bit between
 processors), never as a side effect of a test.
 """
@@ -115,11 +119,41 @@ class ThreeReaders(nn.Module):
         return self.head(y.mean((2, 3)))
 
 
+class PaddleHardSigmoid(nn.Module):
+    def forward(self, x):
+        return torch.clamp(0.2 * x + 0.5, 0, 1)
+
+
+class MixedOps(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.pad = nn.ZeroPad2d((0, 1, 2, 0))  # left, right, top, bottom
+        self.stem = ConvBnAct(3, 12, 3, stride=2, act=nn.ReLU6)
+        self.stem.conv.padding = (0, 0)
+        self.a = ConvBnAct(4, 4, 1, act=nn.Tanh)
+        self.pool = nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=True)
+        self.se = nn.Module()
+        self.se.fc1 = nn.Conv2d(12, 4, 1)
+        self.se.fc2 = nn.Conv2d(4, 12, 1)
+        self.se.gate = PaddleHardSigmoid()
+        self.drop = nn.Dropout(0.5)
+        self.head = nn.Linear(12, 5)
+
+    def forward(self, x):
+        s = self.stem(self.pad(x))
+        a, b = s[:, :4], s[:, 4:]
+        y = torch.cat([self.a(a), F.gelu(self.pool(b))], 1)
+        z = F.relu(self.se.fc1(y.mean((2, 3), keepdim=True)))
+        y = y * self.se.gate(self.se.fc2(z))
+        return torch.softmax(self.head(self.drop(y.mean((2, 3)))), 1)
+
+
 CASES = {
     "se_after_concat": SeAfterConcat,
     "se_bn_excitation": SeWithBn,
     "single_conv_se": SingleConvSe,
     "three_readers": ThreeReaders,
+    "mixed_ops": MixedOps,
 }
 
 

@@ -30,6 +30,19 @@ pub fn binary(a: &mut Tensor, op: BinaryOp, b: &Tensor) {
     });
 }
 
+/// Channels `start .. start + len` of `x`.
+pub fn slice_channels(x: &Tensor, start: usize, len: usize) -> Tensor {
+    let [batch, channels, height, width] = x.shape;
+    let plane = height * width;
+    let data = x
+        .data
+        .chunks_exact(channels * plane)
+        .flat_map(|image| &image[start * plane..(start + len) * plane])
+        .copied()
+        .collect();
+    Tensor::new([batch, len, height, width], data)
+}
+
 /// The channels of `parts` one after another, image by image.
 pub fn concat(parts: &[&Tensor]) -> Tensor {
     let [batch, _, height, width] = parts[0].shape;

@@ -17,6 +17,10 @@ pub fn pool2d(input: &Tensor, pool: &Pool) -> Tensor {
                 out[oy * out_w + ox] = match pool.kind {
                     PoolKind::Max => values.fold(f32::NEG_INFINITY, f32::max),
                     PoolKind::Avg => values.sum::<f32>() / ((y1 - y0) * (x1 - x0)) as f32,
+                    PoolKind::AvgIncludePad => {
+                        let count = pool.padded_span(oy, height) * pool.padded_span(ox, width);
+                        values.sum::<f32>() / count as f32
+                    }
                 };
             }
         }

@@ -14,7 +14,14 @@ pub enum Activation {
     /// `1 / (1 + e^(−x))`: the SE paper's gate.
     Sigmoid,
     /// `relu6(x + 3) / 6`: MobileNetV3's gate; exactly 0 below −3 and exactly 1 above 3.
+    /// (Other slopes and offsets, Paddle's `clip(0.2·x + 0.5, 0, 1)`, are this after an affine:
+    /// `GraphBuilder::hard_sigmoid`.)
     HardSigmoid,
+    /// `min(max(x, 0), 6)` (MobileNetV2's).
+    Relu6,
+    Tanh,
+    /// `x · Φ(x)`, with the error function (PyTorch's default, not the tanh approximation).
+    Gelu,
 }
 
 impl Activation {
@@ -26,6 +33,9 @@ impl Activation {
             Activation::HardSwish => x * relu6(x + 3.0) / 6.0,
             Activation::Sigmoid => 1.0 / (1.0 + (-x).exp()),
             Activation::HardSigmoid => relu6(x + 3.0) / 6.0,
+            Activation::Relu6 => relu6(x),
+            Activation::Tanh => x.tanh(),
+            Activation::Gelu => 0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2)),
         }
     }
 
@@ -58,12 +68,25 @@ impl Activation {
             Activation::HardSwish => "hard-swish",
             Activation::Sigmoid => "sigmoid",
             Activation::HardSigmoid => "hard-sigmoid",
+            Activation::Relu6 => "ReLU6",
+            Activation::Tanh => "tanh",
+            Activation::Gelu => "GELU",
         }
     }
 }
 
 fn relu6(x: f32) -> f32 {
     x.clamp(0.0, 6.0)
+}
+
+/// The error function, to 1.5e-7 (Abramowitz & Stegun 7.1.26; the same formula as
+/// `activation.wgsl`, which has no `erf` either).
+fn erf(x: f32) -> f32 {
+    let t = 1.0 / (1.0 + 0.327_591_1 * x.abs());
+    let poly = t
+        * (0.254_829_6
+            + t * (-0.284_496_74 + t * (1.421_413_8 + t * (-1.453_152 + t * 1.061_405_4))));
+    (1.0 - poly * (-x * x).exp()).copysign(x)
 }
 
 #[cfg(test)]
@@ -82,5 +105,10 @@ mod tests {
         let mut values = [-1.0, 1.0];
         Activation::Relu.apply_biased(&mut values, 0.5);
         assert_eq!(values, [0.0, 1.5]);
+        assert_eq!(Activation::Relu6.apply(7.0), 6.0);
+        // GELU against PyTorch's F.gelu (float64): 0.8413447460685429 at 1, −0.04550026 at −2.
+        assert!((Activation::Gelu.apply(1.0) - 0.841_344_7).abs() < 2e-7);
+        assert!((Activation::Gelu.apply(-2.0) + 0.045_500_26).abs() < 2e-7);
+        assert!((Activation::Tanh.apply(0.5) - 0.462_117_16).abs() < 1e-7);
     }
 }

@@ -72,6 +72,12 @@ pub enum Op {
     },
     /// `[a, b, …]` → their channels one after another.
     Concat,
+    /// `[x]` → channels `start .. start + len` of `x` (a channel split is one per part).
+    Slice { start: usize, len: usize },
+    /// `[x]` → softmax over the channels of a per-channel vector (a file that ends in one).
+    Softmax,
+    /// `[x]` → `[x]` (a flatten of a vector, a dropout at inference); removed by the passes.
+    Identity,
 }
 
 /// BatchNorm's statistics and affine parameters, one value per channel.
@@ -224,6 +230,33 @@ impl GraphBuilder {
         Ok(output)
     }
 
+    /// `clip(alpha · x + beta, 0, 1)`, a hard sigmoid of any slope and offset (PyTorch's is
+    /// 1/6 and 1/2, Paddle's 0.2 and 0.5): the kernels' hard sigmoid (`relu6(y + 3) / 6`) after
+    /// `y = 6·alpha·x + 6·beta − 3`, an affine written as a BatchNorm so that the passes fold it
+    /// into the layer before it.
+    pub fn hard_sigmoid(
+        &mut self,
+        name: &str,
+        alpha: f32,
+        beta: f32,
+        x: ValueId,
+    ) -> Result<ValueId, GraphError> {
+        let y = if alpha == 1.0 / 6.0 && beta == 0.5 {
+            x
+        } else {
+            let channels = self.graph.values[x].channels;
+            let bn = BatchNorm {
+                gamma: vec![6.0 * alpha; channels],
+                beta: vec![6.0 * beta - 3.0; channels],
+                mean: vec![0.0; channels],
+                var: vec![1.0; channels],
+                eps: 0.0,
+            };
+            self.node(format!("{name}.affine"), Op::BatchNorm(bn), &[x])?
+        };
+        self.node(name, Op::Act(Activation::HardSigmoid), &[y])
+    }
+
     /// Marks `input · gate` as an SE block named `name`.
     pub fn se_block(&mut self, name: impl Into<String>, input: ValueId, gate: ValueId) {
         let channels = self.graph.values[input].channels;
@@ -243,12 +276,14 @@ impl GraphBuilder {
         });
     }
 
-    /// The graph with `output` as its logits; nodes after the last stage form a final one.
+    /// The graph with `output` as its logits. Nodes after the last stage (the head) join it, so
+    /// the stages are the blocks; a graph without stages is one.
     pub fn finish(mut self, output: ValueId) -> Graph {
         self.graph.output = output;
-        let done = self.graph.stages.last().map_or(0, |s| s.end);
-        if done < self.graph.nodes.len() || self.graph.stages.is_empty() {
-            self.end_stage("head");
+        let end = self.graph.nodes.len();
+        match self.graph.stages.last_mut() {
+            Some(last) => last.end = end,
+            None => self.end_stage("graph"),
         }
         self.graph
     }
@@ -289,7 +324,7 @@ fn output_info(
                 ..x
             })
         }
-        Op::Pool(_) | Op::Act(_) => {
+        Op::Pool(_) | Op::Act(_) | Op::Identity => {
             expect(1)?;
             Ok(inputs.next().expect("one input"))
         }
@@ -344,6 +379,29 @@ fn output_info(
                 if other.channels != x.channels || other.vector != (is_gate || x.vector) {
                     return Err("the gate must be a vector and the skip the shape of x".into());
                 }
+            }
+            Ok(x)
+        }
+        Op::Slice { start, len } => {
+            expect(1)?;
+            let x = inputs.next().expect("one input");
+            if *len == 0 || start + len > x.channels {
+                return Err(format!(
+                    "channels {start}..{} of {} channels",
+                    start + len,
+                    x.channels
+                ));
+            }
+            Ok(ValueInfo {
+                channels: *len,
+                ..x
+            })
+        }
+        Op::Softmax => {
+            expect(1)?;
+            let x = inputs.next().expect("one input");
+            if !x.vector {
+                return Err("takes a vector (a softmax over planes is not supported)".into());
             }
             Ok(x)
         }
@@ -475,7 +533,8 @@ impl Graph {
                 }
                 Op::GlobalAvgPool => [n, c, 1, 1],
                 Op::Linear(linear) => [n, linear.out_features, 1, 1],
-                Op::Act(_) | Op::BatchNorm(_) => x,
+                Op::Act(_) | Op::BatchNorm(_) | Op::Softmax | Op::Identity => x,
+                Op::Slice { len, .. } => [n, *len, h, w],
                 Op::Binary(_) | Op::ScaleAddAct { .. } => {
                     for &other in &node.inputs[1..] {
                         let [_, _, oh, ow] = shapes[other];

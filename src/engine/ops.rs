@@ -12,6 +12,28 @@ pub enum Padding {
     /// padding that takes is split with the odd pixel at the bottom and right, so it depends
     /// on the input size.
     Same,
+    /// Zeros per side, possibly different (ONNX's `pads`, a `ZeroPad2d` before a convolution).
+    Explicit {
+        top: usize,
+        left: usize,
+        bottom: usize,
+        right: usize,
+    },
+}
+
+impl Padding {
+    /// `top, left, bottom, right` zeros: [`Padding::Symmetric`] when they are all equal.
+    pub fn explicit(top: usize, left: usize, bottom: usize, right: usize) -> Self {
+        match [left, bottom, right].iter().all(|&p| p == top) {
+            true => Padding::Symmetric(top),
+            false => Padding::Explicit {
+                top,
+                left,
+                bottom,
+                right,
+            },
+        }
+    }
 }
 
 /// Where a convolution's windows fall on an input of a given size.
@@ -42,17 +64,28 @@ impl Conv2d {
     /// kernel does not fit inside the padded input.
     pub fn geometry(&self, height: usize, width: usize) -> Option<ConvGeometry> {
         let (k, s) = (self.kernel, self.stride);
-        let axis = |size: usize| match self.padding {
-            Padding::Symmetric(p) => {
-                (size > 0 && size + 2 * p >= k).then(|| ((size + 2 * p - k) / s + 1, p))
-            }
+        let padded = |size: usize, before: usize, after: usize| {
+            (size > 0 && size + before + after >= k)
+                .then(|| ((size + before + after - k) / s + 1, before))
+        };
+        let axis = |size: usize, vertical: bool| match self.padding {
+            Padding::Symmetric(p) => padded(size, p, p),
+            Padding::Explicit {
+                top,
+                left,
+                bottom,
+                right,
+            } => match vertical {
+                true => padded(size, top, bottom),
+                false => padded(size, left, right),
+            },
             Padding::Same => {
                 let out = size.div_ceil(s);
                 let total = ((out.max(1) - 1) * s + k).saturating_sub(size);
                 (size > 0).then_some((out, total / 2))
             }
         };
-        let ((out_h, pad_top), (out_w, pad_left)) = (axis(height)?, axis(width)?);
+        let ((out_h, pad_top), (out_w, pad_left)) = (axis(height, true)?, axis(width, false)?);
         Some(ConvGeometry {
             out_h,
             out_w,
@@ -87,9 +120,19 @@ pub enum PoolKind {
     Max,
     /// Average over the window's elements inside the input (`count_include_pad=False`).
     Avg,
+    /// Average that counts the zero padding too (`count_include_pad=True`, ONNX's default), but
+    /// not a ceil-mode window's part past the padding (PyTorch's rule).
+    AvgIncludePad,
 }
 
 impl Pool {
+    /// The elements an `AvgIncludePad` window at `out_index` divides by along one axis: its
+    /// span inside the padded input.
+    pub fn padded_span(&self, out_index: usize, size: usize) -> usize {
+        let start = out_index * self.stride;
+        (start + self.kernel).min(size + 2 * self.padding) - start
+    }
+
     /// PyTorch's pooling output size, including its rule that a ceil-mode window must start
     /// inside the input or left padding.
     pub fn output_size(&self, size: usize) -> usize {
@@ -153,5 +196,11 @@ mod tests {
         let symmetric = conv(3, 1, Padding::Symmetric(1)).geometry(7, 8).unwrap();
         assert_eq!(same, symmetric);
         assert!(conv(7, 1, Padding::Symmetric(0)).geometry(6, 9).is_none());
+        // ZeroPad2d((left 0, right 1, top 2, bottom 0)) then a 3×3 stride-2 convolution.
+        let g = conv(3, 2, Padding::explicit(2, 0, 0, 1))
+            .geometry(7, 8)
+            .unwrap();
+        assert_eq!((g.out_h, g.pad_top, g.out_w, g.pad_left), (4, 2, 4, 0));
+        assert_eq!(Padding::explicit(1, 1, 1, 1), Padding::Symmetric(1));
     }
 }

@@ -9,7 +9,7 @@
 //!   values its skip, and a scale followed by an add (an SE ResNet block's end) one op;
 //! - a `GlobalAvgPool` of a convolution's output that is also read elsewhere (an SE squeeze)
 //!   is summed in the convolution's epilogue (`Conv { squeeze: true }`, two outputs);
-//! - nodes nothing reads are dropped.
+//! - identities and nodes nothing reads are dropped.
 //!
 //! A fusion never removes a value an SE block annotates or the output.
 
@@ -18,6 +18,7 @@ use super::{Activation, Conv2d, Padding};
 
 /// Every rewrite, in an order where each enables the next.
 pub fn optimize(mut graph: Graph) -> Graph {
+    remove_identities(&mut graph);
     eliminate_dead(&mut graph);
     fold_batch_norms(&mut graph);
     rewrite_binaries(&mut graph);
@@ -47,6 +48,28 @@ fn compact(graph: &mut Graph, nodes: Vec<Option<Node>>) {
     graph
         .stages
         .dedup_by(|later, earlier| later.end == earlier.end);
+}
+
+/// Reads an identity's input wherever its output was read (nodes, the output, SE annotations).
+fn remove_identities(graph: &mut Graph) {
+    let mut source: Vec<ValueId> = (0..graph.values.len()).collect();
+    let mut nodes = Vec::with_capacity(graph.nodes.len());
+    for mut node in std::mem::take(&mut graph.nodes) {
+        node.inputs.iter_mut().for_each(|v| *v = source[*v]);
+        match node.op {
+            Op::Identity => {
+                source[node.outputs[0]] = node.inputs[0];
+                nodes.push(None);
+            }
+            _ => nodes.push(Some(node)),
+        }
+    }
+    graph.output = source[graph.output];
+    for se in &mut graph.se_blocks {
+        se.input = source[se.input];
+        se.gate = source[se.gate];
+    }
+    compact(graph, nodes);
 }
 
 /// Drops nodes none of whose outputs is read, the output, or annotated.

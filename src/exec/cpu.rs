@@ -3,7 +3,9 @@
 use super::{Execution, Ops};
 use crate::cpu;
 use crate::engine::graph::{BinaryOp, Graph, NodeId};
-use crate::engine::{Activation, Conv2d, Linear, Pool, RunError, RunOptions, RunOutput, Tensor};
+use crate::engine::{
+    softmax, Activation, Conv2d, Linear, Pool, RunError, RunOptions, RunOutput, Tensor,
+};
 
 /// The CPU's side of a run: tensors in host memory, reads kept in order.
 #[derive(Default)]
@@ -106,5 +108,14 @@ impl Ops for CpuOps {
 
     fn concat(&mut self, parts: &[&Tensor]) -> Result<Tensor, RunError> {
         Ok(cpu::concat(parts))
+    }
+
+    fn slice(&mut self, x: &Tensor, start: usize, len: usize) -> Result<Tensor, RunError> {
+        Ok(cpu::slice_channels(x, start, len))
+    }
+
+    fn softmax(&mut self, x: &Tensor) -> Result<Tensor, RunError> {
+        let data = x.data.chunks_exact(x.shape[1]).flat_map(softmax).collect();
+        Ok(Tensor::new(x.shape, data))
     }
 }

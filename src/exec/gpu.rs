@@ -172,6 +172,14 @@ impl Ops for GpuOps<'_> {
     fn concat(&mut self, parts: &[&GpuTensor]) -> Result<GpuTensor, GpuError> {
         self.encoder.concat(parts)
     }
+
+    fn slice(&mut self, x: &GpuTensor, start: usize, len: usize) -> Result<GpuTensor, GpuError> {
+        self.encoder.slice_channels(x, start, len)
+    }
+
+    fn softmax(&mut self, x: &GpuTensor) -> Result<GpuTensor, GpuError> {
+        self.encoder.softmax(x)
+    }
 }
 
 /// Whether the gates of `output` are what their gate functions can give: finite, and inside

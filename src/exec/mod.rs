@@ -69,6 +69,15 @@ pub trait Ops {
     ) -> Result<Self::Tensor, Self::Error>;
     /// The channels of `parts`, one after another.
     fn concat(&mut self, parts: &[&Self::Tensor]) -> Result<Self::Tensor, Self::Error>;
+    /// Channels `start .. start + len` of `x`.
+    fn slice(
+        &mut self,
+        x: &Self::Tensor,
+        start: usize,
+        len: usize,
+    ) -> Result<Self::Tensor, Self::Error>;
+    /// Softmax over the channels of each image's vector.
+    fn softmax(&mut self, x: &Self::Tensor) -> Result<Self::Tensor, Self::Error>;
 }
 
 /// What a value handed back with [`Ops::read`] is.
@@ -262,6 +271,9 @@ impl<'g, B: Ops> Execution<'g, B> {
                             .collect();
                         vec![ops.concat(&parts)?]
                     }
+                    Op::Slice { start, len } => vec![ops.slice(x, *start, *len)?],
+                    Op::Softmax => vec![ops.softmax(x)?],
+                    Op::Identity => vec![ops.copy(x)?],
                     Op::Act(_) | Op::Binary(_) | Op::ScaleAddAct { .. } => {
                         unreachable!("in-place ops are matched above")
                     }

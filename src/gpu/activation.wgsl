@@ -8,6 +8,16 @@ fn activation(x: f32, code: u32) -> f32 {
         case 3u: { return x * clamp(x + 3.0, 0.0, 6.0) / 6.0; }  // hard-swish
         case 4u: { return 1.0 / (1.0 + exp(-x)); }               // sigmoid
         case 5u: { return clamp(x + 3.0, 0.0, 6.0) / 6.0; }      // hard-sigmoid
+        case 6u: { return clamp(x, 0.0, 6.0); }                   // ReLU6
+        case 7u: { return tanh(x); }                              // tanh
+        case 8u: { return 0.5 * x * (1.0 + erf(x * 0.70710678)); } // GELU
         default: { return x; }
     }
+}
+
+// The error function to 1.5e-7 (Abramowitz & Stegun 7.1.26), as engine/activation.rs.
+fn erf(x: f32) -> f32 {
+    let t = 1.0 / (1.0 + 0.3275911 * abs(x));
+    let poly = t * (0.2548296 + t * (-0.28449674 + t * (1.4214138 + t * (-1.453152 + t * 1.0614054))));
+    return sign(x) * (1.0 - poly * exp(-x * x));
 }

@@ -137,6 +137,28 @@ impl Encoder<'_> {
         Ok(out)
     }
 
+    /// Channels `start .. start + len` of `x` (a copy per image).
+    pub fn slice_channels(
+        &mut self,
+        x: &GpuTensor,
+        start: usize,
+        len: usize,
+    ) -> Result<GpuTensor, GpuError> {
+        let [batch, channels, height, width] = x.shape;
+        let out = self.tensor([batch, len, height, width])?;
+        let plane = (height * width * std::mem::size_of::<f32>()) as u64;
+        for n in 0..batch as u64 {
+            self.encoder.copy_buffer_to_buffer(
+                &x.buffer,
+                (n * channels as u64 + start as u64) * plane,
+                &out.buffer,
+                n * len as u64 * plane,
+                len as u64 * plane,
+            );
+        }
+        Ok(out)
+    }
+
     /// Asks for `tensor` to come back from [`Encoder::finish`], in the order of the calls.
     pub fn read(&mut self, tensor: GpuTensor) {
         self.reads.push(tensor);

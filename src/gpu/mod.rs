@@ -13,6 +13,7 @@ mod global_avg_pool;
 mod pipelines;
 mod pool2d;
 mod scale_add_act;
+mod softmax;
 
 pub use context::{adapter, is_software, GpuContext, GpuError};
 pub use conv2d::GpuConv;
@@ -28,5 +29,6 @@ pub const SHADERS: &[(&str, &str)] = &[
     ("global_avg_pool.wgsl", global_avg_pool::SOURCE),
     ("pool2d.wgsl", pool2d::SOURCE),
     ("scale_add_act.wgsl", scale_add_act::SOURCE),
+    ("softmax.wgsl", softmax::SOURCE),
     ("unary.wgsl", binary::UNARY_SOURCE),
 ];

@@ -40,7 +40,11 @@ impl Encoder<'_> {
             kernel: pool.kernel as u32,
             stride: pool.stride as u32,
             padding: pool.padding as u32,
-            average: (pool.kind == PoolKind::Avg).into(),
+            average: match pool.kind {
+                PoolKind::Max => 0,
+                PoolKind::Avg => 1,
+                PoolKind::AvgIncludePad => 2,
+            },
             _pad: [0; 3],
         };
         let workgroups = grid(output.len(), 64)?;

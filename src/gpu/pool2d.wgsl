@@ -1,6 +1,7 @@
 // Max or average pooling with PyTorch's padding and ceil-mode semantics (the host computes the
 // output size); one invocation per output. Windows are clipped to the input, and an average
-// divides by the elements inside it (count_include_pad=False), as `cpu::pool2d` does.
+// divides by the elements inside it (`average` 1: count_include_pad=False) or by its span inside
+// the padded input (`average` 2: count_include_pad=True), as `cpu::pool2d` does.
 
 struct Params {
     planes: u32,
@@ -28,6 +29,12 @@ fn window(out_index: u32, size: u32) -> vec2<u32> {
     return vec2<u32>(u32(max(start, 0)), u32(end));
 }
 
+// How many elements of the padded input a window covers along one axis (count_include_pad).
+fn padded_span(out_index: u32, size: u32) -> u32 {
+    let start = out_index * params.stride;
+    return min(start + params.kernel, size + 2u * params.padding) - start;
+}
+
 @compute @workgroup_size(64)
 fn main(
     @builtin(workgroup_id) group_id: vec3<u32>,
@@ -53,7 +60,10 @@ fn main(
             sum += v;
         }
     }
-    if params.average != 0u {
+    if params.average == 2u {
+        output[index] = sum / f32(padded_span((index % out_plane) / params.out_w, params.in_h)
+            * padded_span(index % params.out_w, params.in_w));
+    } else if params.average == 1u {
         output[index] = sum / f32((rows.y - rows.x) * (cols.y - cols.x));
     } else {
         output[index] = best;
