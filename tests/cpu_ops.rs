@@ -21,8 +21,8 @@ fn conv_reference(x: &Tensor, c: &Conv2d, act: Activation) -> Vec<f32> {
                     for i in 0..gi {
                         for ky in 0..c.kernel {
                             for kx in 0..c.kernel {
-                                let y = (oy * c.stride + ky) as isize - pad_top;
-                                let xx = (ox * c.stride + kx) as isize - pad_left;
+                                let y = (oy * c.stride + ky * c.dilation) as isize - pad_top;
+                                let xx = (ox * c.stride + kx * c.dilation) as isize - pad_left;
                                 if y >= 0 && xx >= 0 && (y as usize) < h && (xx as usize) < w {
                                     let ci = g * gi + i;
                                     let v = x.data[((b * c.in_channels + ci) * h + y as usize) * w
@@ -55,6 +55,7 @@ fn conv(
         out_channels,
         kernel,
         stride,
+        dilation: 1,
         padding,
         groups,
         weight: (0..weights)
@@ -93,8 +94,23 @@ fn conv2d_matches_its_definition() {
         (4, 4, 3, 2, Symmetric(1), 4, 1, 2),
         (3, 3, 5, 2, Symmetric(2), 3, 11, 13),
     ];
-    for (i, o, k, s, p, g, h, w) in cases {
-        let c = conv(i, o, k, s, p, g);
+    // The same cases dilated by 2 where the window still fits (Winograd never takes them).
+    let dilated = cases
+        .iter()
+        .filter(|&&(_, _, k, _, p, _, h, w)| {
+            let pad = match p {
+                Symmetric(p) => 2 * p,
+                _ => 0,
+            };
+            k > 1 && h + pad > 2 * (k - 1) && w + pad > 2 * (k - 1)
+        })
+        .map(|&case| (case, 2));
+    let cases = cases.iter().map(|&case| (case, 1)).chain(dilated);
+    for ((i, o, k, s, p, g, h, w), dilation) in cases {
+        let c = Conv2d {
+            dilation,
+            ..conv(i, o, k, s, p, g)
+        };
         let x = Tensor::pattern([2, i, h, w]);
         for act in [
             Activation::None,
@@ -105,7 +121,12 @@ fn conv2d_matches_its_definition() {
             let ours = se_lens::cpu::conv2d(&x, &c, act);
             Tolerance::new(1e-5, 1e-5)
                 .check(&ours.data, &conv_reference(&x, &c, act))
-                .unwrap_or_else(|m| panic!("case {:?} {act:?}: {m}", (i, o, k, s, p, g, h, w)));
+                .unwrap_or_else(|m| {
+                    panic!(
+                        "case {:?} d{dilation} {act:?}: {m}",
+                        (i, o, k, s, p, g, h, w)
+                    )
+                });
             // The squeeze summed in the conv's epilogue is the global average pool, to the bit.
             let (squeezed_out, means) = se_lens::cpu::conv2d_squeezed(&x, &c, act);
             assert_eq!(squeezed_out.data, ours.data);

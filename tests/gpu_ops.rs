@@ -98,7 +98,10 @@ fn conv2d_matches_cpu_on_random_shapes() {
             0 => Padding::Same,
             _ => Padding::Symmetric(rng.range(0, kernel / 2 + 1)),
         };
-        let (h, w) = (rng.range(kernel, 23), rng.range(kernel, 29));
+        // Every fifth case dilated (its window spans 2·(k − 1) + 1).
+        let dilation = if case % 5 == 4 { 2 } else { 1 };
+        let span = dilation * (kernel - 1) + 1;
+        let (h, w) = (rng.range(span, 23), rng.range(span, 29));
         let batch = rng.range(1, 2);
         let (in_channels, out_channels) = (group_in * groups, group_out * groups);
         let conv = Conv2d {
@@ -106,6 +109,7 @@ fn conv2d_matches_cpu_on_random_shapes() {
             out_channels,
             kernel,
             stride,
+            dilation,
             padding,
             groups,
             weight: rng.values(out_channels * group_in * kernel * kernel),
@@ -116,10 +120,17 @@ fn conv2d_matches_cpu_on_random_shapes() {
         let weights = GpuConv::upload(&context, &conv).expect("upload");
         let gpu = run_on_gpu(&context, &input, |e, x| e.conv2d(&x, &weights, act));
         let what = format!(
-            "case {case}: {in_channels}→{out_channels} k{kernel} s{stride} {padding:?} g{groups} \
+            "case {case}: {in_channels}→{out_channels} k{kernel} s{stride} d{dilation} {padding:?} g{groups} \
              {act:?} on {batch}×{h}×{w}"
         );
-        check(&what, &gpu, &cpu::conv2d(&input, &conv, act));
+        let cpu = cpu::conv2d(&input, &conv, act);
+        // Absolute error grows with the output's scale (sums of up to a thousand products, where
+        // an output near 0 is a cancellation): 1e-5 of the largest output, at least 1e-5.
+        let scale = cpu.data.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+        assert_eq!(gpu.shape, cpu.shape, "{what}: shapes differ");
+        Tolerance::new(OP.rtol, OP.atol * scale)
+            .check(&gpu.data, &cpu.data)
+            .unwrap_or_else(|m| panic!("{what}: {m}"));
     }
 }
 
@@ -279,6 +290,10 @@ fn binary_ops_activations_and_concat_match_cpu() {
         });
         let cpu = cpu::concat(&[&narrow, &a, &narrow]);
         check(&format!("{shape:?} concat"), &gpu, &cpu);
+        let groups = if shape[1] % 4 == 0 { 4 } else { shape[1] };
+        let gpu = run_on_gpu(&context, &a, |e, x| e.channel_shuffle(&x, groups));
+        let cpu = cpu::channel_shuffle(&a, groups);
+        check(&format!("{shape:?} shuffle"), &gpu, &cpu);
         let gpu = run_on_gpu(&context, &a, |e, x| e.slice_channels(&x, 1, shape[1] - 2));
         let cpu = cpu::slice_channels(&a, 1, shape[1] - 2);
         check(&format!("{shape:?} slice"), &gpu, &cpu);
@@ -315,6 +330,7 @@ fn a_tensor_over_the_device_limit_is_an_error_not_a_crash() {
         out_channels: 1 << 16,
         kernel: 1,
         stride: 1,
+        dilation: 1,
         padding: Padding::Symmetric(0),
         groups: 1,
         weight: vec![0.5; 1 << 16],

@@ -49,6 +49,19 @@ impl Reader<'_> {
         stride: usize,
         padding: Option<Padding>,
     ) -> ValueId {
+        self.conv_full(name, x, stride, padding, 1, 1)
+    }
+
+    /// A PyTorch `Conv2d` with every option.
+    fn conv_full(
+        &mut self,
+        name: &str,
+        x: ValueId,
+        stride: usize,
+        padding: Option<Padding>,
+        dilation: usize,
+        groups: usize,
+    ) -> ValueId {
         let shape = self.weights.shape(&format!("{name}.weight")).expect(name);
         let [out, per_group, k, _] = shape[..] else {
             panic!("{name}: not a 2-D convolution")
@@ -59,12 +72,13 @@ impl Reader<'_> {
             None => vec![0.0; out],
         };
         let conv = Conv2d {
-            in_channels: per_group,
+            in_channels: per_group * groups,
             out_channels: out,
             kernel: k,
             stride,
+            dilation,
             padding: padding.unwrap_or(Padding::Symmetric(k / 2)),
-            groups: 1,
+            groups,
             weight: self.tensor(&format!("{name}.weight")),
             bias,
         };
@@ -208,11 +222,20 @@ fn build(case: &str, weights: &[u8]) -> Graph {
                 padding: 1,
                 ceil_mode: false,
             };
-            let b =
-                r.b.node("pool", Op::Pool(pool), &[b.expect("split")])
-                    .expect("pool");
+            let b = r.conv_full(
+                "dw",
+                b.expect("split"),
+                1,
+                Some(Padding::Symmetric(2)),
+                2,
+                8,
+            );
+            let b = r.b.node("pool", Op::Pool(pool), &[b]).expect("pool");
             let b = r.act("gelu", Activation::Gelu, b);
             let y = r.b.node("cat", Op::Concat, &[a, b]).expect("cat");
+            let y = r.conv_full("dilated", y, 1, Some(Padding::Symmetric(3)), 3, 1);
+            let shuffle = Op::ChannelShuffle { groups: 3 };
+            let y = r.b.node("shuffle", shuffle, &[y]).expect("shuffle");
             let z = r.mean("se.pool", y);
             let h = r.fc("se.fc1", z);
             let h = r.act("se.act", Activation::Relu, h);

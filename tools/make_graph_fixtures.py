@@ -15,8 +15,9 @@ Cases:
     se_bn_excitation  an SE whose first FC (a bias-free 1x1 conv) is followed by BatchNorm
     single_conv_se    an "effective SE" (CenterMask / timm's EffectiveSEModule): one FC, hard sigmoid
     three_readers     one value read by three nodes: a conv branch with SE, a 1x1 projection, the sum
-    mixed_ops         asymmetric padding, ReLU6, a channel split, tanh, average pooling that counts
-                      the padding, GELU, a concat, an SE gated by Paddle's hard sigmoid
+    mixed_ops         asymmetric padding, ReLU6, a channel split, tanh, a dilated depthwise
+                      convolution, average pooling that counts the padding, GELU, a concat, a
+                      dilated convolution, a channel shuffle, an SE gated by Paddle's hard sigmoid
                       clip(0.2 x + 0.5, 0, 1), a dropout, and a softmax at the end ("logits" are
                       probabilities)
 The committed copies are regenerated on purpose (torch's kernels may differ in the last bit between
@@ -131,7 +132,9 @@ class MixedOps(nn.Module):
         self.stem = ConvBnAct(3, 12, 3, stride=2, act=nn.ReLU6)
         self.stem.conv.padding = (0, 0)
         self.a = ConvBnAct(4, 4, 1, act=nn.Tanh)
+        self.dw = nn.Conv2d(8, 8, 3, padding=2, dilation=2, groups=8)
         self.pool = nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=True)
+        self.dilated = nn.Conv2d(12, 12, 3, padding=3, dilation=3)
         self.se = nn.Module()
         self.se.fc1 = nn.Conv2d(12, 4, 1)
         self.se.fc2 = nn.Conv2d(4, 12, 1)
@@ -142,7 +145,9 @@ class MixedOps(nn.Module):
     def forward(self, x):
         s = self.stem(self.pad(x))
         a, b = s[:, :4], s[:, 4:]
-        y = torch.cat([self.a(a), F.gelu(self.pool(b))], 1)
+        y = torch.cat([self.a(a), F.gelu(self.pool(self.dw(b)))], 1)
+        y = self.dilated(y)
+        y = y.view(2, 3, 4, *y.shape[2:]).transpose(1, 2).reshape(y.shape)  # channel shuffle
         z = F.relu(self.se.fc1(y.mean((2, 3), keepdim=True)))
         y = y * self.se.gate(self.se.fc2(z))
         return torch.softmax(self.head(self.drop(y.mean((2, 3)))), 1)

@@ -128,7 +128,7 @@ fn depthwise_conv(
     geometry: ConvGeometry,
     out: &mut [f32],
 ) {
-    let (kernel, stride) = (conv.kernel, conv.stride);
+    let (kernel, stride, dilation) = (conv.kernel, conv.stride, conv.dilation);
     let ConvGeometry {
         out_h,
         out_w,
@@ -139,16 +139,18 @@ fn depthwise_conv(
         let source = &image[channel * height * width..(channel + 1) * height * width];
         let filter = &conv.weight[channel * kernel * kernel..(channel + 1) * kernel * kernel];
         for ky in 0..kernel {
-            let (y_first, y_last) = inside(ky, pad_top, stride, height, out_h);
+            let dy = ky * dilation;
+            let (y_first, y_last) = inside(dy, pad_top, stride, height, out_h);
             for kx in 0..kernel {
                 let w = filter[ky * kernel + kx];
-                let (first, last) = inside(kx, pad_left, stride, width, out_w);
+                let dx = kx * dilation;
+                let (first, last) = inside(dx, pad_left, stride, width, out_w);
                 if first == last {
                     continue;
                 }
-                let start = first * stride + kx - pad_left;
+                let start = first * stride + dx - pad_left;
                 for oy in y_first..y_last {
-                    let y = oy * stride + ky - pad_top;
+                    let y = oy * stride + dy - pad_top;
                     let row = &source[y * width..(y + 1) * width];
                     let out_row = &mut plane[oy * out_w + first..oy * out_w + last];
                     if stride == 1 {
@@ -175,7 +177,7 @@ fn im2col(
     geometry: ConvGeometry,
     columns: &mut [f32],
 ) {
-    let (kernel, stride) = (conv.kernel, conv.stride);
+    let (kernel, stride, dilation) = (conv.kernel, conv.stride, conv.dilation);
     let ConvGeometry {
         out_h,
         out_w,
@@ -185,7 +187,8 @@ fn im2col(
     let plane = height * width;
     for_each_chunk(columns, out_h * out_w, |row, out| {
         let channel = row / (kernel * kernel);
-        let (ky, kx) = ((row / kernel) % kernel, row % kernel);
+        // The tap's offset inside the window.
+        let (ky, kx) = ((row / kernel) % kernel * dilation, row % kernel * dilation);
         let source = &image[channel * plane..(channel + 1) * plane];
         let (first, last) = inside(kx, pad_left, stride, width, out_w);
         for oy in 0..out_h {

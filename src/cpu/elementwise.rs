@@ -43,6 +43,20 @@ pub fn slice_channels(x: &Tensor, start: usize, len: usize) -> Tensor {
     Tensor::new([batch, len, height, width], data)
 }
 
+/// ShuffleNet's channel shuffle: output channel `j·groups + i` is input channel `i·(C/groups) + j`.
+pub fn channel_shuffle(x: &Tensor, groups: usize) -> Tensor {
+    let [_, channels, height, width] = x.shape;
+    let (plane, per_group) = (height * width, channels / groups);
+    let mut data = Vec::with_capacity(x.data.len());
+    for image in x.data.chunks_exact(channels * plane) {
+        for out in 0..channels {
+            let source = (out % groups) * per_group + out / groups;
+            data.extend_from_slice(&image[source * plane..(source + 1) * plane]);
+        }
+    }
+    Tensor::new(x.shape, data)
+}
+
 /// The channels of `parts` one after another, image by image.
 pub fn concat(parts: &[&Tensor]) -> Tensor {
     let [batch, _, height, width] = parts[0].shape;

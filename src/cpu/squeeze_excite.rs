@@ -1,6 +1,6 @@
 use super::parallel::{for_each_chunk, for_each_chunk_reading};
 use crate::engine::graph::Excitation;
-use crate::engine::{Activation, Linear, Tensor};
+use crate::engine::{with_formula, Activation, Linear, Tensor};
 
 /// Output rows per parallel task of [`dense`]: the SE FCs of deep stages and the head read
 /// megabytes of weights, worth splitting; the small ones stay one task.
@@ -57,18 +57,12 @@ pub fn scale_add_act(
         match shortcut {
             Some(shortcut) => {
                 let skip = &shortcut.data[channel * plane..(channel + 1) * plane];
-                match act {
-                    Activation::Relu => out
-                        .iter_mut()
-                        .zip(skip)
-                        .for_each(|(v, s)| *v = (*v * gate + s).max(0.0)),
-                    act => out
-                        .iter_mut()
-                        .zip(skip)
-                        .for_each(|(v, s)| *v = act.apply(*v * gate + s)),
-                }
+                with_formula!(act, f => out
+                    .iter_mut()
+                    .zip(skip)
+                    .for_each(|(v, s)| *v = f(*v * gate + s)))
             }
-            None => out.iter_mut().for_each(|v| *v = act.apply(*v * gate)),
+            None => with_formula!(act, f => out.iter_mut().for_each(|v| *v = f(*v * gate))),
         }
     });
 }

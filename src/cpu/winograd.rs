@@ -26,12 +26,14 @@ const MIN_PIXELS: usize = 12 * 12;
 /// narrow).
 const MIN_PIXELS_F4: usize = 28 * 28;
 
-/// Whether `conv` on an input of this geometry is one this file computes: 3×3, stride 1, one
+/// Whether `conv` on an input of this geometry is one this file computes: 3×3, stride 1, not
+/// dilated, one
 /// pixel of padding on each side (so the output is the input's size), no groups, a map large
 /// enough to gain.
 pub fn applies(conv: &Conv2d, geometry: ConvGeometry, [height, width]: [usize; 2]) -> bool {
     conv.kernel == 3
         && conv.stride == 1
+        && conv.dilation == 1
         && conv.groups == 1
         && (geometry.pad_top, geometry.pad_left) == (1, 1)
         && (geometry.out_h, geometry.out_w) == (height, width)

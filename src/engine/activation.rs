@@ -24,29 +24,109 @@ pub enum Activation {
     Gelu,
 }
 
+/// Runs `$body` with `$f` bound to `$act`'s formula as a function item, so that a loop in
+/// `$body` is compiled once per activation with its formula inlined: no call and no match per
+/// element. (Calling [`Activation::apply`] in a hot loop leaves that to the inliner, which gave
+/// up once GELU made the match large: EfficientNet-B0 ran 25% slower.)
+macro_rules! with_formula {
+    ($act:expr, $f:ident => $body:expr) => {{
+        use $crate::engine::Activation as A;
+        match $act {
+            A::None => {
+                let $f = A::identity;
+                $body
+            }
+            A::Relu => {
+                let $f = A::relu;
+                $body
+            }
+            A::Silu => {
+                let $f = A::silu;
+                $body
+            }
+            A::HardSwish => {
+                let $f = A::hard_swish;
+                $body
+            }
+            A::Sigmoid => {
+                let $f = A::sigmoid;
+                $body
+            }
+            A::HardSigmoid => {
+                let $f = A::hard_sigmoid;
+                $body
+            }
+            A::Relu6 => {
+                let $f = A::relu6;
+                $body
+            }
+            A::Tanh => {
+                let $f = A::tanh;
+                $body
+            }
+            A::Gelu => {
+                let $f = A::gelu;
+                $body
+            }
+        }
+    }};
+}
+pub(crate) use with_formula;
+
 impl Activation {
     pub fn apply(self, x: f32) -> f32 {
-        match self {
-            Activation::None => x,
-            Activation::Relu => x.max(0.0),
-            Activation::Silu => x / (1.0 + (-x).exp()),
-            Activation::HardSwish => x * relu6(x + 3.0) / 6.0,
-            Activation::Sigmoid => 1.0 / (1.0 + (-x).exp()),
-            Activation::HardSigmoid => relu6(x + 3.0) / 6.0,
-            Activation::Relu6 => relu6(x),
-            Activation::Tanh => x.tanh(),
-            Activation::Gelu => 0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2)),
-        }
+        with_formula!(self, f => f(x))
     }
 
-    /// `values[i] = apply(values[i] + bias)`, with the match outside the loop so each variant's
-    /// loop vectorises on its own.
+    /// `values[i] = apply(values[i] + bias)`, each variant's loop compiled (and vectorised) on
+    /// its own.
     pub fn apply_biased(self, values: &mut [f32], bias: f32) {
-        match self {
-            Activation::None => values.iter_mut().for_each(|v| *v += bias),
-            Activation::Relu => values.iter_mut().for_each(|v| *v = (*v + bias).max(0.0)),
-            other => values.iter_mut().for_each(|v| *v = other.apply(*v + bias)),
-        }
+        with_formula!(self, f => values.iter_mut().for_each(|v| *v = f(*v + bias)))
+    }
+
+    #[inline(always)]
+    pub(crate) fn identity(x: f32) -> f32 {
+        x
+    }
+
+    #[inline(always)]
+    pub(crate) fn relu(x: f32) -> f32 {
+        x.max(0.0)
+    }
+
+    #[inline(always)]
+    pub(crate) fn silu(x: f32) -> f32 {
+        x / (1.0 + (-x).exp())
+    }
+
+    #[inline(always)]
+    pub(crate) fn hard_swish(x: f32) -> f32 {
+        x * relu6(x + 3.0) / 6.0
+    }
+
+    #[inline(always)]
+    pub(crate) fn sigmoid(x: f32) -> f32 {
+        1.0 / (1.0 + (-x).exp())
+    }
+
+    #[inline(always)]
+    pub(crate) fn hard_sigmoid(x: f32) -> f32 {
+        relu6(x + 3.0) / 6.0
+    }
+
+    #[inline(always)]
+    pub(crate) fn relu6(x: f32) -> f32 {
+        relu6(x)
+    }
+
+    #[inline(always)]
+    pub(crate) fn tanh(x: f32) -> f32 {
+        x.tanh()
+    }
+
+    #[inline(always)]
+    pub(crate) fn gelu(x: f32) -> f32 {
+        0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2))
     }
 
     /// Whether every output lies in [0, 1] (the sigmoid and its hard twin).
@@ -75,6 +155,7 @@ impl Activation {
     }
 }
 
+#[inline(always)]
 fn relu6(x: f32) -> f32 {
     x.clamp(0.0, 6.0)
 }

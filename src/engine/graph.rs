@@ -74,6 +74,9 @@ pub enum Op {
     Concat,
     /// `[x]` → channels `start .. start + len` of `x` (a channel split is one per part).
     Slice { start: usize, len: usize },
+    /// `[x]` → its channels interleaved across `groups` (ShuffleNet's channel shuffle): output
+    /// channel `j·groups + i` is input channel `i·(C / groups) + j`.
+    ChannelShuffle { groups: usize },
     /// `[x]` → softmax over the channels of a per-channel vector (a file that ends in one).
     Softmax,
     /// `[x]` → `[x]` (a flatten of a vector, a dropout at inference); removed by the passes.
@@ -397,6 +400,17 @@ fn output_info(
                 ..x
             })
         }
+        Op::ChannelShuffle { groups } => {
+            expect(1)?;
+            let x = inputs.next().expect("one input");
+            if *groups == 0 || !x.channels.is_multiple_of(*groups) {
+                return Err(format!(
+                    "cannot shuffle {} channels in {groups} groups",
+                    x.channels
+                ));
+            }
+            Ok(x)
+        }
         Op::Softmax => {
             expect(1)?;
             let x = inputs.next().expect("one input");
@@ -533,7 +547,11 @@ impl Graph {
                 }
                 Op::GlobalAvgPool => [n, c, 1, 1],
                 Op::Linear(linear) => [n, linear.out_features, 1, 1],
-                Op::Act(_) | Op::BatchNorm(_) | Op::Softmax | Op::Identity => x,
+                Op::Act(_)
+                | Op::BatchNorm(_)
+                | Op::Softmax
+                | Op::Identity
+                | Op::ChannelShuffle { .. } => x,
                 Op::Slice { len, .. } => [n, *len, h, w],
                 Op::Binary(_) | Op::ScaleAddAct { .. } => {
                     for &other in &node.inputs[1..] {

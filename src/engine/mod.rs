@@ -2,6 +2,7 @@
 //! returns. It depends on nothing else of the crate.
 
 mod activation;
+pub(crate) use activation::with_formula;
 mod class_stats;
 pub mod graph;
 mod npy;

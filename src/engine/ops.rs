@@ -53,6 +53,8 @@ pub struct Conv2d {
     pub out_channels: usize,
     pub kernel: usize,
     pub stride: usize,
+    /// The spacing of the kernel's taps (1: adjacent); the window spans `dilation·(k − 1) + 1`.
+    pub dilation: usize,
     pub padding: Padding,
     pub groups: usize,
     pub weight: Vec<f32>,
@@ -63,7 +65,7 @@ impl Conv2d {
     /// The output size and leading padding on a `height × width` input, or `None` when the
     /// kernel does not fit inside the padded input.
     pub fn geometry(&self, height: usize, width: usize) -> Option<ConvGeometry> {
-        let (k, s) = (self.kernel, self.stride);
+        let (k, s) = (self.span(), self.stride);
         let padded = |size: usize, before: usize, after: usize| {
             (size > 0 && size + before + after >= k)
                 .then(|| ((size + before + after - k) / s + 1, before))
@@ -92,6 +94,11 @@ impl Conv2d {
             pad_top,
             pad_left,
         })
+    }
+
+    /// The input rows (or columns) one window covers.
+    pub fn span(&self) -> usize {
+        self.dilation * (self.kernel - 1) + 1
     }
 
     /// Multiply-accumulates per output pixel (for GFLOP/s accounting).
@@ -169,6 +176,7 @@ mod tests {
             out_channels: 1,
             kernel,
             stride,
+            dilation: 1,
             padding,
             groups: 1,
             weight: Vec::new(),

@@ -114,6 +114,10 @@ impl Ops for CpuOps {
         Ok(cpu::slice_channels(x, start, len))
     }
 
+    fn channel_shuffle(&mut self, x: &Tensor, groups: usize) -> Result<Tensor, RunError> {
+        Ok(cpu::channel_shuffle(x, groups))
+    }
+
     fn softmax(&mut self, x: &Tensor) -> Result<Tensor, RunError> {
         let data = x.data.chunks_exact(x.shape[1]).flat_map(softmax).collect();
         Ok(Tensor::new(x.shape, data))

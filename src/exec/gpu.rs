@@ -177,6 +177,10 @@ impl Ops for GpuOps<'_> {
         self.encoder.slice_channels(x, start, len)
     }
 
+    fn channel_shuffle(&mut self, x: &GpuTensor, groups: usize) -> Result<GpuTensor, GpuError> {
+        self.encoder.channel_shuffle(x, groups)
+    }
+
     fn softmax(&mut self, x: &GpuTensor) -> Result<GpuTensor, GpuError> {
         self.encoder.softmax(x)
     }

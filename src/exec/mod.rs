@@ -76,6 +76,13 @@ pub trait Ops {
         start: usize,
         len: usize,
     ) -> Result<Self::Tensor, Self::Error>;
+    /// ShuffleNet's channel shuffle: output channel `j·groups + i` is input channel
+    /// `i·(C / groups) + j`.
+    fn channel_shuffle(
+        &mut self,
+        x: &Self::Tensor,
+        groups: usize,
+    ) -> Result<Self::Tensor, Self::Error>;
     /// Softmax over the channels of each image's vector.
     fn softmax(&mut self, x: &Self::Tensor) -> Result<Self::Tensor, Self::Error>;
 }
@@ -273,6 +280,7 @@ impl<'g, B: Ops> Execution<'g, B> {
                     }
                     Op::Slice { start, len } => vec![ops.slice(x, *start, *len)?],
                     Op::Softmax => vec![ops.softmax(x)?],
+                    Op::ChannelShuffle { groups } => vec![ops.channel_shuffle(x, *groups)?],
                     Op::Identity => vec![ops.copy(x)?],
                     Op::Act(_) | Op::Binary(_) | Op::ScaleAddAct { .. } => {
                         unreachable!("in-place ops are matched above")

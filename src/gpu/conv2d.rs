@@ -41,7 +41,7 @@ struct Params {
     groups: u32,
     act: u32,
     batch: u32,
-    _pad: u32,
+    dilation: u32,
 }
 const _: () = assert!(std::mem::size_of::<Params>() == 64);
 
@@ -102,7 +102,7 @@ impl Encoder<'_> {
             groups: conv.groups as u32,
             act: act.code(),
             batch: batch as u32,
-            _pad: 0,
+            dilation: conv.dilation as u32,
         };
         let buffers = [&input.buffer, &gpu.weight, &gpu.bias, &output.buffer];
         if conv.is_depthwise() {

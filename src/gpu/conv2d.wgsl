@@ -27,7 +27,7 @@ struct Params {
     groups: u32,
     act: u32,
     batch: u32,
-    _pad: u32,
+    dilation: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -49,8 +49,10 @@ fn patch_value(image: u32, channel0: u32, k: u32, pixel: u32) -> f32 {
     let taps = params.kernel * params.kernel;
     let channel = channel0 + k / taps;
     let tap = k % taps;
-    let y = i32((pixel / params.out_w) * params.stride + tap / params.kernel) - i32(params.pad_top);
-    let x = i32((pixel % params.out_w) * params.stride + tap % params.kernel) - i32(params.pad_left);
+    let dy = tap / params.kernel * params.dilation;
+    let dx = tap % params.kernel * params.dilation;
+    let y = i32((pixel / params.out_w) * params.stride + dy) - i32(params.pad_top);
+    let x = i32((pixel % params.out_w) * params.stride + dx) - i32(params.pad_left);
     if y < 0 || x < 0 || y >= i32(params.in_h) || x >= i32(params.in_w) {
         return 0.0;
     }
@@ -180,13 +182,13 @@ fn depthwise(
     let weight0 = channel * params.kernel * params.kernel;
     var sum = 0.0;
     for (var ky = 0u; ky < params.kernel; ky++) {
-        let y = y0 + i32(ky);
+        let y = y0 + i32(ky * params.dilation);
         if y < 0 || y >= i32(params.in_h) {
             continue;
         }
         let row = source + u32(y) * params.in_w;
         for (var kx = 0u; kx < params.kernel; kx++) {
-            let x = x0 + i32(kx);
+            let x = x0 + i32(kx * params.dilation);
             if x >= 0 && x < i32(params.in_w) {
                 sum = fma(weight[weight0 + ky * params.kernel + kx], input[row + u32(x)], sum);
             }

@@ -159,6 +159,27 @@ impl Encoder<'_> {
         Ok(out)
     }
 
+    /// Twin of `cpu::channel_shuffle`: one plane copy per channel and image.
+    pub fn channel_shuffle(&mut self, x: &GpuTensor, groups: usize) -> Result<GpuTensor, GpuError> {
+        let [batch, channels, height, width] = x.shape;
+        let out = self.tensor(x.shape)?;
+        let plane = (height * width * std::mem::size_of::<f32>()) as u64;
+        let per_group = channels / groups;
+        for n in 0..batch {
+            for channel in 0..channels {
+                let source = (channel % groups) * per_group + channel / groups;
+                self.encoder.copy_buffer_to_buffer(
+                    &x.buffer,
+                    (n * channels + source) as u64 * plane,
+                    &out.buffer,
+                    (n * channels + channel) as u64 * plane,
+                    plane,
+                );
+            }
+        }
+        Ok(out)
+    }
+
     /// Asks for `tensor` to come back from [`Encoder::finish`], in the order of the calls.
     pub fn read(&mut self, tensor: GpuTensor) {
         self.reads.push(tensor);

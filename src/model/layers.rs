@@ -115,6 +115,7 @@ pub fn conv_bn_eps(
             out_channels,
             kernel,
             stride: shape.stride,
+            dilation: 1,
             padding: shape.padding,
             groups,
             weight,
