@@ -96,36 +96,23 @@ fn eliminate_dead(graph: &mut Graph) {
 fn fold_batch_norms(graph: &mut Graph) {
     merge_pairs(graph, |producer, consumer| {
         let Op::BatchNorm(bn) = &consumer.op else {
-            return None;
+            return false;
         };
-        let op = match &producer.op {
+        match &mut producer.op {
             Op::Conv {
                 conv,
                 act: Activation::None,
                 squeeze: false,
             } => {
-                let mut conv = conv.clone();
                 let per_output = conv.weight.len() / conv.out_channels;
                 fold(bn, &mut conv.weight, &mut conv.bias, per_output);
-                Op::Conv {
-                    conv,
-                    act: Activation::None,
-                    squeeze: false,
-                }
             }
             Op::Linear(linear) if linear.act == Activation::None => {
-                let mut linear = linear.clone();
                 fold(bn, &mut linear.weight, &mut linear.bias, linear.in_features);
-                Op::Linear(linear)
             }
-            _ => return None,
-        };
-        Some(Node {
-            name: producer.name.clone(),
-            op,
-            inputs: producer.inputs.clone(),
-            outputs: consumer.outputs.clone(),
-        })
+            _ => return false,
+        }
+        true
     });
     for node in &mut graph.nodes {
         if let Op::BatchNorm(bn) = &node.op {
@@ -189,36 +176,46 @@ fn scale() -> Op {
     }
 }
 
-/// For each node, the node that computes its first input, if that value is read only there and
-/// may disappear: the pair a fusion merges.
-fn fusable_producer(graph: &Graph, readers: &[usize], keep: &[bool], node: &Node) -> Option<usize> {
-    let x = node.inputs[0];
-    if readers[x] != 1 || keep[x] {
-        return None;
+/// The node computing each value (its index in `nodes`), for single-output nodes.
+fn producers(nodes: &[Option<Node>], values: usize) -> Vec<Option<usize>> {
+    let mut producer = vec![None; values];
+    for (i, node) in nodes.iter().enumerate() {
+        if let Some(Node { outputs, .. }) = node {
+            if let [output] = outputs[..] {
+                producer[output] = Some(i);
+            }
+        }
     }
-    graph
-        .nodes
-        .iter()
-        .position(|p| p.outputs.len() == 1 && p.outputs[0] == x)
+    producer
 }
 
-/// Runs `merge(producer, consumer)` on every fusable pair; a merge that returns a node replaces
-/// the consumer with it (at the consumer's place, where every input is defined) and removes
-/// the producer.
-fn merge_pairs(graph: &mut Graph, merge: impl Fn(&Node, &Node) -> Option<Node>) {
+/// Runs `merge(producer, consumer)` on every pair where the consumer's first input is computed
+/// by the producer and read nowhere else (and may disappear: not annotated, not the output).
+/// A merge that returns `true` has rewritten the producer to do both; it then takes the
+/// consumer's place (where every input is defined) and outputs, and the consumer is gone. Nodes
+/// move, weights are never copied.
+fn merge_pairs(graph: &mut Graph, merge: impl Fn(&mut Node, &Node) -> bool) {
     let readers = graph.readers();
     let keep = protected(graph);
-    let mut nodes: Vec<Option<Node>> = graph.nodes.iter().cloned().map(Some).collect();
+    let mut nodes: Vec<Option<Node>> = std::mem::take(&mut graph.nodes)
+        .into_iter()
+        .map(Some)
+        .collect();
+    let producer_of = producers(&nodes, graph.values.len());
     for c in 0..nodes.len() {
-        let Some(consumer) = &nodes[c] else { continue };
-        let Some(p) = fusable_producer(graph, &readers, &keep, consumer) else {
+        let Some(consumer) = nodes[c].take() else {
             continue;
         };
-        let Some(producer) = &nodes[p] else { continue };
-        if let Some(merged) = merge(producer, consumer) {
-            nodes[c] = Some(merged);
-            nodes[p] = None;
-        }
+        let x = consumer.inputs[0];
+        let producer = producer_of[x].filter(|_| readers[x] == 1 && !keep[x]);
+        let merged = producer.filter(|&p| nodes[p].as_mut().is_some_and(|n| merge(n, &consumer)));
+        let Some(merged) = merged else {
+            nodes[c] = Some(consumer);
+            continue;
+        };
+        let mut node = nodes[merged].take().expect("just merged");
+        node.outputs = consumer.outputs;
+        nodes[c] = Some(node);
     }
     compact(graph, nodes);
 }
@@ -239,59 +236,40 @@ fn merge_scale_then_add(graph: &mut Graph) {
             },
         ) = (&producer.op, &consumer.op)
         else {
-            return None;
+            return false;
         };
-        Some(Node {
-            name: consumer.name.clone(),
-            op: Op::ScaleAddAct {
-                gate: true,
-                skip: true,
-                act: *act,
-            },
-            inputs: vec![producer.inputs[0], producer.inputs[1], consumer.inputs[1]],
-            outputs: consumer.outputs.clone(),
-        })
+        producer.op = Op::ScaleAddAct {
+            gate: true,
+            skip: true,
+            act: *act,
+        };
+        producer.inputs.push(consumer.inputs[1]);
+        producer.name = consumer.name.clone();
+        true
     });
 }
 
 /// An activation whose input only it reads, computed by an op with an activation slot.
 fn merge_activations(graph: &mut Graph) {
     merge_pairs(graph, |producer, consumer| {
-        let Op::Act(act) = consumer.op else {
-            return None;
+        let Op::Act(new) = consumer.op else {
+            return false;
         };
-        let op = match &producer.op {
+        let slot = match &mut producer.op {
             Op::Conv {
-                conv,
-                act: Activation::None,
-                squeeze: false,
-            } => Op::Conv {
-                conv: conv.clone(),
                 act,
                 squeeze: false,
-            },
-            Op::Linear(linear) if linear.act == Activation::None => {
-                let mut linear = linear.clone();
-                linear.act = act;
-                Op::Linear(linear)
-            }
-            Op::ScaleAddAct {
-                gate,
-                skip,
-                act: Activation::None,
-            } => Op::ScaleAddAct {
-                gate: *gate,
-                skip: *skip,
-                act,
-            },
-            _ => return None,
+                ..
+            } => act,
+            Op::Linear(linear) => &mut linear.act,
+            Op::ScaleAddAct { act, .. } => act,
+            _ => return false,
         };
-        Some(Node {
-            name: producer.name.clone(),
-            op,
-            inputs: producer.inputs.clone(),
-            outputs: consumer.outputs.clone(),
-        })
+        if *slot != Activation::None {
+            return false;
+        }
+        *slot = new;
+        true
     });
 }
 
@@ -299,7 +277,11 @@ fn merge_activations(graph: &mut Graph) {
 /// squeeze next to the scale): the convolution sums it while writing its output.
 fn squeeze_in_conv(graph: &mut Graph) {
     let readers = graph.readers();
-    let mut nodes: Vec<Option<Node>> = graph.nodes.iter().cloned().map(Some).collect();
+    let mut nodes: Vec<Option<Node>> = std::mem::take(&mut graph.nodes)
+        .into_iter()
+        .map(Some)
+        .collect();
+    let producer_of = producers(&nodes, graph.values.len());
     for c in 0..nodes.len() {
         let Some(Node {
             op: Op::GlobalAvgPool,
@@ -314,7 +296,7 @@ fn squeeze_in_conv(graph: &mut Graph) {
         if readers[y] < 2 {
             continue;
         }
-        let Some(p) = graph.nodes.iter().position(|p| p.outputs == [y]) else {
+        let Some(p) = producer_of[y] else {
             continue;
         };
         if let Some(Node {
