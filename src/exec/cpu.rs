@@ -35,6 +35,14 @@ impl<'g> CpuRun<'g> {
     }
 }
 
+#[cfg(test)]
+impl CpuOps {
+    /// What was read so far (for tests that wrap these ops).
+    pub(super) fn reads_so_far(&self) -> &[Tensor] {
+        &self.reads
+    }
+}
+
 impl Ops for CpuOps {
     type Tensor = Tensor;
     type Error = RunError;

@@ -392,3 +392,199 @@ impl Pending {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::cpu::CpuOps;
+    use super::*;
+    use crate::engine::{passes, GraphBuilder, Padding};
+
+    /// The CPU's ops, counting what the executor asks for.
+    #[derive(Default)]
+    struct Counting {
+        cpu: CpuOps,
+        calls: Vec<&'static str>,
+    }
+
+    macro_rules! counted {
+        ($self:ident, $name:literal, $call:expr) => {{
+            $self.calls.push($name);
+            $call
+        }};
+    }
+
+    impl Ops for Counting {
+        type Tensor = Tensor;
+        type Error = RunError;
+        fn upload(&mut self, t: &Tensor) -> Result<Tensor, RunError> {
+            counted!(self, "upload", self.cpu.upload(t))
+        }
+        fn copy(&mut self, x: &Tensor) -> Result<Tensor, RunError> {
+            counted!(self, "copy", self.cpu.copy(x))
+        }
+        fn read(&mut self, x: Tensor) {
+            self.cpu.read(x)
+        }
+        fn conv(
+            &mut self,
+            n: NodeId,
+            c: &Conv2d,
+            a: Activation,
+            x: &Tensor,
+        ) -> Result<Tensor, RunError> {
+            counted!(self, "conv", self.cpu.conv(n, c, a, x))
+        }
+        fn conv_squeezed(
+            &mut self,
+            n: NodeId,
+            c: &Conv2d,
+            a: Activation,
+            x: &Tensor,
+        ) -> Result<(Tensor, Tensor), RunError> {
+            counted!(self, "conv_squeezed", self.cpu.conv_squeezed(n, c, a, x))
+        }
+        fn pool(&mut self, p: &Pool, x: &Tensor) -> Result<Tensor, RunError> {
+            counted!(self, "pool", self.cpu.pool(p, x))
+        }
+        fn global_avg_pool(&mut self, x: &Tensor) -> Result<Tensor, RunError> {
+            counted!(self, "global_avg_pool", self.cpu.global_avg_pool(x))
+        }
+        fn linear(&mut self, n: NodeId, l: &Linear, x: &Tensor) -> Result<Tensor, RunError> {
+            counted!(self, "linear", self.cpu.linear(n, l, x))
+        }
+        fn act(&mut self, a: Activation, x: Tensor) -> Result<Tensor, RunError> {
+            counted!(self, "act", self.cpu.act(a, x))
+        }
+        fn binary(&mut self, op: BinaryOp, a: Tensor, b: &Tensor) -> Result<Tensor, RunError> {
+            counted!(self, "binary", self.cpu.binary(op, a, b))
+        }
+        fn scale_add_act(
+            &mut self,
+            x: Tensor,
+            g: Option<&Tensor>,
+            s: Option<&Tensor>,
+            a: Activation,
+        ) -> Result<Tensor, RunError> {
+            counted!(self, "scale_add_act", self.cpu.scale_add_act(x, g, s, a))
+        }
+        fn concat(&mut self, parts: &[&Tensor]) -> Result<Tensor, RunError> {
+            counted!(self, "concat", self.cpu.concat(parts))
+        }
+        fn slice(&mut self, x: &Tensor, start: usize, len: usize) -> Result<Tensor, RunError> {
+            counted!(self, "slice", self.cpu.slice(x, start, len))
+        }
+        fn channel_shuffle(&mut self, x: &Tensor, groups: usize) -> Result<Tensor, RunError> {
+            counted!(self, "channel_shuffle", self.cpu.channel_shuffle(x, groups))
+        }
+        fn softmax(&mut self, x: &Tensor) -> Result<Tensor, RunError> {
+            counted!(self, "softmax", self.cpu.softmax(x))
+        }
+    }
+
+    /// conv → SE (pool, FC, ReLU, FC, sigmoid, scale) → pool → head, fused.
+    fn se_graph() -> Graph {
+        let linear = |i: usize, o: usize| {
+            Op::Linear(Linear {
+                in_features: i,
+                out_features: o,
+                weight: (0..i * o).map(|k| (k % 7) as f32 * 0.1 - 0.3).collect(),
+                bias: vec![0.1; o],
+                act: Activation::None,
+            })
+        };
+        let conv = Conv2d {
+            in_channels: 3,
+            out_channels: 4,
+            kernel: 3,
+            stride: 1,
+            dilation: 1,
+            padding: Padding::Symmetric(1),
+            groups: 1,
+            weight: (0..4 * 3 * 9).map(|k| (k % 5) as f32 * 0.1 - 0.2).collect(),
+            bias: vec![0.0; 4],
+        };
+        let mut b = GraphBuilder::new(3);
+        let x = b.input();
+        let node = |b: &mut GraphBuilder, name: &str, op, inputs: &[ValueId]| {
+            b.node(name, op, inputs).expect("a valid node")
+        };
+        let conv = Op::Conv {
+            conv,
+            act: Activation::None,
+            squeeze: false,
+        };
+        let y = node(&mut b, "conv", conv, &[x]);
+        let y = node(&mut b, "relu", Op::Act(Activation::Relu), &[y]);
+        let z = node(&mut b, "se.pool", Op::GlobalAvgPool, &[y]);
+        let h = node(&mut b, "se.fc1", linear(4, 2), &[z]);
+        let h = node(&mut b, "se.act", Op::Act(Activation::Relu), &[h]);
+        let g = node(&mut b, "se.fc2", linear(2, 4), &[h]);
+        let g = node(&mut b, "se.gate", Op::Act(Activation::Sigmoid), &[g]);
+        b.se_block("se", y, g);
+        let s = node(&mut b, "se.scale", Op::Binary(BinaryOp::Mul), &[y, g]);
+        let p = node(&mut b, "pool", Op::GlobalAvgPool, &[s]);
+        let logits = node(&mut b, "head", linear(4, 3), &[p]);
+        b.end_stage("block");
+        passes::optimize(b.finish(logits))
+    }
+
+    fn calls(graph: &Graph, options: &RunOptions) -> (Vec<&'static str>, RunOutput) {
+        let input = Tensor::pattern([1, 3, 6, 5]);
+        let run = Execution::new(graph, Counting::default(), &input, options).expect("valid");
+        let (ops, pending) = run.run_to_end().expect("a run");
+        let output = pending.output(ops.cpu_reads()).expect("every read");
+        (ops.calls, output)
+    }
+
+    impl Counting {
+        fn cpu_reads(&self) -> Vec<Tensor> {
+            self.cpu.reads_so_far().to_vec()
+        }
+    }
+
+    #[test]
+    fn a_run_computes_only_what_it_needs_and_writes_in_place() {
+        let graph = se_graph();
+        let (normal, output) = calls(&graph, &RunOptions::default());
+        // The squeeze summed in the conv, the scale in place on its output: no copy.
+        assert_eq!(
+            normal,
+            [
+                "upload",
+                "conv_squeezed",
+                "linear",
+                "linear",
+                "scale_add_act",
+                "global_avg_pool",
+                "linear"
+            ]
+        );
+        assert_eq!(output.excitations[0].values.len(), 4);
+        // Ablated: the gate is uploaded, its excitation never runs, the conv skips the squeeze.
+        let ablated = RunOptions {
+            gate_overrides: [("se".to_string(), GateOverride::Ones)].into(),
+            ..RunOptions::default()
+        };
+        let (calls_ablated, output) = calls(&graph, &ablated);
+        assert_eq!(
+            calls_ablated,
+            [
+                "upload",
+                "upload",
+                "conv",
+                "scale_add_act",
+                "global_avg_pool",
+                "linear"
+            ]
+        );
+        assert_eq!(output.excitations[0].values, [1.0; 4]);
+        // The feature map is copied once, before the scale overwrites it.
+        let tapped = RunOptions {
+            feature_map: Some("se".into()),
+            ..RunOptions::default()
+        };
+        let (calls_tapped, output) = calls(&graph, &tapped);
+        assert_eq!(calls_tapped.iter().filter(|&&c| c == "copy").count(), 1);
+        assert_eq!(output.feature_map.expect("the tap").map.shape, [1, 4, 6, 5]);
+    }
+}
