@@ -2,7 +2,8 @@
 # Makes (or finds) the PyTorch/timm reference fixtures for the parity tests.
 #
 #   scripts/fixtures.sh                            # default cases
-#   SE_LENS_FIXTURES_LARGE=1 scripts/fixtures.sh   # plus seresnet101/152, seresnext101, legacy_seresnet152
+#   SE_LENS_FIXTURES_LARGE=1 scripts/fixtures.sh   # plus seresnet101/152, seresnext101, legacy_seresnet152,
+#                                                  # and the ONNX exports (tools/make_onnx_fixtures.py --zoo)
 #
 # Links .venv (scripts/venv.sh), then runs tools/make_fixtures.py for whatever cases are missing.
 # The output folder is
@@ -39,6 +40,19 @@ if ! "$venv/bin/python" "$generator" "$dir" "${large[@]}" --check; then
 fi
 
 mkdir -p target
+if [ "${SE_LENS_FIXTURES_LARGE:-0}" = 1 ]; then
+    # The ONNX exports: their own folder (onnx-<hash of their generator, make_fixtures.py's
+    # randomisation and the requirements>), written to target/onnx-fixtures-dir.
+    onnx_hash="$(cat tools/make_onnx_fixtures.py "$generator" "$requirements" | sha256sum | cut -c1-16)"
+    onnx_dir="$(dirname "$dir")/onnx-$onnx_hash"
+    if ! "$venv/bin/python" tools/make_onnx_fixtures.py "$onnx_dir" --zoo --check; then
+        say "exporting ONNX models into $onnx_dir"
+        start=$SECONDS
+        "$venv/bin/python" tools/make_onnx_fixtures.py "$onnx_dir" --zoo >&2
+        say "done in $((SECONDS - start))s"
+    fi
+    printf '%s\n' "$onnx_dir" > target/onnx-fixtures-dir
+fi
 if [ "$(cat target/fixtures-dir 2>/dev/null)" != "$dir" ]; then
     printf '%s\n' "$dir" > target/fixtures-dir
 fi

@@ -422,7 +422,8 @@ fn the_json_line_is_the_pages_export_plus_timings() {
         &RunOptions::default(),
     )
     .expect("valid options");
-    let page = RunView::new(&run, &model.labels, 5).to_json("seresnet18", path, "cpu");
+    let page =
+        RunView::new(&run, model.scores, &model.labels, 5).to_json("seresnet18", path, "cpu");
     let page: serde_json::Value = serde_json::from_str(&page).expect("JSON");
     assert_eq!(cli, page);
 }
@@ -503,4 +504,66 @@ fn the_default_model_classifies_dataset_images_and_photos() {
     );
     let output = se_lens(&["classify", "--model", DEFAULT_MODEL, photo, "--json"]);
     assert!(output.status.success(), "{}", stderr(&output));
+}
+
+/// `--model FILE.onnx`: the file's SE blocks, its probabilities shown as they are (it ends in a
+/// Softmax), labels from a file; ONNX-only flags refused for a folder; a bad file named.
+#[test]
+fn onnx_files_run_with_their_options() {
+    let onnx = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/onnx");
+    let paddle = format!("{onnx}/paddle_style/model.onnx");
+    let dir = scratch("onnx");
+    let input = input_npy(&dir, &[1, 3, 20, 24]);
+    let labels = dir.join("labels.txt");
+    let names: Vec<String> = (0..10).map(|i| format!("kind {i}")).collect();
+    std::fs::write(&labels, names.join("\n") + "\n").expect("labels");
+    let output = se_lens(&[
+        "classify",
+        "--model",
+        &paddle,
+        "--labels",
+        labels.to_str().unwrap(),
+        "--tensor",
+        input.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(json["model"], "model.onnx");
+    let top = &json["top"][0];
+    let index = top["index"].as_u64().unwrap() as usize;
+    assert_eq!(top["label"], format!("kind {index}"));
+    assert_eq!(top["prob"], json["logits"][index], "probabilities as they are");
+    let blocks: Vec<&str> = json["excitations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["block"].as_str().unwrap())
+        .collect();
+    assert_eq!(blocks, ["p2o.HardSigmoid.se1", "p2o.Div.se2"]);
+
+    let probe = se_lens(&["probe", "--model", &paddle]);
+    assert!(probe.status.success(), "{}", stderr(&probe));
+    let probe: serde_json::Value = serde_json::from_slice(&probe.stdout).expect("JSON");
+    assert_eq!(probe["se_blocks"][0]["channels"], 16);
+
+    assert_fails_with(
+        &se_lens(&["probe", "--model", TINY, "--input-size", "64"]),
+        "are for .onnx files",
+    );
+    assert_fails_with(
+        &se_lens(&["probe", "--model", &format!("{onnx}/bad/unknown_op.onnx")]),
+        "FancyOp",
+    );
+    std::fs::write(&labels, "[\"cat\", \"dog\"]").expect("labels");
+    assert_fails_with(
+        &se_lens(&[
+            "probe",
+            "--model",
+            &paddle,
+            "--labels",
+            labels.to_str().unwrap(),
+        ]),
+        "2 labels for a model with 10 outputs",
+    );
 }

@@ -14,14 +14,15 @@ use se_lens::engine::{
     class_of_folder, read_npy, top_k, Activation, ClassStatsSums, Excitation, Report, RunOptions,
     Tensor, Timings,
 };
-use se_lens::model::Model;
+use se_lens::model::{Model, OnnxOptions};
 use se_lens::runtime::{Backend, BackendPreference};
 use se_lens::{cpu, exec, preprocess};
 
 /// Squeeze-and-Excitation networks with every channel's excitation exposed.
 ///
 /// A model is a folder in timm's hub layout: `config.json` + `model.safetensors` (f32, f16 or
-/// bf16), as `timm.models.save_for_hf(model, dir, safe_serialization=True)` writes it.
+/// bf16), as `timm.models.save_for_hf(model, dir, safe_serialization=True)` writes it; or an
+/// `.onnx` file, whose SE blocks are found by what they compute.
 #[derive(Parser)]
 #[command(name = "se-lens", version)]
 struct Cli {
@@ -45,9 +46,35 @@ enum Command {
 
 #[derive(Args)]
 struct ModelArg {
-    /// The model folder (`config.json` + `model.safetensors`).
-    #[arg(long, value_name = "DIR")]
+    /// The model: a folder (`config.json` + `model.safetensors`) or an `.onnx` file (external
+    /// data files beside it).
+    #[arg(long, value_name = "DIR|FILE.onnx")]
     model: PathBuf,
+    /// ONNX only: how to prepare images, as JSON (`{"input_size": [224, 224], "mean": […],
+    /// "std": […], "scale": 255, "interpolation": "bicubic", "crop_pct": 0.875, "labels": […]}`);
+    /// unset keys are ImageNet's. The flags below override it.
+    #[arg(long, value_name = "FILE.json")]
+    preprocess: Option<PathBuf>,
+    /// ONNX only: the input's height and width when the file leaves them open (`224`, `256x192`).
+    #[arg(long, value_name = "N|HxW", value_parser = input_size)]
+    input_size: Option<[usize; 2]>,
+    /// ONNX only: the normalisation's mean per channel (`0.485,0.456,0.406`).
+    #[arg(long, value_delimiter = ',', value_name = "M,…")]
+    mean: Option<Vec<f32>>,
+    /// ONNX only: the normalisation's standard deviation per channel.
+    #[arg(long, value_delimiter = ',', value_name = "S,…")]
+    std: Option<Vec<f32>>,
+    /// ONNX only: class names, one per line (or a JSON list).
+    #[arg(long, value_name = "FILE")]
+    labels: Option<PathBuf>,
+}
+
+fn input_size(text: &str) -> Result<[usize; 2], String> {
+    let parse = |t: &str| t.trim().parse::<usize>().map_err(|e| format!("{t}: {e}"));
+    match text.split_once(['x', 'X']) {
+        Some((h, w)) => Ok([parse(h)?, parse(w)?]),
+        None => parse(text).map(|n| [n, n]),
+    }
 }
 
 #[derive(Args)]
@@ -140,7 +167,37 @@ fn failed(error: impl std::fmt::Display) -> Failed {
 }
 
 fn load_model(arg: &ModelArg) -> Result<Model, Failed> {
-    Model::load_dir(&arg.model).map_err(failed)
+    let mut options = match &arg.preprocess {
+        Some(path) => {
+            let text = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            serde_json::from_slice(&text).map_err(|e| format!("{}: {e}", path.display()))?
+        }
+        None => OnnxOptions::default(),
+    };
+    options.input_size = arg.input_size.or(options.input_size);
+    options.mean = arg.mean.clone().or(options.mean);
+    options.std = arg.std.clone().or(options.std);
+    if let Some(path) = &arg.labels {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        options.labels = Some(match serde_json::from_str::<Vec<String>>(&text) {
+            Ok(list) => list,
+            Err(_) => text
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(str::to_owned)
+                .collect(),
+        });
+    }
+    let is_folder = arg.model.is_dir();
+    let onnx_only = arg.preprocess.is_some()
+        || arg.input_size.is_some()
+        || arg.mean.is_some()
+        || arg.std.is_some()
+        || arg.labels.is_some();
+    if is_folder && onnx_only {
+        return Err("--preprocess, --input-size, --mean, --std and --labels are for .onnx files; a model folder's config.json says these".into());
+    }
+    Model::load(&arg.model, &options).map_err(failed)
 }
 
 fn classify(args: &ClassifyArgs) -> Result<(), Failed> {
@@ -165,7 +222,12 @@ fn classify(args: &ClassifyArgs) -> Result<(), Failed> {
             eprintln!("se-lens: ran on the CPU: {reason}");
         }
         let input_name = path.display().to_string();
-        let top = top_k(&output.logits, &model.labels, args.top as usize);
+        let top = top_k(
+            &output.logits,
+            model.scores,
+            &model.labels,
+            args.top as usize,
+        );
         let report = Report {
             model: &model.config.architecture,
             input: &input_name,

@@ -199,6 +199,11 @@ impl GraphBuilder {
         self.graph.values[value]
     }
 
+    /// The graph so far.
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
     /// Appends `op` on `inputs`; its output's channels follow from the op. A commutative
     /// binary op with a per-channel vector first gets its operands swapped (the kernels
     /// broadcast the second onto the first).
@@ -532,61 +537,10 @@ impl Graph {
         let mut shapes = vec![[0; 4]; self.values.len()];
         shapes[self.input] = input;
         for node in &self.nodes {
-            let x = shapes[node.inputs[0]];
-            let [n, c, h, w] = x;
-            let out = match &node.op {
-                Op::Conv { conv, .. } => {
-                    let g = conv.geometry(h, w).ok_or_else(too_small)?;
-                    [n, conv.out_channels, g.out_h, g.out_w]
-                }
-                Op::Pool(pool) => {
-                    if h + 2 * pool.padding < pool.kernel || w + 2 * pool.padding < pool.kernel {
-                        return Err(too_small());
-                    }
-                    [n, c, pool.output_size(h), pool.output_size(w)]
-                }
-                Op::GlobalAvgPool => [n, c, 1, 1],
-                Op::Linear(linear) => [n, linear.out_features, 1, 1],
-                Op::Act(_)
-                | Op::BatchNorm(_)
-                | Op::Softmax
-                | Op::Identity
-                | Op::ChannelShuffle { .. } => x,
-                Op::Slice { len, .. } => [n, *len, h, w],
-                Op::Binary(_) | Op::ScaleAddAct { .. } => {
-                    for &other in &node.inputs[1..] {
-                        let [_, _, oh, ow] = shapes[other];
-                        if (oh, ow) != (h, w) && (oh, ow) != (1, 1) {
-                            return Err(GraphError::Node {
-                                node: node.name.clone(),
-                                message: format!(
-                                    "a {oh}×{ow} operand does not broadcast onto {h}×{w}"
-                                ),
-                            });
-                        }
-                    }
-                    x
-                }
-                Op::Concat => {
-                    let mut out = x;
-                    out[1] = 0;
-                    for &part in &node.inputs {
-                        let [_, pc, ph, pw] = shapes[part];
-                        if (ph, pw) != (h, w) {
-                            return Err(GraphError::Node {
-                                node: node.name.clone(),
-                                message: format!("concatenates {ph}×{pw} planes with {h}×{w}"),
-                            });
-                        }
-                        out[1] += pc;
-                    }
-                    out
-                }
-            };
-            shapes[node.outputs[0]] = out;
-            if let Some(&mean) = node.outputs.get(1) {
-                shapes[mean] = [out[0], out[1], 1, 1];
-            }
+            infer_shape(node, &mut shapes).map_err(|e| match e {
+                ShapeError::TooSmall => too_small(),
+                ShapeError::Node(e) => e,
+            })?;
         }
         Ok(shapes)
     }
@@ -614,6 +568,68 @@ impl Graph {
             })
             .sum()
     }
+}
+
+/// Why a node's output shape cannot be inferred.
+pub enum ShapeError {
+    /// A window (convolution, pooling) larger than its padded input.
+    TooSmall,
+    Node(GraphError),
+}
+
+/// Sets the shapes of `node`'s outputs from its inputs' (the step of [`Graph::shapes`], for an
+/// importer that needs sizes while it builds).
+pub fn infer_shape(node: &Node, shapes: &mut [[usize; 4]]) -> Result<(), ShapeError> {
+    let x = shapes[node.inputs[0]];
+    let [n, c, h, w] = x;
+    let out = match &node.op {
+        Op::Conv { conv, .. } => {
+            let g = conv.geometry(h, w).ok_or(ShapeError::TooSmall)?;
+            [n, conv.out_channels, g.out_h, g.out_w]
+        }
+        Op::Pool(pool) => {
+            if h + 2 * pool.padding < pool.kernel || w + 2 * pool.padding < pool.kernel {
+                return Err(ShapeError::TooSmall);
+            }
+            [n, c, pool.output_size(h), pool.output_size(w)]
+        }
+        Op::GlobalAvgPool => [n, c, 1, 1],
+        Op::Linear(linear) => [n, linear.out_features, 1, 1],
+        Op::Act(_) | Op::BatchNorm(_) | Op::Softmax | Op::Identity | Op::ChannelShuffle { .. } => x,
+        Op::Slice { len, .. } => [n, *len, h, w],
+        Op::Binary(_) | Op::ScaleAddAct { .. } => {
+            for &other in &node.inputs[1..] {
+                let [_, _, oh, ow] = shapes[other];
+                if (oh, ow) != (h, w) && (oh, ow) != (1, 1) {
+                    return Err(ShapeError::Node(GraphError::Node {
+                        node: node.name.clone(),
+                        message: format!("a {oh}×{ow} operand does not broadcast onto {h}×{w}"),
+                    }));
+                }
+            }
+            x
+        }
+        Op::Concat => {
+            let mut out = x;
+            out[1] = 0;
+            for &part in &node.inputs {
+                let [_, pc, ph, pw] = shapes[part];
+                if (ph, pw) != (h, w) {
+                    return Err(ShapeError::Node(GraphError::Node {
+                        node: node.name.clone(),
+                        message: format!("concatenates {ph}×{pw} planes with {h}×{w}"),
+                    }));
+                }
+                out[1] += pc;
+            }
+            out
+        }
+    };
+    shapes[node.outputs[0]] = out;
+    if let Some(&mean) = node.outputs.get(1) {
+        shapes[mean] = [out[0], out[1], 1, 1];
+    }
+    Ok(())
 }
 
 /// The two linear layers of a classic excitation (FC → act → FC → gate function).

@@ -17,7 +17,7 @@ pub use class_stats::{class_of_folder, BlockClassStats, ClassStats, ClassStatsSu
 pub use graph::{BinaryOp, Graph, GraphBuilder, GraphError, Op, SeBlock};
 pub use npy::{read_npy, NpyError};
 pub use ops::{Activation, Conv2d, ConvGeometry, Linear, Padding, Pool, PoolKind};
-pub use report::{top_k, Excitation, Prediction, Report, Timings};
+pub use report::{top_k, Excitation, Prediction, Report, Scores, Timings};
 pub use run::{
     softmax, ExcitationTap, FeatureMapTap, GateOverride, RunError, RunOptions, RunOutput,
 };

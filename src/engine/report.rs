@@ -14,10 +14,33 @@ pub struct Prediction {
     pub prob: f32,
 }
 
+/// What a model's output holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scores {
+    /// Logits: a softmax gives the probabilities; one logit is a binary classifier's (a
+    /// sigmoid gives the probability of class 0, the positive one).
+    #[default]
+    Logits,
+    /// Probabilities already (an ONNX file that ends in a Softmax): shown as they are.
+    Probabilities,
+}
+
+impl Scores {
+    /// The probability of each class.
+    pub fn probabilities(self, scores: &[f32]) -> Vec<f32> {
+        match (self, scores) {
+            (Scores::Probabilities, _) => scores.to_vec(),
+            (Scores::Logits, [logit]) => vec![1.0 / (1.0 + (-logit).exp())],
+            (Scores::Logits, _) => softmax(scores),
+        }
+    }
+}
+
 /// The `k` most probable classes, most probable first (ties: the lower index first). A class
 /// without a label is called `class <index>`.
-pub fn top_k(logits: &[f32], labels: &[String], k: usize) -> Vec<Prediction> {
-    let probs = softmax(logits);
+pub fn top_k(scores: &[f32], kind: Scores, labels: &[String], k: usize) -> Vec<Prediction> {
+    let probs = kind.probabilities(scores);
     let mut order: Vec<usize> = (0..probs.len()).collect();
     order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]).then(a.cmp(&b)));
     order
@@ -95,19 +118,29 @@ mod tests {
     #[test]
     fn top_k_is_sorted_with_ties_to_the_lower_index_and_labels_every_class() {
         let labels = vec!["a".to_string(), "b".to_string()];
-        let top = top_k(&[1.0, 3.0, 3.0, -1.0], &labels, 3);
+        let top = top_k(&[1.0, 3.0, 3.0, -1.0], Scores::Logits, &labels, 3);
         let indices: Vec<usize> = top.iter().map(|p| p.index).collect();
         assert_eq!(indices, [1, 2, 0]);
         assert_eq!(top[1].label, "class 2");
         // All but the last class's probability: 1 − e⁻¹ / (e¹ + 2e³ + e⁻¹).
         let rest = (-1f32).exp() / (1f32.exp() + 2.0 * 3f32.exp() + (-1f32).exp());
         assert!((top.iter().map(|p| p.prob).sum::<f32>() - (1.0 - rest)).abs() < 1e-6);
-        assert_eq!(top_k(&[0.0; 2], &labels, 5).len(), 2);
+        assert_eq!(top_k(&[0.0; 2], Scores::Logits, &labels, 5).len(), 2);
+    }
+
+    #[test]
+    fn probabilities_are_shown_as_they_are_and_one_logit_is_a_sigmoid() {
+        let top = top_k(&[0.2, 0.7, 0.1], Scores::Probabilities, &[], 2);
+        assert_eq!((top[0].index, top[0].prob), (1, 0.7));
+        assert_eq!((top[1].index, top[1].prob), (0, 0.2));
+        let binary = top_k(&[2.0], Scores::Logits, &[], 5);
+        assert_eq!(binary.len(), 1);
+        assert!((binary[0].prob - 1.0 / (1.0 + (-2f32).exp())).abs() < 1e-7);
     }
 
     #[test]
     fn a_report_has_the_documented_keys() {
-        let top = top_k(&[0.0, 1.0], &[], 1);
+        let top = top_k(&[0.0, 1.0], Scores::Logits, &[], 1);
         let taps = [ExcitationTap {
             block: "layer1.0.se".into(),
             values: vec![0.25, 0.5],

@@ -38,6 +38,8 @@ pub enum ModelError {
         "model.safetensors has {count} tensor(s) the architecture does not use, e.g. '{example}'"
     )]
     UnusedTensors { count: usize, example: String },
+    #[error(transparent)]
+    Onnx(#[from] super::onnx::OnnxError),
     #[error("{what} is {size} bytes; at most {} GiB is loaded", MAX_MODEL_BYTES >> 30)]
     TooLarge { what: String, size: u64 },
 }

@@ -1,9 +1,11 @@
-//! Models in timm's hub layout (`config.json` + `model.safetensors`) → engine networks.
+//! Models → engine graphs: folders in timm's hub layout (`config.json` + `model.safetensors`),
+//! and ONNX files (`onnx`).
 
 pub mod config;
 mod efficientnet;
 mod error;
 mod layers;
+pub mod onnx;
 mod resnet;
 mod senet;
 mod template;
@@ -16,6 +18,7 @@ pub use config::{ModelConfig, PhotoPreprocess, PretrainedCfg};
 pub use error::ModelError;
 pub use weights::Weights;
 
+pub use crate::engine::Scores;
 use crate::engine::{passes, Graph};
 
 const IMAGENET_LABELS: &str = include_str!("../../assets/labels/imagenet1k.txt");
@@ -28,6 +31,27 @@ pub struct Model {
     pub graph: Arc<Graph>,
     /// One name per class.
     pub labels: Vec<String>,
+    /// What the graph's output holds.
+    pub scores: Scores,
+}
+
+/// How to prepare images for an ONNX file, which carries no preprocessing of its own: the
+/// CLI's flags or sidecar JSON, the page's form. Unset fields are ImageNet's (timm's defaults).
+#[derive(Clone, Debug, Default, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OnnxOptions {
+    /// `[height, width]` for a file whose input size is open (224×224 if unset).
+    pub input_size: Option<[usize; 2]>,
+    /// Per channel, on the 0–1 scale (or on `scale`'s).
+    pub mean: Option<Vec<f32>>,
+    pub std: Option<Vec<f32>>,
+    /// 255 when the model takes pixels 0–255 (`mean` and `std` then on that scale too).
+    pub scale: Option<f32>,
+    /// `bilinear` or `bicubic`.
+    pub interpolation: Option<String>,
+    pub crop_pct: Option<f64>,
+    /// One per class.
+    pub labels: Option<Vec<String>>,
 }
 
 /// The largest model file SE Lens reads (1 GiB: SENet-154 in f32 is 460 MB), checked before
@@ -38,21 +62,7 @@ impl Model {
     /// Loads a model folder: `config.json` + `model.safetensors` (a `pytorch_model.bin` alone is
     /// refused with a conversion hint).
     pub fn load_dir(dir: &Path) -> Result<Self, ModelError> {
-        let read = |name: &str| {
-            let path = dir.join(name);
-            let io = |source| ModelError::Io {
-                path: path.clone(),
-                source,
-            };
-            let size = std::fs::metadata(&path).map_err(io)?.len();
-            if size > MAX_MODEL_BYTES {
-                return Err(ModelError::TooLarge {
-                    what: path.display().to_string(),
-                    size,
-                });
-            }
-            std::fs::read(&path).map_err(io)
-        };
+        let read = |name: &str| read_limited(&dir.join(name));
         let config = read("config.json")?;
         let weights_path = dir.join("model.safetensors");
         if !weights_path.exists() && dir.join("pytorch_model.bin").exists() {
@@ -80,8 +90,110 @@ impl Model {
             config,
             graph: Arc::new(graph),
             labels,
+            scores: Scores::Logits,
         })
     }
+
+    /// Loads a model folder, or an `.onnx` file (its external data read from beside it).
+    pub fn load(path: &Path, options: &OnnxOptions) -> Result<Self, ModelError> {
+        if path.is_dir() {
+            return Self::load_dir(path);
+        }
+        let bytes = read_limited(path)?;
+        let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let mut external = |location: &str| -> Result<Arc<Vec<u8>>, String> {
+            let relative = Path::new(location);
+            let inside = relative
+                .components()
+                .all(|c| matches!(c, std::path::Component::Normal(_)));
+            if !inside {
+                return Err(format!(
+                    "external data location '{location}' is not a file beside the model"
+                ));
+            }
+            read_limited(&dir.join(relative))
+                .map(Arc::new)
+                .map_err(|e| e.to_string())
+        };
+        let name = path
+            .file_name()
+            .map_or_else(|| "model.onnx".into(), |n| n.to_string_lossy().into_owned());
+        Self::from_onnx(&name, &bytes, &mut external, options)
+    }
+
+    /// Builds a model from an ONNX file's contents (`name` is what the page and CLI call it).
+    pub fn from_onnx(
+        name: &str,
+        bytes: &[u8],
+        external: &mut onnx::External<'_>,
+        options: &OnnxOptions,
+    ) -> Result<Self, ModelError> {
+        let imported = onnx::import(bytes, external, options.input_size)?;
+        let [channels, height, width] = imported.input_size;
+        let classes = imported.graph.values[imported.graph.output].channels;
+        let scale = options.scale.unwrap_or(1.0);
+        let per_channel = |given: &Option<Vec<f32>>, imagenet: [f32; 3]| -> Vec<f32> {
+            match given {
+                Some(values) => values.iter().map(|v| v / scale).collect(),
+                None if channels == 3 => imagenet.to_vec(),
+                None => vec![imagenet.iter().sum::<f32>() / 3.0],
+            }
+        };
+        let pretrained_cfg = PretrainedCfg {
+            input_size: [channels, height, width],
+            mean: per_channel(&options.mean, [0.485, 0.456, 0.406]),
+            std: per_channel(&options.std, [0.229, 0.224, 0.225]),
+            interpolation: options
+                .interpolation
+                .clone()
+                .unwrap_or_else(|| "bilinear".into()),
+            crop_pct: options.crop_pct.unwrap_or(0.875),
+            crop_mode: "center".into(),
+        };
+        pretrained_cfg.check().map_err(ModelError::Config)?;
+        if let Some(labels) = &options.labels {
+            if labels.len() != classes {
+                return Err(ModelError::Config(format!(
+                    "{} labels for a model with {classes} outputs",
+                    labels.len()
+                )));
+            }
+        }
+        let config = ModelConfig {
+            architecture: name.to_owned(),
+            num_classes: classes,
+            model_args: Default::default(),
+            pretrained_cfg,
+            label_names: options.labels.clone(),
+            photo_preprocess: None,
+            torchvision: None,
+        };
+        Ok(Self {
+            labels: labels(&config),
+            config,
+            graph: Arc::new(imported.graph),
+            scores: match imported.probabilities {
+                true => Scores::Probabilities,
+                false => Scores::Logits,
+            },
+        })
+    }
+}
+
+/// A file's bytes, refused above [`MAX_MODEL_BYTES`] before it is read.
+fn read_limited(path: &Path) -> Result<Vec<u8>, ModelError> {
+    let io = |source| ModelError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let size = std::fs::metadata(path).map_err(io)?.len();
+    if size > MAX_MODEL_BYTES {
+        return Err(ModelError::TooLarge {
+            what: path.display().to_string(),
+            size,
+        });
+    }
+    std::fs::read(path).map_err(io)
 }
 
 /// Recognises the architecture from its timm name and `model_args`, reads its weights, and

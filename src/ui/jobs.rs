@@ -147,7 +147,7 @@ pub async fn se_steps(
         ..RunOptions::default()
     };
     let without_sigmoid = forward(model, backend, &input, &raw, None).await?.output;
-    let top = |output: &RunOutput| RunView::new(output, &model.labels, TOP_K).top;
+    let top = |output: &RunOutput| RunView::new(output, model.scores, &model.labels, TOP_K).top;
     Ok(SeSteps::new(
         tap,
         [excitation.fc1.act, excitation.fc2.act],
@@ -316,11 +316,21 @@ pub async fn classify(
             ..RunOptions::default()
         };
         let ran = forward(model, backend, &input, &options, Some(&progress)).await?;
-        Some(Rc::new(RunView::new(&ran.output, &model.labels, TOP_K)))
+        Some(Rc::new(RunView::new(
+            &ran.output,
+            model.scores,
+            &model.labels,
+            TOP_K,
+        )))
     };
     Ok(Outcome {
         seen,
-        baseline: Rc::new(RunView::new(&baseline.output, &model.labels, TOP_K)),
+        baseline: Rc::new(RunView::new(
+            &baseline.output,
+            model.scores,
+            &model.labels,
+            TOP_K,
+        )),
         ablated,
         preprocess_ms,
         forward_ms: baseline.ms,

@@ -6,6 +6,7 @@ use std::rc::Rc;
 pub use crate::engine::Prediction;
 use crate::engine::{
     top_k, Activation, BlockClassStats, ClassStats, Excitation, FeatureMapTap, Report, RunOutput,
+    Scores,
 };
 
 /// One SE block's gate, ready to draw.
@@ -85,14 +86,14 @@ pub struct RunView {
 
 impl RunView {
     /// The view of a batch-1 run: the `k` most probable classes and every SE block's gate.
-    pub fn new(output: &RunOutput, labels: &[String], k: usize) -> Self {
+    pub fn new(output: &RunOutput, scores: Scores, labels: &[String], k: usize) -> Self {
         let blocks = output
             .excitations
             .iter()
             .map(|tap| Rc::new(BlockView::new(tap.block.clone(), tap.values.clone())))
             .collect();
         Self {
-            top: top_k(&output.logits, labels, k),
+            top: top_k(&output.logits, scores, labels, k),
             logits: output.logits.clone(),
             blocks,
         }
@@ -425,7 +426,7 @@ mod tests {
     #[test]
     fn top_k_is_sorted_and_labelled() {
         let labels = ["a", "b", "c"].map(String::from);
-        let view = RunView::new(&output(), &labels, 2);
+        let view = RunView::new(&output(), Scores::Logits, &labels, 2);
         assert_eq!(
             view.top
                 .iter()
@@ -438,7 +439,7 @@ mod tests {
 
     #[test]
     fn ranks_order_channels_from_amplified_to_suppressed() {
-        let view = RunView::new(&output(), &[], 1);
+        let view = RunView::new(&output(), Scores::Logits, &[], 1);
         let block = &view.blocks[0];
         assert_eq!(block.order, [1, 3, 0, 2]);
         assert_eq!(block.rank, [3, 1, 4, 2]);
@@ -458,17 +459,17 @@ mod tests {
 
     #[test]
     fn comparison_is_b_minus_a_and_needs_the_same_network() {
-        let a = RunView::new(&output(), &[], 1);
+        let a = RunView::new(&output(), Scores::Logits, &[], 1);
         let mut other = output();
         other.excitations[0].values = vec![0.5, 0.2, 0.4, 0.9];
-        let b = RunView::new(&other, &[], 1);
+        let b = RunView::new(&other, Scores::Logits, &[], 1);
         let compare = CompareView::new(&a, &b).expect("same network");
         let diff = &compare.blocks[0].values;
         assert!((diff[1] + 0.7).abs() < 1e-6 && (diff[2] - 0.3).abs() < 1e-6);
         assert!((compare.limit - 0.7).abs() < 1e-6);
         assert_eq!(CompareView::most_changed(&compare.blocks[0], 2), [1, 2]);
         other.excitations[0].values.push(0.0);
-        assert!(CompareView::new(&a, &RunView::new(&other, &[], 1)).is_none());
+        assert!(CompareView::new(&a, &RunView::new(&other, Scores::Logits, &[], 1)).is_none());
     }
 
     #[test]
@@ -486,7 +487,7 @@ mod tests {
 
     #[test]
     fn exports_carry_every_channel() {
-        let view = RunView::new(&output(), &[], 1);
+        let view = RunView::new(&output(), Scores::Logits, &[], 1);
         let json: serde_json::Value =
             serde_json::from_str(&view.to_json("m", "x.png", "cpu")).expect("valid JSON");
         assert_eq!(
