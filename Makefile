@@ -40,7 +40,7 @@ train: setup
 accuracy: setup
 	scripts/accuracy.sh
 
-## Property-fuzz every parser (model files, npy, images) for FUZZ_SECONDS (default 300)
+## Property-fuzz every parser (model folders, ONNX files, npy, images) for FUZZ_SECONDS (default 300)
 fuzz: setup
 	scripts/fuzz.sh
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make fuzz`: the parser properties of tests/loader_props.rs (safetensors, config + weights, npy,
+# `make fuzz`: the parser properties of tests/loader_props.rs (safetensors, config + weights, ONNX, npy,
 # image decoding + preprocessing) with fresh random inputs, round after round, for FUZZ_SECONDS
 # (default 300). Each round draws SE_LENS_FUZZ_CASES (default 2000) inputs per property from a new
 # seed; proptest shrinks any failure to a minimal input and prints it.

@@ -533,7 +533,10 @@ fn onnx_files_run_with_their_options() {
     let top = &json["top"][0];
     let index = top["index"].as_u64().unwrap() as usize;
     assert_eq!(top["label"], format!("kind {index}"));
-    assert_eq!(top["prob"], json["logits"][index], "probabilities as they are");
+    assert_eq!(
+        top["prob"], json["logits"][index],
+        "probabilities as they are"
+    );
     let blocks: Vec<&str> = json["excitations"]
         .as_array()
         .unwrap()

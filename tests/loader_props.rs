@@ -1,4 +1,4 @@
-//! Property tests over the loaders: whatever bytes arrive, they return a value or an error and
+//! Property tests over the loaders (safetensors, config + weights, ONNX, npy, images): whatever bytes arrive, they return a value or an error and
 //! never panic, hang or allocate absurdly.
 //!
 //! `make test` runs 300 cases per property; `make fuzz` runs the same properties with many more
@@ -7,8 +7,8 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 use proptest::prelude::*;
-use se_lens::engine::read_npy;
-use se_lens::model::{Model, Weights};
+use se_lens::engine::{read_npy, RunOptions, Tensor};
+use se_lens::model::{Model, OnnxOptions, Weights};
 use se_lens::preprocess;
 
 const CONFIG: &[u8] = include_bytes!("fixtures/models/seresnet18_tiny/config.json");
@@ -17,6 +17,9 @@ const DEFAULT_CONFIG: &[u8] = include_bytes!("../assets/models/seresnet10-fmnist
 const PNG: &[u8] = include_bytes!("fixtures/preprocess/decode_bilevel.png");
 const SAMPLE_PNG: &[u8] = include_bytes!("../assets/samples/fmnist-ankle-boot-0.png");
 const JPEG: &[u8] = include_bytes!("fixtures/preprocess/chelsea_q90.jpg");
+const ONNX_PADDLE: &[u8] = include_bytes!("fixtures/onnx/paddle_style/model.onnx");
+const ONNX_KERAS: &[u8] = include_bytes!("fixtures/onnx/keras_nhwc/model.onnx");
+const ONNX_GEMM: &[u8] = include_bytes!("fixtures/onnx/gemm_se/model.onnx");
 
 fn cases() -> u32 {
     std::env::var("SE_LENS_FUZZ_CASES")
@@ -80,6 +83,17 @@ proptest! {
     fn whole_model_loading_never_panics(config in mutated(CONFIG), weights in header_mutated()) {
         let _ = Model::from_bytes(&config, WEIGHTS);
         let _ = Model::from_bytes(CONFIG, &weights);
+    }
+
+    /// An ONNX file that imports also runs.
+    #[test]
+    fn onnx_import_never_panics(bytes in prop_oneof![mutated(ONNX_PADDLE), mutated(ONNX_KERAS), mutated(ONNX_GEMM)]) {
+        let mut no_files = |_: &str| Err("no external data here".to_string());
+        if let Ok(model) = Model::from_onnx("m.onnx", &bytes, &mut no_files, &OnnxOptions::default()) {
+            let [c, h, w] = model.config.pretrained_cfg.input_size;
+            let input = Tensor::new([1, c, h, w], vec![0.5; c * h * w]);
+            let _ = se_lens::exec::cpu::forward(&model.graph, &input, &RunOptions::default());
+        }
     }
 
     #[test]
