@@ -14,6 +14,12 @@ fixtures="$(scripts/fixtures.sh | tail -n 1)"
 cargo build --release --quiet --bin se-lens
 
 ours() { target/release/se-lens bench --model "$fixtures/$1" --size 224 --runs "$RUNS"; }
+# SE-ResNet-50's ONNX export (the same weights): the importer's graph against the timm builder's.
+onnx=target/bench/seresnet50.onnx
+mkdir -p target/bench
+if [ ! -f "$onnx" ] || [ "$fixtures/seresnet50/model.safetensors" -nt "$onnx" ]; then
+    .venv/bin/python -W ignore tools/export_onnx.py "$fixtures/seresnet50" "$onnx" >&2
+fi
 theirs() { .venv/bin/python tools/bench_torch.py --model "$1" --size 224 --runs "$RUNS" --threads "$THREADS"; }
 field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
 
@@ -29,6 +35,7 @@ for round in $(seq "$ROUNDS"); do
         echo "ours $(ours "$model")" | tee -a "$results" >&2
         echo "torch $(theirs "$model")" | tee -a "$results" >&2
     done
+    echo "onnx $(target/release/se-lens bench --model "$onnx" --size 224 --runs "$RUNS")" | tee -a "$results" >&2
 done
 # The GPU backend once per model (software adapters are slow: few runs). `--backend gpu` takes any
 # adapter; on a machine without one the row records why.
@@ -49,7 +56,7 @@ runs = {}
 for line in open(sys.argv[1]):
     who, row = line.split(" ", 1)
     row = json.loads(row)
-    name = row["model"].rsplit("/", 1)[-1]
+    name = row["model"].rsplit("/", 1)[-1].removesuffix(".onnx")
     best = runs.get((who, name))
     if best is None or row.get("median_ms", 0) < best.get("median_ms", 0):
         runs[(who, name)] = row
@@ -90,7 +97,9 @@ Machine: {cpu}, {threads} threads, {simd}.
 
 GFLOP: 2 × multiply-accumulates of convolutions, SE FCs and head. SE overhead in SE Lens
 (SE-ResNet-50 / ResNet-50 time): **{se['median_ms'] / plain['median_ms']:.3f}×** (PyTorch:
-{se_t['median_ms'] / plain_t['median_ms']:.3f}×). MobileNetV3 and EfficientNet spend much of their
+{se_t['median_ms'] / plain_t['median_ms']:.3f}×). SE-ResNet-50 loaded from its ONNX export
+(tools/export_onnx.py, opset 17, the same weights; SE blocks found by the importer) takes
+{runs[("onnx", "seresnet50")]['median_ms']:.1f} ms: **{runs[("onnx", "seresnet50")]['median_ms'] / se['median_ms']:.3f}×** the timm folder's time. MobileNetV3 and EfficientNet spend much of their
 time in depthwise convolutions and element-wise work (activations, SE scale), which do few FLOPs per
 byte moved: their GFLOP/s is far below the dense ResNets' by nature.
 

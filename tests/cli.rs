@@ -316,7 +316,8 @@ fn bad_models_are_refused_with_the_culprit_named() {
 fn usage_errors_exit_2() {
     let output = se_lens(&["classify", "--tensor", "x.npy"]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("required arguments were not provided:\n  --model <DIR>"));
+    assert!(stderr(&output)
+        .contains("required arguments were not provided:\n  --model <DIR|FILE.onnx>"));
     let both = se_lens(&["classify", "--model", TINY, "--tensor", "x.npy", "x.png"]);
     assert_eq!(both.status.code(), Some(2));
     assert!(stderr(&both).contains("'--tensor <X.npy>' cannot be used with '[IMAGE]...'"));
@@ -345,7 +346,7 @@ fn help_documents_every_command_and_flag() {
         (
             "classify",
             &[
-                "--model <DIR>",
+                "--model <DIR|FILE.onnx>",
                 "--tensor <X.npy>",
                 "--backend <cpu|gpu|auto>",
                 "--top <K>",
@@ -355,18 +356,21 @@ fn help_documents_every_command_and_flag() {
         ),
         (
             "evaluate",
-            &["--model <DIR>", "--images <ROOT>", "--limit <N>"],
+            &["--model <DIR|FILE.onnx>", "--images <ROOT>", "--limit <N>"],
         ),
         (
             "bench",
             &[
-                "--model <DIR>",
+                "--model <DIR|FILE.onnx>",
                 "--size <N>",
                 "--runs <N>",
                 "--backend <cpu|gpu|auto>",
             ],
         ),
-        ("probe", &["--model <DIR>", "--backend <cpu|gpu|auto>"]),
+        (
+            "probe",
+            &["--model <DIR|FILE.onnx>", "--backend <cpu|gpu|auto>"],
+        ),
     ] {
         let text = help(&[command, "--help"]);
         for flag in flags {

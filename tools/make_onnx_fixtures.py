@@ -9,6 +9,7 @@ The committed set (small, regenerated on purpose only):
                                  module by torch.onnx.export (TorchScript, opset 13: torch_<case>)
     <case>/expected.safetensors  input [1, 3, H, W] (NCHW even where the file takes NHWC), N(0, 1);
                                  logits [1, K]; gate/<SE name> [1, C]: ONNX Runtime's values
+    <case>/model.onnx.data       external_data only: its initializers (bn_excitation's)
     <case>/case.json             {"se_blocks": [names, in graph order], "probabilities": bool,
                                   "input_size": [H, W] where the file leaves it open}
     bad/<name>.onnx              files SE Lens must refuse; bad/expected.json maps each to a part of
@@ -353,6 +354,11 @@ def make_helper_cases(out):
         open_size = not model.graph.input[0].type.tensor_type.shape.dim[2].HasField('dim_value')
         write_case(out / name, model, names, gates, probabilities, HW,
                    dict(input_size=list(HW)) if open_size else None)
+    # bn_excitation with every initializer in one external data file beside it
+    model, names, gates, probabilities = bn_excitation()
+    write_case(out / 'external_data', model, names, gates, probabilities, HW)
+    onnx.save_model(model, str(out / 'external_data' / 'model.onnx'), save_as_external_data=True,
+                    all_tensors_to_one_file=True, location='model.onnx.data', size_threshold=0)
 
 
 def export(module, x, path, exporter, opset):

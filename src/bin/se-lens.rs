@@ -56,7 +56,7 @@ struct ModelArg {
     #[arg(long, value_name = "FILE.json")]
     preprocess: Option<PathBuf>,
     /// ONNX only: the input's height and width when the file leaves them open (`224`, `256x192`).
-    #[arg(long, value_name = "N|HxW", value_parser = input_size)]
+    #[arg(long, value_name = "N|HxW", value_parser = OnnxOptions::parse_size)]
     input_size: Option<[usize; 2]>,
     /// ONNX only: the normalisation's mean per channel (`0.485,0.456,0.406`).
     #[arg(long, value_delimiter = ',', value_name = "M,…")]
@@ -67,14 +67,6 @@ struct ModelArg {
     /// ONNX only: class names, one per line (or a JSON list).
     #[arg(long, value_name = "FILE")]
     labels: Option<PathBuf>,
-}
-
-fn input_size(text: &str) -> Result<[usize; 2], String> {
-    let parse = |t: &str| t.trim().parse::<usize>().map_err(|e| format!("{t}: {e}"));
-    match text.split_once(['x', 'X']) {
-        Some((h, w)) => Ok([parse(h)?, parse(w)?]),
-        None => parse(text).map(|n| [n, n]),
-    }
 }
 
 #[derive(Args)]
@@ -179,14 +171,7 @@ fn load_model(arg: &ModelArg) -> Result<Model, Failed> {
     options.std = arg.std.clone().or(options.std);
     if let Some(path) = &arg.labels {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        options.labels = Some(match serde_json::from_str::<Vec<String>>(&text) {
-            Ok(list) => list,
-            Err(_) => text
-                .lines()
-                .filter(|l| !l.trim().is_empty())
-                .map(str::to_owned)
-                .collect(),
-        });
+        options.labels = Some(OnnxOptions::parse_labels(&text));
     }
     let is_folder = arg.model.is_dir();
     let onnx_only = arg.preprocess.is_some()

@@ -54,6 +54,44 @@ pub struct OnnxOptions {
     pub labels: Option<Vec<String>>,
 }
 
+impl OnnxOptions {
+    /// An input size as the CLI and the page's URL write it: `224` or `256x192` (height × width).
+    pub fn parse_size(text: &str) -> Result<[usize; 2], String> {
+        let parse = |t: &str| {
+            t.trim()
+                .parse::<usize>()
+                .map_err(|_| format!("'{text}' is not an input size like 224 or 256x192"))
+        };
+        match text.split_once(['x', 'X']) {
+            Some((h, w)) => Ok([parse(h)?, parse(w)?]),
+            None => parse(text).map(|n| [n, n]),
+        }
+    }
+
+    /// Class names from a labels file: a JSON list, or one per line (blank lines skipped).
+    pub fn parse_labels(text: &str) -> Vec<String> {
+        match serde_json::from_str::<Vec<String>>(text) {
+            Ok(list) => list,
+            Err(_) => text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        }
+    }
+}
+
+/// Whether an external-data location is a plain relative path (a file beside the model, or
+/// below it), never one that climbs out or is absolute.
+pub fn is_plain_relative(location: &str) -> bool {
+    let path = Path::new(location);
+    !location.is_empty()
+        && path
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)))
+}
+
 /// The largest model file SE Lens reads (1 GiB: SENet-154 in f32 is 460 MB), checked before
 /// anything is read or downloaded.
 pub const MAX_MODEL_BYTES: u64 = 1 << 30;
@@ -96,22 +134,21 @@ impl Model {
 
     /// Loads a model folder, or an `.onnx` file (its external data read from beside it).
     pub fn load(path: &Path, options: &OnnxOptions) -> Result<Self, ModelError> {
-        if path.is_dir() {
+        let onnx = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("onnx"));
+        if !onnx && !path.is_file() {
             return Self::load_dir(path);
         }
         let bytes = read_limited(path)?;
         let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
         let mut external = |location: &str| -> Result<Arc<Vec<u8>>, String> {
-            let relative = Path::new(location);
-            let inside = relative
-                .components()
-                .all(|c| matches!(c, std::path::Component::Normal(_)));
-            if !inside {
+            if !is_plain_relative(location) {
                 return Err(format!(
                     "external data location '{location}' is not a file beside the model"
                 ));
             }
-            read_limited(&dir.join(relative))
+            read_limited(&dir.join(location))
                 .map(Arc::new)
                 .map_err(|e| e.to_string())
         };

@@ -538,8 +538,8 @@ impl Component for App {
                         </button>
                     </span>
                     <label class="button">
-                        { "Load a model folder…" }
-                        <input type="file" multiple=true accept=".json,.safetensors,.bin,.pth" data-testid="model-files"
+                        { "Load a model (.onnx, or config.json + model.safetensors)…" }
+                        <input type="file" multiple=true accept=".onnx,.data,.bin,.txt,.json,.safetensors,.pth" data-testid="model-files"
                                class="visually-hidden" onchange={link.batch_callback(|event: Event| {
                                    let input: HtmlInputElement = event.target_unchecked_into();
                                    let files = input.files().map(|list| files_of(&list)).unwrap_or_default();
@@ -728,13 +728,13 @@ impl App {
             })
         });
         let ondragover = Callback::from(|event: DragEvent| event.prevent_default());
-        // Dropped model files (config.json + model.safetensors) load a model; anything else is
-        // taken as an image.
+        // Dropped model files (an .onnx with what goes with it, or config.json +
+        // model.safetensors) load a model; anything else is taken as an image.
         let ondrop = link.batch_callback(|event: DragEvent| {
             event.prevent_default();
             let files = files_of(&event.data_transfer()?.files()?);
             let is_model_file = |f: &web_sys::File| {
-                [".json", ".safetensors", ".bin", ".pth"]
+                [".onnx", ".json", ".safetensors", ".bin", ".pth"]
                     .iter()
                     .any(|s| f.name().ends_with(s))
             };

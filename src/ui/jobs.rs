@@ -1,10 +1,11 @@
 //! The page's work between a user's action and what is drawn: loading models (URL, hub, files)
 //! and running them, yielding to the browser as it goes. Results come back as view models.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::pin::pin;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
@@ -18,7 +19,7 @@ use crate::engine::{
     class_of_folder, ClassStats, ClassStatsSums, GateOverride, RunOptions, RunOutput, Tensor,
 };
 use crate::exec::cpu::CpuRun;
-use crate::model::{Model, ModelError, MAX_MODEL_BYTES};
+use crate::model::{is_plain_relative, onnx, Model, ModelError, OnnxOptions, MAX_MODEL_BYTES};
 use crate::preprocess::{adapt_photo, preprocess, RgbImage};
 use crate::runtime::{Backend, BackendPreference};
 
@@ -42,12 +43,16 @@ pub struct Outcome {
     pub cpu_threads: usize,
 }
 
-/// A model from a folder URL relative to the page, or `hf:owner/name` from the hub (`?hub=` or
-/// huggingface.co), cached with the Cache API so the next visit needs no download.
+/// A model from a folder URL relative to the page, an `.onnx` file's URL (its external data
+/// fetched from beside it), or `hf:owner/name` from the hub (`?hub=` or huggingface.co), cached
+/// with the Cache API so the next visit needs no download.
 pub async fn load_model(
     path: &str,
     progress: Callback<(u64, Option<u64>)>,
 ) -> Result<Rc<Model>, String> {
+    if path.ends_with(".onnx") {
+        return load_onnx_url(path).await;
+    }
     let (config, weights) = match path.strip_prefix("hf:") {
         Some(id) => {
             let base = query_param("hub").unwrap_or_else(|| DEFAULT_HUB.into());
@@ -252,22 +257,77 @@ fn model_input(model: &Model, image: &RgbImage) -> Result<Tensor, String> {
     preprocess(&seen, &model.config.pretrained_cfg).map_err(|e| e.to_string())
 }
 
-/// A model from dropped or chosen files: a `config.json` and a `*.safetensors`.
-pub async fn load_model_files(files: &[web_sys::File]) -> Result<Rc<Model>, String> {
-    let named = |suffix: &str| files.iter().find(|f| f.name().ends_with(suffix));
-    let (Some(config), Some(weights)) = (named(".json"), named(".safetensors")) else {
-        if named(".bin").or(named(".pth")).is_some() {
-            return Err(
-                "PyTorch pickles (.bin, .pth) are not loaded: loading them can run code. \
-                        Convert them with tools/convert_to_safetensors.py"
-                    .into(),
-            );
+/// An `.onnx` file's URL: its external data from beside it, its preprocessing from the page's
+/// URL (`size`, `mean`, `std`, `scale`), its class names from `?labels=<URL>`.
+async fn load_onnx_url(path: &str) -> Result<Rc<Model>, String> {
+    let bytes = fetch_bytes(path).await?;
+    let dir = path.rsplit_once('/').map(|(dir, _)| dir);
+    let mut data = HashMap::new();
+    for location in onnx::external_locations(&bytes) {
+        if is_plain_relative(&location) {
+            let url = dir.map_or(location.clone(), |dir| format!("{dir}/{location}"));
+            data.insert(location, Arc::new(fetch_bytes(&url).await?));
         }
-        return Err(
-            "choose both files of a timm model folder: config.json and model.safetensors".into(),
-        );
+    }
+    let mut options = onnx_options_from_url()?;
+    if let Some(url) = query_param("labels") {
+        let text = fetch_bytes(&url).await?;
+        options.labels = Some(OnnxOptions::parse_labels(&String::from_utf8_lossy(&text)));
+    }
+    let name = path.rsplit('/').next().unwrap_or(path);
+    onnx_model(name, &bytes, &data, &options)
+}
+
+/// The ONNX preprocessing the page's URL sets: `size=224` or `256x192`, `mean=0.5,0.5,0.5`,
+/// `std=…`, `scale=255` (pixels 0–255).
+fn onnx_options_from_url() -> Result<OnnxOptions, String> {
+    let numbers = |name: &str| -> Result<Option<Vec<f32>>, String> {
+        query_param(name)
+            .map(|text| {
+                text.split(',')
+                    .map(|v| v.trim().parse::<f32>())
+                    .collect::<Result<Vec<f32>, _>>()
+                    .map_err(|_| format!("?{name}={text} is not a list of numbers"))
+            })
+            .transpose()
     };
-    for file in [config, weights] {
+    Ok(OnnxOptions {
+        input_size: query_param("size")
+            .map(|text| OnnxOptions::parse_size(&text))
+            .transpose()?,
+        mean: numbers("mean")?,
+        std: numbers("std")?,
+        scale: numbers("scale")?.and_then(|v| v.first().copied()),
+        ..OnnxOptions::default()
+    })
+}
+
+/// Imports an ONNX file whose external data files are in `data`, by name (a dropped file has
+/// only its name, so a location's last component finds it).
+fn onnx_model(
+    name: &str,
+    bytes: &[u8],
+    data: &HashMap<String, Arc<Vec<u8>>>,
+    options: &OnnxOptions,
+) -> Result<Rc<Model>, String> {
+    let mut external = |location: &str| {
+        let file_name = location.rsplit('/').next().unwrap_or(location);
+        data.get(location)
+            .or_else(|| data.get(file_name))
+            .cloned()
+            .ok_or_else(|| {
+                format!("its external data file '{location}' was not given with the model")
+            })
+    };
+    Model::from_onnx(name, bytes, &mut external, options)
+        .map(Rc::new)
+        .map_err(|e| e.to_string())
+}
+
+/// A model from dropped or chosen files: an `.onnx` (with its external data files, a labels
+/// `.txt` or JSON list, a preprocessing `.json`), or a `config.json` and a `*.safetensors`.
+pub async fn load_model_files(files: &[web_sys::File]) -> Result<Rc<Model>, String> {
+    for file in files {
         if file.size() > MAX_MODEL_BYTES as f64 {
             let what = file.name();
             return Err(ModelError::TooLarge {
@@ -277,6 +337,43 @@ pub async fn load_model_files(files: &[web_sys::File]) -> Result<Rc<Model>, Stri
             .to_string());
         }
     }
+    let named = |suffix: &str| files.iter().find(|f| f.name().ends_with(suffix));
+    if let Some(model) = named(".onnx") {
+        let bytes = read_blob(model).await?;
+        let mut options = onnx_options_from_url()?;
+        let mut data = HashMap::new();
+        for file in files.iter().filter(|f| f.name() != model.name()) {
+            let (name, content) = (file.name(), read_blob(file).await?);
+            let text = String::from_utf8_lossy(&content);
+            if name.ends_with(".txt") || (name.ends_with(".json") && text.trim().starts_with('[')) {
+                options.labels = Some(OnnxOptions::parse_labels(&text));
+            } else if name.ends_with(".json") {
+                let sidecar: OnnxOptions =
+                    serde_json::from_slice(&content).map_err(|e| format!("{name}: {e}"))?;
+                options = OnnxOptions {
+                    labels: sidecar.labels.or(options.labels),
+                    ..sidecar
+                };
+            } else {
+                data.insert(name, Arc::new(content));
+            }
+        }
+        return onnx_model(&model.name(), &bytes, &data, &options);
+    }
+    let (Some(config), Some(weights)) = (named(".json"), named(".safetensors")) else {
+        if named(".bin").or(named(".pth")).is_some() {
+            return Err(
+                "PyTorch pickles (.bin, .pth) are not loaded: loading them can run code. \
+                        Convert them with tools/convert_to_safetensors.py"
+                    .into(),
+            );
+        }
+        return Err(
+            "choose an .onnx file (with its data files), or both files of a timm \
+                    model folder: config.json and model.safetensors"
+                .into(),
+        );
+    };
     let config = read_blob(config).await?;
     let weights = read_blob(weights).await?;
     parse_model(&config, &weights)

@@ -425,6 +425,53 @@ e2e('a model folder loads from files; a broken one is refused and the previous m
   assert.deepEqual(errors, []);
 });
 
+e2e('an ONNX MobileNetV3 dropped into the page shows its SE blocks, equal to the CLI; bad ONNX files are refused and the model stays', async () => {
+  // timm mobilenetv3_small_100, random weights, exported by TorchScript at opset 13
+  // (tools/make_onnx_fixtures.py --zoo, made by scripts/fixtures.sh).
+  const file = `${readFileSync('target/onnx-fixtures-dir', 'utf8').trim()}/mobilenetv3_small_100-ts-op13/model.onnx`;
+  const blocks = ['blocks.0.0.se', 'blocks.2.0.se', 'blocks.2.1.se', 'blocks.2.2.se', 'blocks.3.0.se', 'blocks.3.1.se',
+    'blocks.4.0.se', 'blocks.4.1.se', 'blocks.4.2.se'];
+  const { page, errors } = await open('?backend=cpu');
+  await page.getByTestId('file-input').setInputFiles(PHOTO);
+  await classified(page);
+  await page.getByTestId('model-files').setInputFiles([file]);
+  await classified(page, 2);
+  assert.match(await page.getByTestId('status').textContent(), /Classified/);
+  const ours = await exported(page);
+  assert.equal(ours.model, 'model.onnx');
+  assert.deepEqual(ours.excitations.map((e) => e.block), blocks);
+  assert.equal(await page.locator('canvas[data-testid^="heatmap-"]').count(), blocks.length);
+  for (const block of blocks.slice(0, 3)) assert.ok(await pixelStd(page, `heatmap-${block}`) > 1, `${block} heatmap is flat`);
+  const cli = JSON.parse(execFileSync('target/release/se-lens', ['classify', '--model', file, PHOTO, '--json']).toString());
+  assert.deepEqual(cli.excitations.map((e) => e.block), blocks);
+  for (const [i, tap] of ours.excitations.entries()) {
+    const diff = Math.max(...tap.values.map((v, c) => Math.abs(v - cli.excitations[i].values[c])));
+    assert.ok(diff < 1e-5, `${tap.block}: wasm and native gates differ by ${diff}`);
+  }
+  assert.deepEqual(ours.top.map((p) => p.index), cli.top.slice(0, ours.top.length).map((p) => p.index));
+  await page.screenshot({ path: `${SHOTS}/app-onnx-mobilenetv3.png`, fullPage: true });
+  // Ablating a detected block changes the prediction's numbers, as for timm folders.
+  await page.getByTestId(`ablate-${blocks[0]}`).click();
+  await classified(page, 3);
+
+  // Bad files: each a message naming the problem; the ONNX model stays.
+  const bad = 'tests/fixtures/onnx/bad';
+  const expected = JSON.parse(readFileSync(`${bad}/expected.json`, 'utf8'));
+  for (const [name, part] of Object.entries(expected)) {
+    await page.getByTestId('model-files').setInputFiles([`${bad}/${name}`]);
+    await page.waitForFunction((text) => (document.querySelector('[data-testid="error"]')?.textContent ?? '').includes(text), part);
+    assert.match(await page.getByTestId('status').textContent(), /Still using the model model\.onnx/);
+  }
+  // External data: refused alone, loaded when its data file comes with it.
+  const external = 'tests/fixtures/onnx/external_data';
+  await page.getByTestId('model-files').setInputFiles([`${external}/model.onnx`]);
+  await page.waitForFunction(() => /model\.onnx\.data' was not given with the model/.test(document.querySelector('[data-testid="error"]')?.textContent ?? ''));
+  await page.getByTestId('model-files').setInputFiles([`${external}/model.onnx`, `${external}/model.onnx.data`]);
+  await page.waitForFunction(() => /Model ready|Classified/.test(document.querySelector('[data-testid="status"]')?.textContent ?? ''));
+  assert.equal(await page.getByTestId('error').count(), 0);
+  assert.deepEqual(errors, []);
+});
+
 e2e('a torchvision MobileNetV3 loads from files: torchvision block names, hard-sigmoid gates exactly 0 and 1, equal to the CLI', async () => {
   // tools/convert_torchvision.py's output for a random torchvision mobilenet_v3_small (made by
   // scripts/fixtures.sh), with five gates of its first SE block pushed past ±3 (FC2's bias),
