@@ -2,7 +2,7 @@
 #![cfg(target_arch = "wasm32")]
 
 use se_lens::engine::{RunOptions, Tensor, Tolerance};
-use se_lens::model::{Model, Weights};
+use se_lens::model::{Model, OnnxOptions, Weights};
 use se_lens::runtime::{Backend, BackendPreference};
 use wasm_bindgen_test::*;
 
@@ -81,6 +81,11 @@ async fn webgpu_matches_the_cpu_or_falls_back_with_a_reason() {
 /// The CPU engine on wasm32 (simd128 GEMM) against timm, like tests/model_parity.rs natively.
 fn matches_timm_on_wasm((config, weights, expected): Fixture, gates: usize) {
     let model = Model::from_bytes(config, weights).expect("tiny model loads");
+    matches_reference_on_wasm(&model, expected, gates);
+}
+
+/// `model` on the CPU engine on wasm32 against `expected.safetensors` (input, logits, gates).
+fn matches_reference_on_wasm(model: &Model, expected: &[u8], gates: usize) {
     let expected = Weights::parse(expected).expect("expected.safetensors");
     let take = |name: &str| {
         expected
@@ -106,6 +111,31 @@ fn matches_timm_on_wasm((config, weights, expected): Fixture, gates: usize) {
         Tolerance::new(0.0, 1e-4)
             .check(&tap.values, &take(&format!("gate/{}", tap.block)))
             .unwrap();
+    }
+}
+
+/// ONNX files against ONNX Runtime, like tests/onnx_parity.rs natively: the Paddle-style graph
+/// (opset 11, Constant nodes, written-out hard-swish and hard sigmoids, a Softmax) and the Keras
+/// one (NHWC input, Transposes).
+#[wasm_bindgen_test]
+fn onnx_files_match_onnx_runtime_on_wasm() {
+    let cases: [(&[u8], &[u8], usize); 2] = [
+        (
+            include_bytes!("fixtures/onnx/paddle_style/model.onnx"),
+            include_bytes!("fixtures/onnx/paddle_style/expected.safetensors"),
+            2,
+        ),
+        (
+            include_bytes!("fixtures/onnx/keras_nhwc/model.onnx"),
+            include_bytes!("fixtures/onnx/keras_nhwc/expected.safetensors"),
+            1,
+        ),
+    ];
+    for (file, expected, gates) in cases {
+        let mut no_files = |_: &str| Err("no external data".to_string());
+        let model = Model::from_onnx("model.onnx", file, &mut no_files, &OnnxOptions::default())
+            .expect("the file imports");
+        matches_reference_on_wasm(&model, expected, gates);
     }
 }
 
