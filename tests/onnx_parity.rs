@@ -15,7 +15,7 @@ use common::expected;
 use se_lens::engine::{RunOptions, Tolerance};
 use se_lens::exec::gpu::GpuGraph;
 use se_lens::gpu::GpuContext;
-use se_lens::model::{Model, OnnxOptions, Scores};
+use se_lens::model::{ChannelOrder, Model, OnnxOptions, Scores};
 
 const LOGITS: Tolerance = Tolerance::new(1e-4, 1e-4);
 const GATES: Tolerance = Tolerance::new(0.0, 1e-4);
@@ -26,6 +26,7 @@ struct Case {
     probabilities: bool,
     /// For a file that leaves its input size open.
     input_size: Option<[usize; 2]>,
+    channel_order: Option<ChannelOrder>,
 }
 
 fn committed() -> PathBuf {
@@ -52,6 +53,7 @@ fn check(dir: &Path, gpu: Option<&Rc<GpuContext>>) {
             .expect("case.json");
     let options = OnnxOptions {
         input_size: case.input_size,
+        channel_order: case.channel_order,
         ..Default::default()
     };
     let model =
@@ -170,4 +172,27 @@ fn options_set_the_open_input_size_and_check_the_labels() {
         error.contains("2 labels for a model with 5 outputs"),
         "{error}"
     );
+}
+
+/// A hard-sigmoid gate keeps the slope the file wrote (the teaching view names it), although
+/// the passes fold it into the layer before.
+#[test]
+fn hard_sigmoid_gates_keep_their_slope() {
+    let slopes = |case: &str| -> Vec<Option<[f32; 2]>> {
+        let file = committed().join(case).join("model.onnx");
+        let model = Model::load(&file, &OnnxOptions::default()).expect("loads");
+        model
+            .graph
+            .se_blocks
+            .iter()
+            .map(|b| b.hard_sigmoid)
+            .collect()
+    };
+    let near = |a: Option<[f32; 2]>, b: [f32; 2]| {
+        a.is_some_and(|a| (a[0] - b[0]).abs() < 1e-6 && (a[1] - b[1]).abs() < 1e-6)
+    };
+    let paddle = slopes("paddle_style");
+    assert!(near(paddle[0], [0.2, 0.5]), "{paddle:?}");
+    assert!(near(paddle[1], [1.0 / 6.0, 0.5]), "{paddle:?}");
+    assert_eq!(slopes("keras_nhwc"), [None], "a sigmoid gate");
 }

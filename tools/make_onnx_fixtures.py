@@ -11,7 +11,8 @@ The committed set (small, regenerated on purpose only):
                                  logits [1, K]; gate/<SE name> [1, C]: ONNX Runtime's values
     <case>/model.onnx.data       external_data only: its initializers (bn_excitation's)
     <case>/case.json             {"se_blocks": [names, in graph order], "probabilities": bool,
-                                  "input_size": [H, W] where the file leaves it open}
+                                  "input_size": [H, W] where the file leaves it open,
+                                  "channel_order": "bgr" for a model that takes B, G, R}
     bad/<name>.onnx              files SE Lens must refuse; bad/expected.json maps each to a part of
                                  its message
 Helper cases: Paddle style (opset 11, Constant nodes, HardSigmoid 0.2/0.5, Clip-decomposed hard
@@ -271,8 +272,9 @@ GRAPH_CASES = ['se_after_concat', 'three_readers']
 # References
 # ---------------------------------------------------------------------------------------------
 
-def reference(model, x_nchw, gates):
-    """ONNX Runtime's logits and gates ([1, C] each) for the NCHW input."""
+def reference(model, x_nchw, gates, bgr=False):
+    """ONNX Runtime's logits and gates ([1, C] each) for the NCHW (RGB) input; `bgr`: the model
+    takes B, G, R, so it is fed the channels reversed."""
     import onnxruntime as ort
     model = onnx.ModelProto.FromString(model.SerializeToString())
     present = {o.name for o in model.graph.output}
@@ -284,7 +286,7 @@ def reference(model, x_nchw, gates):
     options.intra_op_num_threads = 2
     session = ort.InferenceSession(model.SerializeToString(), options, providers=['CPUExecutionProvider'])
     feed_info = session.get_inputs()[0]
-    x = x_nchw
+    x = x_nchw[:, ::-1] if bgr else x_nchw
     if feed_info.shape[-1] == 3 and feed_info.shape[1] != 3:  # NHWC
         x = x.transpose(0, 2, 3, 1)
     outputs = session.run([model.graph.output[0].name] + list(gates), {feed_info.name: np.ascontiguousarray(x)})
@@ -292,11 +294,11 @@ def reference(model, x_nchw, gates):
     return logits, [g.reshape(1, -1) for g in outputs[1:]]
 
 
-def write_case(folder, model, names, gates, probabilities, hw, extra=None):
+def write_case(folder, model, names, gates, probabilities, hw, extra=None, bgr=False):
     from safetensors.numpy import save_file
     folder.mkdir(parents=True, exist_ok=True)
     x = np.random.default_rng(SEED).standard_normal((1, 3, *hw)).astype(np.float32)
-    logits, values = reference(model, x, gates)
+    logits, values = reference(model, x, gates, bgr)
     assert len(names) == len(values)
     (folder / 'model.onnx').write_bytes(model.SerializeToString())
     tensors = {'input': x, 'logits': logits}
@@ -354,6 +356,9 @@ def make_helper_cases(out):
         open_size = not model.graph.input[0].type.tensor_type.shape.dim[2].HasField('dim_value')
         write_case(out / name, model, names, gates, probabilities, HW,
                    dict(input_size=list(HW)) if open_size else None)
+    # bn_excitation as a model that takes B, G, R (its reference fed the image's channels reversed)
+    model, names, gates, probabilities = bn_excitation()
+    write_case(out / 'bgr_input', model, names, gates, probabilities, HW, dict(channel_order='bgr'), bgr=True)
     # bn_excitation with every initializer in one external data file beside it
     model, names, gates, probabilities = bn_excitation()
     write_case(out / 'external_data', model, names, gates, probabilities, HW)

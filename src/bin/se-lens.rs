@@ -14,7 +14,7 @@ use se_lens::engine::{
     class_of_folder, read_npy, top_k, Activation, ClassStatsSums, Excitation, Report, RunOptions,
     Tensor, Timings,
 };
-use se_lens::model::{Model, OnnxOptions};
+use se_lens::model::{ChannelOrder, Model, OnnxOptions};
 use se_lens::runtime::{Backend, BackendPreference};
 use se_lens::{cpu, exec, preprocess};
 
@@ -64,6 +64,9 @@ struct ModelArg {
     /// ONNX only: the normalisation's standard deviation per channel.
     #[arg(long, value_delimiter = ',', value_name = "S,…")]
     std: Option<Vec<f32>>,
+    /// ONNX only: the model takes B, G, R channels (`--mean` and `--std` in that order too).
+    #[arg(long)]
+    bgr: bool,
     /// ONNX only: class names, one per line (or a JSON list).
     #[arg(long, value_name = "FILE")]
     labels: Option<PathBuf>,
@@ -169,6 +172,9 @@ fn load_model(arg: &ModelArg) -> Result<Model, Failed> {
     options.input_size = arg.input_size.or(options.input_size);
     options.mean = arg.mean.clone().or(options.mean);
     options.std = arg.std.clone().or(options.std);
+    if arg.bgr {
+        options.channel_order = Some(ChannelOrder::Bgr);
+    }
     if let Some(path) = &arg.labels {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
         options.labels = Some(OnnxOptions::parse_labels(&text));
@@ -178,9 +184,10 @@ fn load_model(arg: &ModelArg) -> Result<Model, Failed> {
         || arg.input_size.is_some()
         || arg.mean.is_some()
         || arg.std.is_some()
+        || arg.bgr
         || arg.labels.is_some();
     if is_folder && onnx_only {
-        return Err("--preprocess, --input-size, --mean, --std and --labels are for .onnx files; a model folder's config.json says these".into());
+        return Err("--preprocess, --input-size, --mean, --std, --bgr and --labels are for .onnx files; a model folder's config.json says these".into());
     }
     Model::load(&arg.model, &options).map_err(failed)
 }

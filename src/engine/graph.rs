@@ -128,13 +128,17 @@ pub struct ValueInfo {
 /// An SE block found in (or built into) the graph: `input · gate`, with `gate` computed from
 /// `input` (squeeze → excitation → gate function). The gate is the tap; overriding it replaces
 /// the value `gate` for one run; `input` is the feature map the channel view shows.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct SeBlock {
     /// The module path, e.g. `layer3.1.se` or `features.4.block.2`.
     pub name: String,
     pub channels: usize,
     pub input: ValueId,
     pub gate: ValueId,
+    /// For a hard-sigmoid gate, `clip(slope · x + offset, 0, 1)` as the model wrote it:
+    /// `[slope, offset]` (PyTorch's `[1/6, 1/2]`, Paddle's `[0.2, 0.5]`). The passes fold the
+    /// slope into the layer before, so it is recorded here when the block is annotated.
+    pub hard_sigmoid: Option<[f32; 2]>,
 }
 
 /// A span of nodes the page reports as one step of progress ("block 3 of 16").
@@ -268,11 +272,13 @@ impl GraphBuilder {
     /// Marks `input · gate` as an SE block named `name`.
     pub fn se_block(&mut self, name: impl Into<String>, input: ValueId, gate: ValueId) {
         let channels = self.graph.values[input].channels;
+        let hard_sigmoid = self.graph.hard_sigmoid_of(gate);
         self.graph.se_blocks.push(SeBlock {
             name: name.into(),
             channels,
             input,
             gate,
+            hard_sigmoid,
         });
     }
 
@@ -452,6 +458,34 @@ impl Graph {
     /// The node that computes `value`, or `None` for the input.
     pub fn producer(&self, value: ValueId) -> Option<&Node> {
         self.nodes.iter().find(|node| node.outputs.contains(&value))
+    }
+
+    /// `[slope, offset]` of the hard sigmoid `clip(slope · x + offset, 0, 1)` computing `value`,
+    /// as [`GraphBuilder::hard_sigmoid`] writes it (before the passes fold its affine away);
+    /// `None` when `value` is not a hard sigmoid's output.
+    pub fn hard_sigmoid_of(&self, value: ValueId) -> Option<[f32; 2]> {
+        let node = self.producer(value)?;
+        if !matches!(node.op, Op::Act(Activation::HardSigmoid)) {
+            return None;
+        }
+        let pytorch = [1.0 / 6.0, 0.5];
+        let affine = match self.producer(node.inputs[0]) {
+            Some(Node {
+                op: Op::BatchNorm(bn),
+                name,
+                ..
+            }) if name.ends_with(".affine") => bn,
+            _ => return Some(pytorch),
+        };
+        let uniform = |v: &[f32]| v.first().filter(|&&f| v.iter().all(|&x| x == f)).copied();
+        let plain = affine.eps == 0.0
+            && affine.mean.iter().all(|&m| m == 0.0)
+            && affine.var.iter().all(|&v| v == 1.0);
+        match (plain, uniform(&affine.gamma), uniform(&affine.beta)) {
+            // gamma = 6·slope, beta = 6·offset − 3 (see GraphBuilder::hard_sigmoid)
+            (true, Some(gamma), Some(beta)) => Some([gamma / 6.0, (beta + 3.0) / 6.0]),
+            _ => Some(pytorch),
+        }
     }
 
     /// How many node inputs read each value (the output counts as one more reader).

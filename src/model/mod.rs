@@ -33,6 +33,17 @@ pub struct Model {
     pub labels: Vec<String>,
     /// What the graph's output holds.
     pub scores: Scores,
+    /// For an ONNX file: its opset and the `metadata_props` it carries.
+    pub onnx: Option<OnnxInfo>,
+}
+
+/// What an ONNX file says about itself (the page shows it beside the preprocessing it chose).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OnnxInfo {
+    pub opset: i64,
+    /// The model takes B, G, R: the graph reverses the RGB input.
+    pub bgr: bool,
+    pub metadata: Vec<(String, String)>,
 }
 
 /// How to prepare images for an ONNX file, which carries no preprocessing of its own: the
@@ -52,6 +63,18 @@ pub struct OnnxOptions {
     pub crop_pct: Option<f64>,
     /// One per class.
     pub labels: Option<Vec<String>>,
+    /// The order the model takes the colour channels in (`mean` and `std` are in it too).
+    pub channel_order: Option<ChannelOrder>,
+}
+
+/// The order of a model's colour channels: RGB (PyTorch, Keras) or BGR (OpenCV-trained
+/// models, Caffe).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChannelOrder {
+    #[default]
+    Rgb,
+    Bgr,
 }
 
 impl OnnxOptions {
@@ -129,6 +152,7 @@ impl Model {
             graph: Arc::new(graph),
             labels,
             scores: Scores::Logits,
+            onnx: None,
         })
     }
 
@@ -165,12 +189,15 @@ impl Model {
         external: &mut onnx::External<'_>,
         options: &OnnxOptions,
     ) -> Result<Self, ModelError> {
-        let imported = onnx::import(bytes, external, options.input_size)?;
+        let bgr = options.channel_order == Some(ChannelOrder::Bgr);
+        let imported = onnx::import(bytes, external, options.input_size, bgr)?;
         let [channels, height, width] = imported.input_size;
         let classes = imported.graph.values[imported.graph.output].channels;
         let scale = options.scale.unwrap_or(1.0);
+        // Preprocessing makes RGB; a BGR model's mean and std are reversed to match.
         let per_channel = |given: &Option<Vec<f32>>, imagenet: [f32; 3]| -> Vec<f32> {
             match given {
+                Some(values) if bgr => values.iter().rev().map(|v| v / scale).collect(),
                 Some(values) => values.iter().map(|v| v / scale).collect(),
                 None if channels == 3 => imagenet.to_vec(),
                 None => vec![imagenet.iter().sum::<f32>() / 3.0],
@@ -213,6 +240,11 @@ impl Model {
                 true => Scores::Probabilities,
                 false => Scores::Logits,
             },
+            onnx: Some(OnnxInfo {
+                opset: imported.opset,
+                bgr,
+                metadata: imported.metadata,
+            }),
         })
     }
 }

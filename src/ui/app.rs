@@ -580,6 +580,7 @@ impl Component for App {
                 if let Some(error) = &self.error {
                     <p data-testid="error" class="error" role="alert">{ error }</p>
                 }
+                { self.view_onnx_preprocess() }
                 { self.view_input(link) }
                 { self.view_outcome(link) }
                 { self.view_teaching() }
@@ -667,6 +668,52 @@ impl App {
 
     /// The backend picker, the badge (what computed the shown result, or what the next run
     /// uses) and, when the GPU was asked for but is not used, why.
+    /// An ONNX file carries no preprocessing: what the page chose, and how to choose otherwise.
+    fn view_onnx_preprocess(&self) -> Html {
+        let Some(model) = &self.model else {
+            return Html::default();
+        };
+        let Some(onnx) = &model.onnx else {
+            return Html::default();
+        };
+        let cfg = &model.config.pretrained_cfg;
+        let [_, height, width] = cfg.input_size;
+        let list = |values: &[f32]| {
+            let parts: Vec<String> = values.iter().map(|v| format!("{v:.3}")).collect();
+            parts.join(", ")
+        };
+        let scores = match model.scores {
+            crate::engine::Scores::Probabilities => {
+                "its outputs are probabilities (it ends in a softmax)"
+            }
+            crate::engine::Scores::Logits if model.labels.len() == 1 => {
+                "its one output is a binary classifier's logit"
+            }
+            crate::engine::Scores::Logits => "its outputs are logits",
+        };
+        let metadata: Vec<String> = onnx
+            .metadata
+            .iter()
+            .map(|(k, v)| format!("{k} = {v}"))
+            .collect();
+        html! {
+            <p class="note" data-testid="onnx-preprocess">
+                { format!(
+                    "{} is an ONNX file (opset {}); {scores}. It carries no preprocessing, so images are resized \
+                     ({}) and centre-cropped ({:.1}%) to {height}×{width}, then normalised with mean [{}] and std [{}] \
+                     (R, G, B, on the 0–1 scale){}. To change this, add ?size=, ?mean=, ?std=, ?scale=, \
+                     ?channels=bgr or ?labels= to the address, or drop a preprocessing .json or a labels .txt \
+                     with the model.",
+                    self.model_name, onnx.opset, cfg.interpolation, cfg.crop_pct * 100.0,
+                    list(&cfg.mean), list(&cfg.std),
+                    if onnx.bgr { " and fed to the model as B, G, R" } else { "" }) }
+                if !metadata.is_empty() {
+                    <br />{ format!("The file says: {}.", metadata.join("; ")) }
+                }
+            </p>
+        }
+    }
+
     fn view_backend(&self, link: &html::Scope<Self>) -> Html {
         let badge = match (&self.outcome, &self.backend) {
             (Some(outcome), _) => outcome.backend,

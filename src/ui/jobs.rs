@@ -19,7 +19,9 @@ use crate::engine::{
     class_of_folder, ClassStats, ClassStatsSums, GateOverride, RunOptions, RunOutput, Tensor,
 };
 use crate::exec::cpu::CpuRun;
-use crate::model::{is_plain_relative, onnx, Model, ModelError, OnnxOptions, MAX_MODEL_BYTES};
+use crate::model::{
+    is_plain_relative, onnx, ChannelOrder, Model, ModelError, OnnxOptions, MAX_MODEL_BYTES,
+};
 use crate::preprocess::{adapt_photo, preprocess, RgbImage};
 use crate::runtime::{Backend, BackendPreference};
 
@@ -153,13 +155,15 @@ pub async fn se_steps(
     };
     let without_sigmoid = forward(model, backend, &input, &raw, None).await?.output;
     let top = |output: &RunOutput| RunView::new(output, model.scores, &model.labels, TOP_K).top;
-    Ok(SeSteps::new(
+    let mut steps = SeSteps::new(
         tap,
         [excitation.fc1.act, excitation.fc2.act],
         [squeezed, steps.hidden, steps.logits, steps.gates],
         top(&output),
         top(&without_sigmoid),
-    ))
+    );
+    steps.hard_sigmoid = se.hard_sigmoid;
+    Ok(steps)
 }
 
 /// The class statistics shipped with a model folder (`class_stats.json`, written by
@@ -269,18 +273,14 @@ async fn load_onnx_url(path: &str) -> Result<Rc<Model>, String> {
             data.insert(location, Arc::new(fetch_bytes(&url).await?));
         }
     }
-    let mut options = onnx_options_from_url()?;
-    if let Some(url) = query_param("labels") {
-        let text = fetch_bytes(&url).await?;
-        options.labels = Some(OnnxOptions::parse_labels(&String::from_utf8_lossy(&text)));
-    }
+    let options = onnx_options_from_url().await?;
     let name = path.rsplit('/').next().unwrap_or(path);
     onnx_model(name, &bytes, &data, &options)
 }
 
 /// The ONNX preprocessing the page's URL sets: `size=224` or `256x192`, `mean=0.5,0.5,0.5`,
-/// `std=…`, `scale=255` (pixels 0–255).
-fn onnx_options_from_url() -> Result<OnnxOptions, String> {
+/// `std=…`, `scale=255` (pixels 0–255), `channels=bgr`, `labels=<URL of a labels file>`.
+async fn onnx_options_from_url() -> Result<OnnxOptions, String> {
     let numbers = |name: &str| -> Result<Option<Vec<f32>>, String> {
         query_param(name)
             .map(|text| {
@@ -291,7 +291,21 @@ fn onnx_options_from_url() -> Result<OnnxOptions, String> {
             })
             .transpose()
     };
+    let labels = match query_param("labels") {
+        Some(url) => {
+            let text = fetch_bytes(&url).await?;
+            Some(OnnxOptions::parse_labels(&String::from_utf8_lossy(&text)))
+        }
+        None => None,
+    };
+    let channel_order = match query_param("channels").as_deref() {
+        None | Some("rgb") => None,
+        Some("bgr") => Some(ChannelOrder::Bgr),
+        Some(other) => return Err(format!("?channels={other}: rgb or bgr")),
+    };
     Ok(OnnxOptions {
+        labels,
+        channel_order,
         input_size: query_param("size")
             .map(|text| OnnxOptions::parse_size(&text))
             .transpose()?,
@@ -340,7 +354,7 @@ pub async fn load_model_files(files: &[web_sys::File]) -> Result<Rc<Model>, Stri
     let named = |suffix: &str| files.iter().find(|f| f.name().ends_with(suffix));
     if let Some(model) = named(".onnx") {
         let bytes = read_blob(model).await?;
-        let mut options = onnx_options_from_url()?;
+        let mut options = onnx_options_from_url().await?;
         let mut data = HashMap::new();
         for file in files.iter().filter(|f| f.name() != model.name()) {
             let (name, content) = (file.name(), read_blob(file).await?);

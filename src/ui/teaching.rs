@@ -258,9 +258,8 @@ impl BlockSteps {
                 if steps.gate_function == Activation::HardSigmoid {
                     <p class="note" data-testid="teach-hard-sigmoid">
                         { format!(
-                            "This block gates with a hard sigmoid, relu6(x + 3) / 6: a straight line between −3 and 3, \
-                             exactly 0 below and exactly 1 above. Here {off} of {channels} channels are shut off completely \
-                             and {on} passed unchanged.") }
+                            "This block gates with a hard sigmoid, {}. Here {off} of {channels} channels are shut off \
+                             completely and {on} passed unchanged.", steps.hard_sigmoid_formula()) }
                     </p>
                 }
                 <p class="note" data-testid="teach-no-sigmoid">

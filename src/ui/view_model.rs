@@ -188,6 +188,10 @@ pub struct SeSteps {
     /// EfficientNet, hard-sigmoid in MobileNetV3).
     pub act: Activation,
     pub gate_function: Activation,
+    /// For a hard-sigmoid gate, its `[slope, offset]` as the model wrote it ([`SeBlock`]).
+    ///
+    /// [`SeBlock`]: crate::engine::SeBlock
+    pub hard_sigmoid: Option<[f32; 2]>,
     pub width: usize,
     pub height: usize,
     /// The block's input (the residual branch's output), first image, `[channel][height·width]`.
@@ -211,6 +215,23 @@ pub struct SeSteps {
 impl SeSteps {
     /// `tap` is the block's input; `squeezed`, `hidden`, `logits` and `gates` the excitation's
     /// steps on it (`cpu::excitation_steps`).
+    /// The hard sigmoid's own formula and where it saturates, for the teaching view: PyTorch's
+    /// `relu6(x + 3) / 6`, or another slope (Paddle's 0.2) and how it shows in FC2's values.
+    pub fn hard_sigmoid_formula(&self) -> String {
+        match self.hard_sigmoid {
+            Some([slope, offset]) if (slope - 1.0 / 6.0).abs() > 1e-6 || offset != 0.5 => format!(
+                "clip({slope}·x + {offset}, 0, 1), a hard sigmoid of slope {slope} (PyTorch's is 1/6): \
+                 a straight line between x = {:.2} and x = {:.2}, exactly 0 below and exactly 1 above. \
+                 SE Lens folds the slope into FC2, so the FC2 values above are 6·({slope}·x + {offset}) − 3 \
+                 and the gate is relu6(FC2 + 3) / 6",
+                -offset / slope,
+                (1.0 - offset) / slope
+            ),
+            _ => "relu6(x + 3) / 6: a straight line between −3 and 3, exactly 0 below and exactly 1 above"
+                .into(),
+        }
+    }
+
     pub fn new(
         tap: &FeatureMapTap,
         [act, gate_function]: [Activation; 2],
@@ -225,6 +246,7 @@ impl SeSteps {
             block: tap.block.clone(),
             act,
             gate_function,
+            hard_sigmoid: None,
             width,
             height,
             maps,
@@ -421,6 +443,31 @@ mod tests {
             }],
             feature_map: None,
         }
+    }
+
+    #[test]
+    fn the_hard_sigmoid_is_named_with_its_own_slope() {
+        let tap = FeatureMapTap {
+            block: "se".into(),
+            map: crate::engine::Tensor::new([1, 1, 1, 1], vec![1.0]),
+        };
+        let mut steps = SeSteps::new(
+            &tap,
+            [Activation::Relu, Activation::HardSigmoid],
+            [vec![1.0], vec![1.0], vec![1.0], vec![0.5]],
+            Vec::new(),
+            Vec::new(),
+        );
+        assert!(steps.hard_sigmoid_formula().starts_with("relu6(x + 3) / 6"));
+        steps.hard_sigmoid = Some([1.0 / 6.0, 0.5]);
+        assert!(steps.hard_sigmoid_formula().starts_with("relu6(x + 3) / 6"));
+        steps.hard_sigmoid = Some([0.2, 0.5]);
+        let text = steps.hard_sigmoid_formula();
+        assert!(
+            text.starts_with("clip(0.2·x + 0.5, 0, 1), a hard sigmoid of slope 0.2"),
+            "{text}"
+        );
+        assert!(text.contains("between x = -2.50 and x = 2.50"), "{text}");
     }
 
     #[test]

@@ -439,6 +439,8 @@ e2e('an ONNX MobileNetV3 dropped into the page shows its SE blocks, equal to the
   assert.match(await page.getByTestId('status').textContent(), /Classified/);
   const ours = await exported(page);
   assert.equal(ours.model, 'model.onnx');
+  assert.match(await page.getByTestId('onnx-preprocess').textContent(),
+    /^model\.onnx is an ONNX file \(opset 13\); its outputs are logits\. .*centre-cropped \(87\.5%\) to 128×128, then normalised with mean \[0\.485, 0\.456, 0\.406\] and std \[0\.229, 0\.224, 0\.225\]/);
   assert.deepEqual(ours.excitations.map((e) => e.block), blocks);
   assert.equal(await page.locator('canvas[data-testid^="heatmap-"]').count(), blocks.length);
   for (const block of blocks.slice(0, 3)) assert.ok(await pixelStd(page, `heatmap-${block}`) > 1, `${block} heatmap is flat`);
@@ -449,6 +451,11 @@ e2e('an ONNX MobileNetV3 dropped into the page shows its SE blocks, equal to the
     assert.ok(diff < 1e-5, `${tap.block}: wasm and native gates differ by ${diff}`);
   }
   assert.deepEqual(ours.top.map((p) => p.index), cli.top.slice(0, ours.top.length).map((p) => p.index));
+  // The step-by-step view works on a detected block and names its gate.
+  await page.getByTestId('teach-open').click();
+  await page.getByTestId('teach-hard-sigmoid').waitFor();
+  assert.match(await page.getByTestId('teach').textContent(), /then the hard-sigmoid: the gate/);
+  assert.match(await page.getByTestId('teach-hard-sigmoid').textContent(), /relu6\(x \+ 3\) \/ 6/);
   await page.screenshot({ path: `${SHOTS}/app-onnx-mobilenetv3.png`, fullPage: true });
   // Ablating a detected block changes the prediction's numbers, as for timm folders.
   await page.getByTestId(`ablate-${blocks[0]}`).click();

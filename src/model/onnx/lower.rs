@@ -1084,6 +1084,23 @@ impl<'a> Lowering<'a> {
         })])
     }
 
+    /// `x` (NCHW) with its channels in reverse order: what a model that takes BGR images sees
+    /// when it is fed RGB. One slice per channel, joined again.
+    pub fn reverse_channels(&mut self, x: &Dyn) -> Result<Dyn, String> {
+        self.origin = Origin {
+            module: None,
+            onnx_name: "input.bgr".into(),
+        };
+        let parts = (0..x.dims[1].size)
+            .rev()
+            .map(|c| self.channel_range(x, 1, c, 1))
+            .collect::<Result<Vec<_>, _>>()?;
+        match self.concat(&parts, 1)?.pop() {
+            Some(Val::Dyn(reversed)) => Ok(reversed),
+            _ => unreachable!("a concatenation of runtime values is one"),
+        }
+    }
+
     /// Channels `start .. start + len` of `x`, whose `axis` must be its channels.
     fn channel_range(
         &mut self,

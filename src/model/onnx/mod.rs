@@ -63,11 +63,14 @@ pub enum OnnxError {
 }
 
 /// Imports an ONNX model. `size` is the input's `[height, width]` when the file leaves them
-/// open (default 224×224); `external` reads an external-data file by its location.
+/// open (default 224×224); `bgr`: the model takes its channels in B, G, R order (the graph
+/// then reverses the RGB images SE Lens feeds it); `external` reads an external-data file by
+/// its location.
 pub fn import(
     bytes: &[u8],
     external: &mut External<'_>,
     size: Option<[usize; 2]>,
+    bgr: bool,
 ) -> Result<OnnxModel, OnnxError> {
     let model_err = |m: String| OnnxError::Model(m);
     if bytes.is_empty() {
@@ -106,6 +109,11 @@ pub fn import(
     let [_, channels, height, width] = input_shape;
     let mut lowering = Lowering::new(GraphBuilder::new(channels), input_shape, opset, &nodes);
     let mut input = lowering.nchw(0);
+    if bgr {
+        input = lowering
+            .reverse_channels(&input)
+            .map_err(|e| model_err(format!("the input's channels cannot be reversed: {e}")))?;
+    }
     if channels_last {
         let [n, c, h, w] = input.dims[..] else {
             unreachable!("four axes")
@@ -396,6 +404,7 @@ fn annotate_se_blocks(graph: &mut Graph, origins: &[lower::Origin]) {
             channels: graph.values[f.input].channels,
             input: f.input,
             gate: f.gate,
+            hard_sigmoid: graph.hard_sigmoid_of(f.gate),
         });
     }
     graph.stages = found
