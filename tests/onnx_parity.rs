@@ -33,13 +33,9 @@ fn committed() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/onnx")
 }
 
+/// [`common::cases_in`], which must find some.
 fn cases_in(dir: &Path) -> Vec<PathBuf> {
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|entry| entry.expect("entry").path())
-        .filter(|path| path.join("case.json").exists())
-        .collect();
-    cases.sort();
+    let cases = common::cases_in(dir);
     assert!(!cases.is_empty(), "no cases in {}", dir.display());
     cases
 }

@@ -69,7 +69,8 @@ pub fn full_size_cases() -> Vec<PathBuf> {
     cases
 }
 
-fn cases_in(dir: &Path) -> Vec<PathBuf> {
+/// The cases in `dir`: its folders that hold an `expected.safetensors`, sorted.
+pub fn cases_in(dir: &Path) -> Vec<PathBuf> {
     let mut cases: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|entry| entry.expect("entry").path())

@@ -119,6 +119,17 @@ async function exported(page) {
   return page.evaluate(async (url) => (await fetch(url)).json(), href);
 }
 
+/** The page's export `ours` equals the native CLI on `model` and PHOTO: blocks, gates within 1e-5, top-k. */
+function assertSameAsCli(ours, model, blocks) {
+  const cli = JSON.parse(execFileSync('target/release/se-lens', ['classify', '--model', model, PHOTO, '--json']).toString());
+  assert.deepEqual(cli.excitations.map((e) => e.block), blocks);
+  for (const [i, tap] of ours.excitations.entries()) {
+    const diff = Math.max(...tap.values.map((v, c) => Math.abs(v - cli.excitations[i].values[c])));
+    assert.ok(diff < 1e-5, `${tap.block}: wasm and native gates differ by ${diff}`);
+  }
+  assert.deepEqual(ours.top.map((p) => p.index), cli.top.slice(0, ours.top.length).map((p) => p.index));
+}
+
 e2e('a sample is classified, with one heatmap per SE block, equal to the native CLI', async () => {
   const { page, errors, offOrigin } = await open();
   await page.getByTestId('sample-fmnist-ankle-boot-0.png').click();
@@ -444,20 +455,14 @@ e2e('an ONNX MobileNetV3 dropped into the page shows its SE blocks, equal to the
   assert.deepEqual(ours.excitations.map((e) => e.block), blocks);
   assert.equal(await page.locator('canvas[data-testid^="heatmap-"]').count(), blocks.length);
   for (const block of blocks.slice(0, 3)) assert.ok(await pixelStd(page, `heatmap-${block}`) > 1, `${block} heatmap is flat`);
-  const cli = JSON.parse(execFileSync('target/release/se-lens', ['classify', '--model', file, PHOTO, '--json']).toString());
-  assert.deepEqual(cli.excitations.map((e) => e.block), blocks);
-  for (const [i, tap] of ours.excitations.entries()) {
-    const diff = Math.max(...tap.values.map((v, c) => Math.abs(v - cli.excitations[i].values[c])));
-    assert.ok(diff < 1e-5, `${tap.block}: wasm and native gates differ by ${diff}`);
-  }
-  assert.deepEqual(ours.top.map((p) => p.index), cli.top.slice(0, ours.top.length).map((p) => p.index));
+  assertSameAsCli(ours, file, blocks);
   // The step-by-step view works on a detected block and names its gate.
   await page.getByTestId('teach-open').click();
   await page.getByTestId('teach-hard-sigmoid').waitFor();
   assert.match(await page.getByTestId('teach').textContent(), /then the hard-sigmoid: the gate/);
   assert.match(await page.getByTestId('teach-hard-sigmoid').textContent(), /relu6\(x \+ 3\) \/ 6/);
   await page.screenshot({ path: `${SHOTS}/app-onnx-mobilenetv3.png`, fullPage: true });
-  // Ablating a detected block changes the prediction's numbers, as for timm folders.
+  // A detected block can be ablated: the page runs again, as for timm folders.
   await page.getByTestId(`ablate-${blocks[0]}`).click();
   await classified(page, 3);
 
@@ -510,13 +515,7 @@ e2e('a torchvision MobileNetV3 loads from files: torchvision block names, hard-s
   await page.getByTestId('heatmap-features.1.block.1').hover({ position: { x: 2, y: 2 } });
   assert.match(await page.getByTestId('tooltip-heatmap-features.1.block.1').textContent(), /^channel 0 · gate 1\.0000 · rank [1-3] of 16$/);
   // The same numbers as the native engine on the same files.
-  const cli = JSON.parse(execFileSync('target/release/se-lens', ['classify', '--model', dir, PHOTO, '--json']).toString());
-  assert.deepEqual(cli.excitations.map((e) => e.block), blocks);
-  for (const [i, tap] of ours.excitations.entries()) {
-    const diff = Math.max(...tap.values.map((v, c) => Math.abs(v - cli.excitations[i].values[c])));
-    assert.ok(diff < 1e-5, `${tap.block}: wasm and native gates differ by ${diff}`);
-  }
-  assert.deepEqual(ours.top.map((p) => p.index), cli.top.slice(0, ours.top.length).map((p) => p.index));
+  assertSameAsCli(ours, dir, blocks);
   // The step-by-step view names this block's functions and explains the hard sigmoid.
   await page.getByTestId('teach-open').click();
   await page.getByTestId('teach-hard-sigmoid').waitFor();
