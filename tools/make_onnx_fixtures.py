@@ -21,6 +21,10 @@ swish and hard sigmoid, ReduceMean with attribute axes, a Softmax at the end); K
 gate reshaped to [1, 1, 1, C]); BatchNorm inside the excitation; single-conv SE (HardSigmoid 1/6,
 and a Relu6-based gate); a Gemm excitation behind Flatten, its gate reshaped by a shape-computing
 subgraph; decoys with no SE block (SiLU; a gate computed from another tensor).
+Small torch networks exported by both exporters (torch_cases): timm's SEModule(add_maxpool=True)
+and CBAM's channel attention (a max squeeze beside the mean), and GELU in its erf and tanh forms
+(written out of Erf or Tanh, Pow and arithmetic before opset 20; a Gelu node at 20), and
+nearest upsampling inside the network (Resize; opsets 11, 13 and 18).
 
 The zoo (--zoo; scripts/fixtures.sh caches it by this file's hash): timm seresnet18,
 seresnext26d_32x4d, mobilenetv3_small_100, efficientnet_b0 and torchvision regnet_y_400mf, random
@@ -231,6 +235,25 @@ def gemm_se():
     return b.model(image(), x, 6), ['features.3.se'], [gate], False
 
 
+def resize_half_pixel():
+    """Resize by 2 x 3 in half-pixel coordinates with rounding (opset 18, scales for the planes'
+    axes only) and by sizes with round_prefer_ceil (opset 13's form, as input 3), around an SE."""
+    b = Builder(18, torch_named)
+    x = b.node('Relu', [b.conv('image', 3, 8, 3, stride=2)])
+    x = b.node('Resize', [x, '', b.init(np.array([2.0, 3.0], np.float32))], mode='nearest', axes=[2, 3],
+               coordinate_transformation_mode='half_pixel', nearest_mode='round_prefer_floor')
+    p = '/blocks/blocks.0/se'
+    s = b.node('ReduceMean', [x, b.init(np.array([2, 3], np.int64))], name=f'{p}/ReduceMean')
+    s = b.node('Relu', [b.conv(s, 8, 4, 1)])
+    gate = b.node('Sigmoid', [b.conv(s, 4, 8, 1)], name=f'{p}/Sigmoid')
+    x = b.node('Mul', [x, gate], name=f'{p}/Mul')
+    x = b.node('Resize', [x, '', '', b.init(np.array([1, 8, 40, 36], np.int64))], mode='nearest',
+               coordinate_transformation_mode='pytorch_half_pixel', nearest_mode='round_prefer_ceil')
+    x = b.node('Flatten', [b.node('GlobalMaxPool', [b.conv(x, 8, 8, 3, stride=2)])])
+    x = b.node('Gemm', [x, b.weight(5, 8), b.small(5)], transB=1)
+    return b.model(image(), x, 5), ['blocks.0.se'], [gate], False
+
+
 def decoy_silu():
     """x * sigmoid(x) is SiLU, not an SE block."""
     b = Builder(13, torch_named)
@@ -259,6 +282,7 @@ HELPER_CASES = {
     'bn_excitation': bn_excitation,
     'single_conv_se': single_conv_se,
     'gemm_se': gemm_se,
+    'resize_half_pixel': resize_half_pixel,
     'decoy_silu': decoy_silu,
     'decoy_other_tensor': decoy_other_tensor,
 }
@@ -266,6 +290,91 @@ HELPER_CASES = {
 # tools/make_graph_fixtures.py modules whose SE module does its own multiply, exported by
 # TorchScript (the others multiply in their parent; the helper cases above cover those forms)
 GRAPH_CASES = ['se_after_concat', 'three_readers']
+
+
+# ---------------------------------------------------------------------------------------------
+# Small torch networks for forms only a file can hold (the engine's builders never make them)
+# ---------------------------------------------------------------------------------------------
+
+def torch_cases():
+    """name -> (module, exporter, opset)."""
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+    from timm.layers import SEModule
+    from timm.layers.cbam import ChannelAttn
+    sys.path.insert(0, str(Path(__file__).parent))
+    import make_graph_fixtures as g
+
+    class Block(nn.Module):
+        def __init__(self, cin, cout, stride, se, act=nn.ReLU):
+            super().__init__()
+            self.conv = g.ConvBnAct(cin, cout, 3, stride, act)
+            self.se = se
+
+        def forward(self, x):
+            return self.se(self.conv(x))
+
+    class Net(nn.Module):
+        def __init__(self, blocks, width, act=nn.ReLU):
+            super().__init__()
+            self.stem = g.ConvBnAct(3, 16, 3, 2, act)
+            self.blocks = nn.Sequential(*blocks)
+            self.head = nn.Linear(width, 10)
+
+        def forward(self, x):
+            return self.head(self.blocks(self.stem(x)).mean((2, 3)))
+
+    class GeluSe(nn.Module):
+        """The paper's SE with GELU between its FCs."""
+
+        def __init__(self, channels, reduced, approximate):
+            super().__init__()
+            self.fc1 = nn.Conv2d(channels, reduced, 1)
+            self.act = nn.GELU(approximate=approximate)
+            self.fc2 = nn.Conv2d(reduced, channels, 1)
+
+        def forward(self, x):
+            return x * torch.sigmoid(self.fc2(self.act(self.fc1(x.mean((2, 3), keepdim=True)))))
+
+    def max_squeeze():
+        # timm's SEModule(add_maxpool=True): 0.5 * mean + 0.5 * max before the FCs; CBAM's
+        # channel attention: the same FCs on the mean and on the max, summed before the gate
+        return Net([Block(16, 24, 1, SEModule(24, rd_channels=8, add_maxpool=True)),
+                    Block(24, 32, 2, ChannelAttn(32, rd_channels=8))], 32)
+
+    def gelu(approximate):
+        act = lambda: nn.GELU(approximate=approximate)
+        return Net([Block(16, 24, 1, GeluSe(24, 8, approximate), act)], 24, act)
+
+    class Upsampled(nn.Module):
+        """SE, then nearest upsampling by 2 x 2 and (later) by 1 x 2."""
+
+        def __init__(self):
+            super().__init__()
+            self.block = Block(16, 24, 1, SEModule(24, rd_channels=8))
+            self.up = nn.Upsample(scale_factor=2, mode='nearest')
+            self.conv = g.ConvBnAct(24, 24, 3, 2)
+
+        def forward(self, x):
+            x = self.conv(self.up(self.block(x)))
+            return F.interpolate(x, scale_factor=(1, 2), mode='nearest')
+
+    def upsample():
+        return Net([Upsampled()], 24)
+
+    return {
+        'torch_upsample': (upsample, 'ts', 13),
+        'torch_upsample_op11': (upsample, 'ts', 11),
+        'torch_upsample_dynamo': (upsample, 'dynamo', 18),
+        'torch_max_squeeze': (max_squeeze, 'ts', 13),
+        'torch_max_squeeze_dynamo': (max_squeeze, 'dynamo', 18),
+        'torch_gelu_erf': (lambda: gelu('none'), 'ts', 13),
+        'torch_gelu_erf_dynamo': (lambda: gelu('none'), 'dynamo', 18),
+        'torch_gelu_tanh': (lambda: gelu('tanh'), 'ts', 13),
+        'torch_gelu_tanh_dynamo': (lambda: gelu('tanh'), 'dynamo', 18),
+        'torch_gelu_op20': (lambda: gelu('tanh'), 'ts', 20),
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -336,10 +445,14 @@ def gates_in_file(model_proto, se_paths):
     paths = torch_module_paths(model_proto)
     producer = {o: n for n in model_proto.graph.node for o in n.output}
     inside = lambda value, p: value in producer and (paths[producer[value].name] + '.').startswith(p + '.')
+    inputs = {i.name for i in model_proto.graph.input}
+    computed = lambda value: value in inputs or (value in producer and producer[value].op_type != 'Constant')
     gates = []
     for p in se_paths:
+        # the Mul of a value computed outside the module by one computed inside it
         muls = [n for n in model_proto.graph.node if n.op_type == 'Mul' and paths[n.name] == p]
-        found = [[i for i in n.input if inside(i, p)] for n in muls]
+        found = [[i for i in n.input if inside(i, p)] for n in muls
+                 if all(computed(i) for i in n.input)]
         found = [f[0] for f in found if len(f) == 1]
         assert len(found) == 1, f'{p}: gate not found ({[n.name for n in muls]})'
         gates.append(found[0])
@@ -393,6 +506,18 @@ def make_graph_cases(out):
         model = export(module, x, folder / 'model.onnx', 'ts', 13)
         se = [p for p, _ in module.named_modules() if p.endswith('se')]
         write_case(folder, model, se, gates_in_file(model, se), False, HW)
+    for name, (make, exporter, opset) in torch_cases().items():
+        torch.manual_seed(g.SEED)
+        module = make()
+        g.randomise(module)
+        module.eval()
+        folder = out / name
+        folder.mkdir(parents=True, exist_ok=True)
+        with torch.no_grad():
+            model = export(module, torch.zeros(1, 3, *HW), folder / 'model.onnx', exporter, opset)
+        se = [p for p, _ in module.named_modules() if p.endswith('.se')]
+        write_case(folder, model, se, gates_in_file(model, se), False, HW,
+                   dict(exporter=exporter, opset=opset))
 
 
 def bad_files(out):
@@ -444,6 +569,18 @@ def bad_files(out):
         t.data_location = TensorProto.EXTERNAL
         t.external_data.add(key='location', value='weights.bin')
     put('missing_external.onnx', edited(external), 'weights.bin')
+    # GELU's written-out erf form with 0.6 for its 0.5: an Erf that is not part of a GELU
+    gelu = onnx.load(str(out / 'torch_gelu_erf' / 'model.onnx'))
+    for node in gelu.graph.node:
+        value = node.attribute[0].t if node.op_type == 'Constant' else None
+        if value is not None and numpy_helper.to_array(value).tolist() == 0.5:
+            value.CopyFrom(numpy_helper.from_array(np.array(0.6, np.float32)))
+    put('erf_not_gelu.onnx', gelu, 'is not part of a GELU')
+    resize, _, _, _ = resize_half_pixel()
+    for node in resize.graph.node:
+        if node.op_type == 'Resize':
+            next(a for a in node.attribute if a.name == 'mode').s = b'linear'
+    put('resize_linear.onnx', resize, "resizes in 'linear' mode")
     (bad / 'expected.json').write_text(json.dumps(expected, indent=1) + '\n')
 
 
@@ -497,7 +634,7 @@ def main():
         return
     make_helper_cases(args.out)
     make_graph_cases(args.out)
-    bad_files(args.out)
+    bad_files(args.out)  # after the graph cases: it edits one
 
 
 if __name__ == '__main__':

@@ -43,6 +43,23 @@ pub fn slice_channels(x: &Tensor, start: usize, len: usize) -> Tensor {
     Tensor::new([batch, len, height, width], data)
 }
 
+/// `x` upsampled by whole factors `[down, across]`, nearest neighbour: output `(y, x)` is
+/// input `(y / down, x / across)`.
+pub fn upsample(x: &Tensor, [down, across]: [usize; 2]) -> Tensor {
+    let [batch, channels, height, width] = x.shape;
+    let mut data = Vec::with_capacity(x.data.len() * down * across);
+    for row in x.data.chunks_exact(width) {
+        let start = data.len();
+        for &v in row {
+            data.extend(std::iter::repeat_n(v, across));
+        }
+        for _ in 1..down {
+            data.extend_from_within(start..start + width * across);
+        }
+    }
+    Tensor::new([batch, channels, height * down, width * across], data)
+}
+
 /// ShuffleNet's channel shuffle: output channel `j·groups + i` is input channel `i·(C/groups) + j`.
 pub fn channel_shuffle(x: &Tensor, groups: usize) -> Tensor {
     let [_, channels, height, width] = x.shape;

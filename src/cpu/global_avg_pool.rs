@@ -6,16 +6,30 @@ const CHANNELS_PER_TASK: usize = 16;
 
 /// The SE "squeeze": the mean of every channel plane, `[N, C, H, W]` → `[N, C, 1, 1]`.
 pub fn global_avg_pool(input: &Tensor) -> Tensor {
+    let plane = input.shape[2] * input.shape[3];
+    per_plane(input, |values| sum(values) / plane as f32)
+}
+
+/// The max of every channel plane, `[N, C, H, W]` → `[N, C, 1, 1]` (the squeeze of SE blocks
+/// that add a max to the mean, and of CBAM's channel attention).
+pub fn global_max_pool(input: &Tensor) -> Tensor {
+    per_plane(input, |values| {
+        values.iter().copied().fold(f32::NEG_INFINITY, f32::max)
+    })
+}
+
+/// `reduce` of every channel plane, `[N, C, H, W]` → `[N, C, 1, 1]`.
+fn per_plane(input: &Tensor, reduce: impl Fn(&[f32]) -> f32 + Sync) -> Tensor {
     let [n, c, h, w] = input.shape;
     let plane = h * w;
-    let mut means = vec![0.0f32; n * c];
-    for_each_chunk_reading(&mut means, CHANNELS_PER_TASK, plane, |task, out| {
-        for (i, mean) in out.iter_mut().enumerate() {
+    let mut reduced = vec![0.0f32; n * c];
+    for_each_chunk_reading(&mut reduced, CHANNELS_PER_TASK, plane, |task, out| {
+        for (i, value) in out.iter_mut().enumerate() {
             let start = (task * CHANNELS_PER_TASK + i) * plane;
-            *mean = sum(&input.data[start..start + plane]) / plane as f32;
+            *value = reduce(&input.data[start..start + plane]);
         }
     });
-    Tensor::new([n, c, 1, 1], means)
+    Tensor::new([n, c, 1, 1], reduced)
 }
 
 /// A sum the compiler vectorises: eight independent accumulators instead of one serial chain.

@@ -15,8 +15,8 @@ pub mod threads;
 mod winograd;
 
 pub use conv2d::{conv2d, conv2d_squeezed};
-pub use elementwise::{activation, binary, channel_shuffle, concat, slice_channels};
-pub use global_avg_pool::global_avg_pool;
+pub use elementwise::{activation, binary, channel_shuffle, concat, slice_channels, upsample};
+pub use global_avg_pool::{global_avg_pool, global_max_pool};
 pub use parallel::{map_items, on_pool, thread_count, use_one_thread};
 pub use pool::pool2d;
 pub use squeeze_excite::{excitation_steps, linear, scale_add_act, ExcitationSteps};

@@ -22,6 +22,9 @@ pub enum Activation {
     Tanh,
     /// `x · Φ(x)`, with the error function (PyTorch's default, not the tanh approximation).
     Gelu,
+    /// GELU's tanh approximation, `x/2 · (1 + tanh(√(2/π) · (x + 0.044715 x³)))`
+    /// (PyTorch's `approximate='tanh'`).
+    GeluTanh,
 }
 
 /// Runs `$body` with `$f` bound to `$act`'s formula as a function item, so that a loop in
@@ -66,6 +69,10 @@ macro_rules! with_formula {
             }
             A::Gelu => {
                 let $f = A::gelu;
+                $body
+            }
+            A::GeluTanh => {
+                let $f = A::gelu_tanh;
                 $body
             }
         }
@@ -129,6 +136,12 @@ impl Activation {
         0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2))
     }
 
+    #[inline(always)]
+    pub(crate) fn gelu_tanh(x: f32) -> f32 {
+        const SQRT_2_OVER_PI: f32 = 0.797_884_6;
+        0.5 * x * (1.0 + (SQRT_2_OVER_PI * (x + 0.044_715 * x * x * x)).tanh())
+    }
+
     /// Whether every output lies in [0, 1] (the sigmoid and its hard twin).
     pub fn is_bounded(self) -> bool {
         matches!(self, Activation::Sigmoid | Activation::HardSigmoid)
@@ -151,6 +164,7 @@ impl Activation {
             Activation::Relu6 => "ReLU6",
             Activation::Tanh => "tanh",
             Activation::Gelu => "GELU",
+            Activation::GeluTanh => "GELU (tanh)",
         }
     }
 }
@@ -190,6 +204,9 @@ mod tests {
         // GELU against PyTorch's F.gelu (float64): 0.8413447460685429 at 1, −0.04550026 at −2.
         assert!((Activation::Gelu.apply(1.0) - 0.841_344_7).abs() < 2e-7);
         assert!((Activation::Gelu.apply(-2.0) + 0.045_500_26).abs() < 2e-7);
+        // The tanh form against F.gelu(approximate='tanh') (float64): 0.8411919906082768 at 1.
+        assert!((Activation::GeluTanh.apply(1.0) - 0.841_192).abs() < 2e-7);
+        assert!((Activation::GeluTanh.apply(-2.0) + 0.045_402_3).abs() < 2e-7);
         assert!((Activation::Tanh.apply(0.5) - 0.462_117_16).abs() < 1e-7);
     }
 }

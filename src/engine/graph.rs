@@ -54,6 +54,8 @@ pub enum Op {
     Pool(Pool),
     /// `[x]` → `[mean of every plane]`, `[N, C, 1, 1]`.
     GlobalAvgPool,
+    /// `[x]` → `[max of every plane]`, `[N, C, 1, 1]` (a squeeze that also takes the max).
+    GlobalMaxPool,
     /// `[x]` (any `[N, in, …]` with `in` values per image) → `[N, out, 1, 1]`, with its activation.
     Linear(Linear),
     /// `[x]` → `[batch_norm(x)]` in inference mode; folded into the convolution or linear layer
@@ -77,6 +79,9 @@ pub enum Op {
     /// `[x]` → its channels interleaved across `groups` (ShuffleNet's channel shuffle): output
     /// channel `j·groups + i` is input channel `i·(C / groups) + j`.
     ChannelShuffle { groups: usize },
+    /// `[x]` → `[x]` repeated `factor` = `[down, across]` times along each axis of its planes:
+    /// nearest-neighbour upsampling by whole factors (an ONNX `Resize` in nearest mode).
+    Upsample { factor: [usize; 2] },
     /// `[x]` → softmax over the channels of a per-channel vector (a file that ends in one).
     Softmax,
     /// `[x]` → `[x]` (a flatten of a vector, a dropout at inference); removed by the passes.
@@ -354,7 +359,7 @@ fn output_info(
             }
             Ok(x)
         }
-        Op::GlobalAvgPool => {
+        Op::GlobalAvgPool | Op::GlobalMaxPool => {
             expect(1)?;
             Ok(vector(inputs.next().expect("one input").channels))
         }
@@ -421,6 +426,14 @@ fn output_info(
                 ));
             }
             Ok(x)
+        }
+        Op::Upsample { factor } => {
+            expect(1)?;
+            let x = inputs.next().expect("one input");
+            if factor.contains(&0) {
+                return Err("upsamples by a factor of 0".into());
+            }
+            Ok(spatial(x.channels))
         }
         Op::Softmax => {
             expect(1)?;
@@ -627,10 +640,11 @@ pub fn infer_shape(node: &Node, shapes: &mut [[usize; 4]]) -> Result<(), ShapeEr
             }
             [n, c, pool.output_size(h), pool.output_size(w)]
         }
-        Op::GlobalAvgPool => [n, c, 1, 1],
+        Op::GlobalAvgPool | Op::GlobalMaxPool => [n, c, 1, 1],
         Op::Linear(linear) => [n, linear.out_features, 1, 1],
         Op::Act(_) | Op::BatchNorm(_) | Op::Softmax | Op::Identity | Op::ChannelShuffle { .. } => x,
         Op::Slice { len, .. } => [n, *len, h, w],
+        Op::Upsample { factor } => [n, c, h * factor[0], w * factor[1]],
         Op::Binary(_) | Op::ScaleAddAct { .. } => {
             for &other in &node.inputs[1..] {
                 let [_, _, oh, ow] = shapes[other];

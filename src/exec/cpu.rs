@@ -89,6 +89,10 @@ impl Ops for CpuOps {
         Ok(cpu::global_avg_pool(x))
     }
 
+    fn global_max_pool(&mut self, x: &Tensor) -> Result<Tensor, RunError> {
+        Ok(cpu::global_max_pool(x))
+    }
+
     fn linear(&mut self, _: NodeId, linear: &Linear, x: &Tensor) -> Result<Tensor, RunError> {
         Ok(cpu::linear(x, linear))
     }
@@ -116,6 +120,10 @@ impl Ops for CpuOps {
 
     fn concat(&mut self, parts: &[&Tensor]) -> Result<Tensor, RunError> {
         Ok(cpu::concat(parts))
+    }
+
+    fn upsample(&mut self, x: &Tensor, factor: [usize; 2]) -> Result<Tensor, RunError> {
+        Ok(cpu::upsample(x, factor))
     }
 
     fn slice(&mut self, x: &Tensor, start: usize, len: usize) -> Result<Tensor, RunError> {

@@ -130,6 +130,10 @@ impl Ops for GpuOps<'_> {
         self.encoder.global_avg_pool(x)
     }
 
+    fn global_max_pool(&mut self, x: &GpuTensor) -> Result<GpuTensor, GpuError> {
+        self.encoder.global_max_pool(x)
+    }
+
     fn linear(
         &mut self,
         node: NodeId,
@@ -171,6 +175,10 @@ impl Ops for GpuOps<'_> {
 
     fn concat(&mut self, parts: &[&GpuTensor]) -> Result<GpuTensor, GpuError> {
         self.encoder.concat(parts)
+    }
+
+    fn upsample(&mut self, x: &GpuTensor, factor: [usize; 2]) -> Result<GpuTensor, GpuError> {
+        self.encoder.upsample(x, factor)
     }
 
     fn slice(&mut self, x: &GpuTensor, start: usize, len: usize) -> Result<GpuTensor, GpuError> {

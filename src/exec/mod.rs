@@ -45,6 +45,7 @@ pub trait Ops {
     ) -> Result<(Self::Tensor, Self::Tensor), Self::Error>;
     fn pool(&mut self, pool: &Pool, x: &Self::Tensor) -> Result<Self::Tensor, Self::Error>;
     fn global_avg_pool(&mut self, x: &Self::Tensor) -> Result<Self::Tensor, Self::Error>;
+    fn global_max_pool(&mut self, x: &Self::Tensor) -> Result<Self::Tensor, Self::Error>;
     fn linear(
         &mut self,
         node: NodeId,
@@ -69,6 +70,12 @@ pub trait Ops {
     ) -> Result<Self::Tensor, Self::Error>;
     /// The channels of `parts`, one after another.
     fn concat(&mut self, parts: &[&Self::Tensor]) -> Result<Self::Tensor, Self::Error>;
+    /// `x` upsampled by whole factors `[down, across]`, nearest neighbour.
+    fn upsample(
+        &mut self,
+        x: &Self::Tensor,
+        factor: [usize; 2],
+    ) -> Result<Self::Tensor, Self::Error>;
     /// Channels `start .. start + len` of `x`.
     fn slice(
         &mut self,
@@ -269,6 +276,7 @@ impl<'g, B: Ops> Execution<'g, B> {
                     Op::Conv { conv, act, .. } => vec![ops.conv(id, conv, *act, x)?],
                     Op::Pool(pool) => vec![ops.pool(pool, x)?],
                     Op::GlobalAvgPool => vec![ops.global_avg_pool(x)?],
+                    Op::GlobalMaxPool => vec![ops.global_max_pool(x)?],
                     Op::Linear(linear) => vec![ops.linear(id, linear, x)?],
                     Op::Concat => {
                         let parts: Vec<&B::Tensor> = node
@@ -279,6 +287,7 @@ impl<'g, B: Ops> Execution<'g, B> {
                         vec![ops.concat(&parts)?]
                     }
                     Op::Slice { start, len } => vec![ops.slice(x, *start, *len)?],
+                    Op::Upsample { factor } => vec![ops.upsample(x, *factor)?],
                     Op::Softmax => vec![ops.softmax(x)?],
                     Op::ChannelShuffle { groups } => vec![ops.channel_shuffle(x, *groups)?],
                     Op::Identity => vec![ops.copy(x)?],
@@ -449,6 +458,9 @@ mod tests {
         fn global_avg_pool(&mut self, x: &Tensor) -> Result<Tensor, RunError> {
             counted!(self, "global_avg_pool", self.cpu.global_avg_pool(x))
         }
+        fn global_max_pool(&mut self, x: &Tensor) -> Result<Tensor, RunError> {
+            counted!(self, "global_max_pool", self.cpu.global_max_pool(x))
+        }
         fn linear(&mut self, n: NodeId, l: &Linear, x: &Tensor) -> Result<Tensor, RunError> {
             counted!(self, "linear", self.cpu.linear(n, l, x))
         }
@@ -469,6 +481,9 @@ mod tests {
         }
         fn concat(&mut self, parts: &[&Tensor]) -> Result<Tensor, RunError> {
             counted!(self, "concat", self.cpu.concat(parts))
+        }
+        fn upsample(&mut self, x: &Tensor, factor: [usize; 2]) -> Result<Tensor, RunError> {
+            counted!(self, "upsample", self.cpu.upsample(x, factor))
         }
         fn slice(&mut self, x: &Tensor, start: usize, len: usize) -> Result<Tensor, RunError> {
             counted!(self, "slice", self.cpu.slice(x, start, len))

@@ -9,8 +9,9 @@ fn activation(x: f32, code: u32) -> f32 {
         case 4u: { return 1.0 / (1.0 + exp(-x)); }               // sigmoid
         case 5u: { return clamp(x + 3.0, 0.0, 6.0) / 6.0; }      // hard-sigmoid
         case 6u: { return clamp(x, 0.0, 6.0); }                   // ReLU6
-        case 7u: { return tanh(x); }                              // tanh
+        case 7u: { return tanh(clamp(x, -10.0, 10.0)); }          // tanh (±1 in f32 past ±10)
         case 8u: { return 0.5 * x * (1.0 + erf(x * 0.70710678)); } // GELU
+        case 9u: { return 0.5 * x * (1.0 + tanh(clamp(0.7978846 * (x + 0.044715 * x * x * x), -10.0, 10.0))); } // GELU (tanh)
         default: { return x; }
     }
 }

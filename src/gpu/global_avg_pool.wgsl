@@ -1,5 +1,5 @@
-// The SE squeeze: one workgroup reduces one channel plane to its mean.
-// Each invocation sums a strided slice, then a tree reduction in workgroup memory.
+// The SE squeeze: one workgroup reduces one channel plane to its mean (`main`) or its max
+// (`max_main`). Each invocation reduces a strided slice, then a tree reduction in workgroup memory.
 
 struct Params {
     plane_len: u32,
@@ -39,5 +39,35 @@ fn main(
     }
     if lane == 0u && plane < params.planes {
         output[plane] = partial[0] / f32(params.plane_len);
+    }
+}
+
+// Below every finite f32: where a lane with no elements starts.
+const LOWEST: f32 = -3.40282347e38;
+
+@compute @workgroup_size(WORKGROUP)
+fn max_main(
+    @builtin(workgroup_id) group: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+    @builtin(local_invocation_index) lane: u32,
+) {
+    let plane = group.y * groups.x + group.x;
+    let base = plane * params.plane_len;
+    var best = LOWEST;
+    if plane < params.planes {
+        for (var i = lane; i < params.plane_len; i += WORKGROUP) {
+            best = max(best, input[base + i]);
+        }
+    }
+    partial[lane] = best;
+    workgroupBarrier();
+    for (var stride = WORKGROUP / 2u; stride > 0u; stride /= 2u) {
+        if lane < stride {
+            partial[lane] = max(partial[lane], partial[lane + stride]);
+        }
+        workgroupBarrier();
+    }
+    if lane == 0u && plane < params.planes {
+        output[plane] = partial[0];
     }
 }

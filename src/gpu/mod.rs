@@ -14,6 +14,7 @@ mod pipelines;
 mod pool2d;
 mod scale_add_act;
 mod softmax;
+mod upsample;
 
 pub use context::{adapter, is_software, GpuContext, GpuError};
 pub use conv2d::GpuConv;
@@ -28,6 +29,7 @@ pub const SHADERS: &[(&str, &str)] = &[
     ("dense.wgsl", dense::SOURCE),
     ("global_avg_pool.wgsl", global_avg_pool::SOURCE),
     ("pool2d.wgsl", pool2d::SOURCE),
+    ("upsample.wgsl", upsample::SOURCE),
     ("scale_add_act.wgsl", scale_add_act::SOURCE),
     ("softmax.wgsl", softmax::SOURCE),
     ("unary.wgsl", binary::UNARY_SOURCE),

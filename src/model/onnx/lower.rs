@@ -9,7 +9,9 @@
 //! a reduction, a channel slice) reads that record; a reshape that would move values between
 //! channels and planes is refused by name.
 
-use std::collections::HashMap;
+mod gelu;
+
+use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 use super::names::module_path;
@@ -61,10 +63,46 @@ pub struct Lowering<'a> {
     pub origins: Vec<Origin>,
     pub opset: i64,
     producers: HashMap<&'a str, &'a NodeProto>,
+    /// The nodes that read each value, once per input that reads it.
+    readers: HashMap<&'a str, Vec<&'a NodeProto>>,
+    /// Nodes of a written-out GELU ([`gelu`]) that are not lowered, by their output.
+    skipped: HashSet<String>,
+    /// Where a written-out GELU ends (its last node's output): its input and its form.
+    gelus: HashMap<String, (String, Activation)>,
     origin: Origin,
 }
 
 type Lowered = Result<Vec<Val>, String>;
+
+/// A reduction over the planes.
+#[derive(Clone, Copy)]
+enum Reduce {
+    Mean,
+    Max,
+}
+
+impl Reduce {
+    fn of(op: &str) -> Self {
+        match op.contains("Max") {
+            true => Reduce::Max,
+            false => Reduce::Mean,
+        }
+    }
+
+    fn op(self) -> Op {
+        match self {
+            Reduce::Mean => Op::GlobalAvgPool,
+            Reduce::Max => Op::GlobalMaxPool,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Reduce::Mean => "mean",
+            Reduce::Max => "max",
+        }
+    }
+}
 
 impl<'a> Lowering<'a> {
     pub fn new(
@@ -77,6 +115,12 @@ impl<'a> Lowering<'a> {
             .iter()
             .flat_map(|node| node.output.iter().map(move |name| (name.as_str(), node)))
             .collect();
+        let mut readers: HashMap<&str, Vec<&NodeProto>> = HashMap::new();
+        for node in nodes {
+            for input in &node.input {
+                readers.entry(input.as_str()).or_default().push(node);
+            }
+        }
         Self {
             builder,
             shapes: vec![input_shape],
@@ -84,8 +128,15 @@ impl<'a> Lowering<'a> {
             origins: Vec::new(),
             opset,
             producers,
+            readers,
+            skipped: HashSet::new(),
+            gelus: HashMap::new(),
             origin: Origin::default(),
         }
+    }
+
+    fn readers(&self, value: &str) -> &[&'a NodeProto] {
+        self.readers.get(value).map_or(&[], Vec::as_slice)
     }
 
     /// The engine's view of value `id`, unchanged: NCHW.
@@ -110,6 +161,23 @@ impl<'a> Lowering<'a> {
             module: module_path(node),
             onnx_name: node.name().to_owned(),
         };
+        let output = node.output.first().map(String::as_str).unwrap_or_default();
+        if self.skipped.contains(output) {
+            return Ok(());
+        }
+        if let Some((x, act)) = self.gelus.get(output).cloned() {
+            let value = match self.env.get(&x) {
+                Some(Val::Dyn(d)) if d.pad == [0; 4] => d.clone(),
+                _ => {
+                    return Err(format!(
+                        "ends a GELU of '{x}', which is not a computed value"
+                    ))
+                }
+            };
+            let gelu = self.emit_dyn(Op::Act(act), &[value.id], &value)?;
+            self.env.insert(output.to_owned(), gelu);
+            return Ok(());
+        }
         let inputs =
             node.input
                 .iter()
@@ -265,15 +333,35 @@ impl<'a> Lowering<'a> {
             "Identity" | "Dropout" => Ok(vec![Val::Dyn(dyn_at(0)?)]),
             "Cast" => match attr_int(node, "to") {
                 Some(1) => Ok(vec![Val::Dyn(dyn_at(0)?)]),
-                to => Err(format!("casts a computed value to type {to:?}; only to float is supported")),
+                to => Err(format!(
+                    "casts a computed value to type {to:?}; only to float is supported"
+                )),
             },
             "Relu" => act(self, Activation::Relu),
             "Sigmoid" => act(self, Activation::Sigmoid),
-            "Tanh" => act(self, Activation::Tanh),
+            "Erf" | "Tanh" | "Pow" => {
+                let found = match op {
+                    "Pow" => self.gelu_ahead(node),
+                    _ => self.gelu_at(node),
+                };
+                match (found, op) {
+                    (Some(found), _) => {
+                        self.skipped.extend(found.inside);
+                        self.gelus.insert(found.root, (found.x, found.act));
+                        Ok(Vec::new())
+                    }
+                    (None, "Tanh") => act(self, Activation::Tanh),
+                    (None, "Erf") => Err("is not part of a GELU (x/2 · (1 + erf(x/√2))), the one place SE Lens runs Erf".into()),
+                    (None, _) => Err("raises a computed value to a power, which SE Lens runs only inside GELU's tanh form".into()),
+                }
+            }
             "HardSwish" => act(self, Activation::HardSwish),
             "Gelu" => match attr_str(node, "approximate").unwrap_or("none") {
                 "none" => act(self, Activation::Gelu),
-                other => Err(format!("approximate = '{other}' is not supported (only the exact GELU)")),
+                "tanh" => act(self, Activation::GeluTanh),
+                other => Err(format!(
+                    "approximate = '{other}' is not a GELU form (none or tanh)"
+                )),
             },
             "HardSigmoid" => {
                 let x = dyn_at(0)?;
@@ -293,7 +381,9 @@ impl<'a> Lowering<'a> {
                 match (min, max) {
                     (Some(0.0), Some(6.0)) => act(self, Activation::Relu6),
                     (Some(0.0), max) if big(max) => act(self, Activation::Relu),
-                    (min, max) if big(min.map(|v| -v)) && big(max) => Ok(vec![Val::Dyn(dyn_at(0)?)]),
+                    (min, max) if big(min.map(|v| -v)) && big(max) => {
+                        Ok(vec![Val::Dyn(dyn_at(0)?)])
+                    }
                     (min, max) => Err(format!(
                         "clips to [{}, {}]; SE Lens runs Clip as ReLU (0, ∞) or ReLU6 (0, 6)",
                         min.unwrap_or(f64::NEG_INFINITY),
@@ -339,7 +429,10 @@ impl<'a> Lowering<'a> {
                     let c = required(i)?;
                     match c.len() == channels {
                         true => Ok(c.to_f32()),
-                        false => Err(format!("input {i} has {} values for {channels} channels", c.len())),
+                        false => Err(format!(
+                            "input {i} has {} values for {channels} channels",
+                            c.len()
+                        )),
                     }
                 };
                 let bn = BatchNorm {
@@ -351,12 +444,12 @@ impl<'a> Lowering<'a> {
                 };
                 Ok(vec![self.emit_dyn(Op::BatchNorm(bn), &[x.id], &x)?])
             }
-            "GlobalAveragePool" => {
+            "GlobalAveragePool" | "GlobalMaxPool" => {
                 let x = dyn_at(0)?;
-                self.require_nchw(&x, "GlobalAveragePool")?;
-                self.global_pool(&x)
+                self.require_nchw(&x, op)?;
+                self.global_pool(&x, Reduce::of(op))
             }
-            "ReduceMean" => {
+            "ReduceMean" | "ReduceMax" => {
                 let x = dyn_at(0)?;
                 let axes = match attr_ints(node, "axes") {
                     Some(axes) => Some(axes.to_vec()),
@@ -372,7 +465,7 @@ impl<'a> Lowering<'a> {
                     _ if attr_int(node, "noop_with_empty_axes") == Some(1) => Vec::new(),
                     _ => (0..rank).collect(),
                 };
-                self.reduce_mean(&x, &axes, keep)
+                self.reduce(&x, &axes, keep, Reduce::of(op))
             }
             "MaxPool" | "AveragePool" => {
                 let x = dyn_at(0)?;
@@ -406,7 +499,12 @@ impl<'a> Lowering<'a> {
                             n if n == m && c.shape.iter().rev().skip(1).all(|&d| d == 1) => {
                                 values.iter().map(|v| v * beta).collect()
                             }
-                            _ => return Err(format!("C has shape {:?}; a bias per output is needed", c.shape)),
+                            _ => {
+                                return Err(format!(
+                                    "C has shape {:?}; a bias per output is needed",
+                                    c.shape
+                                ))
+                            }
                         }
                     }
                 };
@@ -416,7 +514,10 @@ impl<'a> Lowering<'a> {
                 let x = dyn_at(0)?;
                 let w = required(1)?;
                 let [k, m] = w.shape[..] else {
-                    return Err(format!("the second operand has shape {:?}; a matrix is needed", w.shape));
+                    return Err(format!(
+                        "the second operand has shape {:?}; a matrix is needed",
+                        w.shape
+                    ));
                 };
                 let weight = w.transposed(&[1, 0])?.to_f32();
                 self.linear(&x, k, m, weight, vec![0.0; m])
@@ -435,7 +536,8 @@ impl<'a> Lowering<'a> {
             "Reshape" => {
                 let x = dyn_at(0)?;
                 let shape = required(1)?.to_i64();
-                let target = reshape_target(&sizes(&x), &shape, attr_int(node, "allowzero") == Some(1))?;
+                let target =
+                    reshape_target(&sizes(&x), &shape, attr_int(node, "allowzero") == Some(1))?;
                 Ok(vec![Val::Dyn(reshape(&x, &target)?)])
             }
             "Squeeze" | "Unsqueeze" => {
@@ -448,20 +550,37 @@ impl<'a> Lowering<'a> {
                 if op == "Squeeze" {
                     let rank = dims.len();
                     let drop: Vec<usize> = match axes {
-                        Some(axes) => axes.iter().map(|&a| normalize_axis(a, rank)).collect::<Result<_, _>>()?,
+                        Some(axes) => axes
+                            .iter()
+                            .map(|&a| normalize_axis(a, rank))
+                            .collect::<Result<_, _>>()?,
                         None => (0..rank).filter(|&i| dims[i].size == 1).collect(),
                     };
                     if drop.iter().any(|&i| dims[i].size != 1) {
                         return Err(format!("squeezes an axis of {:?} that is not 1", sizes(&x)));
                     }
-                    dims = dims.into_iter().enumerate().filter(|(i, _)| !drop.contains(i)).map(|(_, d)| d).collect();
+                    dims = dims
+                        .into_iter()
+                        .enumerate()
+                        .filter(|(i, _)| !drop.contains(i))
+                        .map(|(_, d)| d)
+                        .collect();
                 } else {
                     let axes = axes.ok_or("has no axes")?;
                     let rank = dims.len() + axes.len();
-                    let mut at: Vec<usize> = axes.iter().map(|&a| normalize_axis(a, rank)).collect::<Result<_, _>>()?;
+                    let mut at: Vec<usize> = axes
+                        .iter()
+                        .map(|&a| normalize_axis(a, rank))
+                        .collect::<Result<_, _>>()?;
                     at.sort_unstable();
                     for i in at {
-                        dims.insert(i, Dim { size: 1, axis: None });
+                        dims.insert(
+                            i,
+                            Dim {
+                                size: 1,
+                                axis: None,
+                            },
+                        );
                     }
                 }
                 Ok(vec![Val::Dyn(Dyn { dims, ..x })])
@@ -470,20 +589,29 @@ impl<'a> Lowering<'a> {
                 let x = dyn_at(0)?;
                 let rank = x.dims.len();
                 let perm: Vec<usize> = match attr_ints(node, "perm") {
-                    Some(perm) => perm.iter().map(|&p| normalize_axis(p, rank)).collect::<Result<_, _>>()?,
+                    Some(perm) => perm
+                        .iter()
+                        .map(|&p| normalize_axis(p, rank))
+                        .collect::<Result<_, _>>()?,
                     None => (0..rank).rev().collect(),
                 };
                 let mut seen = vec![false; rank];
-                if perm.len() != rank || perm.iter().any(|&p| std::mem::replace(&mut seen[p], true)) {
+                if perm.len() != rank || perm.iter().any(|&p| std::mem::replace(&mut seen[p], true))
+                {
                     return Err(format!("perm {perm:?} does not permute {rank} axes"));
                 }
                 let dims = perm.iter().map(|&p| x.dims[p]).collect();
                 Ok(vec![Val::Dyn(Dyn { dims, ..x })])
             }
             "Concat" => {
-                let parts = (0..inputs.len()).map(dyn_at).collect::<Result<Vec<_>, _>>()
+                let parts = (0..inputs.len())
+                    .map(dyn_at)
+                    .collect::<Result<Vec<_>, _>>()
                     .map_err(|_| "concatenates constants with computed values".to_string())?;
-                let axis = normalize_axis(attr_int(node, "axis").ok_or("has no axis")?, parts[0].dims.len())?;
+                let axis = normalize_axis(
+                    attr_int(node, "axis").ok_or("has no axis")?,
+                    parts[0].dims.len(),
+                )?;
                 self.concat(&parts, axis)
             }
             "Split" => {
@@ -495,14 +623,20 @@ impl<'a> Lowering<'a> {
                     None => match const_at(1)? {
                         Some(c) => tensor::dims(&c.to_i64())?,
                         None => {
-                            let parts = attr_int(node, "num_outputs").map_or(node.output.len(), |n| n.max(1) as usize);
+                            let parts = attr_int(node, "num_outputs")
+                                .map_or(node.output.len(), |n| n.max(1) as usize);
                             let chunk = size.div_ceil(parts);
-                            (0..parts).map(|i| chunk.min(size.saturating_sub(i * chunk))).collect()
+                            (0..parts)
+                                .map(|i| chunk.min(size.saturating_sub(i * chunk)))
+                                .collect()
                         }
                     },
                 };
                 if split.iter().sum::<usize>() != size || split.len() != node.output.len() {
-                    return Err(format!("splits an axis of {size} into {split:?} for {} outputs", node.output.len()));
+                    return Err(format!(
+                        "splits an axis of {size} into {split:?} for {} outputs",
+                        node.output.len()
+                    ));
                 }
                 let mut start = 0;
                 let mut outputs = Vec::new();
@@ -514,7 +648,9 @@ impl<'a> Lowering<'a> {
             }
             "Slice" => {
                 let x = dyn_at(0)?;
-                let ranges = slice_ranges(node, &sizes(&x), |i| const_at(i).map(|c| c.map(|c| c.to_i64())))?;
+                let ranges = slice_ranges(node, &sizes(&x), |i| {
+                    const_at(i).map(|c| c.map(|c| c.to_i64()))
+                })?;
                 let mut out = x.clone();
                 for (axis, range) in ranges {
                     let size = out.dims[axis].size;
@@ -545,16 +681,24 @@ impl<'a> Lowering<'a> {
                 let start = clamp(attr_int(node, "start").unwrap_or(0));
                 let end = clamp(attr_int(node, "end").unwrap_or(rank));
                 let part = all[start..end.max(start)].to_vec();
-                Ok(vec![Val::Const(Rc::new(Const::i64(vec![part.len()], part)))])
+                Ok(vec![Val::Const(Rc::new(Const::i64(
+                    vec![part.len()],
+                    part,
+                )))])
             }
             "Softmax" => {
                 let x = dyn_at(0)?;
                 let rank = x.dims.len();
                 let default = if self.opset < 13 { 1 } else { -1 };
                 let axis = normalize_axis(attr_int(node, "axis").unwrap_or(default), rank)?;
-                let over = if self.opset < 13 { axis..rank } else { axis..axis + 1 };
+                let over = if self.opset < 13 {
+                    axis..rank
+                } else {
+                    axis..axis + 1
+                };
                 let channel = self.channel_position(&x);
-                let only_channels = (0..rank).all(|i| over.contains(&i) == (Some(i) == channel) || x.dims[i].size == 1);
+                let only_channels = (0..rank)
+                    .all(|i| over.contains(&i) == (Some(i) == channel) || x.dims[i].size == 1);
                 if !self.is_vector(&x) || !only_channels {
                     return Err(format!("a softmax over axis {axis} of {:?}; only over the classes of a vector is supported", sizes(&x)));
                 }
@@ -576,16 +720,42 @@ impl<'a> Lowering<'a> {
                     return Err("Pad with axes is not supported".into());
                 }
                 if mode != "constant" || value != 0.0 {
-                    return Err(format!("pads with {mode} mode and value {value}; only zero padding is supported"));
+                    return Err(format!(
+                        "pads with {mode} mode and value {value}; only zero padding is supported"
+                    ));
                 }
                 let [0, 0, top, left, 0, 0, bottom, right] = pads[..] else {
-                    return Err(format!("pads {pads:?}; only non-negative padding of the planes is supported"));
+                    return Err(format!(
+                        "pads {pads:?}; only non-negative padding of the planes is supported"
+                    ));
                 };
                 let p = tensor::dims(&[top, left, bottom, right])?;
-                let pad = [x.pad[0] + p[0], x.pad[1] + p[1], x.pad[2] + p[2], x.pad[3] + p[3]];
+                let pad = [
+                    x.pad[0] + p[0],
+                    x.pad[1] + p[1],
+                    x.pad[2] + p[2],
+                    x.pad[3] + p[3],
+                ];
                 Ok(vec![Val::Dyn(Dyn { pad, ..x })])
             }
-            "Resize" | "Upsample" => Err("resizes a feature map inside the network, which SE Lens does not run (classifiers seldom do)".into()),
+            "Resize" | "Upsample" => {
+                let x = dyn_at(0)?;
+                self.require_nchw(&x, op)?;
+                // Upsample (opsets 7–9): scales as an attribute, then as input 1; Resize: scales
+                // as input 1 (opset 10), then input 2 with sizes as input 3.
+                let scales = match attr(node, "scales") {
+                    Some(a) => Some(a.floats.iter().map(|&s| f64::from(s)).collect()),
+                    None if op == "Upsample" || self.opset == 10 => {
+                        const_at(1)?.map(|c| c.to_f32().into_iter().map(f64::from).collect())
+                    }
+                    None => const_at(2)?.map(|c| c.to_f32().into_iter().map(f64::from).collect()),
+                };
+                let sizes = match op == "Resize" && self.opset >= 11 {
+                    true => const_at(3)?.map(|c| c.to_i64()),
+                    false => None,
+                };
+                self.upsample(node, &x, scales.filter(|s: &Vec<f64>| !s.is_empty()), sizes)
+            }
             _ => Err("is not an op SE Lens runs on computed values".into()),
         }
     }
@@ -958,16 +1128,17 @@ impl<'a> Lowering<'a> {
         })])
     }
 
-    fn global_pool(&mut self, x: &Dyn) -> Lowered {
+    fn global_pool(&mut self, x: &Dyn, reduce: Reduce) -> Lowered {
         let id = match self.is_vector(x) {
             true => x.id,
-            false => self.emit(Op::GlobalAvgPool, &[x.id])?,
+            false => self.emit(reduce.op(), &[x.id])?,
         };
         Ok(vec![Val::Dyn(self.nchw(id))])
     }
 
-    /// A mean over the planes (an SE squeeze, `x.mean((2, 3))`), or over size-1 axes only.
-    fn reduce_mean(&mut self, x: &Dyn, axes: &[usize], keep: bool) -> Lowered {
+    /// A mean or max over the planes (an SE squeeze, `x.mean((2, 3))`, `x.amax((2, 3))`), or
+    /// over size-1 axes only.
+    fn reduce(&mut self, x: &Dyn, axes: &[usize], keep: bool, reduce: Reduce) -> Lowered {
         let reduced: Vec<Option<usize>> = axes
             .iter()
             .filter(|&&i| x.dims[i].size > 1)
@@ -981,10 +1152,11 @@ impl<'a> Lowering<'a> {
         let id = if reduced.is_empty() {
             x.id
         } else if !kept_spatial && reduced.iter().all(|a| matches!(a, Some(2 | 3))) {
-            self.emit(Op::GlobalAvgPool, &[x.id])?
+            self.emit(reduce.op(), &[x.id])?
         } else {
             return Err(format!(
-                "a mean over axes {axes:?} of {:?}; only over the planes is supported",
+                "a {} over axes {axes:?} of {:?}; only over the planes is supported",
+                reduce.name(),
                 sizes(x)
             ));
         };
@@ -1006,6 +1178,82 @@ impl<'a> Lowering<'a> {
             dims,
             pad: [0; 4],
         })])
+    }
+
+    /// A nearest-neighbour `Resize` (or `Upsample`) by whole factors of the planes. The
+    /// coordinate modes where that reads input `y / factor` for output `y` are accepted; the
+    /// others are refused by name.
+    fn upsample(
+        &mut self,
+        node: &NodeProto,
+        x: &Dyn,
+        scales: Option<Vec<f64>>,
+        sizes: Option<Vec<i64>>,
+    ) -> Lowered {
+        let mode = attr_str(node, "mode").unwrap_or("nearest");
+        if mode != "nearest" {
+            return Err(format!(
+                "resizes in '{mode}' mode; SE Lens resizes by nearest neighbour only"
+            ));
+        }
+        let shape = self.shapes[x.id];
+        // Per engine axis, from values for all four axes or for the `axes` attribute's.
+        let full = |values: Vec<f64>, mut all: [f64; 4]| -> Result<[f64; 4], String> {
+            match attr_ints(node, "axes") {
+                None if values.len() == 4 => all.copy_from_slice(&values),
+                Some(axes) if axes.len() == values.len() => {
+                    for (&axis, v) in axes.iter().zip(values) {
+                        all[normalize_axis(axis, 4)?] = v;
+                    }
+                }
+                _ => {
+                    return Err(format!(
+                        "{} scales or sizes do not fit a 4-axis input",
+                        values.len()
+                    ))
+                }
+            }
+            Ok(all)
+        };
+        let shape = shape.map(|s| s as f64);
+        let ratios = match (scales, sizes) {
+            (Some(scales), _) => full(scales, [1.0; 4])?,
+            (None, Some(sizes)) => {
+                let sizes = full(sizes.iter().map(|&s| s as f64).collect(), shape)?;
+                std::array::from_fn(|i| sizes[i] / shape[i])
+            }
+            (None, None) => return Err("has neither scales nor sizes as constants".into()),
+        };
+        let whole = |r: f64| (r >= 1.0 && r.fract() == 0.0 && r <= 64.0).then_some(r as usize);
+        let factor = match (ratios[0], ratios[1], whole(ratios[2]), whole(ratios[3])) {
+            (1.0, 1.0, Some(down), Some(across)) => [down, across],
+            _ => return Err(format!("scales the input by {ratios:?}; SE Lens upsamples the planes by whole factors only")),
+        };
+        let coordinates =
+            attr_str(node, "coordinate_transformation_mode").unwrap_or(match node.op_type() {
+                "Upsample" => "asymmetric",
+                _ => "half_pixel",
+            });
+        let rounding = attr_str(node, "nearest_mode").unwrap_or(match node.op_type() {
+            "Upsample" => "floor",
+            _ => "round_prefer_floor",
+        });
+        let floor_of = matches!(
+            (coordinates, rounding),
+            ("asymmetric" | "tf_half_pixel_for_nn", "floor")
+                | (
+                    "half_pixel" | "pytorch_half_pixel" | "half_pixel_symmetric",
+                    "round_prefer_floor" | "round_prefer_ceil"
+                )
+        );
+        if !floor_of && factor != [1, 1] {
+            return Err(format!("rounds coordinates by {coordinates} and {rounding}, which does not read input y / factor for output y; SE Lens resizes only so"));
+        }
+        let id = match factor {
+            [1, 1] => x.id,
+            factor => self.emit(Op::Upsample { factor }, &[x.id])?,
+        };
+        Ok(vec![Val::Dyn(self.nchw(id))])
     }
 
     fn pool(&mut self, node: &NodeProto, x: &Dyn) -> Lowered {

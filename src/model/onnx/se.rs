@@ -3,8 +3,10 @@
 //!
 //! `x · gate` is an SE block when `gate` is a sigmoid or hard sigmoid of one or two linear
 //! layers (1×1 convolutions and Gemm/MatMul both lower to them), with optional BatchNorms and
-//! activations between, of the mean of every plane of that same `x`. So SiLU (`x · sigmoid(x)`,
-//! no squeeze) is not one, nor a multiply whose gate comes from another value.
+//! activations between, of the mean of every plane of that same `x` (with, optionally, the max
+//! of every plane beside it: summed with the mean, or run through the same layers and summed
+//! after them). So SiLU (`x · sigmoid(x)`, no squeeze) is not one, nor a multiply whose gate
+//! comes from another value.
 
 use crate::engine::graph::{Graph, Node, Op, ValueId};
 use crate::engine::{Activation, BinaryOp};
@@ -54,17 +56,47 @@ fn gate_of<'g>(node_of: impl Fn(ValueId) -> Option<&'g Node>, gate: ValueId) -> 
     ) {
         return None;
     }
-    let mut value = last.inputs[0];
-    let mut linears = 0;
-    loop {
-        let node = node_of(value)?;
-        match &node.op {
-            Op::GlobalAvgPool => return (1..=2).contains(&linears).then_some(node.inputs[0]),
-            Op::Linear(_) => linears += 1,
-            Op::Conv { conv, .. } if conv.kernel == 1 => linears += 1,
-            Op::BatchNorm(_) | Op::Act(_) | Op::Identity => {}
-            _ => return None,
+    let squeeze = squeeze_of(&node_of, last.inputs[0], 0)?;
+    (squeeze.mean && (1..=2).contains(&squeeze.linears)).then_some(squeeze.input)
+}
+
+/// Where an excitation value's walk back ends: the squeezed value.
+struct Squeeze {
+    input: ValueId,
+    /// The most linear layers on a path from the squeeze.
+    linears: usize,
+    /// Whether a mean is among the squeezes (a max alone is not an SE squeeze).
+    mean: bool,
+}
+
+/// Walks back from `value` through linear layers, BatchNorms and activations to the squeeze,
+/// and through a sum of two branches that squeeze the same value: a mean and a max, summed
+/// before the linear layers (timm's `add_maxpool`) or after them (CBAM's channel attention).
+fn squeeze_of<'g>(
+    node_of: &impl Fn(ValueId) -> Option<&'g Node>,
+    value: ValueId,
+    linears: usize,
+) -> Option<Squeeze> {
+    let node = node_of(value)?;
+    let input = node.inputs[0];
+    match &node.op {
+        Op::GlobalAvgPool | Op::GlobalMaxPool => Some(Squeeze {
+            input,
+            linears,
+            mean: matches!(node.op, Op::GlobalAvgPool),
+        }),
+        Op::Linear(_) => squeeze_of(node_of, input, linears + 1),
+        Op::Conv { conv, .. } if conv.kernel == 1 => squeeze_of(node_of, input, linears + 1),
+        Op::BatchNorm(_) | Op::Act(_) | Op::Identity => squeeze_of(node_of, input, linears),
+        Op::Binary(BinaryOp::Add) => {
+            let a = squeeze_of(node_of, input, linears)?;
+            let b = squeeze_of(node_of, node.inputs[1], linears)?;
+            (a.input == b.input).then_some(Squeeze {
+                input: a.input,
+                linears: a.linears.max(b.linears),
+                mean: a.mean || b.mean,
+            })
         }
-        value = node.inputs[0];
+        _ => None,
     }
 }
