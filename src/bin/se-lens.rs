@@ -64,6 +64,15 @@ struct ModelArg {
     /// ONNX only: the normalisation's standard deviation per channel.
     #[arg(long, value_delimiter = ',', value_name = "S,…")]
     std: Option<Vec<f32>>,
+    /// ONNX only: `--mean` and `--std` are on pixels 0–`SCALE` (255 for 0–255; default 1).
+    #[arg(long, value_name = "SCALE")]
+    scale: Option<f32>,
+    /// ONNX only: how images are resized (`bilinear`, the default, or `bicubic`).
+    #[arg(long, value_name = "bilinear|bicubic")]
+    interpolation: Option<String>,
+    /// ONNX only: the centre crop's share of the resized image (default 0.875).
+    #[arg(long, value_name = "FRACTION")]
+    crop_pct: Option<f64>,
     /// ONNX only: the model takes B, G, R channels (`--mean` and `--std` in that order too).
     #[arg(long)]
     bgr: bool,
@@ -162,32 +171,33 @@ fn failed(error: impl std::fmt::Display) -> Failed {
 }
 
 fn load_model(arg: &ModelArg) -> Result<Model, Failed> {
-    let mut options = match &arg.preprocess {
+    let options = match &arg.preprocess {
         Some(path) => {
             let text = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
             serde_json::from_slice(&text).map_err(|e| format!("{}: {e}", path.display()))?
         }
         None => OnnxOptions::default(),
     };
-    options.input_size = arg.input_size.or(options.input_size);
-    options.mean = arg.mean.clone().or(options.mean);
-    options.std = arg.std.clone().or(options.std);
-    if arg.bgr {
-        options.channel_order = Some(ChannelOrder::Bgr);
-    }
+    let flags = OnnxOptions {
+        input_size: arg.input_size,
+        mean: arg.mean.clone(),
+        std: arg.std.clone(),
+        scale: arg.scale,
+        interpolation: arg.interpolation.clone(),
+        crop_pct: arg.crop_pct,
+        labels: None,
+        channel_order: arg.bgr.then_some(ChannelOrder::Bgr),
+    };
+    let mut options = flags.or(options);
     if let Some(path) = &arg.labels {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
         options.labels = Some(OnnxOptions::parse_labels(&text));
     }
     let is_folder = arg.model.is_dir();
-    let onnx_only = arg.preprocess.is_some()
-        || arg.input_size.is_some()
-        || arg.mean.is_some()
-        || arg.std.is_some()
-        || arg.bgr
-        || arg.labels.is_some();
+    let onnx_only =
+        arg.preprocess.is_some() || options != OnnxOptions::default() || arg.labels.is_some();
     if is_folder && onnx_only {
-        return Err("--preprocess, --input-size, --mean, --std, --bgr and --labels are for .onnx files; a model folder's config.json says these".into());
+        return Err("--preprocess, --input-size, --mean, --std, --scale, --interpolation, --crop-pct, --bgr and --labels are for .onnx files; a model folder's config.json says these".into());
     }
     Model::load(&arg.model, &options).map_err(failed)
 }

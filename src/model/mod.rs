@@ -38,12 +38,16 @@ pub struct Model {
 }
 
 /// What an ONNX file says about itself (the page shows it beside the preprocessing it chose).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct OnnxInfo {
     pub opset: i64,
     /// The model takes B, G, R: the graph reverses the RGB input.
     pub bgr: bool,
     pub metadata: Vec<(String, String)>,
+    /// The file leaves its input's height and width open (the size is then a choice).
+    pub open_size: bool,
+    /// The scale `mean` and `std` were given on ([`OnnxOptions::scale`]; 1 if none).
+    pub scale: f32,
 }
 
 /// How to prepare images for an ONNX file, which carries no preprocessing of its own: the
@@ -78,6 +82,20 @@ pub enum ChannelOrder {
 }
 
 impl OnnxOptions {
+    /// These options, with `other`'s where these have none.
+    pub fn or(self, other: OnnxOptions) -> OnnxOptions {
+        OnnxOptions {
+            input_size: self.input_size.or(other.input_size),
+            mean: self.mean.or(other.mean),
+            std: self.std.or(other.std),
+            scale: self.scale.or(other.scale),
+            interpolation: self.interpolation.or(other.interpolation),
+            crop_pct: self.crop_pct.or(other.crop_pct),
+            labels: self.labels.or(other.labels),
+            channel_order: self.channel_order.or(other.channel_order),
+        }
+    }
+
     /// An input size as the CLI and the page's URL write it: `224` or `256x192` (height × width).
     pub fn parse_size(text: &str) -> Result<[usize; 2], String> {
         let parse = |t: &str| {
@@ -244,6 +262,8 @@ impl Model {
                 opset: imported.opset,
                 bgr,
                 metadata: imported.metadata,
+                open_size: imported.open_size,
+                scale,
             }),
         })
     }

@@ -19,9 +19,10 @@ use super::jobs::{
     channel_detail, classify, load_model, load_model_files, prepare_backend, Outcome,
 };
 use super::overview::{DepthChart, Overview};
+use super::preprocess::PreprocessForm;
 use super::teaching::{BlockSteps, ClassStatsPanel};
 use super::tour::Tour;
-use super::view_model::{BlockView, ChannelDetail, CompareView, RunView};
+use super::view_model::{BlockView, ChannelDetail, CompareView, Preprocessing, RunView};
 use crate::cpu;
 use crate::model::Model;
 use crate::preprocess::RgbImage;
@@ -59,6 +60,9 @@ pub enum Msg {
     LoadModelFiles(Vec<web_sys::File>),
     ModelLoaded {
         name: String,
+        /// Loaded from a URL path or hub id, which the page's URL can name again (not from
+        /// files).
+        from_url: bool,
         result: Result<(Rc<Model>, Rc<Backend>), String>,
     },
     SetBackend(BackendPreference),
@@ -85,6 +89,8 @@ pub enum Msg {
     CameraReady(Result<web_sys::MediaStream, String>),
     Capture,
     CloseCamera,
+    /// The ONNX preprocessing form's values: into the URL, and the model loaded again.
+    ApplyPreprocessing(Preprocessing),
     SelectChannel(String, usize),
     ChannelShown(Result<ChannelDetail, String>),
 }
@@ -205,8 +211,29 @@ impl Component for App {
                         Ok(model) => Ok((model.clone(), prepare_backend(&model, preference).await)),
                         Err(e) => Err(e),
                     };
-                    Msg::ModelLoaded { name: path, result }
+                    Msg::ModelLoaded {
+                        name: path,
+                        from_url: true,
+                        result,
+                    }
                 });
+            }
+            Msg::ApplyPreprocessing(values) => {
+                for (name, value) in values.params() {
+                    set_query_param(name, value);
+                }
+                // A model the URL names loads from it again; dropped files are read again.
+                match (query_param("model"), kept("model-files")) {
+                    (Some(path), _) => ctx.link().send_message(Msg::LoadModel(path)),
+                    (None, Some(files)) => ctx.link().send_message(Msg::LoadModelFiles(
+                        js_sys::Array::from(&files)
+                            .iter()
+                            .map(JsCast::unchecked_into)
+                            .collect(),
+                    )),
+                    (None, None) => {}
+                }
+                return false;
             }
             Msg::Progress(loaded, total) => self.progress = Some((loaded, total)),
             Msg::HubIdEdited(id) => {
@@ -235,12 +262,14 @@ impl Component for App {
                     };
                     Msg::ModelLoaded {
                         name: names.join(" + "),
+                        from_url: false,
                         result,
                     }
                 });
             }
             Msg::ModelLoaded {
                 name,
+                from_url,
                 result: Ok((model, backend)),
             } => {
                 self.progress = None;
@@ -258,7 +287,7 @@ impl Component for App {
                 self.detail = None;
                 self.ablated.clear();
                 // Only a model the URL can load again is kept in it.
-                let reloadable = name != DEFAULT_MODEL && !name.contains(" + ");
+                let reloadable = from_url && name != DEFAULT_MODEL;
                 set_query_param("model", reloadable.then_some(name.as_str()));
                 self.model_name = name;
                 let kept_image = kept("image").zip(kept("image-name"));
@@ -281,6 +310,7 @@ impl Component for App {
             Msg::ModelLoaded {
                 name,
                 result: Err(e),
+                ..
             } => {
                 self.progress = None;
                 self.busy = false;
@@ -580,7 +610,7 @@ impl Component for App {
                 if let Some(error) = &self.error {
                     <p data-testid="error" class="error" role="alert">{ error }</p>
                 }
-                { self.view_onnx_preprocess() }
+                { self.view_onnx_preprocess(link) }
                 { self.view_input(link) }
                 { self.view_outcome(link) }
                 { self.view_teaching() }
@@ -669,7 +699,7 @@ impl App {
     /// The backend picker, the badge (what computed the shown result, or what the next run
     /// uses) and, when the GPU was asked for but is not used, why.
     /// An ONNX file carries no preprocessing: what the page chose, and how to choose otherwise.
-    fn view_onnx_preprocess(&self) -> Html {
+    fn view_onnx_preprocess(&self, link: &html::Scope<Self>) -> Html {
         let Some(model) = &self.model else {
             return Html::default();
         };
@@ -697,13 +727,13 @@ impl App {
             .map(|(k, v)| format!("{k} = {v}"))
             .collect();
         html! {
+            <>
             <p class="note" data-testid="onnx-preprocess">
                 { format!(
                     "{} is an ONNX file (opset {}); {scores}. It carries no preprocessing, so images are resized \
                      ({}) and centre-cropped ({:.1}%) to {height}×{width}, then normalised with mean [{}] and std [{}] \
-                     (R, G, B, on the 0–1 scale){}. To change this, add ?size=, ?mean=, ?std=, ?scale=, \
-                     ?channels=bgr or ?labels= to the address, or drop a preprocessing .json or a labels .txt \
-                     with the model.",
+                     (R, G, B, on the 0–1 scale){}. Change it below (the address keeps it), or drop a \
+                     preprocessing .json or a labels .txt with the model.",
                     self.model_name, onnx.opset, cfg.interpolation, cfg.crop_pct * 100.0,
                     list(&cfg.mean), list(&cfg.std),
                     if onnx.bgr { " and fed to the model as B, G, R" } else { "" }) }
@@ -711,6 +741,10 @@ impl App {
                     <br />{ format!("The file says: {}.", metadata.join("; ")) }
                 }
             </p>
+            if let Some(values) = Preprocessing::of(model) {
+                <PreprocessForm {values} on_apply={link.callback(Msg::ApplyPreprocessing)} />
+            }
+            </>
         }
     }
 

@@ -278,8 +278,9 @@ async fn load_onnx_url(path: &str) -> Result<Rc<Model>, String> {
     onnx_model(name, &bytes, &data, &options)
 }
 
-/// The ONNX preprocessing the page's URL sets: `size=224` or `256x192`, `mean=0.5,0.5,0.5`,
-/// `std=…`, `scale=255` (pixels 0–255), `channels=bgr`, `labels=<URL of a labels file>`.
+/// The ONNX preprocessing the page's URL sets (the preprocessing form writes it): `size=224` or
+/// `256x192`, `interp=bicubic`, `crop=0.875`, `mean=0.5,0.5,0.5`, `std=…`, `scale=255` (mean
+/// and std on pixels 0–255), `channels=bgr`, `labels=<URL of a labels file>`.
 async fn onnx_options_from_url() -> Result<OnnxOptions, String> {
     let numbers = |name: &str| -> Result<Option<Vec<f32>>, String> {
         query_param(name)
@@ -304,15 +305,16 @@ async fn onnx_options_from_url() -> Result<OnnxOptions, String> {
         Some(other) => return Err(format!("?channels={other}: rgb or bgr")),
     };
     Ok(OnnxOptions {
-        labels,
-        channel_order,
         input_size: query_param("size")
             .map(|text| OnnxOptions::parse_size(&text))
             .transpose()?,
         mean: numbers("mean")?,
         std: numbers("std")?,
         scale: numbers("scale")?.and_then(|v| v.first().copied()),
-        ..OnnxOptions::default()
+        interpolation: query_param("interp"),
+        crop_pct: numbers("crop")?.and_then(|v| v.first().map(|&c| f64::from(c))),
+        labels,
+        channel_order,
     })
 }
 
@@ -359,15 +361,15 @@ pub async fn load_model_files(files: &[web_sys::File]) -> Result<Rc<Model>, Stri
         for file in files.iter().filter(|f| f.name() != model.name()) {
             let (name, content) = (file.name(), read_blob(file).await?);
             let text = String::from_utf8_lossy(&content);
+            // What the URL (the preprocessing form) sets wins over the dropped files.
             if name.ends_with(".txt") || (name.ends_with(".json") && text.trim().starts_with('[')) {
-                options.labels = Some(OnnxOptions::parse_labels(&text));
+                options.labels = options
+                    .labels
+                    .or_else(|| Some(OnnxOptions::parse_labels(&text)));
             } else if name.ends_with(".json") {
                 let sidecar: OnnxOptions =
                     serde_json::from_slice(&content).map_err(|e| format!("{name}: {e}"))?;
-                options = OnnxOptions {
-                    labels: sidecar.labels.or(options.labels),
-                    ..sidecar
-                };
+                options = options.or(sidecar);
             } else {
                 data.insert(name, Arc::new(content));
             }

@@ -15,6 +15,8 @@ mod jobs;
 #[cfg(feature = "web")]
 mod overview;
 #[cfg(feature = "web")]
+mod preprocess;
+#[cfg(feature = "web")]
 mod teaching;
 #[cfg(feature = "web")]
 mod tour;

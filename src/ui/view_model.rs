@@ -400,9 +400,107 @@ impl CompareView {
     }
 }
 
+/// An ONNX model's preprocessing as its form shows it and the page's URL writes it
+/// (`?size=&interp=&crop=&mean=&std=&scale=&channels=`): mean and std in the model's own
+/// channel order, on its own scale.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Preprocessing {
+    /// `224` or `256x192`; `None` where the file fixes its input size.
+    pub size: Option<String>,
+    pub interp: String,
+    pub crop: String,
+    pub mean: String,
+    pub std: String,
+    /// `1` (pixels 0–1) or `255`.
+    pub scale: String,
+    /// `rgb` or `bgr`.
+    pub channels: String,
+}
+
+impl Preprocessing {
+    /// The preprocessing `model` runs with, if it is an ONNX model.
+    pub fn of(model: &crate::model::Model) -> Option<Self> {
+        let onnx = model.onnx.as_ref()?;
+        let cfg = &model.config.pretrained_cfg;
+        let [_, height, width] = cfg.input_size;
+        let list = |values: &[f32]| {
+            let mut shown: Vec<String> = values
+                .iter()
+                .map(|v| format!("{}", (v * onnx.scale * 1e4).round() / 1e4))
+                .collect();
+            if onnx.bgr {
+                shown.reverse();
+            }
+            shown.join(", ")
+        };
+        Some(Preprocessing {
+            size: onnx.open_size.then(|| match height == width {
+                true => height.to_string(),
+                false => format!("{height}x{width}"),
+            }),
+            interp: cfg.interpolation.clone(),
+            crop: format!("{}", cfg.crop_pct),
+            mean: list(&cfg.mean),
+            std: list(&cfg.std),
+            scale: format!("{}", onnx.scale),
+            channels: if onnx.bgr { "bgr" } else { "rgb" }.into(),
+        })
+    }
+
+    /// The URL parameters it sets (`size` removed where the file fixes it).
+    pub fn params(&self) -> [(&'static str, Option<&str>); 7] {
+        [
+            ("size", self.size.as_deref()),
+            ("interp", Some(&self.interp)),
+            ("crop", Some(&self.crop)),
+            ("mean", Some(&self.mean)),
+            ("std", Some(&self.std)),
+            ("scale", Some(&self.scale)),
+            ("channels", Some(&self.channels)),
+        ]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_onnx_models_preprocessing_is_shown_in_its_own_order_and_scale() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/onnx");
+        let options = crate::model::OnnxOptions {
+            input_size: Some([32, 40]),
+            mean: Some(vec![103.5, 116.25, 123.75]),
+            std: Some(vec![57.5, 57.0, 58.5]),
+            scale: Some(255.0),
+            channel_order: Some(crate::model::ChannelOrder::Bgr),
+            ..Default::default()
+        };
+        let model =
+            crate::model::Model::load(&dir.join("single_conv_se/model.onnx"), &options).unwrap();
+        let shown = Preprocessing::of(&model).unwrap();
+        assert_eq!(shown.size.as_deref(), Some("32x40"));
+        assert_eq!(
+            (shown.mean.as_str(), shown.std.as_str()),
+            ("103.5, 116.25, 123.75", "57.5, 57, 58.5")
+        );
+        assert_eq!(
+            (shown.scale.as_str(), shown.channels.as_str()),
+            ("255", "bgr")
+        );
+        assert_eq!(
+            (shown.interp.as_str(), shown.crop.as_str()),
+            ("bilinear", "0.875")
+        );
+        // A file with a fixed input size: no size to choose.
+        let fixed =
+            crate::model::Model::load(&dir.join("bn_excitation/model.onnx"), &Default::default())
+                .unwrap();
+        let shown = Preprocessing::of(&fixed).unwrap();
+        assert_eq!(shown.size, None);
+        assert_eq!(shown.mean, "0.485, 0.456, 0.406");
+        assert_eq!(shown.params()[0], ("size", None));
+    }
 
     #[test]
     fn class_stats_keep_the_last_block_of_each_stage_and_check_the_model() {

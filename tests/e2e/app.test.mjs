@@ -119,9 +119,10 @@ async function exported(page) {
   return page.evaluate(async (url) => (await fetch(url)).json(), href);
 }
 
-/** The page's export `ours` equals the native CLI on `model` and PHOTO: blocks, gates within 1e-5, top-k. */
-function assertSameAsCli(ours, model, blocks) {
-  const cli = JSON.parse(execFileSync('target/release/se-lens', ['classify', '--model', model, PHOTO, '--json']).toString());
+/** The page's export `ours` equals the native CLI on `model` and PHOTO (with the CLI's `flags`):
+ * blocks, gates within 1e-5, top-k. */
+function assertSameAsCli(ours, model, blocks, flags = []) {
+  const cli = JSON.parse(execFileSync('target/release/se-lens', ['classify', '--model', model, ...flags, PHOTO, '--json']).toString());
   assert.deepEqual(cli.excitations.map((e) => e.block), blocks);
   for (const [i, tap] of ours.excitations.entries()) {
     const diff = Math.max(...tap.values.map((v, c) => Math.abs(v - cli.excitations[i].values[c])));
@@ -465,6 +466,30 @@ e2e('an ONNX MobileNetV3 dropped into the page shows its SE blocks, equal to the
   // A detected block can be ablated: the page runs again, as for timm folders.
   await page.getByTestId(`ablate-${blocks[0]}`).click();
   await classified(page, 3);
+
+  // The preprocessing form: B, G, R with mean and std on 0–255, bicubic, a 95% crop. Applying
+  // writes them to the address and loads the file again; the CLI with the same flags agrees.
+  await page.getByTestId('onnx-form').locator('summary').click();
+  assert.ok(await page.getByTestId('onnx-size').isDisabled(), 'a fixed-size file offers no input size');
+  await page.getByTestId('onnx-channels').selectOption('bgr');
+  await page.getByTestId('onnx-scale').selectOption('255');
+  await page.getByTestId('onnx-mean').fill('104, 117, 123');
+  await page.getByTestId('onnx-std').fill('58, 57, 59');
+  await page.getByTestId('onnx-interp').selectOption('bicubic');
+  await page.getByTestId('onnx-crop').fill('0.95');
+  await page.screenshot({ path: `${SHOTS}/app-onnx-preprocessing-form.png`, fullPage: true });
+  await page.getByTestId('onnx-apply').click();
+  await classified(page, 4);
+  const url = new globalThis.URL(page.url());
+  assert.deepEqual(['channels', 'scale', 'mean', 'std', 'interp', 'crop', 'model'].map((k) => url.searchParams.get(k)),
+    ['bgr', '255', '104, 117, 123', '58, 57, 59', 'bicubic', '0.95', null], 'a dropped file is not named in the address');
+  assert.match(await page.getByTestId('onnx-preprocess').textContent(), /resized \(bicubic\) and centre-cropped \(95\.0%\).*fed to the model as B, G, R/);
+  const reprocessed = await exported(page);
+  assertSameAsCli(reprocessed, file, blocks,
+    ['--bgr', '--mean', '104,117,123', '--std', '58,57,59', '--scale', '255', '--interpolation', 'bicubic', '--crop-pct', '0.95']);
+  assert.notDeepEqual(reprocessed.excitations[0].values, ours.excitations[0].values);
+  // The form shows what now runs.
+  assert.equal(await page.getByTestId('onnx-mean').inputValue(), '104, 117, 123');
 
   // Bad files: each a message naming the problem; the ONNX model stays.
   const bad = 'tests/fixtures/onnx/bad';

@@ -38,6 +38,8 @@ pub struct OnnxModel {
     pub graph: Graph,
     /// `[channels, height, width]` the graph was lowered for.
     pub input_size: [usize; 3],
+    /// The file leaves its input's height and width open.
+    pub open_size: bool,
     /// The file ends in a Softmax: its output is probabilities, not logits.
     pub probabilities: bool,
     /// `metadata_props`, as written.
@@ -105,7 +107,7 @@ pub fn import(
     }
     drop(cache);
 
-    let (input_name, input_shape, channels_last) = image_input(graph, &constants, size)?;
+    let (input_name, input_shape, channels_last, open_size) = image_input(graph, &constants, size)?;
     let [_, channels, height, width] = input_shape;
     let mut lowering = Lowering::new(GraphBuilder::new(channels), input_shape, opset, &nodes);
     let mut input = lowering.nchw(0);
@@ -176,6 +178,7 @@ pub fn import(
     Ok(OnnxModel {
         graph: passes::optimize(graph),
         input_size: [channels, height, width],
+        open_size,
         probabilities,
         metadata: model
             .metadata_props
@@ -278,7 +281,7 @@ fn image_input(
     graph: &proto::GraphProto,
     constants: &HashMap<String, tensor::Const>,
     size: Option<[usize; 2]>,
-) -> Result<(String, [usize; 4], bool), OnnxError> {
+) -> Result<(String, [usize; 4], bool, bool), OnnxError> {
     let model_err = |m: String| OnnxError::Model(m);
     let inputs: Vec<&proto::ValueInfoProto> = graph
         .input
@@ -346,6 +349,7 @@ fn image_input(
                 input.name()
             )));
         };
+    let open_size = h.is_none() || w.is_none();
     let [height, width] = match (h, w) {
         (Some(h), Some(w)) => [h, w],
         _ => size.unwrap_or([DEFAULT_SIDE; 2]),
@@ -361,6 +365,7 @@ fn image_input(
         input.name().to_owned(),
         [1, channels, height, width],
         channels_last,
+        open_size,
     ))
 }
 
