@@ -20,7 +20,7 @@ use crate::engine::{
 };
 use crate::exec::cpu::CpuRun;
 use crate::model::{
-    is_plain_relative, onnx, ChannelOrder, Model, ModelError, OnnxOptions, MAX_MODEL_BYTES,
+    is_plain_relative, ChannelOrder, Model, ModelError, OnnxOptions, MAX_MODEL_BYTES,
 };
 use crate::preprocess::{adapt_photo, preprocess, RgbImage};
 use crate::runtime::{Backend, BackendPreference};
@@ -262,20 +262,40 @@ fn model_input(model: &Model, image: &RgbImage) -> Result<Tensor, String> {
 }
 
 /// An `.onnx` file's URL: its external data from beside it, its preprocessing from the page's
-/// URL (`size`, `mean`, `std`, `scale`), its class names from `?labels=<URL>`.
+/// URL ([`onnx_options_from_url`]), its class names from `?labels=<URL>`.
+///
+/// The file is decoded once; one whose weights lie in external data files (so a small graph,
+/// cheap to decode again) is imported again after each data file its import asked for is fetched.
 async fn load_onnx_url(path: &str) -> Result<Rc<Model>, String> {
     let bytes = fetch_bytes(path).await?;
     let dir = path.rsplit_once('/').map(|(dir, _)| dir);
-    let mut data = HashMap::new();
-    for location in onnx::external_locations(&bytes) {
-        if is_plain_relative(&location) {
-            let url = dir.map_or(location.clone(), |dir| format!("{dir}/{location}"));
-            data.insert(location, Arc::new(fetch_bytes(&url).await?));
-        }
-    }
     let options = onnx_options_from_url().await?;
     let name = path.rsplit('/').next().unwrap_or(path);
-    onnx_model(name, &bytes, &data, &options)
+    let mut data: HashMap<String, Arc<Vec<u8>>> = HashMap::new();
+    loop {
+        let mut wanted = None;
+        let mut external = |location: &str| match data.get(location) {
+            Some(content) => Ok(content.clone()),
+            None if is_plain_relative(location) => {
+                wanted = Some(location.to_owned());
+                Err(format!(
+                    "its external data file '{location}' is not fetched"
+                ))
+            }
+            None => Err(format!(
+                "its external data location '{location}' is not a file beside it"
+            )),
+        };
+        let result = Model::from_onnx(name, &bytes, &mut external, &options);
+        match (result, wanted) {
+            (Ok(model), _) => return Ok(Rc::new(model)),
+            (Err(_), Some(location)) => {
+                let url = dir.map_or(location.clone(), |dir| format!("{dir}/{location}"));
+                data.insert(location, Arc::new(fetch_bytes(&url).await?));
+            }
+            (Err(e), None) => return Err(e.to_string()),
+        }
+    }
 }
 
 /// The ONNX preprocessing the page's URL sets (the preprocessing form writes it): `size=224` or

@@ -20,6 +20,7 @@ pub fn preprocess_form(props: &PreprocessFormProps) -> Html {
         let refs = refs.clone();
         let on_apply = props.on_apply.clone();
         let fixed_size = props.values.size.is_none();
+        let shown = props.values.clone();
         Callback::from(move |_: MouseEvent| {
             let value = |r: &NodeRef| {
                 r.cast::<HtmlInputElement>()
@@ -29,7 +30,7 @@ pub fn preprocess_form(props: &PreprocessFormProps) -> Html {
                     .trim()
                     .to_string()
             };
-            on_apply.emit(Preprocessing {
+            let form = Preprocessing {
                 size: (!fixed_size).then(|| value(&refs[0])),
                 interp: value(&refs[1]),
                 crop: value(&refs[2]),
@@ -37,7 +38,8 @@ pub fn preprocess_form(props: &PreprocessFormProps) -> Html {
                 std: value(&refs[4]),
                 scale: value(&refs[5]),
                 channels: value(&refs[6]),
-            })
+            };
+            on_apply.emit(form.submitted(&shown))
         })
     };
     let v = &props.values;
@@ -67,7 +69,7 @@ pub fn preprocess_form(props: &PreprocessFormProps) -> Html {
                     { select(&refs[1], "interp", &v.interp, &[("bilinear", "bilinear"), ("bicubic", "bicubic")]) }
                 </label>
                 <label>{ "Centre crop (fraction kept) " }{ input(&refs[2], "crop", &v.crop, false) }</label>
-                <label>{ "Mean " }{ input(&refs[3], "mean", &v.mean, false) }</label>
+                <label>{ "Mean (in the model's channel order) " }{ input(&refs[3], "mean", &v.mean, false) }</label>
                 <label>{ "Std " }{ input(&refs[4], "std", &v.std, false) }</label>
                 <label>{ "Mean and std on pixels " }
                     { select(&refs[5], "scale", &v.scale, &[("1", "0–1"), ("255", "0–255")]) }

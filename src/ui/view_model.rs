@@ -447,6 +447,25 @@ impl Preprocessing {
         })
     }
 
+    /// The form's values as submitted over `shown`: a mean or std left as shown keeps each
+    /// colour's value when the channel order changes (the lists are in the model's order).
+    pub fn submitted(mut self, shown: &Preprocessing) -> Preprocessing {
+        if self.channels != shown.channels {
+            let reversed = |list: &str| {
+                let mut parts: Vec<&str> = list.split(',').map(str::trim).collect();
+                parts.reverse();
+                parts.join(", ")
+            };
+            if self.mean == shown.mean {
+                self.mean = reversed(&self.mean);
+            }
+            if self.std == shown.std {
+                self.std = reversed(&self.std);
+            }
+        }
+        self
+    }
+
     /// The URL parameters it sets (`size` removed where the file fixes it).
     pub fn params(&self) -> [(&'static str, Option<&str>); 7] {
         [
@@ -500,6 +519,17 @@ mod tests {
         assert_eq!(shown.size, None);
         assert_eq!(shown.mean, "0.485, 0.456, 0.406");
         assert_eq!(shown.params()[0], ("size", None));
+        // To B, G, R with the lists as shown: each colour keeps its value; an edited list stays.
+        let bgr = Preprocessing {
+            channels: "bgr".into(),
+            std: "1, 2, 3".into(),
+            ..shown.clone()
+        }
+        .submitted(&shown);
+        assert_eq!(
+            (bgr.mean.as_str(), bgr.std.as_str()),
+            ("0.406, 0.456, 0.485", "1, 2, 3")
+        );
     }
 
     #[test]

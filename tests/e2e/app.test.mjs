@@ -4,7 +4,7 @@
 // (node --test) after `se-lens` is built; screenshots land in target/e2e/ — look at them.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { chromium } from 'playwright-core';
 import { ISOLATION, serve } from '../../scripts/serve.mjs';
@@ -507,6 +507,37 @@ e2e('an ONNX MobileNetV3 dropped into the page shows its SE blocks, equal to the
   await page.waitForFunction(() => /Model ready|Classified/.test(document.querySelector('[data-testid="status"]')?.textContent ?? ''));
   assert.equal(await page.getByTestId('error').count(), 0);
   assert.deepEqual(errors, []);
+});
+
+e2e('an ONNX file named in the address loads with its external data; the form keeps its choices in the address', async () => {
+  // BatchNorm-in-the-excitation graph with every initializer in model.onnx.data beside it, served
+  // from dist/ for this test only.
+  const served = 'dist/e2e-onnx';
+  mkdirSync(served, { recursive: true });
+  for (const name of ['model.onnx', 'model.onnx.data']) copyFileSync(`tests/fixtures/onnx/external_data/${name}`, `${served}/${name}`);
+  try {
+    const { page, errors } = await open('?backend=cpu&model=e2e-onnx/model.onnx');
+    assert.match(await page.getByTestId('onnx-preprocess').textContent(), /^e2e-onnx\/model\.onnx is an ONNX file \(opset 13\).* to 20×24/);
+    await page.getByTestId('file-input').setInputFiles(PHOTO);
+    await classified(page);
+    const file = `${served}/model.onnx`;
+    assertSameAsCli(await exported(page), file, ['blocks.0.se']);
+    // B, G, R from the form: the model loads again from the address, which keeps both.
+    await page.getByTestId('onnx-form').locator('summary').click();
+    await page.getByTestId('onnx-channels').selectOption('bgr');
+    await page.getByTestId('onnx-apply').click();
+    await classified(page, 2);
+    const url = new globalThis.URL(page.url());
+    assert.deepEqual([url.searchParams.get('model'), url.searchParams.get('channels')], ['e2e-onnx/model.onnx', 'bgr']);
+    assertSameAsCli(await exported(page), file, ['blocks.0.se'], ['--bgr']);
+    // A reload of that address runs the same.
+    await page.reload();
+    await page.getByText('Model ready').waitFor();
+    assert.equal(await page.getByTestId('onnx-channels').inputValue(), 'bgr');
+    assert.deepEqual(errors, []);
+  } finally {
+    rmSync(served, { recursive: true, force: true });
+  }
 });
 
 e2e('a torchvision MobileNetV3 loads from files: torchvision block names, hard-sigmoid gates exactly 0 and 1, equal to the CLI', async () => {

@@ -189,22 +189,6 @@ pub fn import(
     })
 }
 
-/// The external-data files a model's initializers name (`location`), each once, in file order;
-/// none for a file that does not decode (its import says why).
-pub fn external_locations(bytes: &[u8]) -> Vec<String> {
-    let Ok(model) = proto::ModelProto::decode(bytes) else {
-        return Vec::new();
-    };
-    let mut locations: Vec<String> = Vec::new();
-    let initializers = model.graph.iter().flat_map(|g| &g.initializer);
-    for entry in initializers.flat_map(|t| &t.external_data) {
-        if entry.key() == "location" && !locations.iter().any(|l| l == entry.value()) {
-            locations.push(entry.value().to_owned());
-        }
-    }
-    locations
-}
-
 fn node_error(node: &proto::NodeProto, opset: i64, message: String) -> OnnxError {
     OnnxError::Node {
         node: match node.name() {
