@@ -42,9 +42,6 @@ fn main(
     }
 }
 
-// Below every finite f32: where a lane with no elements starts.
-const LOWEST: f32 = -3.40282347e38;
-
 @compute @workgroup_size(WORKGROUP)
 fn max_main(
     @builtin(workgroup_id) group: vec3<u32>,
@@ -53,8 +50,11 @@ fn max_main(
 ) {
     let plane = group.y * groups.x + group.x;
     let base = plane * params.plane_len;
-    var best = LOWEST;
+    var best = 0.0;
     if plane < params.planes {
+        // Every lane starts from the plane's first element (max is idempotent), so a lane with
+        // no elements of its own needs no "lowest float" constant.
+        best = input[base];
         for (var i = lane; i < params.plane_len; i += WORKGROUP) {
             best = max(best, input[base + i]);
         }
