@@ -1,5 +1,5 @@
 # The two commands of the README. Each installs what is missing first (scripts/setup.sh).
-.PHONY: run test check screenshots bench bench-compare train accuracy fuzz e2e-stress setup dist clean
+.PHONY: run test check screenshots bench bench-compare bench-web-compare train accuracy fuzz e2e-stress setup dist clean
 
 PORT ?= 8080
 
@@ -27,6 +27,10 @@ bench: setup
 # This checkout against REV (a git revision), interleaved on the CPU: make bench-compare REV=HEAD~3
 bench-compare: setup
 	scripts/bench-compare.sh
+
+# The same in Chromium: this checkout's single-thread wasm against REV's, each against ONNX Runtime Web
+bench-web-compare: setup
+	scripts/bench-web-compare.sh
 
 ## Open the built app N times (default 300) in fresh pages, both builds: how many reach a first result
 e2e-stress: setup dist
