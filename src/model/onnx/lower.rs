@@ -1249,6 +1249,9 @@ impl<'a> Lowering<'a> {
         if !floor_of && factor != [1, 1] {
             return Err(format!("rounds coordinates by {coordinates} and {rounding}, which does not read input y / factor for output y; SE Lens resizes only so"));
         }
+        let [n, c, h, w] = self.shapes[x.id];
+        tensor::element_count(&[n, c, h * factor[0], w * factor[1]])
+            .map_err(|e| format!("upsamples to more than SE Lens holds: {e}"))?;
         let id = match factor {
             [1, 1] => x.id,
             factor => self.emit(Op::Upsample { factor }, &[x.id])?,
