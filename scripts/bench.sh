@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make bench`: SE Lens vs PyTorch (same threads, same run) on SE-ResNet-50, ResNet-50 (the SE
-# overhead), MobileNetV3-Large and EfficientNet-B0, at 224×224 batch 1, and the GPU backend;
+# overhead), MobileNetV3-Large, EfficientNet-B0, RegNetY-4.0GF and EfficientNetV2-T, at 224×224 batch 1, and the GPU backend;
 # then the browser part (scripts/bench-web.sh: SE Lens vs ONNX Runtime Web); writes the tables to
 # BENCHMARKS.md. Numbers are noisy on shared machines:
 # compare the ratios within one run.
@@ -24,7 +24,7 @@ theirs() { .venv/bin/python tools/bench_torch.py --model "$1" --size 224 --runs 
 field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
 
 ROUNDS="${ROUNDS:-3}"
-CPU_MODELS=(seresnet50 resnet50 mobilenetv3_large_100 efficientnet_b0)
+CPU_MODELS=(seresnet50 resnet50 mobilenetv3_large_100 efficientnet_b0 regnety_040 efficientnetv2_rw_t)
 GPU_MODELS=(seresnet50 mobilenetv3_large_100 efficientnet_b0)
 echo "benchmarking with $THREADS threads: $ROUNDS interleaved rounds of $RUNS runs each…" >&2
 # Interleaving the configurations spreads the machine's noise over all of them; each keeps its
@@ -62,7 +62,8 @@ for line in open(sys.argv[1]):
         runs[(who, name)] = row
 threads = sys.argv[2]
 NAMES = {"seresnet50": "SE-ResNet-50", "resnet50": "ResNet-50",
-         "mobilenetv3_large_100": "MobileNetV3-Large", "efficientnet_b0": "EfficientNet-B0"}
+         "mobilenetv3_large_100": "MobileNetV3-Large", "efficientnet_b0": "EfficientNet-B0",
+         "regnety_040": "RegNetY-4.0GF", "efficientnetv2_rw_t": "EfficientNetV2-T"}
 se, plain = runs[("ours", "seresnet50")], runs[("ours", "resnet50")]
 se_t, plain_t = runs[("torch", "seresnet50")], runs[("torch", "resnet50")]
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())

@@ -98,7 +98,24 @@ FULL = {
     'mobilenetv3_large_100': None, 'mobilenetv3_small_100': None,
     'efficientnet_b0': None, 'efficientnet_b1': None, 'efficientnet_b2': None, 'efficientnet_b3': None,
     'tf_efficientnet_b0': None,
+    # make bench's rows beyond the first families (issue 19).
+    'regnety_040': None, 'efficientnetv2_rw_t': None,
 }
+# One small model of every other timm family SE Lens builds (issue 19): random weights, 17 classes, the
+# odd 161 x 191 input; the name says what each adds.
+FAMILIES = {f'{arch}_c17': (arch, dict(num_classes=17)) for arch in (
+    'efficientnetv2_rw_t',  # edge residuals (er), a 3x3 ConvBnAct stem stage with a skip
+    'tf_efficientnetv2_b0',  # the same in TF "SAME" padding, round_limit=0 rounding
+    'mixnet_s', 'tf_mixnet_s',  # mixed 3..11 depthwise kernels, grouped pointwise (a1.1, p1.1); SAME padding
+    'semnasnet_050', 'mnasnet_small',  # MnasNet with SE, ReLU
+    'tinynet_e',  # round depth truncation, fixed stem
+    'tf_mobilenetv3_small_075', 'mobilenetv3_rw',  # TF port; the bias-free head, SE with the block's act
+    'fbnetv3_b',  # hard-swish inside the SE, round_limit 0.95
+    'hardcorenas_a', 'lcnet_035',  # per-block SE choices; dsa blocks (pointwise act, no skip)
+    'regnety_002',  # RegNetY: grouped bottlenecks, SE from the block's input width
+    'regnetv_040',  # pre-activation RegNetY: BatchNorms no convolution precedes, SiLU, a final act alone
+    'regnetz_005',  # inverted bottlenecks, no shortcut where the shape changes, a head convolution
+)}
 LARGE = {
     'seresnet101': None, 'seresnext101_32x4d': None, 'seresnet152': None, 'seresnet152d': None,
     'legacy_seresnet101': None, 'legacy_seresnet152': None, 'legacy_seresnext101_32x4d': None,
@@ -117,11 +134,12 @@ class Case(NamedTuple):
 
 
 def input_hw(arch):
-    return MBCONV_HW if arch.startswith(('mobilenet', 'efficientnet', 'tf_efficientnet')) else RESNET_HW
+    return RESNET_HW if arch.startswith(('resnet', 'seresnet', 'resnext', 'seresnext', 'legacy_')) else MBCONV_HW
 
 
 def all_cases(large):
-    specs = {**TINY, **{name: spec or (name, {}) for name, spec in {**FULL, **(LARGE if large else {})}.items()}}
+    specs = {**TINY, **FAMILIES,
+             **{name: spec or (name, {}) for name, spec in {**FULL, **(LARGE if large else {})}.items()}}
     cases = {name: Case('timm', arch, args, input_hw(arch)) for name, (arch, args) in specs.items()}
     cases.update({name: Case('torchvision', arch, {}, input_hw(arch)) for name, arch in TORCHVISION.items()})
     return cases

@@ -20,7 +20,8 @@ pub enum ModelError {
     Config(String),
     #[error("model.safetensors is not valid: {0}")]
     Safetensors(String),
-    #[error("unknown architecture '{0}' (SE Lens runs timm's resnet/seresnet/seresnext, legacy SENet, mobilenetv3 and efficientnet families)")]
+    #[error("unknown architecture '{0}'. SE Lens builds these timm families from a hub folder: {families}. \
+             Any other network can be opened as an ONNX file (torch.onnx.export), its SE blocks found automatically", families = super::FAMILIES)]
     UnknownArchitecture(String),
     #[error("model_args.{name}: {reason}")]
     ModelArg { name: String, reason: String },

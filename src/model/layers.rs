@@ -69,8 +69,8 @@ pub fn conv_bn(
     conv_bn_eps(weights, conv, bn, shape, act, BN_EPS)
 }
 
-/// Reads the bias-free convolution `conv` and the BatchNorm `bn` after it, folded into one layer:
-/// `w' = w·γ/√(σ²+ε)`, `b' = β − μ·γ/√(σ²+ε)` (computed in f64).
+/// Reads the bias-free convolution `conv` and the BatchNorm `bn` after it, folded into one layer
+/// ([`fold_bn`]).
 pub fn conv_bn_eps(
     weights: &Weights,
     conv: &str,
@@ -79,6 +79,13 @@ pub fn conv_bn_eps(
     act: Activation,
     eps: f64,
 ) -> Result<Layer, ModelError> {
+    let conv = read_conv(weights, conv, shape)?;
+    fold_bn(weights, conv, bn, act, eps)
+}
+
+/// The bias-free convolution `{name}.weight` of `shape` (its bias zeros until a BatchNorm is
+/// folded in).
+pub fn read_conv(weights: &Weights, name: &str, shape: ConvShape) -> Result<Conv2d, ModelError> {
     let ConvShape {
         in_channels,
         out_channels,
@@ -90,39 +97,49 @@ pub fn conv_bn_eps(
         return Err(ModelError::ModelArg {
             name: "cardinality".into(),
             reason: format!(
-                "{groups} groups do not divide {in_channels} → {out_channels} channels ({conv})"
+                "{groups} groups do not divide {in_channels} → {out_channels} channels ({name})"
             ),
         });
     }
-    let mut weight = weights.take(
-        &format!("{conv}.weight"),
+    let weight = weights.take(
+        &format!("{name}.weight"),
         &[out_channels, in_channels / groups, kernel, kernel],
     )?;
+    Ok(Conv2d {
+        in_channels,
+        out_channels,
+        kernel,
+        stride: shape.stride,
+        dilation: 1,
+        padding: shape.padding,
+        groups,
+        weight,
+        bias: vec![0.0; out_channels],
+    })
+}
+
+/// `conv` followed by the BatchNorm `bn` (ε `eps`), as one convolution:
+/// `w' = w·γ/√(σ²+ε)`, `b' = β + (b − μ)·γ/√(σ²+ε)` (computed in f64).
+pub fn fold_bn(
+    weights: &Weights,
+    mut conv: Conv2d,
+    bn: &str,
+    act: Activation,
+    eps: f64,
+) -> Result<Layer, ModelError> {
+    let out_channels = conv.out_channels;
     let per_channel = |name: &str| weights.take(&format!("{bn}.{name}"), &[out_channels]);
     let (gamma, beta) = (per_channel("weight")?, per_channel("bias")?);
     let (mean, var) = (per_channel("running_mean")?, per_channel("running_var")?);
-    let fan_in = weight.len() / out_channels;
-    let mut bias = Vec::with_capacity(out_channels);
-    for (channel, row) in weight.chunks_exact_mut(fan_in).enumerate() {
+    let fan_in = conv.weight.len() / out_channels;
+    for (channel, row) in conv.weight.chunks_exact_mut(fan_in).enumerate() {
         let scale = f64::from(gamma[channel]) / (f64::from(var[channel]) + eps).sqrt();
         row.iter_mut()
             .for_each(|w| *w = (f64::from(*w) * scale) as f32);
-        bias.push((f64::from(beta[channel]) - f64::from(mean[channel]) * scale) as f32);
+        let shift = f64::from(conv.bias[channel]) - f64::from(mean[channel]);
+        conv.bias[channel] = (f64::from(beta[channel]) + shift * scale) as f32;
     }
-    Ok(Layer::Conv {
-        conv: Conv2d {
-            in_channels,
-            out_channels,
-            kernel,
-            stride: shape.stride,
-            dilation: 1,
-            padding: shape.padding,
-            groups,
-            weight,
-            bias,
-        },
-        act,
-    })
+    Ok(Layer::Conv { conv, act })
 }
 
 /// How a family names and computes its SE modules.
@@ -212,6 +229,7 @@ pub fn resnet_block(
 ) -> Block {
     Block {
         name: site.name.clone(),
+        pre: Vec::new(),
         body,
         se,
         tail: Vec::new(),
@@ -281,4 +299,21 @@ pub fn residual_stages(
         }
     }
     Ok((blocks, in_channels))
+}
+
+/// The BatchNorm `{name}` over `channels`, for a norm no convolution precedes.
+pub fn batch_norm(
+    weights: &Weights,
+    name: &str,
+    channels: usize,
+    eps: f64,
+) -> Result<crate::engine::graph::BatchNorm, ModelError> {
+    let per_channel = |field: &str| weights.take(&format!("{name}.{field}"), &[channels]);
+    Ok(crate::engine::graph::BatchNorm {
+        gamma: per_channel("weight")?,
+        beta: per_channel("bias")?,
+        mean: per_channel("running_mean")?,
+        var: per_channel("running_var")?,
+        eps,
+    })
 }

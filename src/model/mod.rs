@@ -6,6 +6,7 @@ mod efficientnet;
 mod error;
 mod layers;
 pub mod onnx;
+mod regnet;
 mod resnet;
 mod senet;
 mod template;
@@ -132,6 +133,12 @@ pub fn is_plain_relative(location: &str) -> bool {
             .components()
             .all(|c| matches!(c, std::path::Component::Normal(_)))
 }
+
+/// The timm families the builders read, as the message for an unknown architecture names them.
+pub const FAMILIES: &str = "resnet, seresnet, resnext, seresnext (every stem and downsample \
+    variant), legacy_seresnet, legacy_seresnext, legacy_senet154, regnetx, regnety, regnetv, \
+    regnetz, efficientnet_b0…b8/l2, efficientnetv2, mixnet, mnasnet, semnasnet, tinynet, mobilenetv3, fbnetv3, hardcorenas, lcnet \
+    (and their tf_ ports)";
 
 /// The largest model file SE Lens reads (1 GiB: SENet-154 in f32 is 460 MB), checked before
 /// anything is read or downloaded.
@@ -285,6 +292,15 @@ fn read_limited(path: &Path) -> Result<Vec<u8>, ModelError> {
     std::fs::read(path).map_err(io)
 }
 
+/// Whether a timm architecture name is one the builders know (its `model_args` may still be
+/// refused).
+pub fn builds(name: &str) -> bool {
+    resnet::ResNetArgs::from_name(name).is_some()
+        || senet::SeNetArgs::from_name(name).is_some()
+        || efficientnet::EfficientNetArgs::from_name(name).is_some()
+        || regnet::RegNetArgs::from_name(name).is_some()
+}
+
 /// Recognises the architecture from its timm name and `model_args`, reads its weights, and
 /// returns its graph, optimized, once it is checked against the model's input size.
 fn build_graph(config: &ModelConfig, weights: &Weights) -> Result<Graph, ModelError> {
@@ -304,6 +320,9 @@ fn build_graph(config: &ModelConfig, weights: &Weights) -> Result<Graph, ModelEr
     } else if let Some(mut args) = efficientnet::EfficientNetArgs::from_name(name) {
         args.apply(&config.model_args)?;
         efficientnet::build(&args, num_classes, weights)?
+    } else if let Some(mut args) = regnet::RegNetArgs::from_name(name) {
+        args.apply(&config.model_args)?;
+        regnet::build(&args, num_classes, weights)?
     } else {
         return Err(ModelError::UnknownArchitecture(name.into()));
     };

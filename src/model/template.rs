@@ -8,14 +8,22 @@
 //! all. [`Network::into_graph`] writes it as plain ops (a convolution, then its activation; a
 //! multiply, then an add) that `engine::passes::optimize` fuses.
 
-use crate::engine::graph::{BinaryOp, Graph, GraphBuilder, GraphError, Op, ValueId};
+use crate::engine::graph::{BatchNorm, BinaryOp, Graph, GraphBuilder, GraphError, Op, ValueId};
 use crate::engine::{Activation, Conv2d, Linear, Pool};
 
 /// One step of a stem, body, tail, projection or neck.
 #[derive(Clone, Debug)]
 pub enum Layer {
-    Conv { conv: Conv2d, act: Activation },
+    Conv {
+        conv: Conv2d,
+        act: Activation,
+    },
     Pool(Pool),
+    /// A BatchNorm that no convolution precedes (pre-activation blocks), and its activation.
+    Norm {
+        bn: BatchNorm,
+        act: Activation,
+    },
 }
 
 /// The SE block of the paper: squeeze (global average pool) → FC → ReLU → FC → sigmoid → scale.
@@ -53,6 +61,9 @@ pub struct Residual {
 pub struct Block {
     /// The PyTorch module path, e.g. `layer1.0` or `blocks.2.1`.
     pub name: String,
+    /// Before the branch and the residual split (a pre-activation block's first norm, whose
+    /// output both read); usually empty.
+    pub pre: Vec<Layer>,
     /// Everything before the SE (all of a ResNet block's branch).
     pub body: Vec<Layer>,
     pub se: Option<SqueezeExcite>,
@@ -82,7 +93,7 @@ impl Network {
         let mut x = layers(&mut b, "stem", self.stem, input)?;
         for block in self.blocks {
             let name = block.name;
-            let input = x;
+            let input = layers(&mut b, &format!("{name}.pre"), block.pre, x)?;
             let y = layers(&mut b, &format!("{name}.body"), block.body, input)?;
             let scaled = match block.se {
                 None => y,
@@ -132,6 +143,10 @@ fn layers(
                 activation(b, &format!("{name}.act"), act, y)?
             }
             Layer::Pool(pool) => b.node(name, Op::Pool(pool), &[x])?,
+            Layer::Norm { bn, act } => {
+                let y = b.node(name.clone(), Op::BatchNorm(bn), &[x])?;
+                activation(b, &format!("{name}.act"), act, y)?
+            }
         };
     }
     Ok(x)

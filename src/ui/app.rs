@@ -15,6 +15,7 @@ use super::browser::{
     now_ms, object_url, open_camera, query_param, revoke_object_url, set_query_param,
 };
 use super::heatmap::{colour, diverging, legend_gradient, FeatureMaps, Heatmap, Paint, Scale};
+use super::hub::CHECKPOINTS;
 use super::jobs::{
     channel_detail, classify, load_model, load_model_files, prepare_backend, Outcome,
 };
@@ -551,9 +552,15 @@ impl Component for App {
                             <option value={DEFAULT_MODEL} selected={self.model_name == DEFAULT_MODEL}>
                                 { "Fashion-MNIST SE-ResNet (default)" }
                             </option>
-                            if self.model_name != DEFAULT_MODEL && !self.model_name.is_empty() {
+                            if self.model_name != DEFAULT_MODEL && !self.model_name.is_empty()
+                                && !CHECKPOINTS.iter().any(|c| c.value() == self.model_name) {
                                 <option value={self.model_name.clone()} selected=true>{ &self.model_name }</option>
                             }
+                            <optgroup label="Pretrained on ImageNet: downloaded from the Hugging Face hub once, then cached">
+                                { for CHECKPOINTS.iter().map(|c| html! {
+                                    <option value={c.value()} selected={self.model_name == c.value()}>{ c.label() }</option>
+                                }) }
+                            </optgroup>
                         </select>
                     </label>
                     <span class="hub">

@@ -29,9 +29,248 @@ pub fn hub_urls(base: &str, id: &str) -> Result<[String; 2], String> {
     }
 }
 
+/// A pretrained checkpoint on the hub that SE Lens runs, offered in the model menu so that
+/// nobody has to know an id.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Checkpoint {
+    /// The hub id under `timm/`.
+    pub id: &'static str,
+    pub title: &'static str,
+    /// Parameters, in millions (the f32 download is 4 bytes each).
+    pub params_m: f64,
+    /// The input size its `config.json` asks for (square).
+    pub input: usize,
+    /// ImageNet-1k top-1, %, as timm's results table measured it at `test_size`.
+    pub top1: f64,
+    pub test_size: usize,
+}
+
+const fn checkpoint(
+    id: &'static str,
+    title: &'static str,
+    params_m: f64,
+    input: usize,
+    top1: f64,
+    test_size: usize,
+) -> Checkpoint {
+    Checkpoint {
+        id,
+        title,
+        params_m,
+        input,
+        top1,
+        test_size,
+    }
+}
+
+/// One checkpoint per family SE Lens builds that timm publishes. Parameters, top-1 and its test
+/// size: timm's `results/results-imagenet.csv` (pytorch-image-models commit 0173a13); input sizes:
+/// timm 1.0.31's `pretrained_cfg`.
+pub const CHECKPOINTS: &[Checkpoint] = &[
+    checkpoint(
+        "seresnet50.a1_in1k",
+        "SE-ResNet-50",
+        28.09,
+        224,
+        81.102,
+        288,
+    ),
+    checkpoint(
+        "seresnext26d_32x4d.bt_in1k",
+        "SE-ResNeXt-26d",
+        16.81,
+        224,
+        78.814,
+        288,
+    ),
+    checkpoint(
+        "legacy_seresnet18.in1k",
+        "SE-ResNet-18 (the paper's)",
+        11.78,
+        224,
+        71.766,
+        224,
+    ),
+    checkpoint(
+        "legacy_senet154.in1k",
+        "SENet-154 (the paper's)",
+        115.09,
+        224,
+        81.308,
+        224,
+    ),
+    checkpoint(
+        "efficientnet_b0.ra_in1k",
+        "EfficientNet-B0",
+        5.29,
+        224,
+        77.694,
+        224,
+    ),
+    checkpoint(
+        "tf_efficientnet_b0.in1k",
+        "EfficientNet-B0 (TF port)",
+        5.29,
+        224,
+        76.532,
+        224,
+    ),
+    checkpoint(
+        "efficientnetv2_rw_t.ra2_in1k",
+        "EfficientNetV2-T",
+        13.65,
+        224,
+        82.35,
+        288,
+    ),
+    checkpoint(
+        "tf_efficientnetv2_b0.in1k",
+        "EfficientNetV2-B0 (TF port)",
+        7.14,
+        192,
+        78.358,
+        224,
+    ),
+    checkpoint("mixnet_s.ft_in1k", "MixNet-S", 4.13, 224, 75.994, 224),
+    checkpoint(
+        "tf_mixnet_s.in1k",
+        "MixNet-S (TF port)",
+        4.13,
+        224,
+        75.652,
+        224,
+    ),
+    checkpoint(
+        "semnasnet_100.rmsp_in1k",
+        "MnasNet-A1 with SE",
+        3.89,
+        224,
+        75.45,
+        224,
+    ),
+    checkpoint(
+        "mnasnet_small.lamb_in1k",
+        "MnasNet-Small",
+        2.03,
+        224,
+        66.196,
+        224,
+    ),
+    checkpoint("tinynet_a.in1k", "TinyNet-A", 6.19, 192, 77.658, 192),
+    checkpoint(
+        "mobilenetv3_large_100.ra_in1k",
+        "MobileNetV3-Large",
+        5.48,
+        224,
+        75.766,
+        224,
+    ),
+    checkpoint(
+        "mobilenetv3_small_100.lamb_in1k",
+        "MobileNetV3-Small",
+        2.54,
+        224,
+        67.656,
+        224,
+    ),
+    checkpoint(
+        "tf_mobilenetv3_large_100.in1k",
+        "MobileNetV3-Large (TF port)",
+        5.48,
+        224,
+        75.516,
+        224,
+    ),
+    checkpoint("fbnetv3_b.ra2_in1k", "FBNetV3-B", 8.6, 224, 79.142, 256),
+    checkpoint(
+        "hardcorenas_a.miil_green_in1k",
+        "HardCoReNAS-A",
+        5.26,
+        224,
+        75.93,
+        224,
+    ),
+    checkpoint("lcnet_100.ra2_in1k", "PP-LCNet-1.0", 2.95, 224, 72.096, 224),
+    checkpoint(
+        "regnety_002.pycls_in1k",
+        "RegNetY-200MF",
+        3.16,
+        224,
+        70.278,
+        224,
+    ),
+    checkpoint(
+        "regnety_040.ra3_in1k",
+        "RegNetY-4.0GF",
+        20.65,
+        224,
+        83.044,
+        288,
+    ),
+    checkpoint(
+        "regnetv_040.ra3_in1k",
+        "RegNetV-4.0GF (pre-activation)",
+        20.64,
+        224,
+        83.198,
+        288,
+    ),
+    checkpoint(
+        "regnetz_040.ra3_in1k",
+        "RegNetZ-4.0GF",
+        27.12,
+        256,
+        84.24,
+        320,
+    ),
+];
+
+impl Checkpoint {
+    /// What the model menu loads: `hf:timm/<id>`.
+    pub fn value(&self) -> String {
+        format!("hf:timm/{}", self.id)
+    }
+
+    /// The timm architecture (the id before its pretrained tag).
+    pub fn architecture(&self) -> &'static str {
+        self.id.split_once('.').map_or(self.id, |(arch, _)| arch)
+    }
+
+    /// The menu's line: `SE-ResNet-50 · 112 MB · 224² · 81.1% ImageNet top-1 (at 288²)`.
+    pub fn label(&self) -> String {
+        let at = match self.test_size == self.input {
+            true => String::new(),
+            false => format!(" at {}²", self.test_size),
+        };
+        format!(
+            "{} · {:.0} MB · {}² · {:.1}% ImageNet top-1{at}",
+            self.title,
+            self.params_m * 4.0,
+            self.input,
+            self.top1
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_listed_checkpoint_is_an_architecture_se_lens_builds() {
+        for checkpoint in CHECKPOINTS {
+            assert!(
+                crate::model::builds(checkpoint.architecture()),
+                "{}",
+                checkpoint.id
+            );
+        }
+        assert_eq!(
+            CHECKPOINTS[0].label(),
+            "SE-ResNet-50 · 112 MB · 224² · 81.1% ImageNet top-1 at 288²"
+        );
+        assert_eq!(CHECKPOINTS[0].value(), "hf:timm/seresnet50.a1_in1k");
+    }
 
     #[test]
     fn ids_become_resolve_urls() {

@@ -22,6 +22,11 @@ const MODEL = 'assets/models/seresnet10-fmnist';
 const BLOCKS = ['layer1.0.se', 'layer2.0.se', 'layer3.0.se', 'layer4.0.se'];
 const PHOTO = 'tests/fixtures/preprocess/chelsea.png';
 const TINY = 'tests/fixtures/models/seresnet18_tiny';
+// Menu checkpoint → the fixture (tools/make_fixtures.py) the local hub serves under its id.
+const CHECKPOINT_STAND_INS = {
+  'regnety_002.pycls_in1k': 'regnety_002_c17',
+  'mixnet_s.ft_in1k': 'mixnet_s_c17',
+};
 
 let server;
 let plain;
@@ -36,6 +41,13 @@ before(async () => {
   const folder = 'target/e2e/hub/timm/seresnet18_tiny/resolve/main';
   mkdirSync(folder, { recursive: true });
   for (const file of ['config.json', 'model.safetensors']) copyFileSync(`${TINY}/${file}`, `${folder}/${file}`);
+  // Two of the model menu's checkpoints, as random-weight fixtures of the same architectures.
+  const fixtures = readFileSync('target/fixtures-dir', 'utf8').trim();
+  for (const [id, fixture] of Object.entries(CHECKPOINT_STAND_INS)) {
+    const mirror = `target/e2e/hub/timm/${id}/resolve/main`;
+    mkdirSync(mirror, { recursive: true });
+    for (const file of ['config.json', 'model.safetensors']) copyFileSync(`${fixtures}/${fixture}/${file}`, `${mirror}/${file}`);
+  }
   hub = await serve('target/e2e/hub', HUB_PORT, '/', { 'access-control-allow-origin': '*' });
   // A synthetic camera that needs no permission prompt.
   browser = await launch(['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream']);
@@ -654,6 +666,27 @@ e2e('a hub model downloads with progress, is cached, and only then does a reques
   assert.equal(requests.filter((url) => url.startsWith(HUB)).length, 2);
   await again.screenshot({ path: `${SHOTS}/app-hub-model.png`, fullPage: true });
   await context.close();
+});
+
+e2e('the model menu lists pretrained checkpoints of every family and loads one from the hub', async () => {
+  const page = track(await browser.newPage());
+  await page.goto(`${URL}?hub=${encodeURIComponent(HUB)}&sample=fmnist-coat-6.png`);
+  await classified(page);
+  const labels = await page.locator('[data-testid="model-select"] optgroup option').allTextContents();
+  assert.ok(labels.length >= 20, `${labels.length} checkpoints`);
+  assert.ok(labels.includes('RegNetY-4.0GF · 83 MB · 224² · 83.0% ImageNet top-1 at 288²'), labels.join('\n'));
+  let run = 1;
+  for (const [id, fixture] of Object.entries(CHECKPOINT_STAND_INS)) {
+    await page.getByTestId('model-select').selectOption(`hf:timm/${id}`);
+    await classified(page, ++run);
+    const gates = JSON.parse(readFileSync(`${readFileSync('target/fixtures-dir', 'utf8').trim()}/manifest.json`, 'utf8'))
+      .cases[fixture].num_gates;
+    assert.equal(await page.locator('canvas[data-testid^="heatmap-"]').count(), gates, id);
+    assert.equal(await page.getByTestId('model-select').inputValue(), `hf:timm/${id}`);
+    assert.match(page.url(), new RegExp(`model=hf%3Atimm%2F${id.replace('.', '\\.')}`));
+  }
+  await page.screenshot({ path: `${SHOTS}/app-checkpoint-menu.png`, fullPage: true });
+  await page.close();
 });
 
 e2e('a model that cannot be loaded is reported', async () => {
