@@ -116,6 +116,18 @@ FAMILIES = {f'{arch}_c17': (arch, dict(num_classes=17)) for arch in (
     'regnetv_040',  # pre-activation RegNetY: BatchNorms no convolution precedes, SiLU, a final act alone
     'regnetz_005',  # inverted bottlenecks, no shortcut where the shape changes, a head convolution
 )}
+# timm ResNet-class variants, narrowed (channels 16…128) to keep the fixtures small.
+NARROW = (16, 32, 64, 128)
+FAMILIES.update({
+    # ResNet-RS: a 3x3 stride-2 convolution for the stem's pool, SE with rd_ratio 0.25
+    'resnetrs50_c17': ('resnetrs50', dict(num_classes=17, channels=NARROW)),
+    # anti-aliased downsampling (2x2 average pools after stride-1 3x3 convolutions, in the stem too)
+    'seresnetaa50d_c17': ('seresnetaa50d', dict(num_classes=17, channels=NARROW)),
+    # BasicBlock anti-aliasing with an effective SE (one FC, hard sigmoid) through block_args
+    'resnetaa34d_ese_c17': ('resnetaa34d', dict(num_classes=17, channels=NARROW, block_args=dict(attn_layer='ese'))),
+    # timm's ResNet-class SENet-154: 64 groups, 3x3 downsample, block_reduce_first=2
+    'senet154_c17': ('senet154', dict(num_classes=17, channels=(32, 64, 128, 256), layers=(1, 1, 2, 1))),
+})
 LARGE = {
     'seresnet101': None, 'seresnext101_32x4d': None, 'seresnet152': None, 'seresnet152d': None,
     'legacy_seresnet101': None, 'legacy_seresnet152': None, 'legacy_seresnext101_32x4d': None,
@@ -134,7 +146,7 @@ class Case(NamedTuple):
 
 
 def input_hw(arch):
-    return RESNET_HW if arch.startswith(('resnet', 'seresnet', 'resnext', 'seresnext', 'legacy_')) else MBCONV_HW
+    return RESNET_HW if arch.startswith(('resnet', 'seresnet', 'resnext', 'seresnext', 'legacy_', 'senet')) else MBCONV_HW
 
 
 def all_cases(large):
@@ -165,6 +177,7 @@ def read_manifest(out_dir):
 
 def se_modules(model):
     """(path, gate module, channels) for every SE module, in module order."""
+    from timm.layers.squeeze_excite import EffectiveSEModule
     from timm.layers.squeeze_excite import SEModule as TimmSE
     from timm.models._efficientnet_blocks import SqueezeExcite as TimmMbconvSE
     from timm.models.senet import SEModule as LegacySE
@@ -173,6 +186,8 @@ def se_modules(model):
     for path, m in model.named_modules():
         if isinstance(m, LegacySE):
             found.append((path, m.sigmoid, m.fc2.out_channels))  # legacy senet: fc1, relu, fc2, sigmoid
+        elif isinstance(m, EffectiveSEModule):
+            found.append((path, m.gate, m.fc.out_channels))  # timm eSE: fc, gate (hard sigmoid)
         elif isinstance(m, TimmSE):
             found.append((path, m.gate, m.fc2.out_channels))  # timm: fc1, bn (Identity), act, fc2, gate
         elif isinstance(m, TimmMbconvSE):  # timm MobileNetV3 / EfficientNet: conv_reduce, act1, conv_expand, gate

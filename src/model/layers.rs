@@ -174,19 +174,37 @@ pub fn squeeze_excite(
     if reduced == 0 {
         return Err(ModelError::MissingTensor(fc1));
     }
+    let fc = |module: &str, shape: [usize; 2], act| {
+        linear(weights, &format!("{name}.{module}"), shape, act, true)
+    };
     Ok(SqueezeExcite {
         name: name.into(),
         channels,
-        reduced,
-        act: style.act,
-        gate: style.gate,
-        fc1_weight: weights.take(&fc1, &[reduced, channels, 1, 1])?,
-        fc1_bias: weights.take(&format!("{name}.{reduce}.bias"), &[reduced])?,
-        fc2_weight: weights.take(
-            &format!("{name}.{expand}.weight"),
-            &[channels, reduced, 1, 1],
-        )?,
-        fc2_bias: weights.take(&format!("{name}.{expand}.bias"), &[channels])?,
+        fcs: vec![
+            fc(reduce, [channels, reduced], style.act)?,
+            fc(expand, [reduced, channels], style.gate)?,
+        ],
+    })
+}
+
+/// An "effective SE" (timm's `EffectiveSEModule`, VoVNet's eSE): one 1×1 convolution with bias,
+/// `{name}.fc`, then a hard sigmoid.
+pub fn effective_se(
+    weights: &Weights,
+    name: &str,
+    channels: usize,
+) -> Result<SqueezeExcite, ModelError> {
+    let fc = linear(
+        weights,
+        &format!("{name}.fc"),
+        [channels, channels],
+        Activation::HardSigmoid,
+        true,
+    )?;
+    Ok(SqueezeExcite {
+        name: name.into(),
+        channels,
+        fcs: vec![fc],
     })
 }
 

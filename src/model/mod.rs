@@ -136,7 +136,8 @@ pub fn is_plain_relative(location: &str) -> bool {
 
 /// The timm families the builders read, as the message for an unknown architecture names them.
 pub const FAMILIES: &str = "resnet, seresnet, resnext, seresnext (every stem and downsample \
-    variant), legacy_seresnet, legacy_seresnext, legacy_senet154, regnetx, regnety, regnetv, \
+    variant, anti-aliased resnetaa/seresnetaa/seresnextaa, attn_layer se or ese), resnetrs, \
+    senet154, legacy_seresnet, legacy_seresnext, legacy_senet154, regnetx, regnety, regnetv, \
     regnetz, efficientnet_b0…b8/l2, efficientnetv2, mixnet, mnasnet, semnasnet, tinynet, mobilenetv3, fbnetv3, hardcorenas, lcnet \
     (and their tf_ ports)";
 

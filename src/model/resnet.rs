@@ -4,8 +4,8 @@
 use serde_json::{Map, Value};
 
 use super::layers::{
-    classifier, conv_bn, residual_stages, resnet_block, squeeze_excite, BlockSite, ConvShape,
-    SE_PAPER,
+    classifier, conv_bn, effective_se, residual_stages, resnet_block, squeeze_excite, BlockSite,
+    ConvShape, SE_PAPER,
 };
 use super::template::{Layer, Network};
 use super::weights::Weights;
@@ -27,13 +27,68 @@ pub struct ResNetArgs {
     pub down_kernel_size: usize,
     pub block_reduce_first: usize,
     pub in_chans: usize,
-    pub se: bool,
+    pub attn: Attention,
+    /// Anti-aliased downsampling with a 2×2 average pool (timm's `aa_layer=nn.AvgPool2d`): a
+    /// strided 3×3 convolution runs at stride 1 and the pool halves its output; the stem's max
+    /// pool is the average pool.
+    pub aa: bool,
+    /// The stem's max pool is a strided 3×3 convolution (ResNet-RS).
+    pub replace_stem_pool: bool,
+}
+
+/// The attention module after each block's last convolution (`block_args.attn_layer`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Attention {
+    None,
+    /// `se`: the paper's SE (`fc1`, `fc2`).
+    Se,
+    /// `ese`: one FC and a hard sigmoid (`EffectiveSEModule`).
+    EffectiveSe,
 }
 
 impl ResNetArgs {
     /// The arguments timm's registry passes for `name` (e.g. `seresnext26d_32x4d`), or `None` if
     /// the name is not of this family.
     pub fn from_name(name: &str) -> Option<Self> {
+        if let Some(depth) = name.strip_prefix("resnetrs") {
+            // `resnetrs*`: a deep 32-wide stem, its pool a convolution, average-pool downsampling,
+            // SE in every bottleneck.
+            let layers: &[usize] = match depth {
+                "50" => &[3, 4, 6, 3],
+                "101" => &[3, 4, 23, 3],
+                "152" => &[3, 8, 36, 3],
+                "200" => &[3, 24, 36, 3],
+                "270" => &[4, 29, 53, 4],
+                "350" => &[4, 36, 72, 4],
+                "420" => &[4, 44, 87, 4],
+                _ => return None,
+            };
+            return Some(Self {
+                replace_stem_pool: true,
+                ..Self::bottleneck(layers, 32, "deep", true, Attention::Se)
+            });
+        }
+        match name {
+            // timm's ResNet-class SENet-154 (not `legacy_senet154`).
+            "senet154" => {
+                return Some(Self {
+                    cardinality: 64,
+                    base_width: 4,
+                    down_kernel_size: 3,
+                    block_reduce_first: 2,
+                    ..Self::bottleneck(&[3, 8, 36, 3], 64, "deep", false, Attention::Se)
+                })
+            }
+            "seresnextaa201d_32x8d" => {
+                return Some(Self {
+                    cardinality: 32,
+                    base_width: 8,
+                    aa: true,
+                    ..Self::bottleneck(&[3, 24, 36, 4], 64, "deep", true, Attention::Se)
+                })
+            }
+            _ => {}
+        }
         let (se, rest) = match name.strip_prefix("se") {
             Some(rest) => (true, rest),
             None => (false, name),
@@ -42,6 +97,10 @@ impl ResNetArgs {
             (true, rest)
         } else {
             (false, rest.strip_prefix("resnet")?)
+        };
+        let (aa, rest) = match rest.strip_prefix("aa") {
+            Some(rest) => (true, rest),
+            None => (false, rest),
         };
         let (body, grouping) = rest
             .split_once('_')
@@ -80,20 +139,42 @@ impl ResNetArgs {
             }
             _ => return None,
         };
+        let attn = match se {
+            true => Attention::Se,
+            false => Attention::None,
+        };
         Some(Self {
             bottleneck,
-            layers: layers.to_vec(),
-            channels: vec![64, 128, 256, 512],
             cardinality,
             base_width,
+            aa,
+            ..Self::bottleneck(layers, stem_width, stem_type, avg_down, attn)
+        })
+    }
+
+    fn bottleneck(
+        layers: &[usize],
+        stem_width: usize,
+        stem_type: &str,
+        avg_down: bool,
+        attn: Attention,
+    ) -> Self {
+        Self {
+            bottleneck: true,
+            layers: layers.to_vec(),
+            channels: vec![64, 128, 256, 512],
+            cardinality: 1,
+            base_width: 64,
             stem_width,
             stem_type: stem_type.into(),
             avg_down,
             down_kernel_size: 1,
             block_reduce_first: 1,
             in_chans: 3,
-            se,
-        })
+            attn,
+            aa: false,
+            replace_stem_pool: false,
+        }
     }
 
     /// Applies `model_args` from config.json; arguments that would change the computation in
@@ -143,10 +224,11 @@ impl ResNetArgs {
                 }
                 "block_args" => {
                     let attn = value.get("attn_layer");
-                    self.se = match attn.and_then(Value::as_str) {
-                        Some("se") => true,
-                        None if attn.is_none_or(Value::is_null) => false,
-                        _ => return Err(bad("only attn_layer 'se' (or none) is supported")),
+                    self.attn = match attn.and_then(Value::as_str) {
+                        Some("se") => Attention::Se,
+                        Some("ese") => Attention::EffectiveSe,
+                        None if attn.is_none_or(Value::is_null) => Attention::None,
+                        _ => return Err(bad("only attn_layer 'se', 'ese' (or none) is supported")),
                     };
                     if value
                         .as_object()
@@ -157,7 +239,11 @@ impl ResNetArgs {
                 }
                 "output_stride" if value.as_u64() == Some(32) => {}
                 "global_pool" if value.as_str() == Some("avg") => {}
-                "replace_stem_pool" if value.as_bool() == Some(false) => {}
+                "replace_stem_pool" => {
+                    self.replace_stem_pool = value
+                        .as_bool()
+                        .ok_or_else(|| bad("expected true or false"))?
+                }
                 // Training-only: no effect in eval mode.
                 "drop_rate" | "drop_path_rate" | "drop_block_rate" | "zero_init_last"
                 | "num_classes" => {}
@@ -228,13 +314,33 @@ pub fn build(
             Activation::Relu,
         )?);
     }
-    stem.push(Layer::Pool(Pool {
-        kind: PoolKind::Max,
-        kernel: 3,
-        stride: 2,
-        padding: 1,
-        ceil_mode: false,
-    }));
+    if args.replace_stem_pool {
+        // `maxpool` = a 3×3 stride-2 convolution → BatchNorm → ReLU (`maxpool.0`, `maxpool.1`).
+        if args.aa {
+            return Err(ModelError::ModelArg {
+                name: "replace_stem_pool".into(),
+                reason: "together with aa_layer it is not supported by SE Lens's ResNet".into(),
+            });
+        }
+        let shape = ConvShape::new(inplanes, inplanes, 3, 2);
+        stem.push(conv_bn(
+            weights,
+            "maxpool.0",
+            "maxpool.1",
+            shape,
+            Activation::Relu,
+        )?);
+    } else if args.aa {
+        stem.push(aa_pool());
+    } else {
+        stem.push(Layer::Pool(Pool {
+            kind: PoolKind::Max,
+            kernel: 3,
+            stride: 2,
+            padding: 1,
+            ceil_mode: false,
+        }));
+    }
 
     let expansion = if args.bottleneck { 4 } else { 1 };
     let stages = args
@@ -255,53 +361,42 @@ pub fn build(
         } else {
             Vec::new()
         };
+        // Anti-aliased: the strided 3×3 convolution runs at stride 1, a 2×2 average pool after
+        // its activation halves the map.
+        let aa = args.aa && stride == 2;
+        let conv_stride = if aa { 1 } else { stride };
+        let relu = Activation::Relu;
         let body = if args.bottleneck {
             let width = planes * args.base_width / 64 * args.cardinality;
             let first = width / args.block_reduce_first;
-            vec![
-                site.conv(
-                    weights,
-                    1,
-                    ConvShape::new(in_channels, first, 1, 1),
-                    Activation::Relu,
-                )?,
-                site.conv(
-                    weights,
-                    2,
-                    ConvShape::new(first, width, 3, stride).groups(args.cardinality),
-                    Activation::Relu,
-                )?,
-                site.conv(
-                    weights,
-                    3,
-                    ConvShape::new(width, out_channels, 1, 1),
-                    Activation::None,
-                )?,
-            ]
+            let grouped = ConvShape::new(first, width, 3, conv_stride).groups(args.cardinality);
+            let mut body = vec![
+                site.conv(weights, 1, ConvShape::new(in_channels, first, 1, 1), relu)?,
+                site.conv(weights, 2, grouped, relu)?,
+            ];
+            if aa {
+                body.push(aa_pool());
+            }
+            let last = ConvShape::new(width, out_channels, 1, 1);
+            body.push(site.conv(weights, 3, last, Activation::None)?);
+            body
         } else {
             let first = planes / args.block_reduce_first;
-            vec![
-                site.conv(
-                    weights,
-                    1,
-                    ConvShape::new(in_channels, first, 3, stride),
-                    Activation::Relu,
-                )?,
-                site.conv(
-                    weights,
-                    2,
-                    ConvShape::new(first, out_channels, 3, 1),
-                    Activation::None,
-                )?,
-            ]
+            let shape = ConvShape::new(in_channels, first, 3, conv_stride);
+            let mut body = vec![site.conv(weights, 1, shape, relu)?];
+            if aa {
+                body.push(aa_pool());
+            }
+            let last = ConvShape::new(first, out_channels, 3, 1);
+            body.push(site.conv(weights, 2, last, Activation::None)?);
+            body
         };
-        let se = args
-            .se
-            .then(|| {
-                let name = format!("{}.se", site.name);
-                squeeze_excite(weights, &name, out_channels, SE_PAPER)
-            })
-            .transpose()?;
+        let name = format!("{}.se", site.name);
+        let se = match args.attn {
+            Attention::None => None,
+            Attention::Se => Some(squeeze_excite(weights, &name, out_channels, SE_PAPER)?),
+            Attention::EffectiveSe => Some(effective_se(weights, &name, out_channels)?),
+        };
         Ok(resnet_block(site, body, se, shortcut))
     })?;
     Ok(Network {
@@ -310,6 +405,17 @@ pub fn build(
         blocks,
         neck: Vec::new(),
         head: vec![classifier(weights, "fc", features, num_classes)?],
+    })
+}
+
+/// timm's `aa_layer=nn.AvgPool2d` as `create_aa` makes it: `AvgPool2d(2)`.
+fn aa_pool() -> Layer {
+    Layer::Pool(Pool {
+        kind: PoolKind::Avg,
+        kernel: 2,
+        stride: 2,
+        padding: 0,
+        ceil_mode: false,
     })
 }
 

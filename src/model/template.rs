@@ -26,24 +26,17 @@ pub enum Layer {
     },
 }
 
-/// The SE block of the paper: squeeze (global average pool) → FC → ReLU → FC → sigmoid → scale.
-/// MobileNetV3 gates with a hard sigmoid; EfficientNet uses SiLU between the FCs.
+/// An SE block: squeeze (global average pool) → fully connected layers, each with its
+/// activation, the last one's being the gate → scale. The paper's is FC → ReLU → FC → sigmoid;
+/// MobileNetV3 gates with a hard sigmoid, EfficientNet uses SiLU between the FCs, an "effective
+/// SE" (VoVNet) has one FC, ReXNet a BatchNorm after the first (folded into it at load).
 #[derive(Clone, Debug)]
 pub struct SqueezeExcite {
     /// The PyTorch module path, e.g. `layer3.1.se`, `layer2.0.se_module` or `blocks.2.0.se`.
     pub name: String,
     pub channels: usize,
-    pub reduced: usize,
-    /// After FC1: ReLU in the paper.
-    pub act: Activation,
-    /// After FC2: sigmoid in the paper, hard-sigmoid in MobileNetV3.
-    pub gate: Activation,
-    /// `[reduced, channels]`
-    pub fc1_weight: Vec<f32>,
-    pub fc1_bias: Vec<f32>,
-    /// `[channels, reduced]`
-    pub fc2_weight: Vec<f32>,
-    pub fc2_bias: Vec<f32>,
+    /// `[out, in]` weights with their biases and activations, in order.
+    pub fcs: Vec<Linear>,
 }
 
 /// The residual connection of a block: `act(branch + projection(x))`.
@@ -165,32 +158,29 @@ fn activation(
     }
 }
 
-/// `y · gate(y)`: squeeze → FC → act → FC → gate function → scale, annotated as an SE block.
+/// `y · gate(y)`: squeeze → FCs with their activations (the last one's is the gate) → scale,
+/// annotated as an SE block.
 fn squeeze_excite(
     b: &mut GraphBuilder,
     se: SqueezeExcite,
     y: ValueId,
 ) -> Result<ValueId, GraphError> {
     let name = se.name;
-    let z = b.node(format!("{name}.pool"), Op::GlobalAvgPool, &[y])?;
-    let fc1 = Linear {
-        in_features: se.channels,
-        out_features: se.reduced,
-        weight: se.fc1_weight,
-        bias: se.fc1_bias,
-        act: Activation::None,
-    };
-    let fc2 = Linear {
-        in_features: se.reduced,
-        out_features: se.channels,
-        weight: se.fc2_weight,
-        bias: se.fc2_bias,
-        act: Activation::None,
-    };
-    let h = b.node(format!("{name}.fc1"), Op::Linear(fc1), &[z])?;
-    let h = activation(b, &format!("{name}.act"), se.act, h)?;
-    let g = b.node(format!("{name}.fc2"), Op::Linear(fc2), &[h])?;
-    let gate = activation(b, &format!("{name}.gate"), se.gate, g)?;
+    let mut gate = b.node(format!("{name}.pool"), Op::GlobalAvgPool, &[y])?;
+    let count = se.fcs.len();
+    for (i, mut fc) in se.fcs.into_iter().enumerate() {
+        let act = std::mem::take(&mut fc.act);
+        let label = match (count, i) {
+            (1, _) => "fc".to_owned(),
+            _ => format!("fc{}", i + 1),
+        };
+        gate = b.node(format!("{name}.{label}"), Op::Linear(fc), &[gate])?;
+        let act_name = match i + 1 == count {
+            true => format!("{name}.gate"),
+            false => format!("{name}.act{}", i + 1),
+        };
+        gate = activation(b, &act_name, act, gate)?;
+    }
     b.se_block(name.clone(), y, gate);
     b.node(
         format!("{name}.scale"),
