@@ -335,3 +335,27 @@ pub fn batch_norm(
         eps,
     })
 }
+
+/// timm's `SEModule(norm_layer=nn.BatchNorm2d)` (ReXNet's `SEWithNorm`): `fc1` → `bn` → `act` →
+/// `fc2` → `gate`, the BatchNorm folded into `fc1` (in f64).
+pub fn squeeze_excite_with_norm(
+    weights: &Weights,
+    name: &str,
+    channels: usize,
+    style: SeStyle,
+) -> Result<SqueezeExcite, ModelError> {
+    let mut se = squeeze_excite(weights, name, channels, style)?;
+    let fc1 = &mut se.fcs[0];
+    let bn = batch_norm(weights, &format!("{name}.bn"), fc1.out_features, BN_EPS)?;
+    for ((row, bias), (scale, shift)) in fc1
+        .weight
+        .chunks_exact_mut(fc1.in_features)
+        .zip(&mut fc1.bias)
+        .zip(bn.scale_shift())
+    {
+        row.iter_mut()
+            .for_each(|w| *w = (f64::from(*w) * scale) as f32);
+        *bias = (f64::from(*bias) * scale + shift) as f32;
+    }
+    Ok(se)
+}

@@ -24,6 +24,8 @@ pub enum Layer {
         bn: BatchNorm,
         act: Activation,
     },
+    /// An activation alone (ReXNet's ReLU6 after the SE scale).
+    Act(Activation),
 }
 
 /// An SE block: squeeze (global average pool) → fully connected layers, each with its
@@ -39,7 +41,8 @@ pub struct SqueezeExcite {
     pub fcs: Vec<Linear>,
 }
 
-/// The residual connection of a block: `act(branch + projection(x))`.
+/// The residual connection of a block: `act(branch + projection(x))`. A shortcut narrower than
+/// the branch adds to the branch's first channels (ReXNet).
 #[derive(Clone, Debug)]
 pub struct Residual {
     /// Empty: the identity.
@@ -100,7 +103,7 @@ impl Network {
                     residual.projection,
                     input,
                 )?;
-                x = b.node(format!("{name}.add"), Op::Binary(BinaryOp::Add), &[x, skip])?;
+                x = add_into_first_channels(&mut b, &name, x, skip)?;
                 x = activation(&mut b, &format!("{name}.act"), residual.act, x)?;
             }
             b.end_stage(name);
@@ -136,6 +139,7 @@ fn layers(
                 activation(b, &format!("{name}.act"), act, y)?
             }
             Layer::Pool(pool) => b.node(name, Op::Pool(pool), &[x])?,
+            Layer::Act(act) => activation(b, &name, act, x)?,
             Layer::Norm { bn, act } => {
                 let y = b.node(name.clone(), Op::BatchNorm(bn), &[x])?;
                 activation(b, &format!("{name}.act"), act, y)?
@@ -143,6 +147,35 @@ fn layers(
         };
     }
     Ok(x)
+}
+
+/// `x + skip`, or, when `skip` has fewer channels, `concat(x[:c] + skip, x[c:])`.
+fn add_into_first_channels(
+    b: &mut GraphBuilder,
+    name: &str,
+    x: ValueId,
+    skip: ValueId,
+) -> Result<ValueId, GraphError> {
+    let (wide, narrow) = (b.info(x).channels, b.info(skip).channels);
+    if narrow >= wide {
+        return b.node(format!("{name}.add"), Op::Binary(BinaryOp::Add), &[x, skip]);
+    }
+    let head = Op::Slice {
+        start: 0,
+        len: narrow,
+    };
+    let tail = Op::Slice {
+        start: narrow,
+        len: wide - narrow,
+    };
+    let first = b.node(format!("{name}.head"), head, &[x])?;
+    let rest = b.node(format!("{name}.rest"), tail, &[x])?;
+    let sum = b.node(
+        format!("{name}.add"),
+        Op::Binary(BinaryOp::Add),
+        &[first, skip],
+    )?;
+    b.node(format!("{name}.cat"), Op::Concat, &[sum, rest])
 }
 
 /// `act(x)`, or `x` for the identity.

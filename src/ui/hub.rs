@@ -100,6 +100,15 @@ pub const CHECKPOINTS: &[Checkpoint] = &[
         224,
     ),
     checkpoint(
+        "resnetrs50.tf_in1k",
+        "ResNet-RS-50",
+        35.69,
+        160,
+        79.896,
+        224,
+    ),
+    checkpoint("rexnet_100.nav_in1k", "ReXNet-1.0", 4.8, 224, 77.862, 224),
+    checkpoint(
         "efficientnet_b0.ra_in1k",
         "EfficientNet-B0",
         5.29,
