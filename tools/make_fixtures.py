@@ -116,6 +116,7 @@ FAMILIES = {f'{arch}_c17': (arch, dict(num_classes=17)) for arch in (
     'regnetv_040',  # pre-activation RegNetY: BatchNorms no convolution precedes, SiLU, a final act alone
     'regnetz_005',  # inverted bottlenecks, no shortcut where the shape changes, a head convolution
     'rexnet_100', 'rexnetr_100',  # SE with a BatchNorm, ReLU6 after the scale, a shortcut into the first channels
+    'ghostnet_050',  # ghost modules (concatenated primary and cheap convolutions), hard-sigmoid SE
 )}
 # timm ResNet-class variants, narrowed (channels 16…128) to keep the fixtures small.
 NARROW = (16, 32, 64, 128)

@@ -4,6 +4,7 @@
 pub mod config;
 mod efficientnet;
 mod error;
+mod ghostnet;
 mod layers;
 pub mod onnx;
 mod regnet;
@@ -139,7 +140,7 @@ pub fn is_plain_relative(location: &str) -> bool {
 pub const FAMILIES: &str = "resnet, seresnet, resnext, seresnext (every stem and downsample \
     variant, anti-aliased resnetaa/seresnetaa/seresnextaa, attn_layer se or ese), resnetrs, \
     senet154, legacy_seresnet, legacy_seresnext, legacy_senet154, regnetx, regnety, regnetv, \
-    regnetz, rexnet, rexnetr, efficientnet_b0…b8/l2, efficientnetv2, mixnet, mnasnet, semnasnet, tinynet, mobilenetv3, fbnetv3, hardcorenas, lcnet \
+    regnetz, rexnet, rexnetr, ghostnet (v1), efficientnet_b0…b8/l2, efficientnetv2, mixnet, mnasnet, semnasnet, tinynet, mobilenetv3, fbnetv3, hardcorenas, lcnet \
     (and their tf_ ports)";
 
 /// The largest model file SE Lens reads (1 GiB: SENet-154 in f32 is 460 MB), checked before
@@ -302,6 +303,7 @@ pub fn builds(name: &str) -> bool {
         || efficientnet::EfficientNetArgs::from_name(name).is_some()
         || regnet::RegNetArgs::from_name(name).is_some()
         || rexnet::RexNetArgs::from_name(name).is_some()
+        || ghostnet::GhostNetArgs::from_name(name).is_some()
 }
 
 /// Recognises the architecture from its timm name and `model_args`, reads its weights, and
@@ -329,6 +331,9 @@ fn build_graph(config: &ModelConfig, weights: &Weights) -> Result<Graph, ModelEr
     } else if let Some(mut args) = rexnet::RexNetArgs::from_name(name) {
         args.apply(&config.model_args)?;
         rexnet::build(&args, num_classes, weights)?
+    } else if let Some(mut args) = ghostnet::GhostNetArgs::from_name(name) {
+        args.apply(&config.model_args)?;
+        ghostnet::build(&args, num_classes, weights)?
     } else {
         return Err(ModelError::UnknownArchitecture(name.into()));
     };

@@ -26,6 +26,12 @@ pub enum Layer {
     },
     /// An activation alone (ReXNet's ReLU6 after the SE scale).
     Act(Activation),
+    /// GhostNet's module: `concat(p, cheap(p))[:, ..out_channels]` where `p = primary(x)`.
+    Ghost {
+        primary: Box<Layer>,
+        cheap: Box<Layer>,
+        out_channels: usize,
+    },
 }
 
 /// An SE block: squeeze (global average pool) → fully connected layers, each with its
@@ -123,10 +129,10 @@ impl Network {
 fn layers(
     b: &mut GraphBuilder,
     prefix: &str,
-    layers: Vec<Layer>,
+    steps: Vec<Layer>,
     mut x: ValueId,
 ) -> Result<ValueId, GraphError> {
-    for (i, layer) in layers.into_iter().enumerate() {
+    for (i, layer) in steps.into_iter().enumerate() {
         let name = format!("{prefix}.{i}");
         x = match layer {
             Layer::Conv { conv, act } => {
@@ -140,6 +146,25 @@ fn layers(
             }
             Layer::Pool(pool) => b.node(name, Op::Pool(pool), &[x])?,
             Layer::Act(act) => activation(b, &name, act, x)?,
+            Layer::Ghost {
+                primary,
+                cheap,
+                out_channels,
+            } => {
+                let p = layers(b, &format!("{name}.primary"), vec![*primary], x)?;
+                let c = layers(b, &format!("{name}.cheap"), vec![*cheap], p)?;
+                let both = b.node(format!("{name}.cat"), Op::Concat, &[p, c])?;
+                match b.info(both).channels > out_channels {
+                    true => {
+                        let first = Op::Slice {
+                            start: 0,
+                            len: out_channels,
+                        };
+                        b.node(format!("{name}.slice"), first, &[both])?
+                    }
+                    false => both,
+                }
+            }
             Layer::Norm { bn, act } => {
                 let y = b.node(name.clone(), Op::BatchNorm(bn), &[x])?;
                 activation(b, &format!("{name}.act"), act, y)?

@@ -108,6 +108,7 @@ pub const CHECKPOINTS: &[Checkpoint] = &[
         224,
     ),
     checkpoint("rexnet_100.nav_in1k", "ReXNet-1.0", 4.8, 224, 77.862, 224),
+    checkpoint("ghostnet_100.in1k", "GhostNet-1.0", 5.18, 224, 73.982, 224),
     checkpoint(
         "efficientnet_b0.ra_in1k",
         "EfficientNet-B0",

@@ -1,0 +1,203 @@
+//! timm's `ghostnet.py`, GhostNet v1 (`ghostnet_050/100/130`): ghost modules (a 1×1 convolution
+//! and a depthwise "cheap" one on its output, concatenated), MobileNetV3-style SE with a hard
+//! sigmoid in some bottlenecks. GhostNet v2's decoupled attention and v3's re-parameterised
+//! branches are not built.
+
+use serde_json::{Map, Value};
+
+use super::layers::{classifier, conv_bn, linear, squeeze_excite, ConvShape, SeStyle};
+use super::template::{Block, Layer, Network, Residual};
+use super::weights::Weights;
+use super::ModelError;
+use crate::engine::Activation;
+
+/// `GhostNet.__init__` arguments that change the computation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GhostNetArgs {
+    width: f64,
+    in_chans: usize,
+}
+
+/// timm's `_create_ghostnet` configuration: per stage, blocks of
+/// `(kernel, expansion width, out width, SE ratio, stride)`.
+const CFGS: &[&[(usize, usize, usize, bool, usize)]] = &[
+    &[(3, 16, 16, false, 1)],
+    &[(3, 48, 24, false, 2)],
+    &[(3, 72, 24, false, 1)],
+    &[(5, 72, 40, true, 2)],
+    &[(5, 120, 40, true, 1)],
+    &[(3, 240, 80, false, 2)],
+    &[
+        (3, 200, 80, false, 1),
+        (3, 184, 80, false, 1),
+        (3, 184, 80, false, 1),
+        (3, 480, 112, true, 1),
+        (3, 672, 112, true, 1),
+    ],
+    &[(5, 672, 160, true, 2)],
+    &[
+        (5, 960, 160, false, 1),
+        (5, 960, 160, true, 1),
+        (5, 960, 160, false, 1),
+        (5, 960, 160, true, 1),
+    ],
+];
+
+impl GhostNetArgs {
+    pub fn from_name(name: &str) -> Option<Self> {
+        let width = match name.strip_prefix("ghostnet_")? {
+            "050" => 0.5,
+            "100" => 1.0,
+            "130" => 1.3,
+            _ => return None,
+        };
+        Some(Self { width, in_chans: 3 })
+    }
+
+    /// Applies `model_args` from config.json; anything that changes the computation in a way
+    /// the engine does not implement is refused by name.
+    pub fn apply(&mut self, model_args: &Map<String, Value>) -> Result<(), ModelError> {
+        for (name, value) in model_args {
+            let bad = |reason: &str| ModelError::ModelArg {
+                name: name.clone(),
+                reason: reason.into(),
+            };
+            match name.as_str() {
+                "in_chans" => {
+                    self.in_chans = value
+                        .as_u64()
+                        .filter(|&v| v > 0)
+                        .ok_or_else(|| bad("expected a positive integer"))?
+                        as usize
+                }
+                "width" => {
+                    self.width = value
+                        .as_f64()
+                        .filter(|&v| v > 0.0)
+                        .ok_or_else(|| bad("expected a positive number"))?
+                }
+                "version" if value.as_str() == Some("v1") => {}
+                "global_pool" if value.as_str() == Some("avg") => {}
+                "output_stride" if value.as_u64() == Some(32) => {}
+                "drop_rate" | "num_classes" => {}
+                _ => return Err(bad("this argument is not supported by SE Lens's GhostNet")),
+            }
+        }
+        Ok(())
+    }
+
+    /// timm's `make_divisible(c * width, 4)`.
+    fn scaled(&self, channels: usize) -> usize {
+        let v = channels as f64 * self.width;
+        let rounded = ((v + 2.0) as usize / 4 * 4).max(4);
+        match (rounded as f64) < 0.9 * v {
+            true => rounded + 4,
+            false => rounded,
+        }
+    }
+}
+
+pub fn build(
+    args: &GhostNetArgs,
+    num_classes: usize,
+    weights: &Weights,
+) -> Result<Network, ModelError> {
+    let relu = Activation::Relu;
+    let stem_chs = args.scaled(16);
+    let stem_shape = ConvShape::new(args.in_chans, stem_chs, 3, 2);
+    let stem = vec![conv_bn(weights, "conv_stem", "bn1", stem_shape, relu)?];
+    let mut blocks = Vec::new();
+    let mut in_chs = stem_chs;
+    for (stage, cfg) in CFGS.iter().enumerate() {
+        for (index, &(kernel, expansion, out, se, stride)) in cfg.iter().enumerate() {
+            let name = format!("blocks.{stage}.{index}");
+            let (mid, out) = (args.scaled(expansion), args.scaled(out));
+            let conv = |module: &str, bn: &str, shape, act| {
+                conv_bn(
+                    weights,
+                    &format!("{name}.{module}"),
+                    &format!("{name}.{bn}"),
+                    shape,
+                    act,
+                )
+            };
+            let ghost = |module: &str, from: usize, to: usize, act| -> Result<Layer, ModelError> {
+                let init = to.div_ceil(2);
+                let part = |part: &str, shape| {
+                    let prefix = format!("{module}.{part}");
+                    conv(&format!("{prefix}.0"), &format!("{prefix}.1"), shape, act)
+                };
+                let cheap = ConvShape::new(init, init, 3, 1).groups(init);
+                Ok(Layer::Ghost {
+                    primary: Box::new(part("primary_conv", ConvShape::new(from, init, 1, 1))?),
+                    cheap: Box::new(part("cheap_operation", cheap)?),
+                    out_channels: to,
+                })
+            };
+            let mut body = vec![ghost("ghost1", in_chs, mid, relu)?];
+            if stride > 1 {
+                let depthwise = ConvShape::new(mid, mid, kernel, stride).groups(mid);
+                body.push(conv("conv_dw", "bn_dw", depthwise, Activation::None)?);
+            }
+            let style = SeStyle {
+                reduce: "conv_reduce",
+                expand: "conv_expand",
+                act: relu,
+                gate: Activation::HardSigmoid,
+            };
+            let se = se
+                .then(|| squeeze_excite(weights, &format!("{name}.se"), mid, style))
+                .transpose()?;
+            let tail = vec![ghost("ghost2", mid, out, Activation::None)?];
+            let projection = if in_chs == out && stride == 1 {
+                Vec::new()
+            } else {
+                let none = Activation::None;
+                let depthwise = ConvShape::new(in_chs, in_chs, kernel, stride).groups(in_chs);
+                vec![
+                    conv("shortcut.0", "shortcut.1", depthwise, none)?,
+                    conv(
+                        "shortcut.2",
+                        "shortcut.3",
+                        ConvShape::new(in_chs, out, 1, 1),
+                        none,
+                    )?,
+                ]
+            };
+            blocks.push(Block {
+                name,
+                pre: Vec::new(),
+                body,
+                se,
+                tail,
+                residual: Some(Residual {
+                    projection,
+                    act: Activation::None,
+                }),
+            });
+            in_chs = out;
+        }
+    }
+    // The last stage: a 1×1 ConvBnAct to the last expansion width; then, on the pooled
+    // features, `conv_head` (1×1 with bias) → ReLU → classifier.
+    let features = args.scaled(960);
+    let last = CFGS.len();
+    let neck = vec![conv_bn(
+        weights,
+        &format!("blocks.{last}.0.conv"),
+        &format!("blocks.{last}.0.bn1"),
+        ConvShape::new(in_chs, features, 1, 1),
+        relu,
+    )?];
+    let conv_head = linear(weights, "conv_head", [features, 1280], relu, true)?;
+    Ok(Network {
+        in_channels: args.in_chans,
+        stem,
+        blocks,
+        neck,
+        head: vec![
+            conv_head,
+            classifier(weights, "classifier", 1280, num_classes)?,
+        ],
+    })
+}
