@@ -18,9 +18,11 @@ pub struct GhostNetArgs {
     in_chans: usize,
 }
 
-/// timm's `_create_ghostnet` configuration: per stage, blocks of
-/// `(kernel, expansion width, out width, SE ratio, stride)`.
-const CFGS: &[&[(usize, usize, usize, bool, usize)]] = &[
+/// One bottleneck: `(kernel, expansion width, out width, SE, stride)`.
+type Cfg = (usize, usize, usize, bool, usize);
+
+/// timm's `_create_ghostnet` configuration, per stage.
+const CFGS: &[&[Cfg]] = &[
     &[(3, 16, 16, false, 1)],
     &[(3, 48, 24, false, 2)],
     &[(3, 72, 24, false, 1)],
