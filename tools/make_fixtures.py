@@ -117,6 +117,8 @@ FAMILIES = {f'{arch}_c17': (arch, dict(num_classes=17)) for arch in (
     'regnetz_005',  # inverted bottlenecks, no shortcut where the shape changes, a head convolution
     'rexnet_100', 'rexnetr_100',  # SE with a BatchNorm, ReLU6 after the scale, a shortcut into the first channels
     'ghostnet_050',  # ghost modules (concatenated primary and cheap convolutions), hard-sigmoid SE
+    'ese_vovnet19b_slim_dw',  # one-shot aggregation of separable convolutions, effective SE (one FC)
+    'ese_vovnet19b_slim',  # the same with dense 3x3 convolutions and a 128-wide stem
 )}
 # timm ResNet-class variants, narrowed (channels 16…128) to keep the fixtures small.
 NARROW = (16, 32, 64, 128)

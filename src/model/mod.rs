@@ -12,6 +12,7 @@ mod resnet;
 mod rexnet;
 mod senet;
 mod template;
+mod vovnet;
 mod weights;
 
 use std::path::Path;
@@ -140,7 +141,7 @@ pub fn is_plain_relative(location: &str) -> bool {
 pub const FAMILIES: &str = "resnet, seresnet, resnext, seresnext (every stem and downsample \
     variant, anti-aliased resnetaa/seresnetaa/seresnextaa, attn_layer se or ese), resnetrs, \
     senet154, legacy_seresnet, legacy_seresnext, legacy_senet154, regnetx, regnety, regnetv, \
-    regnetz, rexnet, rexnetr, ghostnet (v1), efficientnet_b0…b8/l2, efficientnetv2, mixnet, mnasnet, semnasnet, tinynet, mobilenetv3, fbnetv3, hardcorenas, lcnet \
+    regnetz, rexnet, rexnetr, ghostnet (v1), ese_vovnet, vovnet, efficientnet_b0…b8/l2, efficientnetv2, mixnet, mnasnet, semnasnet, tinynet, mobilenetv3, fbnetv3, hardcorenas, lcnet \
     (and their tf_ ports)";
 
 /// The largest model file SE Lens reads (1 GiB: SENet-154 in f32 is 460 MB), checked before
@@ -304,6 +305,7 @@ pub fn builds(name: &str) -> bool {
         || regnet::RegNetArgs::from_name(name).is_some()
         || rexnet::RexNetArgs::from_name(name).is_some()
         || ghostnet::GhostNetArgs::from_name(name).is_some()
+        || vovnet::VovNetArgs::from_name(name).is_some()
 }
 
 /// Recognises the architecture from its timm name and `model_args`, reads its weights, and
@@ -334,6 +336,9 @@ fn build_graph(config: &ModelConfig, weights: &Weights) -> Result<Graph, ModelEr
     } else if let Some(mut args) = ghostnet::GhostNetArgs::from_name(name) {
         args.apply(&config.model_args)?;
         ghostnet::build(&args, num_classes, weights)?
+    } else if let Some(mut args) = vovnet::VovNetArgs::from_name(name) {
+        args.apply(&config.model_args)?;
+        vovnet::build(&args, num_classes, weights)?
     } else {
         return Err(ModelError::UnknownArchitecture(name.into()));
     };

@@ -26,6 +26,12 @@ pub enum Layer {
     },
     /// An activation alone (ReXNet's ReLU6 after the SE scale).
     Act(Activation),
+    /// VoVNet's one-shot aggregation: `concat(x, y₁, …, yₙ)` where `y₀ = reduction(x)` (or `x`)
+    /// and `yₖ = steps[k](yₖ₋₁)`, each step a sequence of layers.
+    Aggregate {
+        reduction: Vec<Layer>,
+        steps: Vec<Vec<Layer>>,
+    },
     /// GhostNet's module: `concat(p, cheap(p))[:, ..out_channels]` where `p = primary(x)`.
     Ghost {
         primary: Box<Layer>,
@@ -146,6 +152,15 @@ fn layers(
             }
             Layer::Pool(pool) => b.node(name, Op::Pool(pool), &[x])?,
             Layer::Act(act) => activation(b, &name, act, x)?,
+            Layer::Aggregate { reduction, steps } => {
+                let mut parts = vec![x];
+                let mut y = layers(b, &format!("{name}.reduction"), reduction, x)?;
+                for (k, step) in steps.into_iter().enumerate() {
+                    y = layers(b, &format!("{name}.step{k}"), step, y)?;
+                    parts.push(y);
+                }
+                b.node(format!("{name}.cat"), Op::Concat, &parts)?
+            }
             Layer::Ghost {
                 primary,
                 cheap,

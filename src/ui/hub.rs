@@ -110,6 +110,14 @@ pub const CHECKPOINTS: &[Checkpoint] = &[
     checkpoint("rexnet_100.nav_in1k", "ReXNet-1.0", 4.8, 224, 77.862, 224),
     checkpoint("ghostnet_100.in1k", "GhostNet-1.0", 5.18, 224, 73.982, 224),
     checkpoint(
+        "ese_vovnet19b_dw.ra_in1k",
+        "VoVNet-19-DW with eSE",
+        6.54,
+        224,
+        77.744,
+        288,
+    ),
+    checkpoint(
         "efficientnet_b0.ra_in1k",
         "EfficientNet-B0",
         5.29,
