@@ -373,6 +373,8 @@ def make_case(name, case, out_dir):
         batchnorms=n_bn,
         rescaled_layers=n_lin,
         seed=seed,
+        # Deeper copies of architectures the default set has: tests/gpu_parity.rs leaves them to the CPU test.
+        large=name in LARGE,
         logits_abs_max=logits.abs().max().item(),
         logits_std=logits.std().item(),
         gate_stats=gate_stats,

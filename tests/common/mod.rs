@@ -69,6 +69,23 @@ pub fn full_size_cases() -> Vec<PathBuf> {
     cases
 }
 
+/// [`full_size_cases`] without the `--large` ones (deeper copies of architectures the default
+/// set already has, which `make_fixtures.py` marks `"large": true` in its manifest).
+pub fn full_size_cases_but_large() -> Vec<PathBuf> {
+    full_size_cases()
+        .into_iter()
+        .filter(|case| {
+            let dir = case.parent().expect("a fixtures folder");
+            let manifest: serde_json::Value = serde_json::from_slice(
+                &std::fs::read(dir.join("manifest.json")).expect("manifest.json"),
+            )
+            .expect("a JSON manifest");
+            let name = case.file_name().expect("a case").to_string_lossy();
+            manifest["cases"][name.as_ref()]["large"] != serde_json::Value::Bool(true)
+        })
+        .collect()
+}
+
 /// The cases in `dir`: its folders that hold an `expected.safetensors`, sorted.
 pub fn cases_in(dir: &Path) -> Vec<PathBuf> {
     let mut cases: Vec<PathBuf> = std::fs::read_dir(dir)
