@@ -9,6 +9,8 @@
 
 use serde_json::{Map, Value};
 
+use super::args;
+
 use super::layers::{classifier, fold_bn, squeeze_excite, ConvShape, SeStyle, BN_EPS};
 use super::template::{Block, Layer, Network, Residual};
 use super::weights::Weights;
@@ -406,43 +408,21 @@ impl EfficientNetArgs {
     /// Applies `model_args` from config.json; anything that changes the computation in a way
     /// the engine does not implement is refused by name.
     pub fn apply(&mut self, model_args: &Map<String, Value>) -> Result<(), ModelError> {
-        for (name, value) in model_args {
-            let bad = |reason: &str| ModelError::ModelArg {
-                name: name.clone(),
-                reason: reason.into(),
-            };
-            match name.as_str() {
-                "in_chans" => {
-                    self.in_chans = value
-                        .as_u64()
-                        .filter(|&v| v > 0)
-                        .ok_or_else(|| bad("expected a positive integer"))?
-                        as usize
-                }
-                "bn_eps" => {
-                    self.bn_eps = value
-                        .as_f64()
-                        .filter(|&v| v > 0.0)
-                        .ok_or_else(|| bad("expected a positive number"))?
-                }
+        args::apply(model_args, "EfficientNet family", |arg| {
+            match arg.name {
+                "in_chans" => self.in_chans = arg.positive_int()?,
+                "bn_eps" => self.bn_eps = arg.positive_number()?,
                 "pad_type" => {
-                    self.same_padding = match value.as_str() {
+                    self.same_padding = match arg.value.as_str() {
                         Some("") => false,
                         Some("same") => true,
-                        _ => return Err(bad("expected '' or 'same'")),
+                        _ => return Err(arg.bad("expected '' or 'same'")),
                     }
                 }
-                "global_pool" if value.as_str() == Some("avg") => {}
-                // Training-only: no effect in eval mode.
-                "drop_rate" | "drop_path_rate" | "num_classes" => {}
-                _ => {
-                    return Err(bad(
-                        "this argument is not supported by SE Lens's EfficientNet family",
-                    ))
-                }
+                _ => return Ok(false),
             }
-        }
-        Ok(())
+            Ok(true)
+        })
     }
 }
 

@@ -5,6 +5,8 @@
 
 use serde_json::{Map, Value};
 
+use super::args;
+
 use super::layers::{classifier, conv_bn, linear, squeeze_excite, ConvShape, SeStyle};
 use super::template::{Block, Layer, Network, Residual};
 use super::weights::Weights;
@@ -59,33 +61,15 @@ impl GhostNetArgs {
     /// Applies `model_args` from config.json; anything that changes the computation in a way
     /// the engine does not implement is refused by name.
     pub fn apply(&mut self, model_args: &Map<String, Value>) -> Result<(), ModelError> {
-        for (name, value) in model_args {
-            let bad = |reason: &str| ModelError::ModelArg {
-                name: name.clone(),
-                reason: reason.into(),
-            };
-            match name.as_str() {
-                "in_chans" => {
-                    self.in_chans = value
-                        .as_u64()
-                        .filter(|&v| v > 0)
-                        .ok_or_else(|| bad("expected a positive integer"))?
-                        as usize
-                }
-                "width" => {
-                    self.width = value
-                        .as_f64()
-                        .filter(|&v| v > 0.0)
-                        .ok_or_else(|| bad("expected a positive number"))?
-                }
-                "version" if value.as_str() == Some("v1") => {}
-                "global_pool" if value.as_str() == Some("avg") => {}
-                "output_stride" if value.as_u64() == Some(32) => {}
-                "drop_rate" | "num_classes" => {}
-                _ => return Err(bad("this argument is not supported by SE Lens's GhostNet")),
+        args::apply(model_args, "GhostNet", |arg| {
+            match arg.name {
+                "in_chans" => self.in_chans = arg.positive_int()?,
+                "width" => self.width = arg.positive_number()?,
+                "version" if arg.value.as_str() == Some("v1") => {}
+                _ => return Ok(false),
             }
-        }
-        Ok(())
+            Ok(true)
+        })
     }
 
     /// timm's `make_divisible(c * width, 4)`.

@@ -1,6 +1,7 @@
 //! Models → engine graphs: folders in timm's hub layout (`config.json` + `model.safetensors`),
 //! and ONNX files (`onnx`).
 
+mod args;
 pub mod config;
 mod efficientnet;
 mod error;

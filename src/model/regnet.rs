@@ -5,6 +5,8 @@
 
 use serde_json::{Map, Value};
 
+use super::args;
+
 use super::layers::{
     batch_norm, classifier, conv_bn, read_conv, squeeze_excite, ConvShape, SeStyle, BN_EPS,
 };
@@ -144,26 +146,13 @@ impl RegNetArgs {
     /// Applies `model_args` from config.json; anything that changes the computation in a way
     /// the engine does not implement is refused by name.
     pub fn apply(&mut self, model_args: &Map<String, Value>) -> Result<(), ModelError> {
-        for (name, value) in model_args {
-            let bad = |reason: &str| ModelError::ModelArg {
-                name: name.clone(),
-                reason: reason.into(),
-            };
-            match name.as_str() {
-                "in_chans" => {
-                    self.in_chans = value
-                        .as_u64()
-                        .filter(|&v| v > 0)
-                        .ok_or_else(|| bad("expected a positive integer"))?
-                        as usize
-                }
-                "global_pool" if value.as_str() == Some("avg") => {}
-                "output_stride" if value.as_u64() == Some(32) => {}
-                "drop_rate" | "drop_path_rate" | "num_classes" | "zero_init_last" => {}
-                _ => return Err(bad("this argument is not supported by SE Lens's RegNet")),
+        args::apply(model_args, "RegNet", |arg| {
+            match arg.name {
+                "in_chans" => self.in_chans = arg.positive_int()?,
+                _ => return Ok(false),
             }
-        }
-        Ok(())
+            Ok(true)
+        })
     }
 
     /// Per stage: `(out_chs, depth, group_size)`, as `RegNet._get_stage_args` computes them.

@@ -4,6 +4,8 @@
 
 use serde_json::{Map, Value};
 
+use super::args;
+
 use super::layers::{classifier, conv_bn, squeeze_excite_with_norm, ConvShape, SeStyle};
 use super::template::{Block, Layer, Network, Residual};
 use super::weights::Weights;
@@ -53,29 +55,16 @@ impl RexNetArgs {
     /// Applies `model_args` from config.json; anything that changes the computation in a way
     /// the engine does not implement is refused by name.
     pub fn apply(&mut self, model_args: &Map<String, Value>) -> Result<(), ModelError> {
-        for (name, value) in model_args {
-            let bad = |reason: &str| ModelError::ModelArg {
-                name: name.clone(),
-                reason: reason.into(),
-            };
-            let positive = || {
-                value
-                    .as_f64()
-                    .filter(|&v| v > 0.0)
-                    .ok_or_else(|| bad("expected a positive number"))
-            };
-            match name.as_str() {
-                "in_chans" => self.in_chans = positive()? as usize,
-                "width_mult" => self.width_mult = positive()?,
-                "depth_mult" => self.depth_mult = positive()?,
-                "ch_div" => self.ch_div = positive()? as usize,
-                "global_pool" if value.as_str() == Some("avg") => {}
-                "output_stride" if value.as_u64() == Some(32) => {}
-                "drop_rate" | "drop_path_rate" | "num_classes" => {}
-                _ => return Err(bad("this argument is not supported by SE Lens's ReXNet")),
+        args::apply(model_args, "ReXNet", |arg| {
+            match arg.name {
+                "in_chans" => self.in_chans = arg.positive_int()?,
+                "width_mult" => self.width_mult = arg.positive_number()?,
+                "depth_mult" => self.depth_mult = arg.positive_number()?,
+                "ch_div" => self.ch_div = arg.positive_int()?,
+                _ => return Ok(false),
             }
-        }
-        Ok(())
+            Ok(true)
+        })
     }
 
     /// timm's `make_divisible(v, ch_div)`.

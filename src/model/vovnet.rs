@@ -5,6 +5,8 @@
 
 use serde_json::{Map, Value};
 
+use super::args;
+
 use super::layers::{classifier, conv_bn, effective_se, read_conv, ConvShape};
 use super::template::{Block, Layer, Network, Residual};
 use super::weights::Weights;
@@ -71,27 +73,14 @@ impl VovNetArgs {
     /// Applies `model_args` from config.json; anything that changes the computation in a way
     /// the engine does not implement is refused by name.
     pub fn apply(&mut self, model_args: &Map<String, Value>) -> Result<(), ModelError> {
-        for (name, value) in model_args {
-            let bad = |reason: &str| ModelError::ModelArg {
-                name: name.clone(),
-                reason: reason.into(),
-            };
-            match name.as_str() {
-                "in_chans" => {
-                    self.in_chans = value
-                        .as_u64()
-                        .filter(|&v| v > 0)
-                        .ok_or_else(|| bad("expected a positive integer"))?
-                        as usize
-                }
-                "global_pool" if value.as_str() == Some("avg") => {}
-                "output_stride" if value.as_u64() == Some(32) => {}
-                "stem_stride" if value.as_u64() == Some(4) => {}
-                "drop_rate" | "drop_path_rate" | "num_classes" => {}
-                _ => return Err(bad("this argument is not supported by SE Lens's VoVNet")),
+        args::apply(model_args, "VoVNet", |arg| {
+            match arg.name {
+                "in_chans" => self.in_chans = arg.positive_int()?,
+                "stem_stride" if arg.value.as_u64() == Some(4) => {}
+                _ => return Ok(false),
             }
-        }
-        Ok(())
+            Ok(true)
+        })
     }
 }
 
