@@ -936,15 +936,9 @@ const HARDCORENAS_F: &[&[&str]] = &[
     &["cn_r1_k1_s1_c960"],
 ];
 
-/// timm's `make_divisible(v, 8, round_limit=limit)`: the nearest multiple of 8, at least 8, and
-/// (for a limit above 0) never more than `1 − limit` below `v`.
+/// timm's `make_divisible(v, 8, round_limit=limit)`, the rounding of every width here.
 fn make_divisible(v: f64, limit: f64) -> usize {
-    let rounded = ((v + 4.0) as usize / 8 * 8).max(8);
-    if (rounded as f64) < limit * v {
-        rounded + 8
-    } else {
-        rounded
-    }
+    super::layers::make_divisible(v, 8, limit)
 }
 
 /// timm's `_scale_stage_depth`: a stage's total repeats scaled (`ceil`, or Python's `round` for

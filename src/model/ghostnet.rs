@@ -7,7 +7,9 @@ use serde_json::{Map, Value};
 
 use super::args;
 
-use super::layers::{classifier, conv_bn, linear, squeeze_excite, ConvShape, SeStyle};
+use super::layers::{
+    classifier, conv_bn, linear, make_divisible, squeeze_excite, ConvShape, SeStyle,
+};
 use super::template::{Block, Layer, Network, Residual};
 use super::weights::Weights;
 use super::ModelError;
@@ -74,12 +76,7 @@ impl GhostNetArgs {
 
     /// timm's `make_divisible(c * width, 4)`.
     fn scaled(&self, channels: usize) -> usize {
-        let v = channels as f64 * self.width;
-        let rounded = ((v + 2.0) as usize / 4 * 4).max(4);
-        match (rounded as f64) < 0.9 * v {
-            true => rounded + 4,
-            false => rounded,
-        }
+        make_divisible(channels as f64 * self.width, 4, 0.9)
     }
 }
 

@@ -8,6 +8,16 @@ use crate::engine::{Activation, Conv2d, Linear, Padding};
 /// PyTorch's `nn.BatchNorm2d` default.
 pub const BN_EPS: f64 = 1e-5;
 
+/// timm's `make_divisible(v, divisor, round_limit=limit)`: the nearest multiple of `divisor`, at
+/// least `divisor`, and (for a limit above 0) never more than `1 − limit` below `v`.
+pub fn make_divisible(v: f64, divisor: usize, limit: f64) -> usize {
+    let rounded = ((v + divisor as f64 / 2.0) as usize / divisor * divisor).max(divisor);
+    match (rounded as f64) < limit * v {
+        true => rounded + divisor,
+        false => rounded,
+    }
+}
+
 /// The geometry of a convolution before its weights are read.
 #[derive(Clone, Copy, Debug)]
 pub struct ConvShape {

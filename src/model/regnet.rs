@@ -8,7 +8,8 @@ use serde_json::{Map, Value};
 use super::args;
 
 use super::layers::{
-    batch_norm, classifier, conv_bn, read_conv, squeeze_excite, ConvShape, SeStyle, BN_EPS,
+    batch_norm, classifier, conv_bn, make_divisible, read_conv, squeeze_excite, ConvShape, SeStyle,
+    BN_EPS,
 };
 use super::template::{Block, Layer, Network, Residual};
 use super::weights::Weights;
@@ -183,12 +184,7 @@ impl RegNetArgs {
                 let bottleneck = (width as f64 * ratio) as usize;
                 let group = self.group_size.min(bottleneck);
                 let bottleneck = if self.group_min_ratio > 0.0 {
-                    let v = bottleneck as f64;
-                    let rounded = ((v + group as f64 / 2.0) as usize / group * group).max(group);
-                    match (rounded as f64) < self.group_min_ratio * v {
-                        true => rounded + group,
-                        false => rounded,
-                    }
+                    make_divisible(bottleneck as f64, group, self.group_min_ratio)
                 } else {
                     ((bottleneck as f64 / group as f64).round_ties_even() * group as f64) as usize
                 };

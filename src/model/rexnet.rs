@@ -6,7 +6,9 @@ use serde_json::{Map, Value};
 
 use super::args;
 
-use super::layers::{classifier, conv_bn, squeeze_excite_with_norm, ConvShape, SeStyle};
+use super::layers::{
+    classifier, conv_bn, make_divisible, squeeze_excite_with_norm, ConvShape, SeStyle,
+};
 use super::template::{Block, Layer, Network, Residual};
 use super::weights::Weights;
 use super::ModelError;
@@ -69,12 +71,7 @@ impl RexNetArgs {
 
     /// timm's `make_divisible(v, ch_div)`.
     fn divisible(&self, v: f64) -> usize {
-        let d = self.ch_div;
-        let rounded = ((v + d as f64 / 2.0) as usize / d * d).max(d);
-        match (rounded as f64) < 0.9 * v {
-            true => rounded + d,
-            false => rounded,
-        }
+        make_divisible(v, self.ch_div, 0.9)
     }
 
     /// timm's `_block_cfg`: per block `(out_chs, exp_ratio, stride, se)`.
