@@ -149,3 +149,16 @@ fn seresnet18_tiny_matches_timm_on_wasm() {
 fn mobilenetv3_small_050_tiny_matches_timm_on_wasm() {
     matches_timm_on_wasm(fixture!("mobilenetv3_small_050_tiny"), 9);
 }
+
+/// RegNetY (issue 19's families): grouped bottlenecks, the SE's width from the block's input.
+#[wasm_bindgen_test]
+fn regnety_002_tiny_matches_timm_on_wasm() {
+    matches_timm_on_wasm(fixture!("regnety_002_tiny"), 6);
+}
+
+/// ReXNet: an SE with a BatchNorm, ReLU6 after the scale, a shortcut into the first channels
+/// (slice, add, concatenate).
+#[wasm_bindgen_test]
+fn rexnet_100_tiny_matches_timm_on_wasm() {
+    matches_timm_on_wasm(fixture!("rexnet_100_tiny"), 5);
+}

@@ -5,8 +5,10 @@
 
 or from Python (tools/make_fixtures.py does): convert(arch, state_dict, out_dir) -> self-check numbers.
 
-ARCH -> timm architecture: mobilenet_v3_large -> mobilenetv3_large_100, mobilenet_v3_small ->
-mobilenetv3_small_100, efficientnet_b0 .. efficientnet_b3 -> efficientnet_b0 .. efficientnet_b3.
+ARCH -> timm architecture (the table ARCHS): mobilenet_v3_large / _small -> mobilenetv3_large_100 / small_100,
+efficientnet_b0 .. b7 -> efficientnet_b0 .. b7, efficientnet_v2_s / m / l -> efficientnetv2_s / m / l (timm's
+PyTorch-padding EfficientNetV2, not tf_), regnet_y_400mf .. 128gf -> regnety_004 .. regnety_1280 (800mf and 8gf
+-> regnety_008_tv and regnety_080_tv: torchvision rounds their group widths differently).
 num_classes is read from the classifier's weight. The .pth is loaded with torch.load(weights_only=True).
 
 OUT_DIR gets what timm.models.save_for_hf(model, OUT_DIR, safe_serialization=True) writes for the timm model:
@@ -21,7 +23,9 @@ OUT_DIR gets what timm.models.save_for_hf(model, OUT_DIR, safe_serialization=Tru
                         none itself: "blocks.2.0.se": "features.4.block.2", a SqueezeExcitation).
 
 Mapping: for these nets both libraries register their tensors in the same order, so the i-th torchvision
-tensor becomes the i-th timm tensor. Each pair must agree in tensor name (weight, bias, running_mean, ...),
+tensor becomes the i-th timm tensor. The one exception, RegNet: torchvision registers a block's projection
+shortcut (proj) before its branch (f), timm its downsample after (conv1, conv2, se, conv3), so torchvision's
+keys are put in timm's order first (tv_keys_in_timm_order). Each pair must agree in tensor name (weight, bias, running_mean, ...),
 module kind (conv or linear / batchnorm) and shape, and each module must pair with one module only; any
 disagreement is an error naming both keys. The one shape that differs: torchvision MobileNetV3's first
 classifier layer is a Linear [out, in], timm's conv_head a 1x1 conv [out, in, 1, 1] (reshaped).
@@ -39,6 +43,7 @@ relative to the largest |logit|, and the largest SE gate difference (each timm S
 torchvision counterpart in module_names), must be at most 1e-4, or the conversion fails (exit 1).
 """
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -46,7 +51,11 @@ from pathlib import Path
 ARCHS = {
     'mobilenet_v3_large': ('mobilenetv3_large_100', 'classifier.3.weight'),
     'mobilenet_v3_small': ('mobilenetv3_small_100', 'classifier.3.weight'),
-    **{f'efficientnet_b{i}': (f'efficientnet_b{i}', 'classifier.1.weight') for i in range(4)},
+    **{f'efficientnet_b{i}': (f'efficientnet_b{i}', 'classifier.1.weight') for i in range(8)},
+    **{f'efficientnet_v2_{s}': (f'efficientnetv2_{s}', 'classifier.1.weight') for s in 'sml'},
+    **{f'regnet_y_{tv}': (f'regnety_{timm}', 'fc.weight') for tv, timm in (
+        ('400mf', '004'), ('800mf', '008_tv'), ('1_6gf', '016'), ('3_2gf', '032'), ('8gf', '080_tv'),
+        ('16gf', '160'), ('32gf', '320'), ('128gf', '1280'))},
 }
 TOLERANCE = 1e-4
 CHECK_SEED = 0
@@ -60,11 +69,22 @@ def parent(key):
     return key.rsplit('.', 1)[0]
 
 
+def tv_keys_in_timm_order(tv_sd):
+    """torchvision's state dict keys, each RegNet block's proj.* moved after its f.* (see the docstring)."""
+    blocks = {}  # block path -> index of its first key
+
+    def block(key):
+        m = re.match(r'(trunk_output\.block\d+\.block\d+-\d+)\.(proj|f)\.', key)
+        return (blocks.setdefault(m[1], len(blocks)), m[2] == 'proj') if m else (blocks.setdefault(key, len(blocks)), False)
+
+    return sorted(tv_sd, key=block)  # stable: the order within f and within proj stays
+
+
 def tensor_pairs(tv_sd, timm_sd):
-    """[(torchvision key, timm key)] in registration order; raises on any count, name or shape mismatch."""
+    """[(torchvision key, timm key)] in timm's order; raises on any count, name or shape mismatch."""
     if len(tv_sd) != len(timm_sd):
         raise ConversionError(f'torchvision has {len(tv_sd)} tensors, timm {len(timm_sd)}')
-    pairs = list(zip(tv_sd, timm_sd))
+    pairs = list(zip(tv_keys_in_timm_order(tv_sd), timm_sd))
     for tk, mk in pairs:
         if tk.rsplit('.', 1)[1] != mk.rsplit('.', 1)[1]:
             raise ConversionError(f'tensor names differ: torchvision {tk} vs timm {mk}')
@@ -101,13 +121,15 @@ def module_pairs(tv_model, timm_model, pairs):
 
 def se_pairs(tv_model, timm_model, names):
     """{timm SqueezeExcite path: torchvision SqueezeExcitation path}, read off their convs' pairs in names."""
+    from timm.layers.squeeze_excite import SEModule
     from timm.models._efficientnet_blocks import SqueezeExcite
     from torchvision.ops.misc import SqueezeExcitation
     tv_ses = {p for p, m in tv_model.named_modules() if isinstance(m, SqueezeExcitation)}
     ses = {}
+    fcs = {SqueezeExcite: ('conv_reduce', 'conv_expand'), SEModule: ('fc1', 'fc2')}  # EfficientNet, RegNet
     for path, m in timm_model.named_modules():
-        if isinstance(m, SqueezeExcite):
-            fc1, fc2 = names[f'{path}.conv_reduce'], names[f'{path}.conv_expand']
+        if type(m) in fcs:
+            fc1, fc2 = (names[f'{path}.{fc}'] for fc in fcs[type(m)])
             tv = parent(fc1)
             if tv not in tv_ses or (fc1, fc2) != (f'{tv}.fc1', f'{tv}.fc2'):
                 raise ConversionError(f'timm {path} convs pair with torchvision {fc1}, {fc2}, not the fc1, fc2 '

@@ -34,6 +34,7 @@ pub struct RegNetArgs {
     num_features: usize,
     act: Activation,
     in_chans: usize,
+    stem_width: usize,
 }
 
 /// The shortcut where a block changes the shape.
@@ -46,8 +47,6 @@ enum Downsample {
     /// None: such a block has no residual connection.
     None,
 }
-
-const STEM_WIDTH: usize = 32;
 
 impl RegNetArgs {
     /// timm's `model_cfgs[name]`, or `None` for a name of another family.
@@ -67,6 +66,7 @@ impl RegNetArgs {
             num_features: 0,
             act: Activation::Relu,
             in_chans: 3,
+            stem_width: 32,
         };
         let y = |args: Self| Self { se: true, ..args };
         let tv = |args: Self| Self {
@@ -150,6 +150,38 @@ impl RegNetArgs {
         args::apply(model_args, "RegNet", |arg| {
             match arg.name {
                 "in_chans" => self.in_chans = arg.positive_int()?,
+                // The `RegNetCfg` fields timm overlays from kwargs: a narrower or shallower RegNet.
+                "depth" => self.depth = arg.positive_int()?,
+                "w0" => {
+                    self.w0 = arg.positive_int()?;
+                    if self.w0 % 8 != 0 {
+                        return Err(arg.bad("timm requires a multiple of 8"));
+                    }
+                }
+                "wa" => self.wa = arg.positive_number()? as f32,
+                "wm" => {
+                    self.wm = arg.positive_number()? as f32;
+                    if self.wm <= 1.0 {
+                        return Err(arg.bad("timm requires more than 1"));
+                    }
+                }
+                "group_size" => self.group_size = arg.positive_int()?,
+                "bottle_ratio" => self.bottle_ratio = arg.positive_number()?,
+                "group_min_ratio" => {
+                    self.group_min_ratio = arg
+                        .value
+                        .as_f64()
+                        .ok_or_else(|| arg.bad("expected a number"))?
+                }
+                "stem_width" => self.stem_width = arg.positive_int()?,
+                // The SE's width is read from its weights; only whether there is one matters here.
+                "se_ratio" => {
+                    self.se = arg
+                        .value
+                        .as_f64()
+                        .ok_or_else(|| arg.bad("expected a number"))?
+                        > 0.0
+                }
                 _ => return Ok(false),
             }
             Ok(true)
@@ -200,7 +232,7 @@ pub fn build(
     weights: &Weights,
 ) -> Result<Network, ModelError> {
     let act = args.act;
-    let stem_shape = ConvShape::new(args.in_chans, STEM_WIDTH, 3, 2);
+    let stem_shape = ConvShape::new(args.in_chans, args.stem_width, 3, 2);
     let stem = match args.preact {
         true => vec![Layer::Conv {
             conv: read_conv(weights, "stem", stem_shape)?,
@@ -216,7 +248,7 @@ pub fn build(
         )));
     }
     let mut blocks = Vec::new();
-    let mut in_channels = STEM_WIDTH;
+    let mut in_channels = args.stem_width;
     for (stage, &(out_channels, depth, group_size)) in stages.iter().enumerate() {
         for index in 0..depth {
             let name = format!("s{}.b{}", stage + 1, index + 1);
