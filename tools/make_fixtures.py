@@ -138,6 +138,16 @@ FAMILIES.update({
     'resnetaa34d_ese_c17': ('resnetaa34d', dict(num_classes=17, channels=NARROW, block_args=dict(attn_layer='ese'))),
     # timm's ResNet-class SENet-154: 64 groups, 3x3 downsample, block_reduce_first=2
     'senet154_c17': ('senet154', dict(num_classes=17, channels=(32, 64, 128, 256), layers=(1, 1, 2, 1))),
+    # byobnet.py, narrowed through ByoModelCfg.width_factor. SE-ResNeXt-26-TS: tiered 3-conv stem and a max pool,
+    # SiLU, grouped 3x3, 1x1 shortcut convolutions
+    'seresnext26ts_c17': ('seresnext26ts', dict(num_classes=17, width_factor=0.5)),
+    # tiered stem without a pool (its last convolution strided), a 1x1 final_conv before the pool
+    'seresnet33ts_c17': ('seresnet33ts', dict(num_classes=17, width_factor=0.25)),
+    # RegNetZ: one 3x3 stem convolution, bottlenecks sized from the input (bottle_in), linear outputs,
+    # no shortcut where the shape changes
+    'regnetz_c16_c17': ('regnetz_c16', dict(num_classes=17, width_factor=0.5)),
+    # the same with a tiered stem and a first stage of stride 1 (its first block changes width, no shortcut)
+    'regnetz_d8_c17': ('regnetz_d8', dict(num_classes=17, width_factor=0.5)),
 })
 LARGE = {
     'seresnet101': None, 'seresnext101_32x4d': None, 'seresnet152': None, 'seresnet152d': None,

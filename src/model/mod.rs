@@ -2,6 +2,7 @@
 //! and ONNX files (`onnx`).
 
 mod args;
+mod byobnet;
 pub mod config;
 mod efficientnet;
 mod error;
@@ -25,6 +26,7 @@ pub use weights::Weights;
 
 pub use crate::engine::Scores;
 use crate::engine::{passes, Graph};
+use template::Network;
 
 const IMAGENET_LABELS: &str = include_str!("../../assets/labels/imagenet1k.txt");
 
@@ -142,7 +144,8 @@ pub fn is_plain_relative(location: &str) -> bool {
 pub const FAMILIES: &str = "resnet, seresnet, resnext, seresnext (every stem and downsample \
     variant, anti-aliased resnetaa/seresnetaa/seresnextaa, attn_layer se or ese), resnetrs, \
     senet154, legacy_seresnet, legacy_seresnext, legacy_senet154, regnetx, regnety, regnetv, \
-    regnetz, rexnet, rexnetr, ghostnet (v1), ese_vovnet, vovnet, efficientnet_b0…b8/l2, efficientnetv2, mixnet, mnasnet, semnasnet, tinynet, mobilenetv3, fbnetv3, hardcorenas, lcnet \
+    regnetz (regnetz_005/040 and byobnet's regnetz_b16…e8), seresnext26ts, seresnet33ts (and \
+    resnext26ts, resnet32ts/33ts), rexnet, rexnetr, ghostnet (v1), ese_vovnet, vovnet, efficientnet_b0…b8/l2, efficientnetv2, mixnet, mnasnet, semnasnet, tinynet, mobilenetv3, fbnetv3, hardcorenas, lcnet \
     (and their tf_ ports)";
 
 /// The largest model file SE Lens reads (1 GiB: SENet-154 in f32 is 460 MB), checked before
@@ -297,16 +300,61 @@ fn read_limited(path: &Path) -> Result<Vec<u8>, ModelError> {
     std::fs::read(path).map_err(io)
 }
 
+/// A timm family's builder with its arguments, as its architecture name gives them.
+enum Builder {
+    ResNet(resnet::ResNetArgs),
+    SeNet(senet::SeNetArgs),
+    EfficientNet(efficientnet::EfficientNetArgs),
+    RegNet(regnet::RegNetArgs),
+    RexNet(rexnet::RexNetArgs),
+    GhostNet(ghostnet::GhostNetArgs),
+    VovNet(vovnet::VovNetArgs),
+    Byob(byobnet::ByobArgs),
+}
+
+impl Builder {
+    fn from_name(name: &str) -> Option<Self> {
+        None.or_else(|| resnet::ResNetArgs::from_name(name).map(Self::ResNet))
+            .or_else(|| senet::SeNetArgs::from_name(name).map(Self::SeNet))
+            .or_else(|| efficientnet::EfficientNetArgs::from_name(name).map(Self::EfficientNet))
+            .or_else(|| regnet::RegNetArgs::from_name(name).map(Self::RegNet))
+            .or_else(|| rexnet::RexNetArgs::from_name(name).map(Self::RexNet))
+            .or_else(|| ghostnet::GhostNetArgs::from_name(name).map(Self::GhostNet))
+            .or_else(|| vovnet::VovNetArgs::from_name(name).map(Self::VovNet))
+            .or_else(|| byobnet::ByobArgs::from_name(name).map(Self::Byob))
+    }
+
+    /// `model_args` applied, the weights read: the network.
+    fn build(
+        self,
+        model_args: &serde_json::Map<String, serde_json::Value>,
+        num_classes: usize,
+        weights: &Weights,
+    ) -> Result<Network, ModelError> {
+        macro_rules! build {
+            ($family:ident, $args:ident) => {{
+                let mut args = $args;
+                args.apply(model_args)?;
+                $family::build(&args, num_classes, weights)
+            }};
+        }
+        match self {
+            Self::ResNet(args) => build!(resnet, args),
+            Self::SeNet(args) => build!(senet, args),
+            Self::EfficientNet(args) => build!(efficientnet, args),
+            Self::RegNet(args) => build!(regnet, args),
+            Self::RexNet(args) => build!(rexnet, args),
+            Self::GhostNet(args) => build!(ghostnet, args),
+            Self::VovNet(args) => build!(vovnet, args),
+            Self::Byob(args) => build!(byobnet, args),
+        }
+    }
+}
+
 /// Whether a timm architecture name is one the builders know (its `model_args` may still be
 /// refused).
 pub fn builds(name: &str) -> bool {
-    resnet::ResNetArgs::from_name(name).is_some()
-        || senet::SeNetArgs::from_name(name).is_some()
-        || efficientnet::EfficientNetArgs::from_name(name).is_some()
-        || regnet::RegNetArgs::from_name(name).is_some()
-        || rexnet::RexNetArgs::from_name(name).is_some()
-        || ghostnet::GhostNetArgs::from_name(name).is_some()
-        || vovnet::VovNetArgs::from_name(name).is_some()
+    Builder::from_name(name).is_some()
 }
 
 /// Recognises the architecture from its timm name and `model_args`, reads its weights, and
@@ -319,30 +367,10 @@ fn build_graph(config: &ModelConfig, weights: &Weights) -> Result<Graph, ModelEr
             "num_classes is 0 (feature extractors have no classes to show)".into(),
         ));
     }
-    let mut network = if let Some(mut args) = resnet::ResNetArgs::from_name(name) {
-        args.apply(&config.model_args)?;
-        resnet::build(&args, num_classes, weights)?
-    } else if let Some(mut args) = senet::SeNetArgs::from_name(name) {
-        args.apply(&config.model_args)?;
-        senet::build(&args, num_classes, weights)?
-    } else if let Some(mut args) = efficientnet::EfficientNetArgs::from_name(name) {
-        args.apply(&config.model_args)?;
-        efficientnet::build(&args, num_classes, weights)?
-    } else if let Some(mut args) = regnet::RegNetArgs::from_name(name) {
-        args.apply(&config.model_args)?;
-        regnet::build(&args, num_classes, weights)?
-    } else if let Some(mut args) = rexnet::RexNetArgs::from_name(name) {
-        args.apply(&config.model_args)?;
-        rexnet::build(&args, num_classes, weights)?
-    } else if let Some(mut args) = ghostnet::GhostNetArgs::from_name(name) {
-        args.apply(&config.model_args)?;
-        ghostnet::build(&args, num_classes, weights)?
-    } else if let Some(mut args) = vovnet::VovNetArgs::from_name(name) {
-        args.apply(&config.model_args)?;
-        vovnet::build(&args, num_classes, weights)?
-    } else {
+    let Some(builder) = Builder::from_name(name) else {
         return Err(ModelError::UnknownArchitecture(name.into()));
     };
+    let mut network = builder.build(&config.model_args, num_classes, weights)?;
     if let Some(torchvision) = &config.torchvision {
         torchvision.rename(&mut network)?;
     }

@@ -1,0 +1,350 @@
+//! timm's `byobnet.py` ("bring your own blocks") networks made of bottleneck blocks:
+//! SE-ResNeXt-26-TS and SE-ResNet-33-TS (tiered 3-conv stems, SiLU), RegNetZ B16…E8 (inverted
+//! bottlenecks sized from the block's input, a linear output, no shortcut where the shape
+//! changes), and their attention-free twins. Each is its `ByoModelCfg`, built as
+//! `ByobNet.__init__` builds it: `create_byob_stem`, `create_byob_stages`, `BottleneckBlock`.
+
+use serde_json::{Map, Value};
+
+use super::args;
+use super::layers::{classifier, conv_bn, make_divisible, squeeze_excite, ConvShape, SeStyle};
+use super::template::{Block, Layer, Network, Residual};
+use super::weights::Weights;
+use super::ModelError;
+use crate::engine::{Activation, Pool, PoolKind};
+
+/// One `ByoBlockCfg` of type `bottle`: a stage.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Stage {
+    depth: usize,
+    channels: f64,
+    stride: usize,
+    /// Channels per group of the k×k convolution; 0: one group.
+    group_size: usize,
+    bottle_ratio: f64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum StemType {
+    /// Three 3×3 convolutions, `(3c/8, c/2, c)` channels (ResNet-T).
+    Tiered,
+    /// One strided 3×3 convolution, no pool (RegNet's).
+    Conv3x3,
+}
+
+/// A `ByoModelCfg` with `bottle` blocks (the fields that change the computation).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ByobArgs {
+    stages: [Stage; 4],
+    stem: StemType,
+    stem_chs: usize,
+    stem_maxpool: bool,
+    /// The shortcut where a block changes the shape: a 1×1 convolution, or none (RegNetZ).
+    conv1x1_downsample: bool,
+    /// A 1×1 convolution to this many features before the pool; 0: none.
+    num_features: usize,
+    width_factor: f64,
+    act: Activation,
+    se: bool,
+    /// The bottleneck's width from the block's input channels rather than its output's.
+    bottle_in: bool,
+    /// No activation after the residual add.
+    linear_out: bool,
+    in_chans: usize,
+}
+
+impl ByobArgs {
+    /// timm's `model_cfgs[name]`, or `None` for a name of another family.
+    pub fn from_name(name: &str) -> Option<Self> {
+        let stage = |depth, channels, stride, group_size, bottle_ratio| Stage {
+            depth,
+            channels,
+            stride,
+            group_size,
+            bottle_ratio,
+        };
+        let ts = |gs, depths: [usize; 4], widths: [f64; 4]| {
+            let strides = [1, 2, 2, 2];
+            std::array::from_fn(|i| stage(depths[i], widths[i], strides[i], gs, 0.25))
+        };
+        let resnext26 = Self {
+            stages: ts(32, [2; 4], [256.0, 512.0, 1024.0, 2048.0]),
+            stem: StemType::Tiered,
+            stem_chs: 64,
+            stem_maxpool: true,
+            conv1x1_downsample: true,
+            num_features: 0,
+            width_factor: 1.0,
+            act: Activation::Silu,
+            se: false,
+            bottle_in: false,
+            linear_out: false,
+            in_chans: 3,
+        };
+        let resnet33 = |num_features| Self {
+            stages: ts(0, [2, 3, 3, 2], [256.0, 512.0, 1536.0, 1536.0]),
+            stem_maxpool: false,
+            num_features,
+            ..resnext26.clone()
+        };
+        // RegNetZ: 4 stages of (depth, channels), all with one group size and bottleneck ratio.
+        let regnetz = |stem, stem_chs, first_stride, gs, ratio, stages: [(usize, f64); 4], nf| {
+            let strides = [first_stride, 2, 2, 2];
+            Self {
+                stages: std::array::from_fn(|i| {
+                    stage(stages[i].0, stages[i].1, strides[i], gs, ratio)
+                }),
+                stem,
+                stem_chs,
+                stem_maxpool: false,
+                conv1x1_downsample: false,
+                num_features: nf,
+                se: true,
+                bottle_in: true,
+                linear_out: true,
+                ..resnext26.clone()
+            }
+        };
+        let z_small = [(2, 48.0), (6, 96.0), (12, 192.0), (2, 288.0)];
+        let z_d = [(3, 64.0), (6, 128.0), (12, 256.0), (3, 384.0)];
+        let z_e = [(3, 96.0), (8, 192.0), (16, 384.0), (3, 512.0)];
+        let (tiered, conv3) = (StemType::Tiered, StemType::Conv3x3);
+        Some(match name {
+            "resnext26ts" => resnext26,
+            "seresnext26ts" => Self {
+                se: true,
+                ..resnext26
+            },
+            "resnet32ts" => resnet33(0),
+            "resnet33ts" => resnet33(1280),
+            "seresnet33ts" => Self {
+                se: true,
+                ..resnet33(1280)
+            },
+            "regnetz_b16" => regnetz(conv3, 32, 2, 16, 3.0, z_small, 1536),
+            "regnetz_c16" => regnetz(conv3, 32, 2, 16, 4.0, z_small, 1536),
+            "regnetz_d32" => regnetz(tiered, 64, 1, 32, 4.0, z_d, 1792),
+            "regnetz_d8" => regnetz(tiered, 64, 1, 8, 4.0, z_d, 1792),
+            "regnetz_e8" => regnetz(tiered, 64, 1, 8, 4.0, z_e, 2048),
+            _ => return None,
+        })
+    }
+
+    /// Applies `model_args` from config.json; anything that changes the computation in a way
+    /// the engine does not implement is refused by name.
+    pub fn apply(&mut self, model_args: &Map<String, Value>) -> Result<(), ModelError> {
+        args::apply(model_args, "ByobNet", |arg| {
+            match arg.name {
+                "in_chans" => self.in_chans = arg.positive_int()?,
+                // `ByoModelCfg` fields timm overlays from kwargs.
+                "width_factor" => self.width_factor = arg.positive_number()?,
+                "stem_chs" => self.stem_chs = arg.positive_int()?,
+                "num_features" => {
+                    self.num_features = arg
+                        .value
+                        .as_u64()
+                        .ok_or_else(|| arg.bad("expected an integer"))?
+                        as usize
+                }
+                _ => return Ok(false),
+            }
+            Ok(true)
+        })
+    }
+}
+
+pub fn build(
+    args: &ByobArgs,
+    num_classes: usize,
+    weights: &Weights,
+) -> Result<Network, ModelError> {
+    let act = args.act;
+    // `int(round(stem_chs * width_factor))`; Python rounds half to even.
+    let stem_chs = (args.stem_chs as f64 * args.width_factor).round_ties_even() as usize;
+    let (stem, mut in_channels) = stem(args, stem_chs, weights)?;
+    let mut blocks = Vec::new();
+    for (s, stage) in args.stages.iter().enumerate() {
+        let out_channels = make_divisible(stage.channels * args.width_factor, 8, 0.9);
+        for index in 0..stage.depth {
+            let site = Site {
+                name: format!("stages.{s}.{index}"),
+                in_channels,
+                out_channels,
+                stride: if index == 0 { stage.stride } else { 1 },
+                stage,
+            };
+            blocks.push(bottleneck(args, &site, weights)?);
+            in_channels = out_channels;
+        }
+    }
+    let mut neck = Vec::new();
+    if args.num_features > 0 {
+        let features = (args.num_features as f64 * args.width_factor).round_ties_even() as usize;
+        let shape = ConvShape::new(in_channels, features, 1, 1);
+        neck.push(conv_bn(
+            weights,
+            "final_conv.conv",
+            "final_conv.bn",
+            shape,
+            act,
+        )?);
+        in_channels = features;
+    }
+    Ok(Network {
+        in_channels: args.in_chans,
+        stem,
+        blocks,
+        neck,
+        head: vec![classifier(weights, "head.fc", in_channels, num_classes)?],
+    })
+}
+
+/// `create_byob_stem`: the layers and their output channels.
+fn stem(args: &ByobArgs, chs: usize, weights: &Weights) -> Result<(Vec<Layer>, usize), ModelError> {
+    let act = args.act;
+    match args.stem {
+        StemType::Conv3x3 => {
+            let shape = ConvShape::new(args.in_chans, chs, 3, 2);
+            Ok((
+                vec![conv_bn(weights, "stem.conv", "stem.bn", shape, act)?],
+                chs,
+            ))
+        }
+        StemType::Tiered => {
+            // `Stem(stride=4)`: the first convolution strided, and the last too without a pool.
+            let widths = [3 * chs / 8, chs / 2, chs];
+            let mut layers = Vec::new();
+            let mut prev = args.in_chans;
+            for (i, &width) in widths.iter().enumerate() {
+                let stride = match i {
+                    0 => 2,
+                    2 if !args.stem_maxpool => 2,
+                    _ => 1,
+                };
+                let shape = ConvShape::new(prev, width, 3, stride);
+                let (conv, bn) = (
+                    format!("stem.conv{}.conv", i + 1),
+                    format!("stem.conv{}.bn", i + 1),
+                );
+                layers.push(conv_bn(weights, &conv, &bn, shape, act)?);
+                prev = width;
+            }
+            if args.stem_maxpool {
+                layers.push(Layer::Pool(Pool {
+                    kind: PoolKind::Max,
+                    kernel: 3,
+                    stride: 2,
+                    padding: 1,
+                    ceil_mode: false,
+                }));
+            }
+            Ok((layers, chs))
+        }
+    }
+}
+
+/// Where a block sits.
+struct Site<'a> {
+    name: String,
+    in_channels: usize,
+    out_channels: usize,
+    stride: usize,
+    stage: &'a Stage,
+}
+
+/// `BottleneckBlock`: 1×1 → k×k (grouped, strided) → SE → 1×1, plus the shortcut, then the
+/// activation (none with `linear_out`).
+fn bottleneck(args: &ByobArgs, site: &Site, weights: &Weights) -> Result<Block, ModelError> {
+    let Site {
+        ref name,
+        in_channels,
+        out_channels,
+        stride,
+        stage,
+    } = *site;
+    let act = args.act;
+    let base = if args.bottle_in {
+        in_channels
+    } else {
+        out_channels
+    };
+    let mid = make_divisible(base as f64 * stage.bottle_ratio, 8, 0.9);
+    let groups = match stage.group_size {
+        0 => 1,
+        size if mid % size == 0 => mid / size,
+        size => {
+            return Err(ModelError::Config(format!(
+                "{name}: {mid} bottleneck channels do not split into groups of {size}"
+            )))
+        }
+    };
+    let conv = |module: &str, shape, act| {
+        conv_bn(
+            weights,
+            &format!("{name}.{module}.conv"),
+            &format!("{name}.{module}.bn"),
+            shape,
+            act,
+        )
+    };
+    let body = vec![
+        conv("conv1_1x1", ConvShape::new(in_channels, mid, 1, 1), act)?,
+        conv(
+            "conv2_kxk",
+            ConvShape::new(mid, mid, 3, stride).groups(groups),
+            act,
+        )?,
+    ];
+    let se = args
+        .se
+        .then(|| {
+            let style = SeStyle {
+                reduce: "fc1",
+                expand: "fc2",
+                act: Activation::Relu,
+                gate: Activation::Sigmoid,
+            };
+            squeeze_excite(weights, &format!("{name}.attn"), mid, style)
+        })
+        .transpose()?;
+    let out_act = if args.linear_out {
+        Activation::None
+    } else {
+        act
+    };
+    let changes_shape = stride != 1 || in_channels != out_channels;
+    let (tail, residual) = match (changes_shape, args.conv1x1_downsample) {
+        (true, false) => {
+            // No shortcut: `self.act(x)` still follows the last convolution.
+            let shape = ConvShape::new(mid, out_channels, 1, 1);
+            (vec![conv("conv3_1x1", shape, out_act)?], None)
+        }
+        (changes_shape, _) => {
+            let projection = match changes_shape {
+                true => vec![conv(
+                    "shortcut",
+                    ConvShape::new(in_channels, out_channels, 1, stride),
+                    Activation::None,
+                )?],
+                false => Vec::new(),
+            };
+            let shape = ConvShape::new(mid, out_channels, 1, 1);
+            let tail = vec![conv("conv3_1x1", shape, Activation::None)?];
+            (
+                tail,
+                Some(Residual {
+                    projection,
+                    act: out_act,
+                }),
+            )
+        }
+    };
+    Ok(Block {
+        name: name.clone(),
+        pre: Vec::new(),
+        body,
+        se,
+        tail,
+        residual,
+    })
+}
