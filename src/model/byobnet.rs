@@ -271,7 +271,7 @@ fn bottleneck(args: &ByobArgs, site: &Site, weights: &Weights) -> Result<Block, 
     let mid = make_divisible(base as f64 * stage.bottle_ratio, 8, 0.9);
     let groups = match stage.group_size {
         0 => 1,
-        size if mid % size == 0 => mid / size,
+        size if mid.is_multiple_of(size) => mid / size,
         size => {
             return Err(ModelError::Config(format!(
                 "{name}: {mid} bottleneck channels do not split into groups of {size}"

@@ -154,7 +154,7 @@ impl RegNetArgs {
                 "depth" => self.depth = arg.positive_int()?,
                 "w0" => {
                     self.w0 = arg.positive_int()?;
-                    if self.w0 % 8 != 0 {
+                    if !self.w0.is_multiple_of(8) {
                         return Err(arg.bad("timm requires a multiple of 8"));
                     }
                 }
