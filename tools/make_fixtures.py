@@ -148,6 +148,13 @@ FAMILIES.update({
     'regnetz_c16_c17': ('regnetz_c16', dict(num_classes=17, width_factor=0.5)),
     # the same with a tiered stem and a first stage of stride 1 (its first block changes width, no shortcut)
     'regnetz_d8_c17': ('regnetz_d8', dict(num_classes=17, width_factor=0.5)),
+    # nfnet.py, narrowed through NfCfg: scaled weight-standardised convolutions (no BatchNorm), the blocks'
+    # alpha / beta / gamma scalars, the SE's gain of 2. NF-RegNet: SE between the 3x3 and the last 1x1, SiLU
+    'nf_regnet_b0_c17': ('nf_regnet_b0', dict(num_classes=17, width_factor=0.5)),
+    # NF-SE-ResNet: 7x7 stem and max pool, SE after the last 1x1 (attn_last), ReLU
+    'nf_seresnet26_c17': ('nf_seresnet26', dict(num_classes=17, width_factor=0.25)),
+    # DeepMind's NFNet port: TF "SAME" padding, gamma in the activations (GELU), skip-init gains, the 4-conv stem
+    'dm_nfnet_f0_c17': ('dm_nfnet_f0', dict(num_classes=17, width_factor=0.25, group_size=16)),
 })
 LARGE = {
     'seresnet101': None, 'seresnext101_32x4d': None, 'seresnet152': None, 'seresnet152d': None,
@@ -237,12 +244,24 @@ def randomise(model, seed, calib):
             elif isinstance(m, nn.modules.batchnorm._BatchNorm):
                 raise AssertionError(f'unexpected norm {type(m)}')
 
+        # NFNet: the scaled weight-standardised convolutions' gains (timm zero-inits the last one of each block)
+        # and the blocks' skip-init gains (zero-init too) are drawn like BatchNorm weights.
+        for m in model.modules():
+            if isinstance(getattr(m, 'gain', None), nn.Parameter):
+                m.gain.copy_(torch.rand(m.gain.shape, generator=g) + 0.5)
+            if isinstance(getattr(m, 'skipinit_gain', None), nn.Parameter):
+                m.skipinit_gain.copy_(torch.rand((), generator=g) + 0.5)
+
         # One calibration pass; each conv/linear rescales itself when it runs, so later layers see the
-        # already rescaled activations (sequential LSUV in a single forward).
+        # already rescaled activations (sequential LSUV in a single forward). A weight-standardised conv
+        # rescales its gain (its weight's scale is standardised away).
         def rescale(module, _inputs, output):
             rms = output.pow(2).mean().sqrt().item()
             assert rms > 0 and rms == rms, f'dead layer {module}'
-            module.weight.div_(rms)
+            if isinstance(getattr(module, 'gain', None), nn.Parameter):
+                module.gain.div_(rms)
+            else:
+                module.weight.div_(rms)
             if module.bias is not None:
                 module.bias.div_(rms)
             return output / rms

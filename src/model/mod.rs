@@ -8,6 +8,7 @@ mod efficientnet;
 mod error;
 mod ghostnet;
 mod layers;
+mod nfnet;
 pub mod onnx;
 mod regnet;
 mod resnet;
@@ -145,7 +146,8 @@ pub const FAMILIES: &str = "resnet, seresnet, resnext, seresnext (every stem and
     variant, anti-aliased resnetaa/seresnetaa/seresnextaa, attn_layer se or ese), resnetrs, \
     senet154, legacy_seresnet, legacy_seresnext, legacy_senet154, regnetx, regnety, regnetv, \
     regnetz (regnetz_005/040 and byobnet's regnetz_b16…e8), seresnext26ts, seresnet33ts (and \
-    resnext26ts, resnet32ts/33ts), rexnet, rexnetr, ghostnet (v1), ese_vovnet, vovnet, efficientnet_b0…b8/l2, efficientnetv2, mixnet, mnasnet, semnasnet, tinynet, mobilenetv3, fbnetv3, hardcorenas, lcnet \
+    resnext26ts, resnet32ts/33ts), nfnet_f0…f7, dm_nfnet_f0…f6, nfnet_l0, nf_regnet_b0…b5, \
+    nf_seresnet26/50/101 (and nf_resnet), rexnet, rexnetr, ghostnet (v1), ese_vovnet, vovnet, efficientnet_b0…b8/l2, efficientnetv2, mixnet, mnasnet, semnasnet, tinynet, mobilenetv3, fbnetv3, hardcorenas, lcnet \
     (and their tf_ ports)";
 
 /// The largest model file SE Lens reads (1 GiB: SENet-154 in f32 is 460 MB), checked before
@@ -310,6 +312,7 @@ enum Builder {
     GhostNet(ghostnet::GhostNetArgs),
     VovNet(vovnet::VovNetArgs),
     Byob(byobnet::ByobArgs),
+    Nf(nfnet::NfArgs),
 }
 
 impl Builder {
@@ -322,6 +325,7 @@ impl Builder {
             .or_else(|| ghostnet::GhostNetArgs::from_name(name).map(Self::GhostNet))
             .or_else(|| vovnet::VovNetArgs::from_name(name).map(Self::VovNet))
             .or_else(|| byobnet::ByobArgs::from_name(name).map(Self::Byob))
+            .or_else(|| nfnet::NfArgs::from_name(name).map(Self::Nf))
     }
 
     /// `model_args` applied, the weights read: the network.
@@ -347,6 +351,7 @@ impl Builder {
             Self::GhostNet(args) => build!(ghostnet, args),
             Self::VovNet(args) => build!(vovnet, args),
             Self::Byob(args) => build!(byobnet, args),
+            Self::Nf(args) => build!(nfnet, args),
         }
     }
 }
