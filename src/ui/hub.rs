@@ -241,6 +241,48 @@ pub const CHECKPOINTS: &[Checkpoint] = &[
         84.24,
         320,
     ),
+    checkpoint(
+        "regnetz_b16.ra3_in1k",
+        "RegNetZ-B16",
+        9.72,
+        224,
+        80.728,
+        288,
+    ),
+    checkpoint("regnetz_d8.ra3_in1k", "RegNetZ-D8", 23.37, 256, 84.054, 320),
+    checkpoint(
+        "seresnext26ts.ch_in1k",
+        "SE-ResNeXt-26-TS",
+        10.39,
+        256,
+        78.272,
+        288,
+    ),
+    checkpoint(
+        "seresnet33ts.ra2_in1k",
+        "SE-ResNet-33-TS",
+        19.78,
+        256,
+        80.784,
+        288,
+    ),
+    checkpoint(
+        "nf_regnet_b1.ra2_in1k",
+        "NF-RegNet-B1 (normalization-free)",
+        10.22,
+        256,
+        79.306,
+        288,
+    ),
+    checkpoint("nfnet_l0.ra2_in1k", "NFNet-L0", 35.07, 224, 82.752, 288),
+    checkpoint(
+        "dm_nfnet_f0.dm_in1k",
+        "NFNet-F0 (DeepMind's)",
+        71.49,
+        192,
+        83.486,
+        256,
+    ),
 ];
 
 impl Checkpoint {
