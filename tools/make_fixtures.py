@@ -155,6 +155,12 @@ FAMILIES.update({
     'nf_seresnet26_c17': ('nf_seresnet26', dict(num_classes=17, width_factor=0.25)),
     # DeepMind's NFNet port: TF "SAME" padding, gamma in the activations (GELU), skip-init gains, the 4-conv stem
     'dm_nfnet_f0_c17': ('dm_nfnet_f0', dict(num_classes=17, width_factor=0.25, group_size=16)),
+    # cspnet.py (full width: its config is dataclasses that model_args cannot narrow). CS3-SE-DarkNet-L: cross stages
+    # (channels split in halves, blocks on one, a 1x1 mixing them), dark blocks with the SE between 1x1 and 3x3 (SiLU)
+    'cs3sedarknet_l_c17': ('cs3sedarknet_l', dict(num_classes=17)),
+    # CSP stages (blocks on the second half, their own transition) of bottlenecks with grouped 3x3s (2 and 1
+    # channels per group)
+    'cs3sedarknet_xdw_c17': ('cs3sedarknet_xdw', dict(num_classes=17)),
 })
 LARGE = {
     'seresnet101': None, 'seresnext101_32x4d': None, 'seresnet152': None, 'seresnet152d': None,

@@ -4,6 +4,7 @@
 mod args;
 mod byobnet;
 pub mod config;
+mod cspnet;
 mod efficientnet;
 mod error;
 mod ghostnet;
@@ -147,7 +148,8 @@ pub const FAMILIES: &str = "resnet, seresnet, resnext, seresnext (every stem and
     senet154, legacy_seresnet, legacy_seresnext, legacy_senet154, regnetx, regnety, regnetv, \
     regnetz (regnetz_005/040 and byobnet's regnetz_b16…e8), seresnext26ts, seresnet33ts (and \
     resnext26ts, resnet32ts/33ts), nfnet_f0…f7, dm_nfnet_f0…f6, nfnet_l0, nf_regnet_b0…b5, \
-    nf_seresnet26/50/101 (and nf_resnet), rexnet, rexnetr, ghostnet (v1), ese_vovnet, vovnet, efficientnet_b0…b8/l2, efficientnetv2, mixnet, mnasnet, semnasnet, tinynet, mobilenetv3, fbnetv3, hardcorenas, lcnet \
+    nf_seresnet26/50/101 (and nf_resnet), cs3sedarknet_l/x/xdw, cs3se_edgenet_x (and cs3darknet_s/m/l/x, \
+    cs3edgenet_x), rexnet, rexnetr, ghostnet (v1), ese_vovnet, vovnet, efficientnet_b0…b8/l2, efficientnetv2, mixnet, mnasnet, semnasnet, tinynet, mobilenetv3, fbnetv3, hardcorenas, lcnet \
     (and their tf_ ports)";
 
 /// The largest model file SE Lens reads (1 GiB: SENet-154 in f32 is 460 MB), checked before
@@ -313,6 +315,7 @@ enum Builder {
     VovNet(vovnet::VovNetArgs),
     Byob(byobnet::ByobArgs),
     Nf(nfnet::NfArgs),
+    Csp(cspnet::CspArgs),
 }
 
 impl Builder {
@@ -326,6 +329,7 @@ impl Builder {
             .or_else(|| vovnet::VovNetArgs::from_name(name).map(Self::VovNet))
             .or_else(|| byobnet::ByobArgs::from_name(name).map(Self::Byob))
             .or_else(|| nfnet::NfArgs::from_name(name).map(Self::Nf))
+            .or_else(|| cspnet::CspArgs::from_name(name).map(Self::Csp))
     }
 
     /// `model_args` applied, the weights read: the network.
@@ -352,6 +356,7 @@ impl Builder {
             Self::VovNet(args) => build!(vovnet, args),
             Self::Byob(args) => build!(byobnet, args),
             Self::Nf(args) => build!(nfnet, args),
+            Self::Csp(args) => build!(cspnet, args),
         }
     }
 }

@@ -32,6 +32,14 @@ pub enum Layer {
         reduction: Vec<Layer>,
         steps: Vec<Vec<Layer>>,
     },
+    /// CSPNet's cross stage: the channels split in halves, `blocks` then `after` run on one,
+    /// and the halves concatenated back in order: `concat(f(x[..c/2]), x[c/2..])` with
+    /// `blocks_on_first` (`CrossStage3`), else `concat(x[..c/2], f(x[c/2..]))` (`CrossStage`).
+    Cross {
+        blocks: Vec<Block>,
+        after: Vec<Layer>,
+        blocks_on_first: bool,
+    },
     /// GhostNet's module: `concat(p, cheap(p))[:, ..out_channels]` where `p = primary(x)`.
     Ghost {
         primary: Box<Layer>,
@@ -100,25 +108,7 @@ impl Network {
         let input = b.input();
         let mut x = layers(&mut b, "stem", self.stem, input)?;
         for block in self.blocks {
-            let name = block.name;
-            let input = layers(&mut b, &format!("{name}.pre"), block.pre, x)?;
-            let y = layers(&mut b, &format!("{name}.body"), block.body, input)?;
-            let scaled = match block.se {
-                None => y,
-                Some(se) => squeeze_excite(&mut b, se, y)?,
-            };
-            x = layers(&mut b, &format!("{name}.tail"), block.tail, scaled)?;
-            if let Some(residual) = block.residual {
-                let skip = layers(
-                    &mut b,
-                    &format!("{name}.downsample"),
-                    residual.projection,
-                    input,
-                )?;
-                x = add_into_first_channels(&mut b, &name, x, skip)?;
-                x = activation(&mut b, &format!("{name}.act"), residual.act, x)?;
-            }
-            b.end_stage(name);
+            x = lower_block(&mut b, block, x)?;
         }
         x = layers(&mut b, "neck", self.neck, x)?;
         x = b.node("global_pool", Op::GlobalAvgPool, &[x])?;
@@ -129,6 +119,25 @@ impl Network {
         }
         Ok(b.finish(x))
     }
+}
+
+/// `block` on `x`, ending a stage of progress.
+fn lower_block(b: &mut GraphBuilder, block: Block, x: ValueId) -> Result<ValueId, GraphError> {
+    let name = block.name;
+    let input = layers(b, &format!("{name}.pre"), block.pre, x)?;
+    let y = layers(b, &format!("{name}.body"), block.body, input)?;
+    let scaled = match block.se {
+        None => y,
+        Some(se) => squeeze_excite(b, se, y)?,
+    };
+    let mut x = layers(b, &format!("{name}.tail"), block.tail, scaled)?;
+    if let Some(residual) = block.residual {
+        let skip = layers(b, &format!("{name}.downsample"), residual.projection, input)?;
+        x = add_into_first_channels(b, &name, x, skip)?;
+        x = activation(b, &format!("{name}.act"), residual.act, x)?;
+    }
+    b.end_stage(name);
+    Ok(x)
 }
 
 /// `layers` applied to `x` in order (none: `x` itself).
@@ -183,6 +192,37 @@ fn layers(
             Layer::Norm { bn, act } => {
                 let y = b.node(name.clone(), Op::BatchNorm(bn), &[x])?;
                 activation(b, &format!("{name}.act"), act, y)?
+            }
+            Layer::Cross {
+                blocks,
+                after,
+                blocks_on_first,
+            } => {
+                let channels = b.info(x).channels;
+                let half = channels / 2;
+                let first = Op::Slice {
+                    start: 0,
+                    len: half,
+                };
+                let second = Op::Slice {
+                    start: half,
+                    len: channels - half,
+                };
+                let first = b.node(format!("{name}.first"), first, &[x])?;
+                let second = b.node(format!("{name}.second"), second, &[x])?;
+                let (mut y, other) = match blocks_on_first {
+                    true => (first, second),
+                    false => (second, first),
+                };
+                for block in blocks {
+                    y = lower_block(b, block, y)?;
+                }
+                y = layers(b, &format!("{name}.after"), after, y)?;
+                let parts = match blocks_on_first {
+                    true => [y, other],
+                    false => [other, y],
+                };
+                b.node(format!("{name}.cat"), Op::Concat, &parts)?
             }
         };
     }

@@ -1,0 +1,250 @@
+//! timm's `cspnet.py`, its SiLU cross-stage-partial nets: CS3-DarkNet (`cs3darknet_s/m/l/x`) and
+//! its SE variants (`cs3sedarknet_l/x`), CS3-SE-DarkNet-XDW (`cs3sedarknet_xdw`: CSP stages of
+//! grouped bottlenecks) and CS3-(SE-)EdgeNet (`cs3edgenet_x`, `cs3se_edgenet_x`). A stage
+//! downsamples, expands, splits its channels in halves, runs its blocks on one half and mixes the
+//! two again with a 1×1 convolution (the template's `Layer::Cross`).
+
+use serde_json::{Map, Value};
+
+use super::args;
+use super::layers::{classifier, conv_bn, squeeze_excite, ConvShape, SeStyle};
+use super::template::{Block, Layer, Network, Residual};
+use super::weights::Weights;
+use super::ModelError;
+use crate::engine::Activation;
+
+/// A stage's type: where its blocks run and what follows them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum StageType {
+    /// `CrossStage3`: the blocks on the first half, one transition after the concatenation.
+    Cs3,
+    /// `CrossStage`: the blocks on the second half and a transition of their own.
+    Csp,
+}
+
+/// A stage's block type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum BlockType {
+    /// `DarkBlock`: 1×1 → SE → 3×3, plus the input.
+    Dark,
+    /// `EdgeBlock`: 3×3 → SE → 1×1, plus the input.
+    Edge,
+    /// `BottleneckBlock`: 1×1 → 3×3 → SE → 1×1 (linear), plus the input, then the activation.
+    Bottle,
+}
+
+/// timm's `CspModelCfg` (the fields that change the computation).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CspArgs {
+    stem: Vec<usize>,
+    depth: [usize; 4],
+    out_chs: [usize; 4],
+    groups: [usize; 4],
+    bottle_ratio: f64,
+    stage: StageType,
+    block: BlockType,
+    se: bool,
+    in_chans: usize,
+}
+
+impl CspArgs {
+    /// timm's `model_cfgs[name]`, or `None` for a name of another family.
+    pub fn from_name(name: &str) -> Option<Self> {
+        let cs3 = |stem: [usize; 2], depth, out_chs, block, bottle_ratio, se| Self {
+            stem: stem.to_vec(),
+            depth,
+            out_chs,
+            groups: [1; 4],
+            bottle_ratio,
+            stage: StageType::Cs3,
+            block,
+            se,
+            in_chans: 3,
+        };
+        let dark = |stem, depth, out_chs, se| cs3(stem, depth, out_chs, BlockType::Dark, 1.0, se);
+        let l = ([32, 64], [3, 6, 9, 3], [128, 256, 512, 1024]);
+        let x = ([40, 80], [3, 7, 11, 3], [160, 320, 640, 1280]);
+        Some(match name {
+            "cs3darknet_s" => dark([16, 32], [1, 3, 4, 1], [64, 128, 256, 512], false),
+            "cs3darknet_m" => dark([24, 48], [2, 4, 6, 2], [96, 192, 384, 768], false),
+            "cs3darknet_l" => dark(l.0, l.1, l.2, false),
+            "cs3darknet_x" => dark(x.0, x.1, x.2, false),
+            "cs3sedarknet_l" => dark(l.0, l.1, l.2, true),
+            "cs3sedarknet_x" => dark(x.0, x.1, x.2, true),
+            "cs3edgenet_x" => cs3(x.0, x.1, x.2, BlockType::Edge, 1.5, false),
+            "cs3se_edgenet_x" => cs3(x.0, x.1, x.2, BlockType::Edge, 1.5, true),
+            "cs3sedarknet_xdw" => Self {
+                groups: [1, 1, 256, 512],
+                stage: StageType::Csp,
+                ..cs3(
+                    l.0,
+                    [3, 6, 12, 4],
+                    [256, 512, 1024, 2048],
+                    BlockType::Bottle,
+                    0.5,
+                    true,
+                )
+            },
+            _ => return None,
+        })
+    }
+
+    /// Applies `model_args` from config.json; anything that changes the computation in a way
+    /// the engine does not implement is refused by name.
+    pub fn apply(&mut self, model_args: &Map<String, Value>) -> Result<(), ModelError> {
+        args::apply(model_args, "CSPNet", |arg| {
+            match arg.name {
+                "in_chans" => self.in_chans = arg.positive_int()?,
+                _ => return Ok(false),
+            }
+            Ok(true)
+        })
+    }
+}
+
+const ACT: Activation = Activation::Silu;
+
+pub fn build(args: &CspArgs, num_classes: usize, weights: &Weights) -> Result<Network, ModelError> {
+    let conv = |name: &str, shape, act| {
+        conv_bn(
+            weights,
+            &format!("{name}.conv"),
+            &format!("{name}.bn"),
+            shape,
+            act,
+        )
+    };
+    // `create_csp_stem`, stride 2 and no pool: the first convolution strided.
+    let mut stem = Vec::new();
+    let mut in_channels = args.in_chans;
+    for (i, &chs) in args.stem.iter().enumerate() {
+        let stride = if i == 0 { 2 } else { 1 };
+        let shape = ConvShape::new(in_channels, chs, 3, stride);
+        stem.push(conv(&format!("stem.conv{}", i + 1), shape, ACT)?);
+        in_channels = chs;
+    }
+    let mut blocks = Vec::new();
+    for s in 0..4 {
+        let name = format!("stages.{s}");
+        let (out, groups) = (args.out_chs[s], args.groups[s]);
+        // `expand_ratio` 1, `block_ratio` 0.5: the blocks keep half the channels.
+        let (exp, half) = (out, out / 2);
+        let down = ConvShape::new(in_channels, in_channels, 3, 2).groups(groups);
+        let mut body = vec![
+            conv(&format!("{name}.conv_down"), down, ACT)?,
+            conv(
+                &format!("{name}.conv_exp"),
+                ConvShape::new(in_channels, exp, 1, 1),
+                ACT,
+            )?,
+        ];
+        let stage_blocks = (0..args.depth[s])
+            .map(|i| block(args, &format!("{name}.blocks.{i}"), half, groups, weights))
+            .collect::<Result<Vec<_>, _>>()?;
+        let after = match args.stage {
+            StageType::Cs3 => Vec::new(),
+            StageType::Csp => {
+                let shape = ConvShape::new(half, half, 1, 1);
+                vec![conv(&format!("{name}.conv_transition_b"), shape, ACT)?]
+            }
+        };
+        body.push(Layer::Cross {
+            blocks: stage_blocks,
+            after,
+            blocks_on_first: args.stage == StageType::Cs3,
+        });
+        let transition = ConvShape::new(exp, out, 1, 1);
+        body.push(conv(&format!("{name}.conv_transition"), transition, ACT)?);
+        blocks.push(Block {
+            name,
+            pre: Vec::new(),
+            body,
+            se: None,
+            tail: Vec::new(),
+            residual: None,
+        });
+        in_channels = out;
+    }
+    Ok(Network {
+        in_channels: args.in_chans,
+        stem,
+        blocks,
+        neck: Vec::new(),
+        head: vec![classifier(weights, "head.fc", in_channels, num_classes)?],
+    })
+}
+
+/// One block of `channels` in and out (`mid = round(channels · bottle_ratio)`), an identity
+/// shortcut.
+fn block(
+    args: &CspArgs,
+    name: &str,
+    channels: usize,
+    groups: usize,
+    weights: &Weights,
+) -> Result<Block, ModelError> {
+    let mid = (channels as f64 * args.bottle_ratio).round_ties_even() as usize;
+    let conv = |module: &str, shape, act| {
+        conv_bn(
+            weights,
+            &format!("{name}.{module}.conv"),
+            &format!("{name}.{module}.bn"),
+            shape,
+            act,
+        )
+    };
+    let se = |module: &str| -> Result<_, ModelError> {
+        if !args.se {
+            return Ok(None);
+        }
+        // timm passes the network's activation to the SE (`attn_layer(chs, act_layer=...)`).
+        let style = SeStyle {
+            reduce: "fc1",
+            expand: "fc2",
+            act: ACT,
+            gate: Activation::Sigmoid,
+        };
+        Ok(Some(squeeze_excite(
+            weights,
+            &format!("{name}.{module}"),
+            mid,
+            style,
+        )?))
+    };
+    let three = |cin, cout| ConvShape::new(cin, cout, 3, 1).groups(groups);
+    let one = |cin, cout| ConvShape::new(cin, cout, 1, 1);
+    let (body, se, tail, act) = match args.block {
+        BlockType::Dark => (
+            vec![conv("conv1", one(channels, mid), ACT)?],
+            se("attn")?,
+            vec![conv("conv2", three(mid, channels), ACT)?],
+            Activation::None,
+        ),
+        BlockType::Edge => (
+            vec![conv("conv1", three(channels, mid), ACT)?],
+            se("attn")?,
+            vec![conv("conv2", one(mid, channels), ACT)?],
+            Activation::None,
+        ),
+        BlockType::Bottle => (
+            vec![
+                conv("conv1", one(channels, mid), ACT)?,
+                conv("conv2", three(mid, mid), ACT)?,
+            ],
+            se("attn2")?,
+            vec![conv("conv3", one(mid, channels), Activation::None)?],
+            ACT,
+        ),
+    };
+    Ok(Block {
+        name: name.into(),
+        pre: Vec::new(),
+        body,
+        se,
+        tail,
+        residual: Some(Residual {
+            projection: Vec::new(),
+            act,
+        }),
+    })
+}
