@@ -119,6 +119,7 @@ FAMILIES = {f'{arch}_c17': (arch, dict(num_classes=17)) for arch in (
     'tf_mobilenetv3_small_075', 'mobilenetv3_rw',  # TF port; the bias-free head, SE with the block's act
     'fbnetv3_b',  # hard-swish inside the SE, round_limit 0.95
     'hardcorenas_a', 'lcnet_035',  # per-block SE choices; dsa blocks (pointwise act, no skip)
+    'lcnetv2_small',  # re-parameterisable 5/3/1 depthwise branches summed, SE before the split pointwise pair
     'regnety_002',  # RegNetY: grouped bottlenecks, SE from the block's input width
     'regnetv_040',  # pre-activation RegNetY: BatchNorms no convolution precedes, SiLU, a final act alone
     'regnetz_005',  # inverted bottlenecks, no shortcut where the shape changes, a head convolution

@@ -152,6 +152,39 @@ pub fn fold_bn(
     Ok(Layer::Conv { conv, act })
 }
 
+/// The sum of parallel convolutions of one input (a re-parameterisable block's branches: RepVGG,
+/// MobileOne, PP-LCNetV2) as one convolution, the smaller kernels centred in the largest (each
+/// branch pads by half its kernel, so the window positions line up) and the biases added. All
+/// share channels, groups and stride.
+pub fn sum_convs(branches: Vec<Conv2d>) -> Conv2d {
+    let kernel = branches.iter().map(|c| c.kernel).max().expect("a branch");
+    let first = &branches[0];
+    let fan_in = first.in_channels / first.groups;
+    let mut weight = vec![0.0f32; first.out_channels * fan_in * kernel * kernel];
+    let mut bias = vec![0.0f32; first.out_channels];
+    for branch in &branches {
+        let (k, offset) = (branch.kernel, (kernel - branch.kernel) / 2);
+        for (row, (&b, total)) in branch.bias.iter().zip(bias.iter_mut()).enumerate() {
+            *total += b;
+            for i in 0..fan_in {
+                for y in 0..k {
+                    for x in 0..k {
+                        let to = ((row * fan_in + i) * kernel + y + offset) * kernel + x + offset;
+                        weight[to] += branch.weight[((row * fan_in + i) * k + y) * k + x];
+                    }
+                }
+            }
+        }
+    }
+    Conv2d {
+        kernel,
+        padding: Padding::Symmetric(kernel / 2),
+        weight,
+        bias,
+        ..branches[0].clone()
+    }
+}
+
 /// How a family names and computes its SE modules.
 #[derive(Clone, Copy, Debug)]
 pub struct SeStyle {

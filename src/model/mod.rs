@@ -9,6 +9,7 @@ mod efficientnet;
 mod error;
 mod ghostnet;
 mod layers;
+mod lcnetv2;
 mod nfnet;
 pub mod onnx;
 mod regnet;
@@ -149,7 +150,7 @@ pub const FAMILIES: &str = "resnet, seresnet, resnext, seresnext (every stem and
     regnetz (regnetz_005/040 and byobnet's regnetz_b16…e8), seresnext26ts, seresnet33ts (and \
     resnext26ts, resnet32ts/33ts), nfnet_f0…f7, dm_nfnet_f0…f6, nfnet_l0, nf_regnet_b0…b5, \
     nf_seresnet26/50/101 (and nf_resnet), cs3sedarknet_l/x/xdw, cs3se_edgenet_x (and cs3darknet_s/m/l/x, \
-    cs3edgenet_x), rexnet, rexnetr, ghostnet (v1), ese_vovnet, vovnet, efficientnet_b0…b8/l2, efficientnetv2, mixnet, mnasnet, semnasnet, tinynet, mobilenetv3, fbnetv3, hardcorenas, lcnet \
+    cs3edgenet_x), rexnet, rexnetr, ghostnet (v1), ese_vovnet, vovnet, efficientnet_b0…b8/l2, efficientnetv2, mixnet, mnasnet, semnasnet, tinynet, mobilenetv3, fbnetv3, hardcorenas, lcnet, lcnetv2 \
     (and their tf_ ports)";
 
 /// The largest model file SE Lens reads (1 GiB: SENet-154 in f32 is 460 MB), checked before
@@ -316,6 +317,7 @@ enum Builder {
     Byob(byobnet::ByobArgs),
     Nf(nfnet::NfArgs),
     Csp(cspnet::CspArgs),
+    LcNetV2(lcnetv2::LcNetV2Args),
 }
 
 impl Builder {
@@ -330,6 +332,7 @@ impl Builder {
             .or_else(|| byobnet::ByobArgs::from_name(name).map(Self::Byob))
             .or_else(|| nfnet::NfArgs::from_name(name).map(Self::Nf))
             .or_else(|| cspnet::CspArgs::from_name(name).map(Self::Csp))
+            .or_else(|| lcnetv2::LcNetV2Args::from_name(name).map(Self::LcNetV2))
     }
 
     /// `model_args` applied, the weights read: the network.
@@ -357,6 +360,7 @@ impl Builder {
             Self::Byob(args) => build!(byobnet, args),
             Self::Nf(args) => build!(nfnet, args),
             Self::Csp(args) => build!(cspnet, args),
+            Self::LcNetV2(args) => build!(lcnetv2, args),
         }
     }
 }
