@@ -149,6 +149,11 @@ FAMILIES.update({
     'regnetz_c16_c17': ('regnetz_c16', dict(num_classes=17, width_factor=0.5)),
     # the same with a tiered stem and a first stage of stride 1 (its first block changes width, no shortcut)
     'regnetz_d8_c17': ('regnetz_d8', dict(num_classes=17, width_factor=0.5)),
+    # RepVGG-D2SE: 3x3 + 1x1 + identity-BatchNorm branches summed (one conv here), the SE after the sum, one in the
+    # stem too (64 channels, and SEs a quarter wide rather than a sixteenth: 1- or 2-wide ones, which ReLU may
+    # leave dead)
+    'repvgg_d2se_c17': ('repvgg_d2se', dict(num_classes=17, width_factor=0.125, stem_chs=512,
+                                            attn_kwargs=dict(rd_ratio=0.25, rd_divisor=1))),
     # nfnet.py, narrowed through NfCfg: scaled weight-standardised convolutions (no BatchNorm), the blocks'
     # alpha / beta / gamma scalars, the SE's gain of 2. NF-RegNet: SE between the 3x3 and the last 1x1, SiLU
     'nf_regnet_b0_c17': ('nf_regnet_b0', dict(num_classes=17, width_factor=0.5)),

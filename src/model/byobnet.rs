@@ -1,21 +1,35 @@
 //! timm's `byobnet.py` ("bring your own blocks") networks made of bottleneck blocks:
 //! SE-ResNeXt-26-TS and SE-ResNet-33-TS (tiered 3-conv stems, SiLU), RegNetZ B16…E8 (inverted
 //! bottlenecks sized from the block's input, a linear output, no shortcut where the shape
-//! changes), and their attention-free twins. Each is its `ByoModelCfg`, built as
+//! changes), and their attention-free twins; and RepVGG-D2SE, whose RepVGG blocks (3×3, 1×1 and
+//! identity branches with their BatchNorms, summed) are one convolution each here. Each is its `ByoModelCfg`, built as
 //! `ByobNet.__init__` builds it: `create_byob_stem`, `create_byob_stages`, `BottleneckBlock`.
 
 use serde_json::{Map, Value};
 
 use super::args;
-use super::layers::{classifier, conv_bn, make_divisible, squeeze_excite, ConvShape, SeStyle};
+use super::layers::{
+    classifier, conv_bn, fold_bn, make_divisible, squeeze_excite, sum_convs, ConvShape, SeStyle,
+    BN_EPS,
+};
 use super::template::{Block, Layer, Network, Residual};
 use super::weights::Weights;
 use super::ModelError;
-use crate::engine::{Activation, Pool, PoolKind};
+use crate::engine::{Activation, Conv2d, Padding, Pool, PoolKind};
 
-/// One `ByoBlockCfg` of type `bottle`: a stage.
+/// A `ByoBlockCfg`'s type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum BlockType {
+    Bottle,
+    /// `RepVggBlock`: `act(se(conv3×3(x) + conv1×1(x) + bn(x)))`, the identity branch only where
+    /// the shape stays.
+    Rep,
+}
+
+/// One `ByoBlockCfg`: a stage.
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct Stage {
+    kind: BlockType,
     depth: usize,
     channels: f64,
     stride: usize,
@@ -30,6 +44,8 @@ enum StemType {
     Tiered,
     /// One strided 3×3 convolution, no pool (RegNet's).
     Conv3x3,
+    /// A strided RepVGG block (with the network's SE).
+    Rep,
 }
 
 /// A `ByoModelCfg` with `bottle` blocks (the fields that change the computation).
@@ -57,6 +73,7 @@ impl ByobArgs {
     /// timm's `model_cfgs[name]`, or `None` for a name of another family.
     pub fn from_name(name: &str) -> Option<Self> {
         let stage = |depth, channels, stride, group_size, bottle_ratio| Stage {
+            kind: BlockType::Bottle,
             depth,
             channels,
             stride,
@@ -126,6 +143,26 @@ impl ByobArgs {
             "regnetz_d32" => regnetz(tiered, 64, 1, 32, 4.0, z_d, 1792),
             "regnetz_d8" => regnetz(tiered, 64, 1, 8, 4.0, z_d, 1792),
             "regnetz_e8" => regnetz(tiered, 64, 1, 8, 4.0, z_e, 2048),
+            // `_rep_vgg_bcfg(d=(8, 14, 24, 1), wf=(2.5, 2.5, 2.5, 5.0))`.
+            "repvgg_d2se" => {
+                let rep = |depth, channels| Stage {
+                    kind: BlockType::Rep,
+                    ..stage(depth, channels, 2, 0, 1.0)
+                };
+                Self {
+                    stages: [
+                        rep(8, 160.0),
+                        rep(14, 320.0),
+                        rep(24, 640.0),
+                        rep(1, 2560.0),
+                    ],
+                    stem: StemType::Rep,
+                    stem_maxpool: false,
+                    act: Activation::Relu,
+                    se: true,
+                    ..resnext26
+                }
+            }
             _ => return None,
         })
     }
@@ -139,6 +176,11 @@ impl ByobArgs {
                 // `ByoModelCfg` fields timm overlays from kwargs.
                 "width_factor" => self.width_factor = arg.positive_number()?,
                 "stem_chs" => self.stem_chs = arg.positive_int()?,
+                // The SE's width comes from its weights.
+                "attn_kwargs"
+                    if arg.value.as_object().is_some_and(|kwargs| {
+                        kwargs.keys().all(|k| k == "rd_ratio" || k == "rd_divisor")
+                    }) => {}
                 "num_features" => {
                     self.num_features = arg
                         .value
@@ -161,8 +203,22 @@ pub fn build(
     let act = args.act;
     // `int(round(stem_chs * width_factor))`; Python rounds half to even.
     let stem_chs = (args.stem_chs as f64 * args.width_factor).round_ties_even() as usize;
-    let (stem, mut in_channels) = stem(args, stem_chs, weights)?;
+    let (stem, mut in_channels) = match args.stem {
+        StemType::Rep => (Vec::new(), args.in_chans),
+        _ => stem(args, stem_chs, weights)?,
+    };
     let mut blocks = Vec::new();
+    if args.stem == StemType::Rep {
+        let site = Site {
+            name: "stem".into(),
+            in_channels,
+            out_channels: stem_chs,
+            stride: 2,
+            stage: &args.stages[0],
+        };
+        blocks.push(rep_vgg(args, &site, weights)?);
+        in_channels = stem_chs;
+    }
     for (s, stage) in args.stages.iter().enumerate() {
         let out_channels = make_divisible(stage.channels * args.width_factor, 8, 0.9);
         for index in 0..stage.depth {
@@ -173,7 +229,10 @@ pub fn build(
                 stride: if index == 0 { stage.stride } else { 1 },
                 stage,
             };
-            blocks.push(bottleneck(args, &site, weights)?);
+            blocks.push(match stage.kind {
+                BlockType::Bottle => bottleneck(args, &site, weights)?,
+                BlockType::Rep => rep_vgg(args, &site, weights)?,
+            });
             in_channels = out_channels;
         }
     }
@@ -203,6 +262,7 @@ pub fn build(
 fn stem(args: &ByobArgs, chs: usize, weights: &Weights) -> Result<(Vec<Layer>, usize), ModelError> {
     let act = args.act;
     match args.stem {
+        StemType::Rep => unreachable!("the RepVGG stem is a block"),
         StemType::Conv3x3 => {
             let shape = ConvShape::new(args.in_chans, chs, 3, 2);
             Ok((
@@ -346,5 +406,83 @@ fn bottleneck(args: &ByobArgs, site: &Site, weights: &Weights) -> Result<Block, 
         se,
         tail,
         residual,
+    })
+}
+
+/// `RepVggBlock` (one group: `gs=0` in every RepVGG-D2SE stage): its branches, each with its
+/// BatchNorm folded in, summed into one 3×3 convolution; then the SE and the activation.
+fn rep_vgg(args: &ByobArgs, site: &Site, weights: &Weights) -> Result<Block, ModelError> {
+    let Site {
+        ref name,
+        in_channels,
+        out_channels,
+        stride,
+        ..
+    } = *site;
+    let convolution = |layer: Layer| match layer {
+        Layer::Conv { conv, .. } => conv,
+        _ => unreachable!("a folded BatchNorm gives a convolution"),
+    };
+    let branch = |module: &str, kernel| -> Result<Conv2d, ModelError> {
+        let shape = ConvShape::new(in_channels, out_channels, kernel, stride);
+        let (conv, bn) = (
+            format!("{name}.{module}.conv"),
+            format!("{name}.{module}.bn"),
+        );
+        Ok(convolution(conv_bn(
+            weights,
+            &conv,
+            &bn,
+            shape,
+            Activation::None,
+        )?))
+    };
+    let mut branches = vec![branch("conv_kxk", 3)?, branch("conv_1x1", 1)?];
+    if in_channels == out_channels && stride == 1 {
+        // The identity as a 1×1 convolution, then its BatchNorm.
+        let mut weight = vec![0.0; out_channels * in_channels];
+        (0..out_channels).for_each(|c| weight[c * in_channels + c] = 1.0);
+        let identity = Conv2d {
+            in_channels,
+            out_channels,
+            kernel: 1,
+            stride: 1,
+            dilation: 1,
+            padding: Padding::Symmetric(0),
+            groups: 1,
+            weight,
+            bias: vec![0.0; out_channels],
+        };
+        let bn = format!("{name}.identity");
+        branches.push(convolution(fold_bn(
+            weights,
+            identity,
+            &bn,
+            Activation::None,
+            BN_EPS,
+        )?));
+    }
+    let se = args
+        .se
+        .then(|| {
+            let style = SeStyle {
+                reduce: "fc1",
+                expand: "fc2",
+                act: Activation::Relu,
+                gate: Activation::Sigmoid,
+            };
+            squeeze_excite(weights, &format!("{name}.attn"), out_channels, style)
+        })
+        .transpose()?;
+    Ok(Block {
+        name: name.clone(),
+        pre: Vec::new(),
+        body: vec![Layer::Conv {
+            conv: sum_convs(branches),
+            act: Activation::None,
+        }],
+        se,
+        tail: vec![Layer::Act(args.act)],
+        residual: None,
     })
 }
