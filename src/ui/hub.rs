@@ -276,6 +276,14 @@ pub const CHECKPOINTS: &[Checkpoint] = &[
     ),
     checkpoint("nfnet_l0.ra2_in1k", "NFNet-L0", 35.07, 224, 82.752, 288),
     checkpoint(
+        "cs3sedarknet_l.c2ns_in1k",
+        "CS3-SE-DarkNet-L",
+        21.91,
+        256,
+        81.784,
+        288,
+    ),
+    checkpoint(
         "dm_nfnet_f0.dm_in1k",
         "NFNet-F0 (DeepMind's)",
         71.49,
