@@ -9,8 +9,8 @@ use serde_json::{Map, Value};
 
 use super::args;
 use super::layers::{
-    classifier, conv_bn, fold_bn, make_divisible, squeeze_excite, sum_convs, ConvShape, SeStyle,
-    BN_EPS,
+    classifier, conv_bn, fold_bn, make_divisible, squeeze_excite, sum_convs, ConvShape, BN_EPS,
+    SE_PAPER,
 };
 use super::template::{Block, Layer, Network, Residual};
 use super::weights::Weights;
@@ -357,15 +357,7 @@ fn bottleneck(args: &ByobArgs, site: &Site, weights: &Weights) -> Result<Block, 
     ];
     let se = args
         .se
-        .then(|| {
-            let style = SeStyle {
-                reduce: "fc1",
-                expand: "fc2",
-                act: Activation::Relu,
-                gate: Activation::Sigmoid,
-            };
-            squeeze_excite(weights, &format!("{name}.attn"), mid, style)
-        })
+        .then(|| squeeze_excite(weights, &format!("{name}.attn"), mid, SE_PAPER))
         .transpose()?;
     let out_act = if args.linear_out {
         Activation::None
@@ -464,15 +456,7 @@ fn rep_vgg(args: &ByobArgs, site: &Site, weights: &Weights) -> Result<Block, Mod
     }
     let se = args
         .se
-        .then(|| {
-            let style = SeStyle {
-                reduce: "fc1",
-                expand: "fc2",
-                act: Activation::Relu,
-                gate: Activation::Sigmoid,
-            };
-            squeeze_excite(weights, &format!("{name}.attn"), out_channels, style)
-        })
+        .then(|| squeeze_excite(weights, &format!("{name}.attn"), out_channels, SE_PAPER))
         .transpose()?;
     Ok(Block {
         name: name.clone(),

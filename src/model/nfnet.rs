@@ -9,7 +9,7 @@
 use serde_json::{Map, Value};
 
 use super::args;
-use super::layers::{classifier, make_divisible, read_conv, squeeze_excite, ConvShape, SeStyle};
+use super::layers::{classifier, make_divisible, read_conv, squeeze_excite, ConvShape, SE_PAPER};
 use super::template::{Block, Layer, Network, Residual};
 use super::weights::Weights;
 use super::ModelError;
@@ -404,13 +404,7 @@ fn block(args: &NfArgs, site: &Site, weights: &Weights) -> Result<Block, ModelEr
     // scaling step after the SE where the SE is (its gate is not linear in its input).
     let branch_scale = args.alpha * skipinit;
     let se_at = |module: &str, channels| {
-        let style = SeStyle {
-            reduce: "fc1",
-            expand: "fc2",
-            act: Activation::Relu,
-            gate: Activation::Sigmoid,
-        };
-        squeeze_excite(weights, &format!("{name}.{module}"), channels, style)
+        squeeze_excite(weights, &format!("{name}.{module}"), channels, SE_PAPER)
     };
     let conv3 = ConvShape::new(mid, out_channels, 1, 1);
     let (se, tail) = match (args.se, args.reg) {
