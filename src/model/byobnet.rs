@@ -9,8 +9,8 @@ use serde_json::{Map, Value};
 
 use super::args;
 use super::layers::{
-    classifier, conv_bn, fold_bn, make_divisible, squeeze_excite, sum_convs, ConvShape, BN_EPS,
-    SE_PAPER,
+    classifier, conv_norm, conv_norm_act, fold_bn_into, make_divisible, squeeze_excite, sum_convs,
+    ConvShape, BN_EPS, SE_PAPER,
 };
 use super::template::{Block, Layer, Network, Residual};
 use super::weights::Weights;
@@ -240,13 +240,7 @@ pub fn build(
     if args.num_features > 0 {
         let features = (args.num_features as f64 * args.width_factor).round_ties_even() as usize;
         let shape = ConvShape::new(in_channels, features, 1, 1);
-        neck.push(conv_bn(
-            weights,
-            "final_conv.conv",
-            "final_conv.bn",
-            shape,
-            act,
-        )?);
+        neck.push(conv_norm_act(weights, "final_conv", shape, act)?);
         in_channels = features;
     }
     Ok(Network {
@@ -265,10 +259,7 @@ fn stem(args: &ByobArgs, chs: usize, weights: &Weights) -> Result<(Vec<Layer>, u
         StemType::Rep => unreachable!("the RepVGG stem is a block"),
         StemType::Conv3x3 => {
             let shape = ConvShape::new(args.in_chans, chs, 3, 2);
-            Ok((
-                vec![conv_bn(weights, "stem.conv", "stem.bn", shape, act)?],
-                chs,
-            ))
+            Ok((vec![conv_norm_act(weights, "stem", shape, act)?], chs))
         }
         StemType::Tiered => {
             // `Stem(stride=4)`: the first convolution strided, and the last too without a pool.
@@ -282,11 +273,12 @@ fn stem(args: &ByobArgs, chs: usize, weights: &Weights) -> Result<(Vec<Layer>, u
                     _ => 1,
                 };
                 let shape = ConvShape::new(prev, width, 3, stride);
-                let (conv, bn) = (
-                    format!("stem.conv{}.conv", i + 1),
-                    format!("stem.conv{}.bn", i + 1),
-                );
-                layers.push(conv_bn(weights, &conv, &bn, shape, act)?);
+                layers.push(conv_norm_act(
+                    weights,
+                    &format!("stem.conv{}", i + 1),
+                    shape,
+                    act,
+                )?);
                 prev = width;
             }
             if args.stem_maxpool {
@@ -338,15 +330,8 @@ fn bottleneck(args: &ByobArgs, site: &Site, weights: &Weights) -> Result<Block, 
             )))
         }
     };
-    let conv = |module: &str, shape, act| {
-        conv_bn(
-            weights,
-            &format!("{name}.{module}.conv"),
-            &format!("{name}.{module}.bn"),
-            shape,
-            act,
-        )
-    };
+    let conv =
+        |module: &str, shape, act| conv_norm_act(weights, &format!("{name}.{module}"), shape, act);
     let body = vec![
         conv("conv1_1x1", ConvShape::new(in_channels, mid, 1, 1), act)?,
         conv(
@@ -411,23 +396,9 @@ fn rep_vgg(args: &ByobArgs, site: &Site, weights: &Weights) -> Result<Block, Mod
         stride,
         ..
     } = *site;
-    let convolution = |layer: Layer| match layer {
-        Layer::Conv { conv, .. } => conv,
-        _ => unreachable!("a folded BatchNorm gives a convolution"),
-    };
-    let branch = |module: &str, kernel| -> Result<Conv2d, ModelError> {
+    let branch = |module: &str, kernel| {
         let shape = ConvShape::new(in_channels, out_channels, kernel, stride);
-        let (conv, bn) = (
-            format!("{name}.{module}.conv"),
-            format!("{name}.{module}.bn"),
-        );
-        Ok(convolution(conv_bn(
-            weights,
-            &conv,
-            &bn,
-            shape,
-            Activation::None,
-        )?))
+        conv_norm(weights, &format!("{name}.{module}"), shape)
     };
     let mut branches = vec![branch("conv_kxk", 3)?, branch("conv_1x1", 1)?];
     if in_channels == out_channels && stride == 1 {
@@ -446,13 +417,7 @@ fn rep_vgg(args: &ByobArgs, site: &Site, weights: &Weights) -> Result<Block, Mod
             bias: vec![0.0; out_channels],
         };
         let bn = format!("{name}.identity");
-        branches.push(convolution(fold_bn(
-            weights,
-            identity,
-            &bn,
-            Activation::None,
-            BN_EPS,
-        )?));
+        branches.push(fold_bn_into(weights, identity, &bn, BN_EPS)?);
     }
     let se = args
         .se

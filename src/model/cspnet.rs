@@ -7,7 +7,7 @@
 use serde_json::{Map, Value};
 
 use super::args;
-use super::layers::{classifier, conv_bn, squeeze_excite, ConvShape, SeStyle};
+use super::layers::{classifier, conv_norm_act, squeeze_excite, ConvShape, SeStyle};
 use super::template::{Block, Layer, Network, Residual};
 use super::weights::Weights;
 use super::ModelError;
@@ -105,15 +105,7 @@ impl CspArgs {
 const ACT: Activation = Activation::Silu;
 
 pub fn build(args: &CspArgs, num_classes: usize, weights: &Weights) -> Result<Network, ModelError> {
-    let conv = |name: &str, shape, act| {
-        conv_bn(
-            weights,
-            &format!("{name}.conv"),
-            &format!("{name}.bn"),
-            shape,
-            act,
-        )
-    };
+    let conv = |module: &str, shape, act| conv_norm_act(weights, module, shape, act);
     // `create_csp_stem`, stride 2 and no pool: the first convolution strided.
     let mut stem = Vec::new();
     let mut in_channels = args.in_chans;
@@ -184,15 +176,8 @@ fn block(
     weights: &Weights,
 ) -> Result<Block, ModelError> {
     let mid = (channels as f64 * args.bottle_ratio).round_ties_even() as usize;
-    let conv = |module: &str, shape, act| {
-        conv_bn(
-            weights,
-            &format!("{name}.{module}.conv"),
-            &format!("{name}.{module}.bn"),
-            shape,
-            act,
-        )
-    };
+    let conv =
+        |module: &str, shape, act| conv_norm_act(weights, &format!("{name}.{module}"), shape, act);
     let se = |module: &str| -> Result<_, ModelError> {
         if !args.se {
             return Ok(None);

@@ -128,15 +128,44 @@ pub fn read_conv(weights: &Weights, name: &str, shape: ConvShape) -> Result<Conv
     })
 }
 
-/// `conv` followed by the BatchNorm `bn` (ε `eps`), as one convolution:
-/// `w' = w·γ/√(σ²+ε)`, `b' = β + (b − μ)·γ/√(σ²+ε)` (computed in f64).
+/// timm's `ConvNormAct` at `module` (`{module}.conv`, then the BatchNorm `{module}.bn`), as
+/// one convolution and its activation.
+pub fn conv_norm_act(
+    weights: &Weights,
+    module: &str,
+    shape: ConvShape,
+    act: Activation,
+) -> Result<Layer, ModelError> {
+    let conv = conv_norm(weights, module, shape)?;
+    Ok(Layer::Conv { conv, act })
+}
+
+/// [`conv_norm_act`]'s convolution alone (a branch to sum with [`sum_convs`]).
+pub fn conv_norm(weights: &Weights, module: &str, shape: ConvShape) -> Result<Conv2d, ModelError> {
+    let conv = read_conv(weights, &format!("{module}.conv"), shape)?;
+    fold_bn_into(weights, conv, &format!("{module}.bn"), BN_EPS)
+}
+
+/// `conv` followed by the BatchNorm `bn` (ε `eps`), as one layer ([`fold_bn_into`]).
 pub fn fold_bn(
     weights: &Weights,
-    mut conv: Conv2d,
+    conv: Conv2d,
     bn: &str,
     act: Activation,
     eps: f64,
 ) -> Result<Layer, ModelError> {
+    let conv = fold_bn_into(weights, conv, bn, eps)?;
+    Ok(Layer::Conv { conv, act })
+}
+
+/// `conv` followed by the BatchNorm `bn` (ε `eps`), as one convolution:
+/// `w' = w·γ/√(σ²+ε)`, `b' = β + (b − μ)·γ/√(σ²+ε)` (computed in f64).
+pub fn fold_bn_into(
+    weights: &Weights,
+    mut conv: Conv2d,
+    bn: &str,
+    eps: f64,
+) -> Result<Conv2d, ModelError> {
     let out_channels = conv.out_channels;
     let per_channel = |name: &str| weights.take(&format!("{bn}.{name}"), &[out_channels]);
     let (gamma, beta) = (per_channel("weight")?, per_channel("bias")?);
@@ -149,7 +178,7 @@ pub fn fold_bn(
         let shift = f64::from(conv.bias[channel]) - f64::from(mean[channel]);
         conv.bias[channel] = (f64::from(beta[channel]) + shift * scale) as f32;
     }
-    Ok(Layer::Conv { conv, act })
+    Ok(conv)
 }
 
 /// The sum of parallel convolutions of one input (a re-parameterisable block's branches: RepVGG,
@@ -177,11 +206,15 @@ pub fn sum_convs(branches: Vec<Conv2d>) -> Conv2d {
         }
     }
     Conv2d {
+        in_channels: first.in_channels,
+        out_channels: first.out_channels,
         kernel,
+        stride: first.stride,
+        dilation: first.dilation,
         padding: Padding::Symmetric(kernel / 2),
+        groups: first.groups,
         weight,
         bias,
-        ..branches[0].clone()
     }
 }
 

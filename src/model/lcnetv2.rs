@@ -7,7 +7,8 @@ use serde_json::{Map, Value};
 
 use super::args;
 use super::layers::{
-    classifier, conv_bn, make_divisible, squeeze_excite, sum_convs, ConvShape, SeStyle,
+    classifier, conv_norm, conv_norm_act, make_divisible, squeeze_excite, sum_convs, ConvShape,
+    SeStyle,
 };
 use super::template::{Block, Layer, Network, Residual};
 use super::weights::Weights;
@@ -109,7 +110,7 @@ pub fn build(
     let divisible = |v: f64| make_divisible(v * args.scale, 8, 0.9);
     let stem_chs = divisible(32.0);
     let shape = ConvShape::new(args.in_chans, stem_chs, 3, 2);
-    let stem = vec![conv_bn(weights, "stem.0.conv", "stem.0.bn", shape, ACT)?];
+    let stem = vec![conv_norm_act(weights, "stem.0", shape, ACT)?];
     let first = StageCfg {
         channels: 32.0,
         dw_kernel: 3,
@@ -170,15 +171,8 @@ fn separable(
     (in_channels, out_channels): (usize, usize),
     stride: usize,
 ) -> Result<Block, ModelError> {
-    let conv = |module: &str, shape, act| {
-        conv_bn(
-            weights,
-            &format!("{name}.{module}.conv"),
-            &format!("{name}.{module}.bn"),
-            shape,
-            act,
-        )
-    };
+    let conv =
+        |module: &str, shape, act| conv_norm_act(weights, &format!("{name}.{module}"), shape, act);
     let dw = |k| ConvShape::new(in_channels, in_channels, k, stride).groups(in_channels);
     let depthwise = if cfg.rep {
         // Kernels k, k − 2, …, 1 (no 1×1 when strided), each with its BatchNorm.
@@ -188,12 +182,7 @@ fn separable(
             .filter(|&k| !(k == 1 && stride != 1));
         let branches = kernels
             .enumerate()
-            .map(
-                |(i, k)| match conv(&format!("dw_conv_list.{i}"), dw(k), Activation::None)? {
-                    Layer::Conv { conv, .. } => Ok(conv),
-                    _ => unreachable!("conv_bn gives a convolution"),
-                },
-            )
+            .map(|(i, k)| conv_norm(weights, &format!("{name}.dw_conv_list.{i}"), dw(k)))
             .collect::<Result<Vec<_>, ModelError>>()?;
         Layer::Conv {
             conv: sum_convs(branches),

@@ -8,8 +8,8 @@ use serde_json::{Map, Value};
 use super::args;
 
 use super::layers::{
-    batch_norm, classifier, conv_bn, make_divisible, read_conv, squeeze_excite, ConvShape, SeStyle,
-    BN_EPS,
+    batch_norm, classifier, conv_bn, conv_norm_act, make_divisible, read_conv, squeeze_excite,
+    ConvShape, SeStyle, BN_EPS,
 };
 use super::template::{Block, Layer, Network, Residual};
 use super::weights::Weights;
@@ -412,10 +412,9 @@ fn block(args: &RegNetArgs, site: &Site, weights: &Weights) -> Result<Block, Mod
             if pool_first {
                 projection.push(avg_pool());
             }
-            projection.push(conv_bn(
+            projection.push(conv_norm_act(
                 weights,
-                &format!("{prefix}.conv"),
-                &format!("{prefix}.bn"),
+                &prefix,
                 downsample,
                 Activation::None,
             )?);

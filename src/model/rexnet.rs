@@ -7,7 +7,8 @@ use serde_json::{Map, Value};
 use super::args;
 
 use super::layers::{
-    classifier, conv_bn, make_divisible, squeeze_excite_with_norm, ConvShape, SeStyle,
+    classifier, conv_bn, conv_norm_act, make_divisible, squeeze_excite_with_norm, ConvShape,
+    SeStyle,
 };
 use super::template::{Block, Layer, Network, Residual};
 use super::weights::Weights;
@@ -118,13 +119,7 @@ pub fn build(
     for (index, (out_chs, expansion, stride, se)) in args.blocks().into_iter().enumerate() {
         let name = format!("features.{index}");
         let conv = |module: &str, shape, act| {
-            conv_bn(
-                weights,
-                &format!("{name}.{module}.conv"),
-                &format!("{name}.{module}.bn"),
-                shape,
-                act,
-            )
+            conv_norm_act(weights, &format!("{name}.{module}"), shape, act)
         };
         let mut body = Vec::new();
         let dw_chs = if expansion != 1.0 {
