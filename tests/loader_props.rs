@@ -1,12 +1,13 @@
 //! Property tests over the loaders (safetensors, config + weights, ONNX, npy, images): whatever bytes arrive, they return a value or an error and
 //! never panic, hang or allocate absurdly.
 //!
-//! `make test` runs 300 cases per property; `make fuzz` runs the same properties with many more
+//! `make test` runs 300 cases per property from a fixed seed; `make fuzz` runs the same properties with many more
 //! (`SE_LENS_FUZZ_CASES`) for a bounded time. A failure prints the minimal input; keep it as a
 //! regression case in `regressions()` below.
 #![cfg(not(target_arch = "wasm32"))]
 
 use proptest::prelude::*;
+use proptest::test_runner::RngSeed;
 use se_lens::engine::{read_npy, RunOptions, Tensor};
 use se_lens::model::{Model, OnnxOptions, Weights};
 use se_lens::preprocess;
@@ -21,11 +22,22 @@ const ONNX_PADDLE: &[u8] = include_bytes!("fixtures/onnx/paddle_style/model.onnx
 const ONNX_KERAS: &[u8] = include_bytes!("fixtures/onnx/keras_nhwc/model.onnx");
 const ONNX_GEMM: &[u8] = include_bytes!("fixtures/onnx/gemm_se/model.onnx");
 
-fn cases() -> u32 {
-    std::env::var("SE_LENS_FUZZ_CASES")
+/// `make test`: 300 cases from a fixed seed, the same every run, so a test run never fails by
+/// chance. `make fuzz` (`SE_LENS_FUZZ_CASES`): that many cases from a fresh seed each run.
+fn config() -> ProptestConfig {
+    let fuzz_cases = std::env::var("SE_LENS_FUZZ_CASES")
         .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(300)
+        .and_then(|n| n.parse().ok());
+    ProptestConfig {
+        cases: fuzz_cases.unwrap_or(300),
+        rng_seed: match fuzz_cases {
+            Some(_) => RngSeed::Random,
+            None => RngSeed::Fixed(0x5e_1e25),
+        },
+        // Failures print their minimal input; regressions() keeps them.
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
 }
 
 /// Flips, truncates or overwrites bytes of a valid file.
@@ -67,7 +79,7 @@ fn image_pipeline(bytes: &[u8]) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(cases()))]
+    #![proptest_config(config())]
 
     #[test]
     fn safetensors_never_panics(bytes in prop_oneof![mutated(WEIGHTS), header_mutated(), prop::collection::vec(any::<u8>(), 0..64)]) {
@@ -112,9 +124,29 @@ proptest! {
     }
 }
 
-/// Inputs that once failed (none yet from the fuzzing runs; the bomb header is from the issue).
+/// Inputs that once failed (the bomb header is from the issue; the rest from fuzzing runs).
 #[test]
 fn regressions() {
+    // A Reshape target `[2⁴⁰, 2⁴⁰]` (for `[-1, 24]`), whose product overflowed.
+    let mut huge_reshape = ONNX_PADDLE.to_vec();
+    let target = [(-1i64).to_le_bytes(), 24i64.to_le_bytes()].concat();
+    let at = huge_reshape
+        .windows(target.len())
+        .position(|w| w == target)
+        .expect("the Reshape's target in the file");
+    let huge = [(1i64 << 40).to_le_bytes(), (1i64 << 40).to_le_bytes()].concat();
+    huge_reshape[at..at + huge.len()].copy_from_slice(&huge);
+    let mut no_files = |_: &str| Err("no external data here".to_string());
+    let error = Model::from_onnx(
+        "m.onnx",
+        &huge_reshape,
+        &mut no_files,
+        &OnnxOptions::default(),
+    )
+    .err()
+    .expect("refused");
+    assert!(error.to_string().contains("too large"), "{error}");
+
     let mut bomb = PNG[..33].to_vec();
     bomb[16..24].copy_from_slice(&[0, 1, 0x86, 0xa0, 0, 1, 0x86, 0xa0]); // 100000 × 100000
     image_pipeline(&bomb);

@@ -1415,6 +1415,8 @@ fn reshape_error(x: &Dyn, target: &[usize]) -> String {
 /// inferred.
 fn reshape_target(input: &[usize], shape: &[i64], allowzero: bool) -> Result<Vec<usize>, String> {
     let total: usize = input.iter().product();
+    // A target's dimensions are the file's: they or their product may not fit.
+    let too_large = || format!("target shape {shape:?} is too large");
     let mut out = Vec::with_capacity(shape.len());
     let mut infer = None;
     for (i, &d) in shape.iter().enumerate() {
@@ -1424,21 +1426,21 @@ fn reshape_target(input: &[usize], shape: &[i64], allowzero: bool) -> Result<Vec
                 out.push(1);
             }
             0 if !allowzero => out.push(*input.get(i).ok_or("copies a dimension the input lacks")?),
-            d if d >= 0 => out.push(d as usize),
+            d if d >= 0 => out.push(usize::try_from(d).map_err(|_| too_large())?),
             _ => return Err(format!("target shape {shape:?} is not valid")),
         }
     }
-    let known: usize = out.iter().product();
-    if let Some(i) = infer {
-        if known == 0 || !total.is_multiple_of(known) {
-            return Err(format!("cannot infer {shape:?} for {input:?}"));
-        }
-        out[i] = total / known;
+    let known = out
+        .iter()
+        .try_fold(1usize, |p, &d| p.checked_mul(d))
+        .ok_or_else(too_large)?;
+    match infer {
+        Some(i) if known != 0 && total.is_multiple_of(known) => out[i] = total / known,
+        Some(_) => return Err(format!("cannot infer {shape:?} for {input:?}")),
+        None if known != total => return Err(format!("cannot reshape {input:?} to {shape:?}")),
+        None => {}
     }
-    match out.iter().product::<usize>() == total {
-        true => Ok(out),
-        false => Err(format!("cannot reshape {input:?} to {shape:?}")),
-    }
+    Ok(out)
 }
 
 /// Explicit `[top, left, bottom, right]` padding from `pads` or `auto_pad`, for a `[h, w]`
@@ -1514,7 +1516,9 @@ fn slice_ranges(
             |v: i64, low: i64, high: i64| (if v < 0 { v + size } else { v }).clamp(low, high);
         let indices: Vec<usize> = if step > 0 {
             let (s, e) = (clamp(start, 0, size), clamp(end, 0, size));
-            (s..e).step_by(step as usize).map(|i| i as usize).collect()
+            // (A step past usize, on wasm32, takes the first index only, as any step ≥ size.)
+            let step = usize::try_from(step).unwrap_or(usize::MAX);
+            (s..e).step_by(step).map(|i| i as usize).collect()
         } else {
             let (s, e) = (clamp(start, -1, size - 1), clamp(end, -1, size - 1));
             let mut v = Vec::new();
