@@ -125,8 +125,10 @@ FAMILIES = {f'{arch}_c17': (arch, dict(num_classes=17)) for arch in (
     'regnetz_005',  # inverted bottlenecks, no shortcut where the shape changes, a head convolution
     'rexnet_100', 'rexnetr_100',  # SE with a BatchNorm, ReLU6 after the scale, a shortcut into the first channels
     'ghostnet_050',  # ghost modules (concatenated primary and cheap convolutions), hard-sigmoid SE
+    'repghostnet_050',  # the cheap depthwise convolution plus an identity BatchNorm (summed), not concatenated
     'ese_vovnet19b_slim_dw',  # one-shot aggregation of separable convolutions, effective SE (one FC)
     'ese_vovnet19b_slim',  # the same with dense 3x3 convolutions and a 128-wide stem
+    'cspnext_tiny',  # CSP layers (main path of blocks and short path concatenated, effective SE over both), SPP max pools
 )}
 # timm ResNet-class variants, narrowed (channels 16…128) to keep the fixtures small.
 NARROW = (16, 32, 64, 128)
@@ -154,6 +156,14 @@ FAMILIES.update({
     # leave dead)
     'repvgg_d2se_c17': ('repvgg_d2se', dict(num_classes=17, width_factor=0.125, stem_chs=512,
                                             attn_kwargs=dict(rd_ratio=0.25, rd_divisor=1))),
+    # MobileOne-S4: depthwise and pointwise blocks of summed k x k, 1x1 and identity-BatchNorm branches, SE in the last
+    # pairs of the last two stages
+    'mobileone_s4_c17': ('mobileone_s4', dict(num_classes=17, width_factor=0.25)),
+    # RepViT: token mixers of summed depthwise 3x3, 1x1 and identity branches then a BatchNorm, SE in every other
+    # block, GELU channel mixers with a residual, a BatchNorm + linear head averaged with its distillation twin
+    'repvit_m0_9_c17': ('repvit_m0_9', dict(num_classes=17, embed_dim=(16, 32, 48, 64), depth=(2, 2, 3, 1))),
+    # the legacy layout: the 1x1 branch with its own BatchNorm, none after the sum
+    'repvit_m1_c17': ('repvit_m1', dict(num_classes=17, embed_dim=(16, 32, 48, 64), depth=(1, 2, 2, 1))),
     # nfnet.py, narrowed through NfCfg: scaled weight-standardised convolutions (no BatchNorm), the blocks'
     # alpha / beta / gamma scalars, the SE's gain of 2. NF-RegNet: SE between the 3x3 and the last 1x1, SiLU
     'nf_regnet_b0_c17': ('nf_regnet_b0', dict(num_classes=17, width_factor=0.5)),
@@ -246,7 +256,7 @@ def randomise(model, seed, calib):
     n_bn = 0
     with torch.no_grad():
         for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
+            if isinstance(m, (nn.BatchNorm2d, nn.BatchNorm1d)):  # 1d: RepViT's NormLinear head
                 c = m.num_features
                 m.running_mean.copy_(torch.randn(c, generator=g) * 0.1)
                 m.running_var.copy_(torch.rand(c, generator=g) + 0.5)

@@ -1,21 +1,23 @@
 //! timm's `byobnet.py` ("bring your own blocks") networks made of bottleneck blocks:
 //! SE-ResNeXt-26-TS and SE-ResNet-33-TS (tiered 3-conv stems, SiLU), RegNetZ B16…E8 (inverted
 //! bottlenecks sized from the block's input, a linear output, no shortcut where the shape
-//! changes), and their attention-free twins; and RepVGG-D2SE, whose RepVGG blocks (3×3, 1×1 and
-//! identity branches with their BatchNorms, summed) are one convolution each here. Each is its `ByoModelCfg`, built as
-//! `ByobNet.__init__` builds it: `create_byob_stem`, `create_byob_stages`, `BottleneckBlock`.
+//! changes), and their attention-free twins; and the re-parameterisable ones, whose parallel
+//! branches are summed into one convolution per block here: RepVGG-D2SE (3×3, 1×1 and identity
+//! branches) and MobileOne S0…S4 (pairs of depthwise and pointwise blocks, S4 with SE). Each is
+//! its `ByoModelCfg`, built as `ByobNet.__init__` builds it: `create_byob_stem`,
+//! `create_byob_stages`, `BottleneckBlock`, `RepVggBlock`, `MobileOneBlock`.
 
 use serde_json::{Map, Value};
 
 use super::args;
 use super::layers::{
-    classifier, conv_norm, conv_norm_act, fold_bn_into, make_divisible, squeeze_excite, sum_convs,
-    ConvShape, BN_EPS, SE_PAPER,
+    classifier, conv_norm, conv_norm_act, fold_bn_into, identity_conv, make_divisible,
+    squeeze_excite, sum_convs, ConvShape, BN_EPS, SE_PAPER,
 };
 use super::template::{Block, Layer, Network, Residual};
 use super::weights::Weights;
 use super::ModelError;
-use crate::engine::{Activation, Conv2d, Padding, Pool, PoolKind};
+use crate::engine::{Activation, Pool, PoolKind};
 
 /// A `ByoBlockCfg`'s type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,6 +26,13 @@ enum BlockType {
     /// `RepVggBlock`: `act(se(conv3×3(x) + conv1×1(x) + bn(x)))`, the identity branch only where
     /// the shape stays.
     Rep,
+    /// MobileOne's stage: `depth` pairs of `MobileOneBlock`s, a depthwise k×k one (`branches`
+    /// k×k convolutions, a 1×1 and the identity where the shape stays, summed) then a pointwise
+    /// one (`branches` 1×1s and the identity); the last `se_blocks` pairs with an SE.
+    One {
+        branches: usize,
+        se_blocks: usize,
+    },
 }
 
 /// One `ByoBlockCfg`: a stage.
@@ -46,6 +55,8 @@ enum StemType {
     Conv3x3,
     /// A strided RepVGG block (with the network's SE).
     Rep,
+    /// A strided 3×3 `MobileOneBlock` (no SE).
+    One,
 }
 
 /// A `ByoModelCfg` with `bottle` blocks (the fields that change the computation).
@@ -163,6 +174,31 @@ impl ByobArgs {
                     ..resnext26
                 }
             }
+            // `_mobileone_bcfg(wf=…, se_blocks=…, num_conv_branches=…)`.
+            "mobileone_s0" | "mobileone_s1" | "mobileone_s2" | "mobileone_s3" | "mobileone_s4" => {
+                let (stem_chs, wf, branches, se) = match name {
+                    "mobileone_s0" => (48, [0.75, 1.0, 1.0, 2.0], 4, [0; 4]),
+                    "mobileone_s1" => (64, [1.5, 1.5, 2.0, 2.5], 1, [0; 4]),
+                    "mobileone_s2" => (64, [1.5, 2.0, 2.5, 4.0], 1, [0; 4]),
+                    "mobileone_s3" => (64, [2.0, 2.5, 3.0, 4.0], 1, [0; 4]),
+                    _ => (64, [3.0, 3.5, 3.5, 4.0], 1, [0, 0, 5, 1]),
+                };
+                let (depths, widths) = ([2, 8, 10, 1], [64.0, 128.0, 256.0, 512.0]);
+                Self {
+                    stages: std::array::from_fn(|i| Stage {
+                        kind: BlockType::One {
+                            branches,
+                            se_blocks: se[i],
+                        },
+                        ..stage(depths[i], widths[i] * wf[i], 2, 0, 1.0)
+                    }),
+                    stem: StemType::One,
+                    stem_chs,
+                    stem_maxpool: false,
+                    act: Activation::Relu,
+                    ..resnext26
+                }
+            }
             _ => return None,
         })
     }
@@ -204,11 +240,11 @@ pub fn build(
     // `int(round(stem_chs * width_factor))`; Python rounds half to even.
     let stem_chs = (args.stem_chs as f64 * args.width_factor).round_ties_even() as usize;
     let (stem, mut in_channels) = match args.stem {
-        StemType::Rep => (Vec::new(), args.in_chans),
+        StemType::Rep | StemType::One => (Vec::new(), args.in_chans),
         _ => stem(args, stem_chs, weights)?,
     };
     let mut blocks = Vec::new();
-    if args.stem == StemType::Rep {
+    if matches!(args.stem, StemType::Rep | StemType::One) {
         let site = Site {
             name: "stem".into(),
             in_channels,
@@ -216,11 +252,49 @@ pub fn build(
             stride: 2,
             stage: &args.stages[0],
         };
-        blocks.push(rep_vgg(args, &site, weights)?);
+        blocks.push(match args.stem {
+            StemType::Rep => rep_vgg(args, &site, weights)?,
+            _ => mobile_one(args, &site, 3, 1, 1, false, weights)?,
+        });
         in_channels = stem_chs;
     }
+    // MobileOne's depthwise blocks keep the previous block's width, unrounded; the first one's
+    // is `min(64, c₀·wf₀)`.
+    let mut prev_width = args.stages[0].channels.min(64.0);
     for (s, stage) in args.stages.iter().enumerate() {
         let out_channels = make_divisible(stage.channels * args.width_factor, 8, 0.9);
+        if let BlockType::One {
+            branches,
+            se_blocks,
+        } = stage.kind
+        {
+            for pair in 0..stage.depth {
+                let dw_channels = make_divisible(prev_width * args.width_factor, 8, 0.9);
+                let se = pair + se_blocks >= stage.depth;
+                let mut site = Site {
+                    name: format!("stages.{s}.{}", 2 * pair),
+                    in_channels,
+                    out_channels: dw_channels,
+                    stride: if pair == 0 { stage.stride } else { 1 },
+                    stage,
+                };
+                blocks.push(mobile_one(
+                    args,
+                    &site,
+                    3,
+                    in_channels,
+                    branches,
+                    se,
+                    weights,
+                )?);
+                site.name = format!("stages.{s}.{}", 2 * pair + 1);
+                (site.in_channels, site.out_channels, site.stride) = (dw_channels, out_channels, 1);
+                blocks.push(mobile_one(args, &site, 1, 1, branches, se, weights)?);
+                in_channels = out_channels;
+                prev_width = stage.channels;
+            }
+            continue;
+        }
         for index in 0..stage.depth {
             let site = Site {
                 name: format!("stages.{s}.{index}"),
@@ -231,7 +305,7 @@ pub fn build(
             };
             blocks.push(match stage.kind {
                 BlockType::Bottle => bottleneck(args, &site, weights)?,
-                BlockType::Rep => rep_vgg(args, &site, weights)?,
+                _ => rep_vgg(args, &site, weights)?,
             });
             in_channels = out_channels;
         }
@@ -256,7 +330,7 @@ pub fn build(
 fn stem(args: &ByobArgs, chs: usize, weights: &Weights) -> Result<(Vec<Layer>, usize), ModelError> {
     let act = args.act;
     match args.stem {
-        StemType::Rep => unreachable!("the RepVGG stem is a block"),
+        StemType::Rep | StemType::One => unreachable!("the RepVGG and MobileOne stems are blocks"),
         StemType::Conv3x3 => {
             let shape = ConvShape::new(args.in_chans, chs, 3, 2);
             Ok((vec![conv_norm_act(weights, "stem", shape, act)?], chs))
@@ -386,9 +460,50 @@ fn bottleneck(args: &ByobArgs, site: &Site, weights: &Weights) -> Result<Block, 
     })
 }
 
-/// `RepVggBlock` (one group: `gs=0` in every RepVGG-D2SE stage): its branches, each with its
-/// BatchNorm folded in, summed into one 3×3 convolution; then the SE and the activation.
+/// `RepVggBlock` (one group: `gs=0` in every RepVGG-D2SE stage): its 3×3, 1×1 and identity
+/// branches, each with its BatchNorm folded in, summed into one 3×3 convolution; then the SE and
+/// the activation.
 fn rep_vgg(args: &ByobArgs, site: &Site, weights: &Weights) -> Result<Block, ModelError> {
+    let branches = [("conv_kxk", 3), ("conv_1x1", 1)];
+    summed(args, site, &branches, 1, args.se, weights)
+}
+
+/// `MobileOneBlock` with a `kernel`×`kernel` convolution in `groups`: its `branches` k×k
+/// convolutions, the 1×1 "scale" one where k > 1 and the identity, summed; then the SE and the
+/// activation.
+fn mobile_one(
+    args: &ByobArgs,
+    site: &Site,
+    kernel: usize,
+    groups: usize,
+    branches: usize,
+    se: bool,
+    weights: &Weights,
+) -> Result<Block, ModelError> {
+    let mut convs = (0..branches)
+        .map(|i| (format!("conv_kxk.{i}"), kernel))
+        .collect::<Vec<_>>();
+    if kernel > 1 {
+        convs.push(("conv_scale".into(), 1));
+    }
+    let convs = convs
+        .iter()
+        .map(|(module, k)| (module.as_str(), *k))
+        .collect::<Vec<_>>();
+    summed(args, site, &convs, groups, se, weights)
+}
+
+/// A re-parameterisable block: the `(module, kernel)` ConvNormAct branches in `groups` and, where
+/// the shape stays, the identity's BatchNorm `{name}.identity`, summed into one convolution
+/// ([`sum_convs`]); then the SE (`{name}.attn`, with `se`) and the activation.
+fn summed(
+    args: &ByobArgs,
+    site: &Site,
+    branches: &[(&str, usize)],
+    groups: usize,
+    se: bool,
+    weights: &Weights,
+) -> Result<Block, ModelError> {
     let Site {
         ref name,
         in_channels,
@@ -396,38 +511,26 @@ fn rep_vgg(args: &ByobArgs, site: &Site, weights: &Weights) -> Result<Block, Mod
         stride,
         ..
     } = *site;
-    let branch = |module: &str, kernel| {
-        let shape = ConvShape::new(in_channels, out_channels, kernel, stride);
-        conv_norm(weights, &format!("{name}.{module}"), shape)
-    };
-    let mut branches = vec![branch("conv_kxk", 3)?, branch("conv_1x1", 1)?];
+    let mut convs = branches
+        .iter()
+        .map(|&(module, kernel)| {
+            let shape = ConvShape::new(in_channels, out_channels, kernel, stride).groups(groups);
+            conv_norm(weights, &format!("{name}.{module}"), shape)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     if in_channels == out_channels && stride == 1 {
-        // The identity as a 1×1 convolution, then its BatchNorm.
-        let mut weight = vec![0.0; out_channels * in_channels];
-        (0..out_channels).for_each(|c| weight[c * in_channels + c] = 1.0);
-        let identity = Conv2d {
-            in_channels,
-            out_channels,
-            kernel: 1,
-            stride: 1,
-            dilation: 1,
-            padding: Padding::Symmetric(0),
-            groups: 1,
-            weight,
-            bias: vec![0.0; out_channels],
-        };
         let bn = format!("{name}.identity");
-        branches.push(fold_bn_into(weights, identity, &bn, BN_EPS)?);
+        let identity = identity_conv(out_channels, groups);
+        convs.push(fold_bn_into(weights, identity, &bn, BN_EPS)?);
     }
-    let se = args
-        .se
+    let se = se
         .then(|| squeeze_excite(weights, &format!("{name}.attn"), out_channels, SE_PAPER))
         .transpose()?;
     Ok(Block {
         name: name.clone(),
         pre: Vec::new(),
         body: vec![Layer::Conv {
-            conv: sum_convs(branches),
+            conv: sum_convs(convs),
             act: Activation::None,
         }],
         se,

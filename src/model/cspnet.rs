@@ -2,7 +2,7 @@
 //! its SE variants (`cs3sedarknet_l/x`), CS3-SE-DarkNet-XDW (`cs3sedarknet_xdw`: CSP stages of
 //! grouped bottlenecks) and CS3-(SE-)EdgeNet (`cs3edgenet_x`, `cs3se_edgenet_x`). A stage
 //! downsamples, expands, splits its channels in halves, runs its blocks on one half and mixes the
-//! two again with a 1×1 convolution (the template's `Layer::Cross`).
+//! two again with a 1×1 convolution.
 
 use serde_json::{Map, Value};
 
@@ -133,18 +133,34 @@ pub fn build(args: &CspArgs, num_classes: usize, weights: &Weights) -> Result<Ne
         let stage_blocks = (0..args.depth[s])
             .map(|i| block(args, &format!("{name}.blocks.{i}"), half, groups, weights))
             .collect::<Result<Vec<_>, _>>()?;
-        let after = match args.stage {
-            StageType::Cs3 => Vec::new(),
-            StageType::Csp => {
-                let shape = ConvShape::new(half, half, 1, 1);
-                vec![conv(&format!("{name}.conv_transition_b"), shape, ACT)?]
+        // The blocks run on one half of the channels, the other half passes by.
+        let mut main = stage_blocks
+            .into_iter()
+            .map(|block| Layer::Block(Box::new(block)))
+            .collect::<Vec<_>>();
+        let rest = exp - half;
+        let (first, second) = (
+            Layer::Slice {
+                start: 0,
+                len: half,
+            },
+            Layer::Slice {
+                start: half,
+                len: rest,
+            },
+        );
+        body.push(Layer::Concat(match args.stage {
+            StageType::Cs3 => {
+                main.insert(0, first);
+                vec![main, vec![second]]
             }
-        };
-        body.push(Layer::Cross {
-            blocks: stage_blocks,
-            after,
-            blocks_on_first: args.stage == StageType::Cs3,
-        });
+            StageType::Csp => {
+                main.insert(0, second);
+                let shape = ConvShape::new(rest, rest, 1, 1);
+                main.push(conv(&format!("{name}.conv_transition_b"), shape, ACT)?);
+                vec![vec![first], main]
+            }
+        }));
         let transition = ConvShape::new(exp, out, 1, 1);
         body.push(conv(&format!("{name}.conv_transition"), transition, ACT)?);
         blocks.push(Block {

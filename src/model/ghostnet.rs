@@ -1,14 +1,17 @@
 //! timm's `ghostnet.py`, GhostNet v1 (`ghostnet_050/100/130`): ghost modules (a 1×1 convolution
 //! and a depthwise "cheap" one on its output, concatenated), MobileNetV3-style SE with a hard
-//! sigmoid in some bottlenecks. GhostNet v2's decoupled attention and v3's re-parameterised
-//! branches are not built.
+//! sigmoid in some bottlenecks; and `repghost.py`, RepGhostNet (`repghostnet_050…200`), whose
+//! ghost modules add the cheap convolution to a BatchNorm of its input instead of concatenating
+//! (summed into one convolution here). GhostNet v2's decoupled attention and v3's
+//! re-parameterised branches are not built.
 
 use serde_json::{Map, Value};
 
 use super::args;
 
 use super::layers::{
-    classifier, conv_bn, linear, make_divisible, squeeze_excite, ConvShape, SeStyle,
+    classifier, conv_bn, fold_bn_into, identity_conv, linear, make_divisible, read_conv,
+    squeeze_excite, sum_convs, ConvShape, SeStyle, BN_EPS,
 };
 use super::template::{Block, Layer, Network, Residual};
 use super::weights::Weights;
@@ -18,8 +21,18 @@ use crate::engine::Activation;
 /// `GhostNet.__init__` arguments that change the computation.
 #[derive(Clone, Debug, PartialEq)]
 pub struct GhostNetArgs {
+    version: Version,
     width: f64,
     in_chans: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Version {
+    V1,
+    /// RepGhostNet; `reparam`: the cheap convolution's identity branch (`fusion_bn`).
+    Rep {
+        reparam: bool,
+    },
 }
 
 /// One bottleneck: `(kernel, expansion width, out width, SE, stride)`.
@@ -49,15 +62,57 @@ const CFGS: &[&[Cfg]] = &[
     ],
 ];
 
+/// timm's `_create_repghostnet` configuration, per stage (half v1's expansions at the start).
+const REP_CFGS: &[&[Cfg]] = &[
+    &[(3, 8, 16, false, 1)],
+    &[(3, 24, 24, false, 2)],
+    &[(3, 36, 24, false, 1)],
+    &[(5, 36, 40, true, 2)],
+    &[(5, 60, 40, true, 1)],
+    &[(3, 120, 80, false, 2)],
+    &[
+        (3, 100, 80, false, 1),
+        (3, 120, 80, false, 1),
+        (3, 120, 80, false, 1),
+        (3, 240, 112, true, 1),
+        (3, 336, 112, true, 1),
+    ],
+    &[(5, 336, 160, true, 2)],
+    &[
+        (5, 480, 160, false, 1),
+        (5, 480, 160, true, 1),
+        (5, 480, 160, false, 1),
+        (5, 480, 160, true, 1),
+    ],
+];
+
 impl GhostNetArgs {
     pub fn from_name(name: &str) -> Option<Self> {
-        let width = match name.strip_prefix("ghostnet_")? {
-            "050" => 0.5,
-            "100" => 1.0,
-            "130" => 1.3,
+        let (version, width) = match name.split_once('_')? {
+            ("ghostnet", "050") => (Version::V1, 0.5),
+            ("ghostnet", "100") => (Version::V1, 1.0),
+            ("ghostnet", "130") => (Version::V1, 1.3),
+            ("repghostnet", width) => {
+                let width = match width {
+                    "050" => 0.5,
+                    "058" => 0.58,
+                    "080" => 0.8,
+                    "100" => 1.0,
+                    "111" => 1.11,
+                    "130" => 1.3,
+                    "150" => 1.5,
+                    "200" => 2.0,
+                    _ => return None,
+                };
+                (Version::Rep { reparam: true }, width)
+            }
             _ => return None,
         };
-        Some(Self { width, in_chans: 3 })
+        Some(Self {
+            version,
+            width,
+            in_chans: 3,
+        })
     }
 
     /// Applies `model_args` from config.json; anything that changes the computation in a way
@@ -67,7 +122,11 @@ impl GhostNetArgs {
             match arg.name {
                 "in_chans" => self.in_chans = arg.positive_int()?,
                 "width" => self.width = arg.positive_number()?,
-                "version" if arg.value.as_str() == Some("v1") => {}
+                "version" if arg.value.as_str() == Some("v1") && self.version == Version::V1 => {}
+                "reparam" => match (&mut self.version, arg.value.as_bool()) {
+                    (Version::Rep { reparam }, Some(value)) => *reparam = value,
+                    _ => return Ok(false),
+                },
                 _ => return Ok(false),
             }
             Ok(true)
@@ -91,7 +150,11 @@ pub fn build(
     let stem = vec![conv_bn(weights, "conv_stem", "bn1", stem_shape, relu)?];
     let mut blocks = Vec::new();
     let mut in_chs = stem_chs;
-    for (stage, cfg) in CFGS.iter().enumerate() {
+    let cfgs = match args.version {
+        Version::V1 => CFGS,
+        Version::Rep { .. } => REP_CFGS,
+    };
+    for (stage, cfg) in cfgs.iter().enumerate() {
         for (index, &(kernel, expansion, out, se, stride)) in cfg.iter().enumerate() {
             let name = format!("blocks.{stage}.{index}");
             let (mid, out) = (args.scaled(expansion), args.scaled(out));
@@ -104,20 +167,13 @@ pub fn build(
                     act,
                 )
             };
-            let ghost = |module: &str, from: usize, to: usize, act| -> Result<Layer, ModelError> {
-                let init = to.div_ceil(2);
-                let part = |part: &str, shape| {
-                    let prefix = format!("{module}.{part}");
-                    conv(&format!("{prefix}.0"), &format!("{prefix}.1"), shape, act)
-                };
-                let cheap = ConvShape::new(init, init, 3, 1).groups(init);
-                Ok(Layer::Ghost {
-                    primary: Box::new(part("primary_conv", ConvShape::new(from, init, 1, 1))?),
-                    cheap: Box::new(part("cheap_operation", cheap)?),
-                    out_channels: to,
-                })
+            let ghost = |module: &str, from: usize, to: usize, act| match args.version {
+                Version::V1 => ghost_module(weights, &format!("{name}.{module}"), from, to, act),
+                Version::Rep { reparam } => {
+                    rep_ghost_module(weights, &format!("{name}.{module}"), from, to, act, reparam)
+                }
             };
-            let mut body = vec![ghost("ghost1", in_chs, mid, relu)?];
+            let mut body = ghost("ghost1", in_chs, mid, relu)?;
             if stride > 1 {
                 let depthwise = ConvShape::new(mid, mid, kernel, stride).groups(mid);
                 body.push(conv("conv_dw", "bn_dw", depthwise, Activation::None)?);
@@ -131,7 +187,7 @@ pub fn build(
             let se = se
                 .then(|| squeeze_excite(weights, &format!("{name}.se"), mid, style))
                 .transpose()?;
-            let tail = vec![ghost("ghost2", mid, out, Activation::None)?];
+            let tail = ghost("ghost2", mid, out, Activation::None)?;
             let projection = if in_chs == out && stride == 1 {
                 Vec::new()
             } else {
@@ -164,7 +220,7 @@ pub fn build(
     // The last stage: a 1×1 ConvBnAct to the last expansion width; then, on the pooled
     // features, `conv_head` (1×1 with bias) → ReLU → classifier.
     let features = args.scaled(960);
-    let last = CFGS.len();
+    let last = cfgs.len();
     let neck = vec![conv_bn(
         weights,
         &format!("blocks.{last}.0.conv"),
@@ -183,4 +239,65 @@ pub fn build(
             classifier(weights, "classifier", 1280, num_classes)?,
         ],
     })
+}
+
+/// `GhostModule`: `concat(p, cheap(p))[:, ..to]` where `p = primary(x)`, both halves with the act.
+fn ghost_module(
+    weights: &Weights,
+    name: &str,
+    from: usize,
+    to: usize,
+    act: Activation,
+) -> Result<Vec<Layer>, ModelError> {
+    let init = to.div_ceil(2);
+    let part = |part: &str, shape| {
+        let prefix = format!("{name}.{part}");
+        conv_bn(
+            weights,
+            &format!("{prefix}.0"),
+            &format!("{prefix}.1"),
+            shape,
+            act,
+        )
+    };
+    let cheap = ConvShape::new(init, init, 3, 1).groups(init);
+    Ok(vec![Layer::Ghost {
+        primary: Box::new(part("primary_conv", ConvShape::new(from, init, 1, 1))?),
+        cheap: Box::new(part("cheap_operation", cheap)?),
+        out_channels: to,
+    }])
+}
+
+/// `RepGhostModule`: `act(cheap(p) + fusion_bn(p))` where `p = primary(x)` (with the act): the
+/// depthwise cheap convolution and the identity's BatchNorm summed into one convolution.
+fn rep_ghost_module(
+    weights: &Weights,
+    name: &str,
+    from: usize,
+    to: usize,
+    act: Activation,
+    reparam: bool,
+) -> Result<Vec<Layer>, ModelError> {
+    let bn = |conv, module: &str| fold_bn_into(weights, conv, &format!("{name}.{module}"), BN_EPS);
+    let primary = read_conv(
+        weights,
+        &format!("{name}.primary_conv.0"),
+        ConvShape::new(from, to, 1, 1),
+    )?;
+    let cheap_shape = ConvShape::new(to, to, 3, 1).groups(to);
+    let cheap = read_conv(weights, &format!("{name}.cheap_operation.0"), cheap_shape)?;
+    let mut branches = vec![bn(cheap, "cheap_operation.1")?];
+    if reparam {
+        branches.push(bn(identity_conv(to, to), "fusion_bn.0")?);
+    }
+    Ok(vec![
+        Layer::Conv {
+            conv: bn(primary, "primary_conv.1")?,
+            act,
+        },
+        Layer::Conv {
+            conv: sum_convs(branches),
+            act,
+        },
+    ])
 }

@@ -218,6 +218,25 @@ pub fn sum_convs(branches: Vec<Conv2d>) -> Conv2d {
     }
 }
 
+/// The identity as a 1×1 convolution of `channels` in `groups` (a re-parameterisable block's
+/// skip branch, to fold its BatchNorm into and sum with [`sum_convs`]).
+pub fn identity_conv(channels: usize, groups: usize) -> Conv2d {
+    let fan_in = channels / groups;
+    let mut weight = vec![0.0; channels * fan_in];
+    (0..channels).for_each(|c| weight[c * fan_in + c % fan_in] = 1.0);
+    Conv2d {
+        in_channels: channels,
+        out_channels: channels,
+        kernel: 1,
+        stride: 1,
+        dilation: 1,
+        padding: Padding::Symmetric(0),
+        groups,
+        weight,
+        bias: vec![0.0; channels],
+    }
+}
+
 /// How a family names and computes its SE modules.
 #[derive(Clone, Copy, Debug)]
 pub struct SeStyle {

@@ -5,6 +5,7 @@ mod args;
 mod byobnet;
 pub mod config;
 mod cspnet;
+mod cspnext;
 mod efficientnet;
 mod error;
 mod ghostnet;
@@ -13,6 +14,7 @@ mod lcnetv2;
 mod nfnet;
 pub mod onnx;
 mod regnet;
+mod repvit;
 mod resnet;
 mod rexnet;
 mod senet;
@@ -150,7 +152,7 @@ pub const FAMILIES: &str = "resnet, seresnet, resnext, seresnext (every stem and
     regnetz (regnetz_005/040 and byobnet's regnetz_b16…e8), seresnext26ts, seresnet33ts, repvgg_d2se (and \
     resnext26ts, resnet32ts/33ts), nfnet_f0…f7, dm_nfnet_f0…f6, nfnet_l0, nf_regnet_b0…b5, \
     nf_seresnet26/50/101 (and nf_resnet), cs3sedarknet_l/x/xdw, cs3se_edgenet_x (and cs3darknet_s/m/l/x, \
-    cs3edgenet_x), rexnet, rexnetr, ghostnet (v1), ese_vovnet, vovnet, efficientnet_b0…b8/l2, efficientnetv2, mixnet, mnasnet, semnasnet, tinynet, mobilenetv3, fbnetv3, hardcorenas, lcnet, lcnetv2 \
+    cs3edgenet_x), cspnext_tiny/s/m/l/x, repvit_m0_9…m2_3 and m1/m2/m3, mobileone_s4 (and s0…s3), rexnet, rexnetr, ghostnet (v1), repghostnet, ese_vovnet, vovnet, efficientnet_b0…b8/l2, efficientnetv2, mixnet, mnasnet, semnasnet, tinynet, mobilenetv3, fbnetv3, hardcorenas, lcnet, lcnetv2 \
     (and their tf_ ports)";
 
 /// The largest model file SE Lens reads (1 GiB: SENet-154 in f32 is 460 MB), checked before
@@ -317,6 +319,8 @@ enum Builder {
     Byob(byobnet::ByobArgs),
     Nf(nfnet::NfArgs),
     Csp(cspnet::CspArgs),
+    CspNext(cspnext::CspNextArgs),
+    RepVit(repvit::RepVitArgs),
     LcNetV2(lcnetv2::LcNetV2Args),
 }
 
@@ -332,6 +336,8 @@ impl Builder {
             .or_else(|| byobnet::ByobArgs::from_name(name).map(Self::Byob))
             .or_else(|| nfnet::NfArgs::from_name(name).map(Self::Nf))
             .or_else(|| cspnet::CspArgs::from_name(name).map(Self::Csp))
+            .or_else(|| cspnext::CspNextArgs::from_name(name).map(Self::CspNext))
+            .or_else(|| repvit::RepVitArgs::from_name(name).map(Self::RepVit))
             .or_else(|| lcnetv2::LcNetV2Args::from_name(name).map(Self::LcNetV2))
     }
 
@@ -360,6 +366,8 @@ impl Builder {
             Self::Byob(args) => build!(byobnet, args),
             Self::Nf(args) => build!(nfnet, args),
             Self::Csp(args) => build!(cspnet, args),
+            Self::CspNext(args) => build!(cspnext, args),
+            Self::RepVit(args) => build!(repvit, args),
             Self::LcNetV2(args) => build!(lcnetv2, args),
         }
     }

@@ -32,14 +32,17 @@ pub enum Layer {
         reduction: Vec<Layer>,
         steps: Vec<Vec<Layer>>,
     },
-    /// CSPNet's cross stage: the channels split in halves, `blocks` then `after` run on one,
-    /// and the halves concatenated back in order: `concat(f(x[..c/2]), x[c/2..])` with
-    /// `blocks_on_first` (`CrossStage3`), else `concat(x[..c/2], f(x[c/2..]))` (`CrossStage`).
-    Cross {
-        blocks: Vec<Block>,
-        after: Vec<Layer>,
-        blocks_on_first: bool,
+    /// Branches that all read the input, their outputs' channels one after another (an empty
+    /// branch passes the input itself): CSPNet's cross stage (one branch a [`Layer::Slice`] and
+    /// blocks, the other the rest of the channels), CSPNeXt's main and short paths, SPP's pools.
+    Concat(Vec<Vec<Layer>>),
+    /// Channels `start .. start + len` of the input.
+    Slice {
+        start: usize,
+        len: usize,
     },
+    /// A block inside a layer sequence (a cross stage's blocks).
+    Block(Box<Block>),
     /// GhostNet's module: `concat(p, cheap(p))[:, ..out_channels]` where `p = primary(x)`.
     Ghost {
         primary: Box<Layer>,
@@ -193,37 +196,16 @@ fn layers(
                 let y = b.node(name.clone(), Op::BatchNorm(bn), &[x])?;
                 activation(b, &format!("{name}.act"), act, y)?
             }
-            Layer::Cross {
-                blocks,
-                after,
-                blocks_on_first,
-            } => {
-                let channels = b.info(x).channels;
-                let half = channels / 2;
-                let first = Op::Slice {
-                    start: 0,
-                    len: half,
-                };
-                let second = Op::Slice {
-                    start: half,
-                    len: channels - half,
-                };
-                let first = b.node(format!("{name}.first"), first, &[x])?;
-                let second = b.node(format!("{name}.second"), second, &[x])?;
-                let (mut y, other) = match blocks_on_first {
-                    true => (first, second),
-                    false => (second, first),
-                };
-                for block in blocks {
-                    y = lower_block(b, block, y)?;
-                }
-                y = layers(b, &format!("{name}.after"), after, y)?;
-                let parts = match blocks_on_first {
-                    true => [y, other],
-                    false => [other, y],
-                };
+            Layer::Concat(branches) => {
+                let parts = branches
+                    .into_iter()
+                    .enumerate()
+                    .map(|(k, branch)| layers(b, &format!("{name}.branch{k}"), branch, x))
+                    .collect::<Result<Vec<_>, _>>()?;
                 b.node(format!("{name}.cat"), Op::Concat, &parts)?
             }
+            Layer::Slice { start, len } => b.node(name, Op::Slice { start, len }, &[x])?,
+            Layer::Block(block) => lower_block(b, *block, x)?,
         };
     }
     Ok(x)

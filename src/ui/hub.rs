@@ -33,18 +33,19 @@ pub fn hub_urls(base: &str, id: &str) -> Result<[String; 2], String> {
 /// nobody has to know an id.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Checkpoint {
-    /// The hub id under `timm/`.
+    /// The hub id, `owner/name`.
     pub id: &'static str,
     pub title: &'static str,
     /// Parameters, in millions (the f32 download is 4 bytes each).
     pub params_m: f64,
     /// The input size its `config.json` asks for (square).
     pub input: usize,
-    /// ImageNet-1k top-1, %, as timm's results table measured it at `test_size`.
-    pub top1: f64,
-    pub test_size: usize,
+    /// ImageNet-1k top-1, %, as timm's results table measured it, and the (square) test size it
+    /// measured at; `None` for a checkpoint the table has no row for.
+    pub top1: Option<(f64, usize)>,
 }
 
+/// A checkpoint with its row in timm's results table.
 const fn checkpoint(
     id: &'static str,
     title: &'static str,
@@ -58,8 +59,23 @@ const fn checkpoint(
         title,
         params_m,
         input,
-        top1,
-        test_size,
+        top1: Some((top1, test_size)),
+    }
+}
+
+/// A checkpoint newer than timm's results table (commit 0173a13 has no row for it).
+const fn unranked(
+    id: &'static str,
+    title: &'static str,
+    params_m: f64,
+    input: usize,
+) -> Checkpoint {
+    Checkpoint {
+        id,
+        title,
+        params_m,
+        input,
+        top1: None,
     }
 }
 
@@ -68,7 +84,7 @@ const fn checkpoint(
 /// timm 1.0.31's `pretrained_cfg`.
 pub const CHECKPOINTS: &[Checkpoint] = &[
     checkpoint(
-        "seresnet50.a1_in1k",
+        "timm/seresnet50.a1_in1k",
         "SE-ResNet-50",
         28.09,
         224,
@@ -76,7 +92,7 @@ pub const CHECKPOINTS: &[Checkpoint] = &[
         288,
     ),
     checkpoint(
-        "seresnext26d_32x4d.bt_in1k",
+        "timm/seresnext26d_32x4d.bt_in1k",
         "SE-ResNeXt-26d",
         16.81,
         224,
@@ -84,7 +100,7 @@ pub const CHECKPOINTS: &[Checkpoint] = &[
         288,
     ),
     checkpoint(
-        "legacy_seresnet18.in1k",
+        "timm/legacy_seresnet18.in1k",
         "SE-ResNet-18 (the paper's)",
         11.78,
         224,
@@ -92,7 +108,7 @@ pub const CHECKPOINTS: &[Checkpoint] = &[
         224,
     ),
     checkpoint(
-        "legacy_senet154.in1k",
+        "timm/legacy_senet154.in1k",
         "SENet-154 (the paper's)",
         115.09,
         224,
@@ -100,17 +116,31 @@ pub const CHECKPOINTS: &[Checkpoint] = &[
         224,
     ),
     checkpoint(
-        "resnetrs50.tf_in1k",
+        "timm/resnetrs50.tf_in1k",
         "ResNet-RS-50",
         35.69,
         160,
         79.896,
         224,
     ),
-    checkpoint("rexnet_100.nav_in1k", "ReXNet-1.0", 4.8, 224, 77.862, 224),
-    checkpoint("ghostnet_100.in1k", "GhostNet-1.0", 5.18, 224, 73.982, 224),
     checkpoint(
-        "ese_vovnet19b_dw.ra_in1k",
+        "timm/rexnet_100.nav_in1k",
+        "ReXNet-1.0",
+        4.8,
+        224,
+        77.862,
+        224,
+    ),
+    checkpoint(
+        "timm/ghostnet_100.in1k",
+        "GhostNet-1.0",
+        5.18,
+        224,
+        73.982,
+        224,
+    ),
+    checkpoint(
+        "timm/ese_vovnet19b_dw.ra_in1k",
         "VoVNet-19-DW with eSE",
         6.54,
         224,
@@ -118,7 +148,7 @@ pub const CHECKPOINTS: &[Checkpoint] = &[
         288,
     ),
     checkpoint(
-        "efficientnet_b0.ra_in1k",
+        "timm/efficientnet_b0.ra_in1k",
         "EfficientNet-B0",
         5.29,
         224,
@@ -126,7 +156,7 @@ pub const CHECKPOINTS: &[Checkpoint] = &[
         224,
     ),
     checkpoint(
-        "tf_efficientnet_b0.in1k",
+        "timm/tf_efficientnet_b0.in1k",
         "EfficientNet-B0 (TF port)",
         5.29,
         224,
@@ -134,7 +164,7 @@ pub const CHECKPOINTS: &[Checkpoint] = &[
         224,
     ),
     checkpoint(
-        "efficientnetv2_rw_t.ra2_in1k",
+        "timm/efficientnetv2_rw_t.ra2_in1k",
         "EfficientNetV2-T",
         13.65,
         224,
@@ -142,16 +172,16 @@ pub const CHECKPOINTS: &[Checkpoint] = &[
         288,
     ),
     checkpoint(
-        "tf_efficientnetv2_b0.in1k",
+        "timm/tf_efficientnetv2_b0.in1k",
         "EfficientNetV2-B0 (TF port)",
         7.14,
         192,
         78.358,
         224,
     ),
-    checkpoint("mixnet_s.ft_in1k", "MixNet-S", 4.13, 224, 75.994, 224),
+    checkpoint("timm/mixnet_s.ft_in1k", "MixNet-S", 4.13, 224, 75.994, 224),
     checkpoint(
-        "tf_mixnet_s.in1k",
+        "timm/tf_mixnet_s.in1k",
         "MixNet-S (TF port)",
         4.13,
         224,
@@ -159,7 +189,7 @@ pub const CHECKPOINTS: &[Checkpoint] = &[
         224,
     ),
     checkpoint(
-        "semnasnet_100.rmsp_in1k",
+        "timm/semnasnet_100.rmsp_in1k",
         "MnasNet-A1 with SE",
         3.89,
         224,
@@ -167,16 +197,16 @@ pub const CHECKPOINTS: &[Checkpoint] = &[
         224,
     ),
     checkpoint(
-        "mnasnet_small.lamb_in1k",
+        "timm/mnasnet_small.lamb_in1k",
         "MnasNet-Small",
         2.03,
         224,
         66.196,
         224,
     ),
-    checkpoint("tinynet_a.in1k", "TinyNet-A", 6.19, 192, 77.658, 192),
+    checkpoint("timm/tinynet_a.in1k", "TinyNet-A", 6.19, 192, 77.658, 192),
     checkpoint(
-        "mobilenetv3_large_100.ra_in1k",
+        "timm/mobilenetv3_large_100.ra_in1k",
         "MobileNetV3-Large",
         5.48,
         224,
@@ -184,7 +214,7 @@ pub const CHECKPOINTS: &[Checkpoint] = &[
         224,
     ),
     checkpoint(
-        "mobilenetv3_small_100.lamb_in1k",
+        "timm/mobilenetv3_small_100.lamb_in1k",
         "MobileNetV3-Small",
         2.54,
         224,
@@ -192,25 +222,39 @@ pub const CHECKPOINTS: &[Checkpoint] = &[
         224,
     ),
     checkpoint(
-        "tf_mobilenetv3_large_100.in1k",
+        "timm/tf_mobilenetv3_large_100.in1k",
         "MobileNetV3-Large (TF port)",
         5.48,
         224,
         75.516,
         224,
     ),
-    checkpoint("fbnetv3_b.ra2_in1k", "FBNetV3-B", 8.6, 224, 79.142, 256),
     checkpoint(
-        "hardcorenas_a.miil_green_in1k",
+        "timm/fbnetv3_b.ra2_in1k",
+        "FBNetV3-B",
+        8.6,
+        224,
+        79.142,
+        256,
+    ),
+    checkpoint(
+        "timm/hardcorenas_a.miil_green_in1k",
         "HardCoReNAS-A",
         5.26,
         224,
         75.93,
         224,
     ),
-    checkpoint("lcnet_100.ra2_in1k", "PP-LCNet-1.0", 2.95, 224, 72.096, 224),
     checkpoint(
-        "regnety_002.pycls_in1k",
+        "timm/lcnet_100.ra2_in1k",
+        "PP-LCNet-1.0",
+        2.95,
+        224,
+        72.096,
+        224,
+    ),
+    checkpoint(
+        "timm/regnety_002.pycls_in1k",
         "RegNetY-200MF",
         3.16,
         224,
@@ -218,7 +262,7 @@ pub const CHECKPOINTS: &[Checkpoint] = &[
         224,
     ),
     checkpoint(
-        "regnety_040.ra3_in1k",
+        "timm/regnety_040.ra3_in1k",
         "RegNetY-4.0GF",
         20.65,
         224,
@@ -226,7 +270,7 @@ pub const CHECKPOINTS: &[Checkpoint] = &[
         288,
     ),
     checkpoint(
-        "regnetv_040.ra3_in1k",
+        "timm/regnetv_040.ra3_in1k",
         "RegNetV-4.0GF (pre-activation)",
         20.64,
         224,
@@ -234,7 +278,7 @@ pub const CHECKPOINTS: &[Checkpoint] = &[
         288,
     ),
     checkpoint(
-        "regnetz_040.ra3_in1k",
+        "timm/regnetz_040.ra3_in1k",
         "RegNetZ-4.0GF",
         27.12,
         256,
@@ -242,16 +286,23 @@ pub const CHECKPOINTS: &[Checkpoint] = &[
         320,
     ),
     checkpoint(
-        "regnetz_b16.ra3_in1k",
+        "timm/regnetz_b16.ra3_in1k",
         "RegNetZ-B16",
         9.72,
         224,
         80.728,
         288,
     ),
-    checkpoint("regnetz_d8.ra3_in1k", "RegNetZ-D8", 23.37, 256, 84.054, 320),
     checkpoint(
-        "seresnext26ts.ch_in1k",
+        "timm/regnetz_d8.ra3_in1k",
+        "RegNetZ-D8",
+        23.37,
+        256,
+        84.054,
+        320,
+    ),
+    checkpoint(
+        "timm/seresnext26ts.ch_in1k",
         "SE-ResNeXt-26-TS",
         10.39,
         256,
@@ -259,7 +310,7 @@ pub const CHECKPOINTS: &[Checkpoint] = &[
         288,
     ),
     checkpoint(
-        "seresnet33ts.ra2_in1k",
+        "timm/seresnet33ts.ra2_in1k",
         "SE-ResNet-33-TS",
         19.78,
         256,
@@ -267,16 +318,23 @@ pub const CHECKPOINTS: &[Checkpoint] = &[
         288,
     ),
     checkpoint(
-        "nf_regnet_b1.ra2_in1k",
+        "timm/nf_regnet_b1.ra2_in1k",
         "NF-RegNet-B1 (normalization-free)",
         10.22,
         256,
         79.306,
         288,
     ),
-    checkpoint("nfnet_l0.ra2_in1k", "NFNet-L0", 35.07, 224, 82.752, 288),
     checkpoint(
-        "cs3sedarknet_l.c2ns_in1k",
+        "timm/nfnet_l0.ra2_in1k",
+        "NFNet-L0",
+        35.07,
+        224,
+        82.752,
+        288,
+    ),
+    checkpoint(
+        "timm/cs3sedarknet_l.c2ns_in1k",
         "CS3-SE-DarkNet-L",
         21.91,
         256,
@@ -284,38 +342,49 @@ pub const CHECKPOINTS: &[Checkpoint] = &[
         288,
     ),
     checkpoint(
-        "dm_nfnet_f0.dm_in1k",
+        "timm/dm_nfnet_f0.dm_in1k",
         "NFNet-F0 (DeepMind's)",
         71.49,
         192,
         83.486,
         256,
     ),
+    // Parameters and input sizes from timm 1.0.31.
+    unranked("timm/mobileone_s4.apple_in1k", "MobileOne-S4", 14.95, 224),
+    unranked("timm/repvit_m1_1.dist_450e_in1k", "RepViT-M1.1", 8.8, 224),
+    unranked("timm/repghostnet_100.in1k", "RepGhostNet-1.0", 4.07, 224),
+    unranked(
+        "munehiro-k/cspnext_s.rsb_a1_in1k",
+        "CSPNeXt-S (RTMDet's backbone)",
+        4.89,
+        224,
+    ),
 ];
 
 impl Checkpoint {
-    /// What the model menu loads: `hf:timm/<id>`.
+    /// What the model menu loads: `hf:<id>`.
     pub fn value(&self) -> String {
-        format!("hf:timm/{}", self.id)
+        format!("hf:{}", self.id)
     }
 
-    /// The timm architecture (the id before its pretrained tag).
+    /// The timm architecture (the name before its pretrained tag).
     pub fn architecture(&self) -> &'static str {
-        self.id.split_once('.').map_or(self.id, |(arch, _)| arch)
+        let name = self.id.split_once('/').map_or(self.id, |(_, name)| name);
+        name.split_once('.').map_or(name, |(arch, _)| arch)
     }
 
-    /// The menu's line: `SE-ResNet-50 · 112 MB · 224² · 81.1% ImageNet top-1 (at 288²)`.
+    /// The menu's line: `SE-ResNet-50 · 112 MB · 224² · 81.1% ImageNet top-1 at 288²`.
     pub fn label(&self) -> String {
-        let at = match self.test_size == self.input {
-            true => String::new(),
-            false => format!(" at {}²", self.test_size),
+        let accuracy = match self.top1 {
+            None => "not in timm's ImageNet results table".to_owned(),
+            Some((top1, at)) if at == self.input => format!("{top1:.1}% ImageNet top-1"),
+            Some((top1, at)) => format!("{top1:.1}% ImageNet top-1 at {at}²"),
         };
         format!(
-            "{} · {:.0} MB · {}² · {:.1}% ImageNet top-1{at}",
+            "{} · {:.0} MB · {}² · {accuracy}",
             self.title,
             self.params_m * 4.0,
             self.input,
-            self.top1
         )
     }
 }
@@ -338,6 +407,13 @@ mod tests {
             "SE-ResNet-50 · 112 MB · 224² · 81.1% ImageNet top-1 at 288²"
         );
         assert_eq!(CHECKPOINTS[0].value(), "hf:timm/seresnet50.a1_in1k");
+        let cspnext = CHECKPOINTS.iter().find(|c| c.id.starts_with("munehiro-k/"));
+        let cspnext = cspnext.expect("CSPNeXt, published outside timm/");
+        assert_eq!(cspnext.architecture(), "cspnext_s");
+        assert_eq!(
+            cspnext.label(),
+            "CSPNeXt-S (RTMDet's backbone) · 20 MB · 224² · not in timm's ImageNet results table"
+        );
     }
 
     #[test]
