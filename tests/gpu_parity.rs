@@ -111,14 +111,38 @@ fn committed_tiny_models_match_cpu_and_timm_on_the_gpu() {
     }
 }
 
+/// Full-size cases whose every kernel the cases named next to them run here (the test checks
+/// that those run); like the `--large` copies, `model_parity.rs` checks them on the CPU. On
+/// lavapipe they took 104 s of this test's 410 s.
+const RUN_ELSEWHERE_ON_THE_GPU: &[(&str, &str)] = &[
+    // 59 s: 64 groups of 4 channels and the legacy layout.
+    ("legacy_senet154", "senet154_c17, legacy_seresnext50_32x4d"),
+    ("resnet50", "seresnet50"),
+    ("resnext50_32x4d", "seresnext50_32x4d"),
+    ("seresnet34", "seresnet18"),
+    ("legacy_seresnet34", "legacy_seresnet18"),
+];
+
 /// The full-size architectures `make test` generates (scripts/fixtures.sh), but for the
 /// `--large` deeper copies (SE-ResNet-101/152, …): their kernels are the shallower models', on
 /// lavapipe they took 264 s of this test's 734 s, and `model_parity.rs` checks them on the CPU.
 #[test]
 fn full_size_architectures_match_cpu_and_timm_on_the_gpu() {
     let context = context();
-    for case in full_size_cases_but_large() {
-        check_case(&context, &case);
+    let cases = full_size_cases_but_large();
+    for case in &cases {
+        let name = case.file_name().unwrap_or_default().to_string_lossy();
+        if let Some((_, by)) = RUN_ELSEWHERE_ON_THE_GPU.iter().find(|(n, _)| *n == name) {
+            let stand_ins = by.split(", ");
+            assert!(
+                stand_ins
+                    .clone()
+                    .all(|s| cases.iter().any(|c| c.ends_with(s))),
+                "{name}: {by} must run in its place"
+            );
+            continue;
+        }
+        check_case(&context, case);
     }
 }
 
