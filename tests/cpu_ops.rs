@@ -169,3 +169,22 @@ fn pooling_follows_pytorch_ceil_mode_and_padding() {
     let neg = Tensor::new([1, 1, 2, 2], vec![-4.0, -3.0, -2.0, -1.0]);
     assert_eq!(se_lens::cpu::pool2d(&neg, &padded).data, vec![-1.0]);
 }
+
+#[test]
+fn reflect_padding_follows_pytorch() {
+    // F.pad(torch.arange(12.).view(1, 1, 3, 4), (2, 2, 2, 2), mode='reflect')[0, 0, :, :3]
+    let x = Tensor::new([1, 1, 3, 4], (0..12).map(|v| v as f32).collect());
+    let padded = se_lens::cpu::reflect_pad(&x, 2);
+    assert_eq!(padded.shape, [1, 1, 7, 8]);
+    let rows: Vec<&[f32]> = padded.data.chunks_exact(8).map(|row| &row[..3]).collect();
+    let expected: [[f32; 3]; 7] = [
+        [10.0, 9.0, 8.0],
+        [6.0, 5.0, 4.0],
+        [2.0, 1.0, 0.0],
+        [6.0, 5.0, 4.0],
+        [10.0, 9.0, 8.0],
+        [6.0, 5.0, 4.0],
+        [2.0, 1.0, 0.0],
+    ];
+    assert_eq!(rows, expected.iter().map(|r| &r[..]).collect::<Vec<_>>());
+}

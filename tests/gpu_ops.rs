@@ -9,18 +9,25 @@
 
 use std::rc::Rc;
 
-use se_lens::engine::{Activation, BinaryOp, Conv2d, Padding, Pool, PoolKind, Tensor, Tolerance};
+use se_lens::engine::{
+    Activation, BinaryOp, Conv2d, Padding, Pool, PoolKind, Slope, Tensor, Tolerance,
+};
 use se_lens::gpu::{GpuContext, GpuConv, GpuDense, GpuError};
 use se_lens::{cpu, gpu::Encoder};
 
 const OP: Tolerance = Tolerance::new(1e-4, 1e-5);
-const ACTIVATIONS: [Activation; 6] = [
+const ACTIVATIONS: [Activation; 7] = [
     Activation::None,
     Activation::Relu,
     Activation::Silu,
     Activation::HardSwish,
     Activation::Sigmoid,
     Activation::HardSigmoid,
+    // TResNet's slope (the WGSL code is its bits).
+    Activation::LeakyRelu(match Slope::new(1e-3) {
+        Some(slope) => slope,
+        None => unreachable!(),
+    }),
 ];
 
 fn context() -> Rc<GpuContext> {
@@ -274,6 +281,7 @@ fn binary_ops_activations_and_concat_match_cpu() {
             Activation::Relu6,
             Activation::Tanh,
             Activation::Gelu,
+            Activation::LeakyRelu(Slope::new(0.01).expect("a slope")),
         ] {
             let gpu = run_on_gpu(&context, &a, |e, x| {
                 e.activation(&x, act)?;
@@ -294,6 +302,11 @@ fn binary_ops_activations_and_concat_match_cpu() {
         let gpu = run_on_gpu(&context, &a, |e, x| e.channel_shuffle(&x, groups));
         let cpu = cpu::channel_shuffle(&a, groups);
         check(&format!("{shape:?} shuffle"), &gpu, &cpu);
+        for pad in [1, 4] {
+            let gpu = run_on_gpu(&context, &a, |e, x| e.reflect_pad(&x, pad));
+            let cpu = cpu::reflect_pad(&a, pad);
+            check(&format!("{shape:?} reflect pad {pad}"), &gpu, &cpu);
+        }
         let gpu = run_on_gpu(&context, &a, |e, x| e.slice_channels(&x, 1, shape[1] - 2));
         let cpu = cpu::slice_channels(&a, 1, shape[1] - 2);
         check(&format!("{shape:?} slice"), &gpu, &cpu);

@@ -164,6 +164,11 @@ FAMILIES.update({
     'repvit_m0_9_c17': ('repvit_m0_9', dict(num_classes=17, embed_dim=(16, 32, 48, 64), depth=(2, 2, 3, 1))),
     # the legacy layout: the 1x1 branch with its own BatchNorm, none after the sum
     'repvit_m1_c17': ('repvit_m1', dict(num_classes=17, embed_dim=(16, 32, 48, 64), depth=(1, 2, 2, 1))),
+    # TResNet: space-to-depth stem (one 12x12 stride-4 convolution here), leaky ReLUs, blur-pool anti-aliasing over
+    # reflection padding, average-pool shortcuts, SE in all but the last stage (at least 64 wide)
+    'tresnet_m_c17': ('tresnet_m', dict(num_classes=17, width_factor=0.25, layers=[1, 2, 1, 1])),
+    # v2: bottlenecks in every stage
+    'tresnet_v2_l_c17': ('tresnet_v2_l', dict(num_classes=17, width_factor=0.25, layers=[1, 1, 2, 1])),
     # nfnet.py, narrowed through NfCfg: scaled weight-standardised convolutions (no BatchNorm), the blocks'
     # alpha / beta / gamma scalars, the SE's gain of 2. NF-RegNet: SE between the 3x3 and the last 1x1, SiLU
     'nf_regnet_b0_c17': ('nf_regnet_b0', dict(num_classes=17, width_factor=0.5)),
@@ -196,7 +201,9 @@ class Case(NamedTuple):
 
 
 def input_hw(arch):
-    return RESNET_HW if arch.startswith(('resnet', 'seresnet', 'resnext', 'seresnext', 'legacy_', 'senet')) else MBCONV_HW
+    # TResNet's space-to-depth stem needs multiples of 4.
+    resnets = ('resnet', 'seresnet', 'resnext', 'seresnext', 'legacy_', 'senet', 'tresnet')
+    return RESNET_HW if arch.startswith(resnets) else MBCONV_HW
 
 
 def all_cases(large):

@@ -24,7 +24,8 @@ subgraph; decoys with no SE block (SiLU; a gate computed from another tensor).
 Small torch networks exported by both exporters (torch_cases): timm's SEModule(add_maxpool=True)
 and CBAM's channel attention (a max squeeze beside the mean), and GELU in its erf and tanh forms
 (written out of Erf or Tanh, Pow and arithmetic before opset 20; a Gelu node at 20), and
-nearest upsampling inside the network (Resize; opsets 11, 13 and 18).
+nearest upsampling inside the network (Resize; opsets 11, 13 and 18), and TResNet's leaky ReLUs and
+blur pool (Pad in reflect mode).
 
 The zoo (--zoo; scripts/fixtures.sh caches it by this file's hash): timm seresnet18,
 seresnext26d_32x4d, mobilenetv3_small_100, efficientnet_b0 and torchvision regnet_y_400mf, random
@@ -301,7 +302,7 @@ def torch_cases():
     import torch
     import torch.nn.functional as F
     from torch import nn
-    from timm.layers import SEModule
+    from timm.layers import BlurPool2d, SEModule
     from timm.layers.cbam import ChannelAttn
     sys.path.insert(0, str(Path(__file__).parent))
     import make_graph_fixtures as g
@@ -363,7 +364,15 @@ def torch_cases():
     def upsample():
         return Net([Upsampled()], 24)
 
+    def tresnet_ops():
+        # TResNet's: leaky ReLUs (slope 0.1 here) after the convolutions and inside the SE, and a
+        # blur pool (reflection padding, a fixed 3x3 depthwise filter of stride 2)
+        act = lambda: nn.LeakyReLU(0.1)
+        se = SEModule(24, rd_channels=8, act_layer=act)
+        return Net([Block(16, 24, 1, se, act), BlurPool2d(24)], 24, act)
+
     return {
+        'torch_tresnet_ops': (tresnet_ops, 'ts', 13),
         'torch_upsample': (upsample, 'ts', 13),
         'torch_upsample_op11': (upsample, 'ts', 11),
         'torch_upsample_dynamo': (upsample, 'dynamo', 18),

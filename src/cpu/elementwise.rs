@@ -60,6 +60,30 @@ pub fn upsample(x: &Tensor, [down, across]: [usize; 2]) -> Tensor {
     Tensor::new([batch, channels, height * down, width * across], data)
 }
 
+/// `x` padded by `pad` on every side with its reflection, the border not repeated (PyTorch's
+/// `F.pad(mode='reflect')`): padded row `-k` is row `k`, row `h - 1 + k` is row `h - 1 - k`.
+pub fn reflect_pad(x: &Tensor, pad: usize) -> Tensor {
+    let [batch, channels, height, width] = x.shape;
+    let (out_h, out_w) = (height + 2 * pad, width + 2 * pad);
+    // Padded index `i` reads `i − pad`, reflected at both borders.
+    let reflect = |i: usize, size: usize| {
+        let from = (i as isize - pad as isize).unsigned_abs();
+        if from < size {
+            from
+        } else {
+            2 * (size - 1) - from
+        }
+    };
+    let mut data = Vec::with_capacity(batch * channels * out_h * out_w);
+    for plane in x.data.chunks_exact(height * width) {
+        for y in 0..out_h {
+            let row = &plane[reflect(y, height) * width..][..width];
+            data.extend((0..out_w).map(|x| row[reflect(x, width)]));
+        }
+    }
+    Tensor::new([batch, channels, out_h, out_w], data)
+}
+
 /// ShuffleNet's channel shuffle: output channel `j·groups + i` is input channel `i·(C/groups) + j`.
 pub fn channel_shuffle(x: &Tensor, groups: usize) -> Tensor {
     let [_, channels, height, width] = x.shape;

@@ -25,6 +25,28 @@ pub enum Activation {
     /// GELU's tanh approximation, `x/2 · (1 + tanh(√(2/π) · (x + 0.044715 x³)))`
     /// (PyTorch's `approximate='tanh'`).
     GeluTanh,
+    /// `x` where `x > 0`, else `slope · x` (PyTorch's `LeakyReLU(negative_slope)`: timm's
+    /// default 0.01, TResNet's 1e-3 too).
+    LeakyRelu(Slope),
+}
+
+/// A leaky ReLU's negative slope: a normal f32 (not 0, which is a ReLU), kept as its bits so
+/// that activations compare exactly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Slope(u32);
+
+impl Slope {
+    /// `None` for 0, a subnormal, an infinite or a NaN slope.
+    pub const fn new(slope: f32) -> Option<Self> {
+        match slope.is_normal() {
+            true => Some(Self(slope.to_bits())),
+            false => None,
+        }
+    }
+
+    pub fn get(self) -> f32 {
+        f32::from_bits(self.0)
+    }
 }
 
 /// Runs `$body` with `$f` bound to `$act`'s formula as a function item, so that a loop in
@@ -73,6 +95,11 @@ macro_rules! with_formula {
             }
             A::GeluTanh => {
                 let $f = A::gelu_tanh;
+                $body
+            }
+            A::LeakyRelu(slope) => {
+                let slope = slope.get();
+                let $f = move |x: f32| if x > 0.0 { x } else { x * slope };
                 $body
             }
         }
@@ -147,9 +174,22 @@ impl Activation {
         matches!(self, Activation::Sigmoid | Activation::HardSigmoid)
     }
 
-    /// The code the WGSL kernels switch on (`activation.wgsl`).
+    /// The code the WGSL kernels switch on (`activation.wgsl`): the variant's index, or for a
+    /// leaky ReLU its slope's bits (a normal f32's bits are at least 2²³, past every index).
     pub fn code(self) -> u32 {
-        self as u32
+        match self {
+            Activation::None => 0,
+            Activation::Relu => 1,
+            Activation::Silu => 2,
+            Activation::HardSwish => 3,
+            Activation::Sigmoid => 4,
+            Activation::HardSigmoid => 5,
+            Activation::Relu6 => 6,
+            Activation::Tanh => 7,
+            Activation::Gelu => 8,
+            Activation::GeluTanh => 9,
+            Activation::LeakyRelu(slope) => slope.0,
+        }
     }
 
     /// How the UI names it.
@@ -165,6 +205,7 @@ impl Activation {
             Activation::Tanh => "tanh",
             Activation::Gelu => "GELU",
             Activation::GeluTanh => "GELU (tanh)",
+            Activation::LeakyRelu(_) => "leaky ReLU",
         }
     }
 }
@@ -186,7 +227,7 @@ fn erf(x: f32) -> f32 {
 
 #[cfg(test)]
 mod tests {
-    use super::Activation;
+    use super::{Activation, Slope};
 
     #[test]
     fn matches_pytorch_at_the_edges() {
@@ -208,5 +249,17 @@ mod tests {
         assert!((Activation::GeluTanh.apply(1.0) - 0.841_192).abs() < 2e-7);
         assert!((Activation::GeluTanh.apply(-2.0) + 0.045_402_3).abs() < 2e-7);
         assert!((Activation::Tanh.apply(0.5) - 0.462_117_16).abs() < 1e-7);
+        let leaky = Activation::LeakyRelu(Slope::new(0.01).expect("a slope"));
+        assert_eq!((leaky.apply(-2.0), leaky.apply(3.0)), (-0.02, 3.0));
+    }
+
+    #[test]
+    fn a_leaky_relu_code_is_its_slope_past_every_other_code() {
+        for slope in [f32::MIN_POSITIVE, 1e-3, 0.01, 0.2, 5.0, -0.5] {
+            let code = Activation::LeakyRelu(Slope::new(slope).expect("normal")).code();
+            assert!(code >= 1 << 23 && f32::from_bits(code) == slope);
+        }
+        assert_eq!(Activation::GeluTanh.code(), 9);
+        assert!(Slope::new(0.0).is_none() && Slope::new(1e-40).is_none());
     }
 }

@@ -82,6 +82,10 @@ pub enum Op {
     /// `[x]` → `[x]` repeated `factor` = `[down, across]` times along each axis of its planes:
     /// nearest-neighbour upsampling by whole factors (an ONNX `Resize` in nearest mode).
     Upsample { factor: [usize; 2] },
+    /// `[x]` → `[x]` padded by `pad` rows and columns on every side with its reflection, the
+    /// border itself not repeated (PyTorch's `F.pad(mode='reflect')`, ONNX's reflect `Pad`);
+    /// `pad` is less than the plane's height and width.
+    ReflectPad { pad: usize },
     /// `[x]` → softmax over the channels of a per-channel vector (a file that ends in one).
     Softmax,
     /// `[x]` → `[x]` (a flatten of a vector, a dropout at inference); removed by the passes.
@@ -427,6 +431,10 @@ fn output_info(
             }
             Ok(x)
         }
+        Op::ReflectPad { .. } => {
+            expect(1)?;
+            Ok(spatial(inputs.next().expect("one input").channels))
+        }
         Op::Upsample { factor } => {
             expect(1)?;
             let x = inputs.next().expect("one input");
@@ -645,6 +653,8 @@ pub fn infer_shape(node: &Node, shapes: &mut [[usize; 4]]) -> Result<(), ShapeEr
         Op::Act(_) | Op::BatchNorm(_) | Op::Softmax | Op::Identity | Op::ChannelShuffle { .. } => x,
         Op::Slice { len, .. } => [n, *len, h, w],
         Op::Upsample { factor } => [n, c, h * factor[0], w * factor[1]],
+        Op::ReflectPad { pad } if *pad >= h || *pad >= w => return Err(ShapeError::TooSmall),
+        Op::ReflectPad { pad } => [n, c, h + 2 * pad, w + 2 * pad],
         Op::Binary(_) | Op::ScaleAddAct { .. } => {
             for &other in &node.inputs[1..] {
                 let [_, _, oh, ow] = shapes[other];

@@ -1,7 +1,7 @@
 //! The parameters of the graph's ops that carry weights or windows: convolutions (BatchNorm
 //! folded), pooling windows, linear layers.
 
-pub use super::activation::Activation;
+pub use super::activation::{Activation, Slope};
 
 /// How a convolution pads its input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

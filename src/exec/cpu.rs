@@ -130,6 +130,10 @@ impl Ops for CpuOps {
         Ok(cpu::slice_channels(x, start, len))
     }
 
+    fn reflect_pad(&mut self, x: &Tensor, pad: usize) -> Result<Tensor, RunError> {
+        Ok(cpu::reflect_pad(x, pad))
+    }
+
     fn channel_shuffle(&mut self, x: &Tensor, groups: usize) -> Result<Tensor, RunError> {
         Ok(cpu::channel_shuffle(x, groups))
     }

@@ -185,6 +185,10 @@ impl Ops for GpuOps<'_> {
         self.encoder.slice_channels(x, start, len)
     }
 
+    fn reflect_pad(&mut self, x: &GpuTensor, pad: usize) -> Result<GpuTensor, GpuError> {
+        self.encoder.reflect_pad(x, pad)
+    }
+
     fn channel_shuffle(&mut self, x: &GpuTensor, groups: usize) -> Result<GpuTensor, GpuError> {
         self.encoder.channel_shuffle(x, groups)
     }

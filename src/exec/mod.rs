@@ -83,6 +83,8 @@ pub trait Ops {
         start: usize,
         len: usize,
     ) -> Result<Self::Tensor, Self::Error>;
+    /// `x` padded by `pad` on every side with its reflection (PyTorch's `mode='reflect'`).
+    fn reflect_pad(&mut self, x: &Self::Tensor, pad: usize) -> Result<Self::Tensor, Self::Error>;
     /// ShuffleNet's channel shuffle: output channel `j·groups + i` is input channel
     /// `i·(C / groups) + j`.
     fn channel_shuffle(
@@ -288,6 +290,7 @@ impl<'g, B: Ops> Execution<'g, B> {
                     }
                     Op::Slice { start, len } => vec![ops.slice(x, *start, *len)?],
                     Op::Upsample { factor } => vec![ops.upsample(x, *factor)?],
+                    Op::ReflectPad { pad } => vec![ops.reflect_pad(x, *pad)?],
                     Op::Softmax => vec![ops.softmax(x)?],
                     Op::ChannelShuffle { groups } => vec![ops.channel_shuffle(x, *groups)?],
                     Op::Identity => vec![ops.copy(x)?],
@@ -487,6 +490,9 @@ mod tests {
         }
         fn slice(&mut self, x: &Tensor, start: usize, len: usize) -> Result<Tensor, RunError> {
             counted!(self, "slice", self.cpu.slice(x, start, len))
+        }
+        fn reflect_pad(&mut self, x: &Tensor, pad: usize) -> Result<Tensor, RunError> {
+            counted!(self, "reflect_pad", self.cpu.reflect_pad(x, pad))
         }
         fn channel_shuffle(&mut self, x: &Tensor, groups: usize) -> Result<Tensor, RunError> {
             counted!(self, "channel_shuffle", self.cpu.channel_shuffle(x, groups))

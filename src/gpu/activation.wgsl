@@ -12,7 +12,11 @@ fn activation(x: f32, code: u32) -> f32 {
         case 7u: { return tanh(clamp(x, -10.0, 10.0)); }          // tanh (±1 in f32 past ±10)
         case 8u: { return 0.5 * x * (1.0 + erf(x * 0.70710678)); } // GELU
         case 9u: { return 0.5 * x * (1.0 + tanh(clamp(0.7978846 * (x + 0.044715 * x * x * x), -10.0, 10.0))); } // GELU (tanh)
-        default: { return x; }
+        default: {
+            // A leaky ReLU: the code is its slope's bits (at least 2^23, past every case above).
+            if code >= 0x800000u { return select(bitcast<f32>(code) * x, x, x > 0.0); }
+            return x;
+        }
     }
 }
 

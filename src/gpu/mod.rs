@@ -12,6 +12,7 @@ mod encoder;
 mod global_avg_pool;
 mod pipelines;
 mod pool2d;
+mod reflect_pad;
 mod scale_add_act;
 mod softmax;
 mod upsample;
@@ -29,6 +30,7 @@ pub const SHADERS: &[(&str, &str)] = &[
     ("dense.wgsl", dense::SOURCE),
     ("global_avg_pool.wgsl", global_avg_pool::SOURCE),
     ("pool2d.wgsl", pool2d::SOURCE),
+    ("reflect_pad.wgsl", reflect_pad::SOURCE),
     ("upsample.wgsl", upsample::SOURCE),
     ("scale_add_act.wgsl", scale_add_act::SOURCE),
     ("softmax.wgsl", softmax::SOURCE),

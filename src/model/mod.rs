@@ -19,6 +19,7 @@ mod resnet;
 mod rexnet;
 mod senet;
 mod template;
+mod tresnet;
 mod vovnet;
 mod weights;
 
@@ -148,7 +149,7 @@ pub fn is_plain_relative(location: &str) -> bool {
 /// The timm families the builders read, as the message for an unknown architecture names them.
 pub const FAMILIES: &str = "resnet, seresnet, resnext, seresnext (every stem and downsample \
     variant, anti-aliased resnetaa/seresnetaa/seresnextaa, attn_layer se or ese), resnetrs, \
-    senet154, legacy_seresnet, legacy_seresnext, legacy_senet154, regnetx, regnety, regnetv, \
+    senet154, tresnet_m/l/xl/v2_l, legacy_seresnet, legacy_seresnext, legacy_senet154, regnetx, regnety, regnetv, \
     regnetz (regnetz_005/040 and byobnet's regnetz_b16…e8), seresnext26ts, seresnet33ts, repvgg_d2se (and \
     resnext26ts, resnet32ts/33ts), nfnet_f0…f7, dm_nfnet_f0…f6, nfnet_l0, nf_regnet_b0…b5, \
     nf_seresnet26/50/101 (and nf_resnet), cs3sedarknet_l/x/xdw, cs3se_edgenet_x (and cs3darknet_s/m/l/x, \
@@ -321,6 +322,7 @@ enum Builder {
     Csp(cspnet::CspArgs),
     CspNext(cspnext::CspNextArgs),
     RepVit(repvit::RepVitArgs),
+    TResNet(tresnet::TResNetArgs),
     LcNetV2(lcnetv2::LcNetV2Args),
 }
 
@@ -338,6 +340,7 @@ impl Builder {
             .or_else(|| cspnet::CspArgs::from_name(name).map(Self::Csp))
             .or_else(|| cspnext::CspNextArgs::from_name(name).map(Self::CspNext))
             .or_else(|| repvit::RepVitArgs::from_name(name).map(Self::RepVit))
+            .or_else(|| tresnet::TResNetArgs::from_name(name).map(Self::TResNet))
             .or_else(|| lcnetv2::LcNetV2Args::from_name(name).map(Self::LcNetV2))
     }
 
@@ -368,6 +371,7 @@ impl Builder {
             Self::Csp(args) => build!(cspnet, args),
             Self::CspNext(args) => build!(cspnext, args),
             Self::RepVit(args) => build!(repvit, args),
+            Self::TResNet(args) => build!(tresnet, args),
             Self::LcNetV2(args) => build!(lcnetv2, args),
         }
     }

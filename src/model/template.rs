@@ -19,6 +19,8 @@ pub enum Layer {
         act: Activation,
     },
     Pool(Pool),
+    /// Reflection padding of every side (anti-aliasing's blur, TResNet's `BlurPool2d`).
+    ReflectPad(usize),
     /// A BatchNorm that no convolution precedes (pre-activation blocks), and its activation.
     Norm {
         bn: BatchNorm,
@@ -163,6 +165,7 @@ fn layers(
                 activation(b, &format!("{name}.act"), act, y)?
             }
             Layer::Pool(pool) => b.node(name, Op::Pool(pool), &[x])?,
+            Layer::ReflectPad(pad) => b.node(name, Op::ReflectPad { pad }, &[x])?,
             Layer::Act(act) => activation(b, &name, act, x)?,
             Layer::Aggregate { reduction, steps } => {
                 let mut parts = vec![x];

@@ -349,6 +349,14 @@ pub const CHECKPOINTS: &[Checkpoint] = &[
         83.486,
         256,
     ),
+    checkpoint(
+        "timm/tresnet_m.miil_in21k_ft_in1k",
+        "TResNet-M (ImageNet-21k pretrained)",
+        31.39,
+        224,
+        83.074,
+        224,
+    ),
     // Parameters and input sizes from timm 1.0.31.
     unranked("timm/mobileone_s4.apple_in1k", "MobileOne-S4", 14.95, 224),
     unranked("timm/repvit_m1_1.dist_450e_in1k", "RepViT-M1.1", 8.8, 224),

@@ -20,7 +20,7 @@ use super::tensor::{self, broadcast_shape, normalize_axis, Const};
 use crate::engine::graph::{
     infer_shape, BatchNorm, BinaryOp, GraphBuilder, Op, ShapeError, ValueId,
 };
-use crate::engine::{Activation, Conv2d, Linear, Padding, Pool, PoolKind};
+use crate::engine::{Activation, Conv2d, Linear, Padding, Pool, PoolKind, Slope};
 
 /// One axis of a runtime value as the file sees it: its size, and which axis of the engine's
 /// NCHW tensor it is (`None`: a size-1 axis the file added).
@@ -338,6 +338,13 @@ impl<'a> Lowering<'a> {
                 )),
             },
             "Relu" => act(self, Activation::Relu),
+            "LeakyRelu" => match attr_float(node, "alpha").unwrap_or(0.01) {
+                0.0 => act(self, Activation::Relu),
+                alpha => match Slope::new(alpha) {
+                    Some(slope) => act(self, Activation::LeakyRelu(slope)),
+                    None => Err(format!("a LeakyRelu slope of {alpha}")),
+                },
+            },
             "Sigmoid" => act(self, Activation::Sigmoid),
             "Erf" | "Tanh" | "Pow" => {
                 let found = match op {
@@ -719,9 +726,25 @@ impl<'a> Lowering<'a> {
                 if const_at(3)?.is_some() {
                     return Err("Pad with axes is not supported".into());
                 }
+                if mode == "reflect" {
+                    return match pads[..] {
+                        [0, 0, p, l, 0, 0, b, r] if [l, b, r] == [p; 3] && p > 0 => {
+                            if x.pad != [0; 4] {
+                                return Err("reflects a zero-padded value".into());
+                            }
+                            let pad = tensor::dims(&[p])?[0];
+                            let id = self.emit(Op::ReflectPad { pad }, &[x.id])?;
+                            Ok(vec![Val::Dyn(self.nchw(id))])
+                        }
+                        _ => Err(format!(
+                            "pads {pads:?} in reflect mode; SE Lens reflects planes by the same \
+                             amount on every side"
+                        )),
+                    };
+                }
                 if mode != "constant" || value != 0.0 {
                     return Err(format!(
-                        "pads with {mode} mode and value {value}; only zero padding is supported"
+                        "pads with {mode} mode and value {value}; only zero and reflect padding are supported"
                     ));
                 }
                 let [0, 0, top, left, 0, 0, bottom, right] = pads[..] else {
