@@ -83,13 +83,14 @@ TINY = {
     'resnet18_tiny': ('resnet18', dict(channels=(8, 16, 32, 64), num_classes=10)),
     # MobileNetV3: depthwise convs, hard-swish, hard-sigmoid SE gates, conv_head with bias; 161 x 191 input.
     'mobilenetv3_small_050_tiny': ('mobilenetv3_small_050', dict(num_classes=10)),
-    # Two of the families issue 19 added, for the wasm32 tests; a 65 x 79 input (TINY_HW) keeps them ~0.2 MB each.
+    # Two of the families issue 19 added, for the wasm32 tests; a 65 x 79 input (INPUT_HW) keeps them ~0.2 MB each.
     # RegNetY narrowed through RegNetCfg's fields: stage widths 8, 16, 32 (3 blocks), 64; SE from the input width.
     'regnety_002_tiny': ('regnety_002', dict(num_classes=10, depth=6, w0=8, wa=8.0, wm=2.0, group_size=8)),
     # ReXNet at a quarter width and depth: SE with a BatchNorm, ReLU6 after the scale, a shortcut into the first channels.
     'rexnet_100_tiny': ('rexnet_100', dict(num_classes=10, width_mult=0.25, depth_mult=0.25)),
 }
-TINY_HW = {'regnety_002_tiny': (65, 79), 'rexnet_100_tiny': (65, 79)}
+# Cases on another input than their family's (RESNET_HW or MBCONV_HW): smaller, where that keeps them small or fast.
+INPUT_HW = {'regnety_002_tiny': (65, 79), 'rexnet_100_tiny': (65, 79), 'sedarknet21_c17': (97, 113)}
 # Full size, default args (1000 classes) unless given.
 FULL = {
     'seresnet18': None, 'seresnet34': None, 'seresnet50': None,
@@ -182,6 +183,9 @@ FAMILIES.update({
     # CSP stages (blocks on the second half, their own transition) of bottlenecks with grouped 3x3s (2 and 1
     # channels per group)
     'cs3sedarknet_xdw_c17': ('cs3sedarknet_xdw', dict(num_classes=17)),
+    # DarkNet stages (a strided 3x3, then blocks on all channels), leaky ReLUs (in the SE too), a stride-1 stem; on a
+    # 97 x 113 input, as full width it is 21 M parameters
+    'sedarknet21_c17': ('sedarknet21', dict(num_classes=17)),
 })
 LARGE = {
     'seresnet101': None, 'seresnext101_32x4d': None, 'seresnet152': None, 'seresnet152d': None,
@@ -209,7 +213,7 @@ def input_hw(arch):
 def all_cases(large):
     specs = {**TINY, **FAMILIES,
              **{name: spec or (name, {}) for name, spec in {**FULL, **(LARGE if large else {})}.items()}}
-    cases = {name: Case('timm', arch, args, TINY_HW.get(name) or input_hw(arch)) for name, (arch, args) in specs.items()}
+    cases = {name: Case('timm', arch, args, INPUT_HW.get(name) or input_hw(arch)) for name, (arch, args) in specs.items()}
     cases.update({name: Case('torchvision', arch, {}, input_hw(arch)) for name, arch in TORCHVISION.items()})
     return cases
 

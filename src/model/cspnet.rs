@@ -1,8 +1,9 @@
-//! timm's `cspnet.py`, its SiLU cross-stage-partial nets: CS3-DarkNet (`cs3darknet_s/m/l/x`) and
+//! timm's `cspnet.py`: its SiLU cross-stage-partial nets, CS3-DarkNet (`cs3darknet_s/m/l/x`) and
 //! its SE variants (`cs3sedarknet_l/x`), CS3-SE-DarkNet-XDW (`cs3sedarknet_xdw`: CSP stages of
-//! grouped bottlenecks) and CS3-(SE-)EdgeNet (`cs3edgenet_x`, `cs3se_edgenet_x`). A stage
+//! grouped bottlenecks) and CS3-(SE-)EdgeNet (`cs3edgenet_x`, `cs3se_edgenet_x`), where a stage
 //! downsamples, expands, splits its channels in halves, runs its blocks on one half and mixes the
-//! two again with a 1×1 convolution.
+//! two again with a 1×1 convolution; and the plain DarkNets with leaky ReLUs (`darknet17/21/53`,
+//! `sedarknet21`), whose stages run their blocks on all channels.
 
 use serde_json::{Map, Value};
 
@@ -11,7 +12,7 @@ use super::layers::{classifier, conv_norm_act, squeeze_excite, ConvShape, SeStyl
 use super::template::{Block, Layer, Network, Residual};
 use super::weights::Weights;
 use super::ModelError;
-use crate::engine::Activation;
+use crate::engine::{Activation, Slope};
 
 /// A stage's type: where its blocks run and what follows them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,6 +21,8 @@ enum StageType {
     Cs3,
     /// `CrossStage`: the blocks on the second half and a transition of their own.
     Csp,
+    /// `DarkStage`: a strided 3×3, then the blocks on all channels (DarkNet).
+    Dark,
 }
 
 /// A stage's block type.
@@ -37,28 +40,51 @@ enum BlockType {
 #[derive(Clone, Debug, PartialEq)]
 pub struct CspArgs {
     stem: Vec<usize>,
-    depth: [usize; 4],
-    out_chs: [usize; 4],
-    groups: [usize; 4],
+    /// The stem's first convolution's stride (DarkNet's is 1).
+    stem_stride: usize,
+    depth: Vec<usize>,
+    out_chs: Vec<usize>,
+    groups: Vec<usize>,
     bottle_ratio: f64,
     stage: StageType,
     block: BlockType,
     se: bool,
+    act: Activation,
     in_chans: usize,
 }
 
 impl CspArgs {
     /// timm's `model_cfgs[name]`, or `None` for a name of another family.
     pub fn from_name(name: &str) -> Option<Self> {
-        let cs3 = |stem: [usize; 2], depth, out_chs, block, bottle_ratio, se| Self {
-            stem: stem.to_vec(),
-            depth,
-            out_chs,
-            groups: [1; 4],
-            bottle_ratio,
-            stage: StageType::Cs3,
-            block,
+        let cs3 =
+            |stem: [usize; 2], depth: [usize; 4], out_chs: [usize; 4], block, bottle_ratio, se| {
+                Self {
+                    stem: stem.to_vec(),
+                    stem_stride: 2,
+                    depth: depth.to_vec(),
+                    out_chs: out_chs.to_vec(),
+                    groups: vec![1; 4],
+                    bottle_ratio,
+                    stage: StageType::Cs3,
+                    block,
+                    se,
+                    act: Activation::Silu,
+                    in_chans: 3,
+                }
+            };
+        // DarkNet: a stride-1 stem convolution, five dark stages, leaky ReLUs (timm's default
+        // `nn.LeakyReLU()`, slope 0.01).
+        let darknet = |depth: [usize; 5], se| Self {
+            stem: vec![32],
+            stem_stride: 1,
+            depth: depth.to_vec(),
+            out_chs: vec![64, 128, 256, 512, 1024],
+            groups: vec![1; 5],
+            bottle_ratio: 0.5,
+            stage: StageType::Dark,
+            block: BlockType::Dark,
             se,
+            act: Activation::LeakyRelu(Slope::new(0.01).expect("a normal slope")),
             in_chans: 3,
         };
         let dark = |stem, depth, out_chs, se| cs3(stem, depth, out_chs, BlockType::Dark, 1.0, se);
@@ -73,8 +99,12 @@ impl CspArgs {
             "cs3sedarknet_x" => dark(x.0, x.1, x.2, true),
             "cs3edgenet_x" => cs3(x.0, x.1, x.2, BlockType::Edge, 1.5, false),
             "cs3se_edgenet_x" => cs3(x.0, x.1, x.2, BlockType::Edge, 1.5, true),
+            "darknet17" => darknet([1; 5], false),
+            "darknet21" => darknet([1, 1, 1, 2, 2], false),
+            "sedarknet21" => darknet([1, 1, 1, 2, 2], true),
+            "darknet53" => darknet([1, 2, 8, 8, 4], false),
             "cs3sedarknet_xdw" => Self {
-                groups: [1, 1, 256, 512],
+                groups: vec![1, 1, 256, 512],
                 stage: StageType::Csp,
                 ..cs3(
                     l.0,
@@ -102,32 +132,54 @@ impl CspArgs {
     }
 }
 
-const ACT: Activation = Activation::Silu;
-
 pub fn build(args: &CspArgs, num_classes: usize, weights: &Weights) -> Result<Network, ModelError> {
+    let act = args.act;
     let conv = |module: &str, shape, act| conv_norm_act(weights, module, shape, act);
-    // `create_csp_stem`, stride 2 and no pool: the first convolution strided.
+    // `create_csp_stem` without a pool: the first convolution strided (or none).
     let mut stem = Vec::new();
     let mut in_channels = args.in_chans;
     for (i, &chs) in args.stem.iter().enumerate() {
-        let stride = if i == 0 { 2 } else { 1 };
+        let stride = if i == 0 { args.stem_stride } else { 1 };
         let shape = ConvShape::new(in_channels, chs, 3, stride);
-        stem.push(conv(&format!("stem.conv{}", i + 1), shape, ACT)?);
+        stem.push(conv(&format!("stem.conv{}", i + 1), shape, act)?);
         in_channels = chs;
     }
     let mut blocks = Vec::new();
-    for s in 0..4 {
+    for s in 0..args.depth.len() {
         let name = format!("stages.{s}");
         let (out, groups) = (args.out_chs[s], args.groups[s]);
+        if args.stage == StageType::Dark {
+            // `block_ratio` 1: the blocks keep the stage's width.
+            let down = ConvShape::new(in_channels, out, 3, 2).groups(groups);
+            blocks.push(Block {
+                name: format!("{name}.conv_down"),
+                pre: Vec::new(),
+                body: vec![conv(&format!("{name}.conv_down"), down, act)?],
+                se: None,
+                tail: Vec::new(),
+                residual: None,
+            });
+            for i in 0..args.depth[s] {
+                blocks.push(block(
+                    args,
+                    &format!("{name}.blocks.{i}"),
+                    out,
+                    groups,
+                    weights,
+                )?);
+            }
+            in_channels = out;
+            continue;
+        }
         // `expand_ratio` 1, `block_ratio` 0.5: the blocks keep half the channels.
         let (exp, half) = (out, out / 2);
         let down = ConvShape::new(in_channels, in_channels, 3, 2).groups(groups);
         let mut body = vec![
-            conv(&format!("{name}.conv_down"), down, ACT)?,
+            conv(&format!("{name}.conv_down"), down, act)?,
             conv(
                 &format!("{name}.conv_exp"),
                 ConvShape::new(in_channels, exp, 1, 1),
-                ACT,
+                act,
             )?,
         ];
         let stage_blocks = (0..args.depth[s])
@@ -149,20 +201,17 @@ pub fn build(args: &CspArgs, num_classes: usize, weights: &Weights) -> Result<Ne
                 len: rest,
             },
         );
-        body.push(Layer::Concat(match args.stage {
-            StageType::Cs3 => {
-                main.insert(0, first);
-                vec![main, vec![second]]
-            }
-            StageType::Csp => {
-                main.insert(0, second);
-                let shape = ConvShape::new(rest, rest, 1, 1);
-                main.push(conv(&format!("{name}.conv_transition_b"), shape, ACT)?);
-                vec![vec![first], main]
-            }
+        body.push(Layer::Concat(if args.stage == StageType::Cs3 {
+            main.insert(0, first);
+            vec![main, vec![second]]
+        } else {
+            main.insert(0, second);
+            let shape = ConvShape::new(rest, rest, 1, 1);
+            main.push(conv(&format!("{name}.conv_transition_b"), shape, act)?);
+            vec![vec![first], main]
         }));
         let transition = ConvShape::new(exp, out, 1, 1);
-        body.push(conv(&format!("{name}.conv_transition"), transition, ACT)?);
+        body.push(conv(&format!("{name}.conv_transition"), transition, act)?);
         blocks.push(Block {
             name,
             pre: Vec::new(),
@@ -202,7 +251,7 @@ fn block(
         let style = SeStyle {
             reduce: "fc1",
             expand: "fc2",
-            act: ACT,
+            act: args.act,
             gate: Activation::Sigmoid,
         };
         Ok(Some(squeeze_excite(
@@ -214,27 +263,28 @@ fn block(
     };
     let three = |cin, cout| ConvShape::new(cin, cout, 3, 1).groups(groups);
     let one = |cin, cout| ConvShape::new(cin, cout, 1, 1);
-    let (body, se, tail, act) = match args.block {
+    let act = args.act;
+    let (body, se, tail, out_act) = match args.block {
         BlockType::Dark => (
-            vec![conv("conv1", one(channels, mid), ACT)?],
+            vec![conv("conv1", one(channels, mid), act)?],
             se("attn")?,
-            vec![conv("conv2", three(mid, channels), ACT)?],
+            vec![conv("conv2", three(mid, channels), act)?],
             Activation::None,
         ),
         BlockType::Edge => (
-            vec![conv("conv1", three(channels, mid), ACT)?],
+            vec![conv("conv1", three(channels, mid), act)?],
             se("attn")?,
-            vec![conv("conv2", one(mid, channels), ACT)?],
+            vec![conv("conv2", one(mid, channels), act)?],
             Activation::None,
         ),
         BlockType::Bottle => (
             vec![
-                conv("conv1", one(channels, mid), ACT)?,
-                conv("conv2", three(mid, mid), ACT)?,
+                conv("conv1", one(channels, mid), act)?,
+                conv("conv2", three(mid, mid), act)?,
             ],
             se("attn2")?,
             vec![conv("conv3", one(mid, channels), Activation::None)?],
-            ACT,
+            act,
         ),
     };
     Ok(Block {
@@ -245,7 +295,7 @@ fn block(
         tail,
         residual: Some(Residual {
             projection: Vec::new(),
-            act,
+            act: out_act,
         }),
     })
 }
