@@ -188,3 +188,20 @@ fn reflect_padding_follows_pytorch() {
     ];
     assert_eq!(rows, expected.iter().map(|r| &r[..]).collect::<Vec<_>>());
 }
+
+#[test]
+fn nearest_resizing_follows_pytorch() {
+    // F.interpolate(torch.arange(12.).view(1, 1, 3, 4), size=…, mode='nearest')
+    let x = Tensor::new([1, 1, 3, 4], (0..12).map(|v| v as f32).collect());
+    let up = se_lens::cpu::resize_nearest(&x, [7, 9]);
+    let rows: Vec<Vec<f32>> = up.data.chunks_exact(9).map(<[f32]>::to_vec).collect();
+    let row = |r: [f32; 4]| vec![r[0], r[0], r[0], r[1], r[1], r[2], r[2], r[3], r[3]];
+    let (a, b, c) = (
+        row([0.0, 1.0, 2.0, 3.0]),
+        row([4.0, 5.0, 6.0, 7.0]),
+        row([8.0, 9.0, 10.0, 11.0]),
+    );
+    assert_eq!(rows, [&a, &a, &a, &b, &b, &c, &c].map(Vec::clone));
+    let down = se_lens::cpu::resize_nearest(&x, [2, 3]);
+    assert_eq!(down.data, [0.0, 1.0, 2.0, 4.0, 5.0, 6.0]);
+}

@@ -302,6 +302,15 @@ fn binary_ops_activations_and_concat_match_cpu() {
         let gpu = run_on_gpu(&context, &a, |e, x| e.channel_shuffle(&x, groups));
         let cpu = cpu::channel_shuffle(&a, groups);
         check(&format!("{shape:?} shuffle"), &gpu, &cpu);
+        for size in [
+            [11, 15],
+            [2 * shape[2], 2 * shape[3]],
+            [shape[2] / 2 + 1, 3],
+        ] {
+            let gpu = run_on_gpu(&context, &a, |e, x| e.resize_nearest(&x, size));
+            let cpu = cpu::resize_nearest(&a, size);
+            check(&format!("{shape:?} resized to {size:?}"), &gpu, &cpu);
+        }
         for pad in [1, 4] {
             let gpu = run_on_gpu(&context, &a, |e, x| e.reflect_pad(&x, pad));
             let cpu = cpu::reflect_pad(&a, pad);

@@ -127,6 +127,7 @@ FAMILIES = {f'{arch}_c17': (arch, dict(num_classes=17)) for arch in (
     'rexnet_100', 'rexnetr_100',  # SE with a BatchNorm, ReLU6 after the scale, a shortcut into the first channels
     'ghostnet_050',  # ghost modules (concatenated primary and cheap convolutions), hard-sigmoid SE
     'repghostnet_050',  # the cheap depthwise convolution plus an identity BatchNorm (summed), not concatenated
+    'ghostnetv2_100',  # DFC attention: pooled to half, 1x5 and 5x1 depthwise, resized back (nearest) to odd sizes
     'ese_vovnet19b_slim_dw',  # one-shot aggregation of separable convolutions, effective SE (one FC)
     'ese_vovnet19b_slim',  # the same with dense 3x3 convolutions and a 128-wide stem
     'cspnext_tiny',  # CSP layers (main path of blocks and short path concatenated, effective SE over both), SPP max pools

@@ -3,7 +3,7 @@
 //! `squeeze_excite::scale_add_act`.)
 
 use super::parallel::for_each_chunk;
-use crate::engine::{Activation, BinaryOp, Tensor};
+use crate::engine::{nearest_scale, nearest_source, Activation, BinaryOp, Tensor};
 
 /// `x = act(x)` in place.
 pub fn activation(x: &mut Tensor, act: Activation) {
@@ -58,6 +58,24 @@ pub fn upsample(x: &Tensor, [down, across]: [usize; 2]) -> Tensor {
         }
     }
     Tensor::new([batch, channels, height * down, width * across], data)
+}
+
+/// `x` resized to `[height, width]`, nearest neighbour as PyTorch's `F.interpolate(size=…,
+/// mode='nearest')`.
+pub fn resize_nearest(x: &Tensor, [height, width]: [usize; 2]) -> Tensor {
+    let [batch, channels, in_h, in_w] = x.shape;
+    let (scale_h, scale_w) = (nearest_scale(in_h, height), nearest_scale(in_w, width));
+    let columns: Vec<usize> = (0..width)
+        .map(|i| nearest_source(i, scale_w, in_w))
+        .collect();
+    let mut data = Vec::with_capacity(batch * channels * height * width);
+    for plane in x.data.chunks_exact(in_h * in_w) {
+        for y in 0..height {
+            let row = &plane[nearest_source(y, scale_h, in_h) * in_w..][..in_w];
+            data.extend(columns.iter().map(|&x| row[x]));
+        }
+    }
+    Tensor::new([batch, channels, height, width], data)
 }
 
 /// `x` padded by `pad` on every side with its reflection, the border not repeated (PyTorch's

@@ -16,7 +16,8 @@ mod winograd;
 
 pub use conv2d::{conv2d, conv2d_squeezed};
 pub use elementwise::{
-    activation, binary, channel_shuffle, concat, reflect_pad, slice_channels, upsample,
+    activation, binary, channel_shuffle, concat, reflect_pad, resize_nearest, slice_channels,
+    upsample,
 };
 pub use global_avg_pool::{global_avg_pool, global_max_pool};
 pub use parallel::{map_items, on_pool, thread_count, use_one_thread};

@@ -82,6 +82,11 @@ pub enum Op {
     /// `[x]` → `[x]` repeated `factor` = `[down, across]` times along each axis of its planes:
     /// nearest-neighbour upsampling by whole factors (an ONNX `Resize` in nearest mode).
     Upsample { factor: [usize; 2] },
+    /// `[x, like]` → `x` resized to `like`'s height and width, nearest neighbour as PyTorch's
+    /// `F.interpolate(size=…, mode='nearest')` picks it: output `i` reads input `⌊i · s⌋` with
+    /// `s = in / out` in f32 ([`super::nearest_source`]). (GhostNet v2's attention map, pooled to half
+    /// and back to sizes that may be odd.)
+    ResizeNearest,
     /// `[x]` → `[x]` padded by `pad` rows and columns on every side with its reflection, the
     /// border itself not repeated (PyTorch's `F.pad(mode='reflect')`, ONNX's reflect `Pad`);
     /// `pad` is less than the plane's height and width.
@@ -431,6 +436,14 @@ fn output_info(
             }
             Ok(x)
         }
+        Op::ResizeNearest => {
+            expect(2)?;
+            let (x, like) = (inputs.next().expect("x"), inputs.next().expect("like"));
+            if x.vector || like.vector {
+                return Err("resizes planes only".into());
+            }
+            Ok(x)
+        }
         Op::ReflectPad { .. } => {
             expect(1)?;
             Ok(spatial(inputs.next().expect("one input").channels))
@@ -653,6 +666,10 @@ pub fn infer_shape(node: &Node, shapes: &mut [[usize; 4]]) -> Result<(), ShapeEr
         Op::Act(_) | Op::BatchNorm(_) | Op::Softmax | Op::Identity | Op::ChannelShuffle { .. } => x,
         Op::Slice { len, .. } => [n, *len, h, w],
         Op::Upsample { factor } => [n, c, h * factor[0], w * factor[1]],
+        Op::ResizeNearest => {
+            let [_, _, like_h, like_w] = shapes[node.inputs[1]];
+            [n, c, like_h, like_w]
+        }
         Op::ReflectPad { pad } if *pad >= h || *pad >= w => return Err(ShapeError::TooSmall),
         Op::ReflectPad { pad } => [n, c, h + 2 * pad, w + 2 * pad],
         Op::Binary(_) | Op::ScaleAddAct { .. } => {

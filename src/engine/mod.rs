@@ -16,7 +16,10 @@ mod tolerance;
 pub use class_stats::{class_of_folder, BlockClassStats, ClassStats, ClassStatsSums};
 pub use graph::{BinaryOp, Graph, GraphBuilder, GraphError, Op, SeBlock};
 pub use npy::{read_npy, NpyError};
-pub use ops::{Activation, Conv2d, ConvGeometry, Linear, Padding, Pool, PoolKind, Slope};
+pub use ops::{
+    nearest_scale, nearest_source, Activation, Conv2d, ConvGeometry, Linear, Padding, Pool,
+    PoolKind, Slope,
+};
 pub use report::{top_k, Excitation, Prediction, Report, Scores, Timings};
 pub use run::{
     softmax, ExcitationTap, FeatureMapTap, GateOverride, RunError, RunOptions, RunOutput,

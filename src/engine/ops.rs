@@ -166,6 +166,18 @@ pub struct Linear {
     pub act: Activation,
 }
 
+/// PyTorch's nearest-neighbour scale for resizing `input` to `output` along an axis, in f32 as
+/// its kernels compute it (`(float)input / output`).
+pub fn nearest_scale(input: usize, output: usize) -> f32 {
+    input as f32 / output as f32
+}
+
+/// The input index output `i` reads along an axis of `input` (PyTorch's
+/// `nearest_neighbor_compute_source_index`): `min(⌊i · scale⌋, input − 1)`, the product in f32.
+pub fn nearest_source(i: usize, scale: f32, input: usize) -> usize {
+    ((i as f32 * scale).floor() as usize).min(input - 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::{Conv2d, ConvGeometry, Padding};

@@ -130,6 +130,11 @@ impl Ops for CpuOps {
         Ok(cpu::slice_channels(x, start, len))
     }
 
+    fn resize_nearest(&mut self, x: &Tensor, like: &Tensor) -> Result<Tensor, RunError> {
+        let [_, _, height, width] = like.shape;
+        Ok(cpu::resize_nearest(x, [height, width]))
+    }
+
     fn reflect_pad(&mut self, x: &Tensor, pad: usize) -> Result<Tensor, RunError> {
         Ok(cpu::reflect_pad(x, pad))
     }

@@ -185,6 +185,11 @@ impl Ops for GpuOps<'_> {
         self.encoder.slice_channels(x, start, len)
     }
 
+    fn resize_nearest(&mut self, x: &GpuTensor, like: &GpuTensor) -> Result<GpuTensor, GpuError> {
+        let [_, _, height, width] = like.shape;
+        self.encoder.resize_nearest(x, [height, width])
+    }
+
     fn reflect_pad(&mut self, x: &GpuTensor, pad: usize) -> Result<GpuTensor, GpuError> {
         self.encoder.reflect_pad(x, pad)
     }

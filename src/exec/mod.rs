@@ -83,6 +83,12 @@ pub trait Ops {
         start: usize,
         len: usize,
     ) -> Result<Self::Tensor, Self::Error>;
+    /// `x` resized to `like`'s height and width, nearest neighbour as PyTorch picks it.
+    fn resize_nearest(
+        &mut self,
+        x: &Self::Tensor,
+        like: &Self::Tensor,
+    ) -> Result<Self::Tensor, Self::Error>;
     /// `x` padded by `pad` on every side with its reflection (PyTorch's `mode='reflect'`).
     fn reflect_pad(&mut self, x: &Self::Tensor, pad: usize) -> Result<Self::Tensor, Self::Error>;
     /// ShuffleNet's channel shuffle: output channel `j·groups + i` is input channel
@@ -291,6 +297,10 @@ impl<'g, B: Ops> Execution<'g, B> {
                     Op::Slice { start, len } => vec![ops.slice(x, *start, *len)?],
                     Op::Upsample { factor } => vec![ops.upsample(x, *factor)?],
                     Op::ReflectPad { pad } => vec![ops.reflect_pad(x, *pad)?],
+                    Op::ResizeNearest => {
+                        let like = values[input(1)].as_ref().expect("defined before use");
+                        vec![ops.resize_nearest(x, like)?]
+                    }
                     Op::Softmax => vec![ops.softmax(x)?],
                     Op::ChannelShuffle { groups } => vec![ops.channel_shuffle(x, *groups)?],
                     Op::Identity => vec![ops.copy(x)?],
@@ -490,6 +500,9 @@ mod tests {
         }
         fn slice(&mut self, x: &Tensor, start: usize, len: usize) -> Result<Tensor, RunError> {
             counted!(self, "slice", self.cpu.slice(x, start, len))
+        }
+        fn resize_nearest(&mut self, x: &Tensor, like: &Tensor) -> Result<Tensor, RunError> {
+            counted!(self, "resize_nearest", self.cpu.resize_nearest(x, like))
         }
         fn reflect_pad(&mut self, x: &Tensor, pad: usize) -> Result<Tensor, RunError> {
             counted!(self, "reflect_pad", self.cpu.reflect_pad(x, pad))

@@ -13,6 +13,7 @@ mod global_avg_pool;
 mod pipelines;
 mod pool2d;
 mod reflect_pad;
+mod resize_nearest;
 mod scale_add_act;
 mod softmax;
 mod upsample;
@@ -31,6 +32,7 @@ pub const SHADERS: &[(&str, &str)] = &[
     ("global_avg_pool.wgsl", global_avg_pool::SOURCE),
     ("pool2d.wgsl", pool2d::SOURCE),
     ("reflect_pad.wgsl", reflect_pad::SOURCE),
+    ("resize_nearest.wgsl", resize_nearest::SOURCE),
     ("upsample.wgsl", upsample::SOURCE),
     ("scale_add_act.wgsl", scale_add_act::SOURCE),
     ("softmax.wgsl", softmax::SOURCE),

@@ -2,8 +2,9 @@
 //! and a depthwise "cheap" one on its output, concatenated), MobileNetV3-style SE with a hard
 //! sigmoid in some bottlenecks; and `repghost.py`, RepGhostNet (`repghostnet_050…200`), whose
 //! ghost modules add the cheap convolution to a BatchNorm of its input instead of concatenating
-//! (summed into one convolution here). GhostNet v2's decoupled attention and v3's
-//! re-parameterised branches are not built.
+//! (summed into one convolution here); and GhostNet v2 (`ghostnetv2_100/130/160`), whose
+//! expanding ghost modules (all but the first two blocks') are gated by a "decoupled fully
+//! connected" attention map. GhostNet v3's re-parameterised branches are not built.
 
 use serde_json::{Map, Value};
 
@@ -16,7 +17,7 @@ use super::layers::{
 use super::template::{Block, Layer, Network, Residual};
 use super::weights::Weights;
 use super::ModelError;
-use crate::engine::Activation;
+use crate::engine::{Activation, Conv2d, Padding, Pool, PoolKind};
 
 /// `GhostNet.__init__` arguments that change the computation.
 #[derive(Clone, Debug, PartialEq)]
@@ -29,6 +30,8 @@ pub struct GhostNetArgs {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Version {
     V1,
+    /// GhostNet v2: v1's layout, the DFC attention in the blocks after the first two.
+    V2,
     /// RepGhostNet; `reparam`: the cheap convolution's identity branch (`fusion_bn`).
     Rep {
         reparam: bool,
@@ -92,6 +95,9 @@ impl GhostNetArgs {
             ("ghostnet", "050") => (Version::V1, 0.5),
             ("ghostnet", "100") => (Version::V1, 1.0),
             ("ghostnet", "130") => (Version::V1, 1.3),
+            ("ghostnetv2", "100") => (Version::V2, 1.0),
+            ("ghostnetv2", "130") => (Version::V2, 1.3),
+            ("ghostnetv2", "160") => (Version::V2, 1.6),
             ("repghostnet", width) => {
                 let width = match width {
                     "050" => 0.5,
@@ -122,7 +128,10 @@ impl GhostNetArgs {
             match arg.name {
                 "in_chans" => self.in_chans = arg.positive_int()?,
                 "width" => self.width = arg.positive_number()?,
-                "version" if arg.value.as_str() == Some("v1") && self.version == Version::V1 => {}
+                "version" => match (arg.value.as_str(), self.version) {
+                    (Some("v1"), Version::V1) | (Some("v2"), Version::V2) => {}
+                    _ => return Ok(false),
+                },
                 "reparam" => match (&mut self.version, arg.value.as_bool()) {
                     (Version::Rep { reparam }, Some(value)) => *reparam = value,
                     _ => return Ok(false),
@@ -151,71 +160,83 @@ pub fn build(
     let mut blocks = Vec::new();
     let mut in_chs = stem_chs;
     let cfgs = match args.version {
-        Version::V1 => CFGS,
+        Version::V1 | Version::V2 => CFGS,
         Version::Rep { .. } => REP_CFGS,
     };
-    for (stage, cfg) in cfgs.iter().enumerate() {
-        for (index, &(kernel, expansion, out, se, stride)) in cfg.iter().enumerate() {
-            let name = format!("blocks.{stage}.{index}");
-            let (mid, out) = (args.scaled(expansion), args.scaled(out));
-            let conv = |module: &str, bn: &str, shape, act| {
-                conv_bn(
-                    weights,
-                    &format!("{name}.{module}"),
-                    &format!("{name}.{bn}"),
-                    shape,
-                    act,
-                )
-            };
-            let ghost = |module: &str, from: usize, to: usize, act| match args.version {
-                Version::V1 => ghost_module(weights, &format!("{name}.{module}"), from, to, act),
-                Version::Rep { reparam } => {
-                    rep_ghost_module(weights, &format!("{name}.{module}"), from, to, act, reparam)
-                }
-            };
-            let mut body = ghost("ghost1", in_chs, mid, relu)?;
-            if stride > 1 {
-                let depthwise = ConvShape::new(mid, mid, kernel, stride).groups(mid);
-                body.push(conv("conv_dw", "bn_dw", depthwise, Activation::None)?);
+    let blocks_of = cfgs.iter().enumerate().flat_map(|(stage, cfg)| {
+        cfg.iter()
+            .enumerate()
+            .map(move |(index, cfg)| (stage, index, cfg))
+    });
+    for (module_index, (stage, index, &(kernel, expansion, out, se, stride))) in
+        blocks_of.enumerate()
+    {
+        let name = format!("blocks.{stage}.{index}");
+        let (mid, out) = (args.scaled(expansion), args.scaled(out));
+        let conv = |module: &str, bn: &str, shape, act| {
+            conv_bn(
+                weights,
+                &format!("{name}.{module}"),
+                &format!("{name}.{bn}"),
+                shape,
+                act,
+            )
+        };
+        // (`layer_idx > 1` in timm: the third block on.)
+        let attention = args.version == Version::V2 && module_index > 1;
+        let ghost = |module: &str, from: usize, to: usize, act| match args.version {
+            Version::V2 if attention && module == "ghost1" => {
+                ghost_module_v2(weights, &format!("{name}.{module}"), from, to, act)
             }
-            let style = SeStyle {
-                reduce: "conv_reduce",
-                expand: "conv_expand",
-                act: relu,
-                gate: Activation::HardSigmoid,
-            };
-            let se = se
-                .then(|| squeeze_excite(weights, &format!("{name}.se"), mid, style))
-                .transpose()?;
-            let tail = ghost("ghost2", mid, out, Activation::None)?;
-            let projection = if in_chs == out && stride == 1 {
-                Vec::new()
-            } else {
-                let none = Activation::None;
-                let depthwise = ConvShape::new(in_chs, in_chs, kernel, stride).groups(in_chs);
-                vec![
-                    conv("shortcut.0", "shortcut.1", depthwise, none)?,
-                    conv(
-                        "shortcut.2",
-                        "shortcut.3",
-                        ConvShape::new(in_chs, out, 1, 1),
-                        none,
-                    )?,
-                ]
-            };
-            blocks.push(Block {
-                name,
-                pre: Vec::new(),
-                body,
-                se,
-                tail,
-                residual: Some(Residual {
-                    projection,
-                    act: Activation::None,
-                }),
-            });
-            in_chs = out;
+            Version::V1 | Version::V2 => {
+                ghost_module(weights, &format!("{name}.{module}"), from, to, act)
+            }
+            Version::Rep { reparam } => {
+                rep_ghost_module(weights, &format!("{name}.{module}"), from, to, act, reparam)
+            }
+        };
+        let mut body = ghost("ghost1", in_chs, mid, relu)?;
+        if stride > 1 {
+            let depthwise = ConvShape::new(mid, mid, kernel, stride).groups(mid);
+            body.push(conv("conv_dw", "bn_dw", depthwise, Activation::None)?);
         }
+        let style = SeStyle {
+            reduce: "conv_reduce",
+            expand: "conv_expand",
+            act: relu,
+            gate: Activation::HardSigmoid,
+        };
+        let se = se
+            .then(|| squeeze_excite(weights, &format!("{name}.se"), mid, style))
+            .transpose()?;
+        let tail = ghost("ghost2", mid, out, Activation::None)?;
+        let projection = if in_chs == out && stride == 1 {
+            Vec::new()
+        } else {
+            let none = Activation::None;
+            let depthwise = ConvShape::new(in_chs, in_chs, kernel, stride).groups(in_chs);
+            vec![
+                conv("shortcut.0", "shortcut.1", depthwise, none)?,
+                conv(
+                    "shortcut.2",
+                    "shortcut.3",
+                    ConvShape::new(in_chs, out, 1, 1),
+                    none,
+                )?,
+            ]
+        };
+        blocks.push(Block {
+            name,
+            pre: Vec::new(),
+            body,
+            se,
+            tail,
+            residual: Some(Residual {
+                projection,
+                act: Activation::None,
+            }),
+        });
+        in_chs = out;
     }
     // The last stage: a 1×1 ConvBnAct to the last expansion width; then, on the pooled
     // features, `conv_head` (1×1 with bias) → ReLU → classifier.
@@ -300,4 +321,66 @@ fn rep_ghost_module(
             act,
         },
     ])
+}
+
+/// `GhostModuleV2`: the ghost module times its DFC attention, `sigmoid(short_conv(avg_pool(x)))`
+/// (a 2×2 average pool of stride 2; a 1×1, then a depthwise 1×5 and 5×1, each with its
+/// BatchNorm) resized to the module's output, nearest neighbour. The 1×5 and 5×1 are 5×5
+/// convolutions here, zeros off their middle row or column.
+fn ghost_module_v2(
+    weights: &Weights,
+    name: &str,
+    from: usize,
+    to: usize,
+    act: Activation,
+) -> Result<Vec<Layer>, ModelError> {
+    let main = ghost_module(weights, name, from, to, act)?;
+    let short = |i: usize| format!("{name}.short_conv.{i}");
+    let bn = |conv, i| fold_bn_into(weights, conv, &short(i), BN_EPS);
+    let first = read_conv(weights, &short(0), ConvShape::new(from, to, 1, 1))?;
+    let strip = |i: usize, across: bool| -> Result<Conv2d, ModelError> {
+        let shape = if across { [to, 1, 1, 5] } else { [to, 1, 5, 1] };
+        let taps = weights.take(&format!("{}.weight", short(i)), &shape)?;
+        let mut weight = vec![0.0; to * 25];
+        for (channel, five) in taps.chunks_exact(5).enumerate() {
+            for (k, &tap) in five.iter().enumerate() {
+                let (y, x) = if across { (2, k) } else { (k, 2) };
+                weight[channel * 25 + y * 5 + x] = tap;
+            }
+        }
+        Ok(Conv2d {
+            in_channels: to,
+            out_channels: to,
+            kernel: 5,
+            stride: 1,
+            dilation: 1,
+            padding: Padding::Symmetric(2),
+            groups: to,
+            weight,
+            bias: vec![0.0; to],
+        })
+    };
+    let none = Activation::None;
+    let gate = vec![
+        Layer::Pool(Pool {
+            kind: PoolKind::Avg,
+            kernel: 2,
+            stride: 2,
+            padding: 0,
+            ceil_mode: false,
+        }),
+        Layer::Conv {
+            conv: bn(first, 1)?,
+            act: none,
+        },
+        Layer::Conv {
+            conv: bn(strip(2, true)?, 3)?,
+            act: none,
+        },
+        Layer::Conv {
+            conv: bn(strip(4, false)?, 5)?,
+            act: Activation::Sigmoid,
+        },
+    ];
+    Ok(vec![Layer::SpatialGate { main, gate }])
 }

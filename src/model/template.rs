@@ -45,6 +45,12 @@ pub enum Layer {
     },
     /// A block inside a layer sequence (a cross stage's blocks).
     Block(Box<Block>),
+    /// `main(x) · nearest(gate(x))`: a gate map, at a coarser resolution, resized to `main`'s
+    /// planes and multiplied in (GhostNet v2's "DFC" attention).
+    SpatialGate {
+        main: Vec<Layer>,
+        gate: Vec<Layer>,
+    },
     /// GhostNet's module: `concat(p, cheap(p))[:, ..out_channels]` where `p = primary(x)`.
     Ghost {
         primary: Box<Layer>,
@@ -166,6 +172,12 @@ fn layers(
             }
             Layer::Pool(pool) => b.node(name, Op::Pool(pool), &[x])?,
             Layer::ReflectPad(pad) => b.node(name, Op::ReflectPad { pad }, &[x])?,
+            Layer::SpatialGate { main, gate } => {
+                let y = layers(b, &format!("{name}.main"), main, x)?;
+                let g = layers(b, &format!("{name}.gate"), gate, x)?;
+                let g = b.node(format!("{name}.resize"), Op::ResizeNearest, &[g, y])?;
+                b.node(format!("{name}.mul"), Op::Binary(BinaryOp::Mul), &[y, g])?
+            }
             Layer::Act(act) => activation(b, &name, act, x)?,
             Layer::Aggregate { reduction, steps } => {
                 let mut parts = vec![x];

@@ -361,6 +361,7 @@ pub const CHECKPOINTS: &[Checkpoint] = &[
     unranked("timm/mobileone_s4.apple_in1k", "MobileOne-S4", 14.95, 224),
     unranked("timm/repvit_m1_1.dist_450e_in1k", "RepViT-M1.1", 8.8, 224),
     unranked("timm/repghostnet_100.in1k", "RepGhostNet-1.0", 4.07, 224),
+    unranked("timm/ghostnetv2_100.in1k", "GhostNet v2-1.0", 6.16, 224),
     unranked(
         "munehiro-k/cspnext_s.rsb_a1_in1k",
         "CSPNeXt-S (RTMDet's backbone)",
