@@ -128,6 +128,7 @@ FAMILIES = {f'{arch}_c17': (arch, dict(num_classes=17)) for arch in (
     'ghostnet_050',  # ghost modules (concatenated primary and cheap convolutions), hard-sigmoid SE
     'repghostnet_050',  # the cheap depthwise convolution plus an identity BatchNorm (summed), not concatenated
     'ghostnetv2_100',  # DFC attention: pooled to half, 1x5 and 5x1 depthwise, resized back (nearest) to odd sizes
+    'ghostnetv3_050',  # v2 with three-branch primary, cheap (plus 1x1 and identity) and strided depthwise convolutions
     'ese_vovnet19b_slim_dw',  # one-shot aggregation of separable convolutions, effective SE (one FC)
     'ese_vovnet19b_slim',  # the same with dense 3x3 convolutions and a 128-wide stem
     'cspnext_tiny',  # CSP layers (main path of blocks and short path concatenated, effective SE over both), SPP max pools
@@ -189,6 +190,8 @@ FAMILIES.update({
     'sedarknet21_c17': ('sedarknet21', dict(num_classes=17)),
 })
 LARGE = {
+    # issue 19's full-size checks beside regnety_040 and efficientnetv2_rw_t (FULL): ReXNet and ResNet-RS at full size
+    'rexnet_100': None, 'resnetrs50': None,
     'seresnet101': None, 'seresnext101_32x4d': None, 'seresnet152': None, 'seresnet152d': None,
     'legacy_seresnet101': None, 'legacy_seresnet152': None, 'legacy_seresnext101_32x4d': None,
 }

@@ -4,7 +4,9 @@
 //! ghost modules add the cheap convolution to a BatchNorm of its input instead of concatenating
 //! (summed into one convolution here); and GhostNet v2 (`ghostnetv2_100/130/160`), whose
 //! expanding ghost modules (all but the first two blocks') are gated by a "decoupled fully
-//! connected" attention map. GhostNet v3's re-parameterised branches are not built.
+//! connected" attention map; and GhostNet v3 (`ghostnetv3_050…160`), v2 with every ghost
+//! module's convolutions and a strided block's depthwise one trained as parallel branches
+//! (summed into one convolution each here).
 
 use serde_json::{Map, Value};
 
@@ -32,6 +34,9 @@ enum Version {
     V1,
     /// GhostNet v2: v1's layout, the DFC attention in the blocks after the first two.
     V2,
+    /// GhostNet v3: v2's, every convolution of a ghost module and a strided block's depthwise
+    /// one re-parameterisable (parallel branches with their BatchNorms, summed here).
+    V3,
     /// RepGhostNet; `reparam`: the cheap convolution's identity branch (`fusion_bn`).
     Rep {
         reparam: bool,
@@ -98,6 +103,10 @@ impl GhostNetArgs {
             ("ghostnetv2", "100") => (Version::V2, 1.0),
             ("ghostnetv2", "130") => (Version::V2, 1.3),
             ("ghostnetv2", "160") => (Version::V2, 1.6),
+            ("ghostnetv3", "050") => (Version::V3, 0.5),
+            ("ghostnetv3", "100") => (Version::V3, 1.0),
+            ("ghostnetv3", "130") => (Version::V3, 1.3),
+            ("ghostnetv3", "160") => (Version::V3, 1.6),
             ("repghostnet", width) => {
                 let width = match width {
                     "050" => 0.5,
@@ -129,7 +138,9 @@ impl GhostNetArgs {
                 "in_chans" => self.in_chans = arg.positive_int()?,
                 "width" => self.width = arg.positive_number()?,
                 "version" => match (arg.value.as_str(), self.version) {
-                    (Some("v1"), Version::V1) | (Some("v2"), Version::V2) => {}
+                    (Some("v1"), Version::V1)
+                    | (Some("v2"), Version::V2)
+                    | (Some("v3"), Version::V3) => {}
                     _ => return Ok(false),
                 },
                 "reparam" => match (&mut self.version, arg.value.as_bool()) {
@@ -160,7 +171,7 @@ pub fn build(
     let mut blocks = Vec::new();
     let mut in_chs = stem_chs;
     let cfgs = match args.version {
-        Version::V1 | Version::V2 => CFGS,
+        Version::V1 | Version::V2 | Version::V3 => CFGS,
         Version::Rep { .. } => REP_CFGS,
     };
     let blocks_of = cfgs.iter().enumerate().flat_map(|(stage, cfg)| {
@@ -182,23 +193,50 @@ pub fn build(
                 act,
             )
         };
-        // (`layer_idx > 1` in timm: the third block on.)
-        let attention = args.version == Version::V2 && module_index > 1;
-        let ghost = |module: &str, from: usize, to: usize, act| match args.version {
-            Version::V2 if attention && module == "ghost1" => {
-                ghost_module_v2(weights, &format!("{name}.{module}"), from, to, act)
+        // v2's and v3's first ghost module is gated from the third block on (`layer_idx > 1`).
+        let gated = |module: &str| module == "ghost1" && module_index > 1;
+        let ghost = |module: &str, from: usize, to: usize, act| {
+            let path = format!("{name}.{module}");
+            let mut layers = match args.version {
+                Version::V1 | Version::V2 => ghost_module(weights, &path, from, to, act)?,
+                Version::V3 => ghost_module_v3(weights, &path, from, to, act)?,
+                Version::Rep { reparam } => {
+                    rep_ghost_module(weights, &path, from, to, act, reparam)?
+                }
+            };
+            if matches!(args.version, Version::V2 | Version::V3) && gated(module) {
+                let gate = dfc_gate(weights, &path, from, to)?;
+                layers = vec![Layer::SpatialGate { main: layers, gate }];
             }
-            Version::V1 | Version::V2 => {
-                ghost_module(weights, &format!("{name}.{module}"), from, to, act)
-            }
-            Version::Rep { reparam } => {
-                rep_ghost_module(weights, &format!("{name}.{module}"), from, to, act, reparam)
-            }
+            Ok::<_, ModelError>(layers)
         };
         let mut body = ghost("ghost1", in_chs, mid, relu)?;
         if stride > 1 {
-            let depthwise = ConvShape::new(mid, mid, kernel, stride).groups(mid);
-            body.push(conv("conv_dw", "bn_dw", depthwise, Activation::None)?);
+            let depthwise = |k| ConvShape::new(mid, mid, k, stride).groups(mid);
+            body.push(match args.version {
+                // `dw_rpr_conv.{0,1,2}` (k×k) and `dw_rpr_scale` (1×1, stride 2 too), summed.
+                Version::V3 => {
+                    let mut branches = (0..3)
+                        .map(|i| {
+                            conv_bn1(
+                                weights,
+                                &format!("{name}.dw_rpr_conv.{i}"),
+                                depthwise(kernel),
+                            )
+                        })
+                        .collect::<Result<Vec<_>, _>>()?;
+                    branches.push(conv_bn1(
+                        weights,
+                        &format!("{name}.dw_rpr_scale"),
+                        depthwise(1),
+                    )?);
+                    Layer::Conv {
+                        conv: sum_convs(branches),
+                        act: Activation::None,
+                    }
+                }
+                _ => conv("conv_dw", "bn_dw", depthwise(kernel), Activation::None)?,
+            });
         }
         let style = SeStyle {
             reduce: "conv_reduce",
@@ -323,18 +361,17 @@ fn rep_ghost_module(
     ])
 }
 
-/// `GhostModuleV2`: the ghost module times its DFC attention, `sigmoid(short_conv(avg_pool(x)))`
-/// (a 2×2 average pool of stride 2; a 1×1, then a depthwise 1×5 and 5×1, each with its
-/// BatchNorm) resized to the module's output, nearest neighbour. The 1×5 and 5×1 are 5×5
-/// convolutions here, zeros off their middle row or column.
-fn ghost_module_v2(
+/// GhostNet v2's "decoupled fully connected" attention on a module's input, as the gate of a
+/// [`Layer::SpatialGate`] around the module: `sigmoid(short_conv(avg_pool(x)))` (a 2×2 average
+/// pool of stride 2; a 1×1, then a depthwise 1×5 and 5×1, each with its BatchNorm), which the
+/// template resizes to the module's output. The 1×5 and 5×1 are 5×5 convolutions here, zeros
+/// off their middle row or column.
+fn dfc_gate(
     weights: &Weights,
     name: &str,
     from: usize,
     to: usize,
-    act: Activation,
 ) -> Result<Vec<Layer>, ModelError> {
-    let main = ghost_module(weights, name, from, to, act)?;
     let short = |i: usize| format!("{name}.short_conv.{i}");
     let bn = |conv, i| fold_bn_into(weights, conv, &short(i), BN_EPS);
     let first = read_conv(weights, &short(0), ConvShape::new(from, to, 1, 1))?;
@@ -361,7 +398,7 @@ fn ghost_module_v2(
         })
     };
     let none = Activation::None;
-    let gate = vec![
+    Ok(vec![
         Layer::Pool(Pool {
             kind: PoolKind::Avg,
             kernel: 2,
@@ -381,6 +418,55 @@ fn ghost_module_v2(
             conv: bn(strip(4, false)?, 5)?,
             act: Activation::Sigmoid,
         },
-    ];
-    Ok(vec![Layer::SpatialGate { main, gate }])
+    ])
+}
+
+/// `GhostModuleV3`: the primary 1×1's three branches summed, and the cheap depthwise 3×3's three
+/// branches, its 1×1 and its identity BatchNorm summed, each then the act; concatenated.
+fn ghost_module_v3(
+    weights: &Weights,
+    name: &str,
+    from: usize,
+    to: usize,
+    act: Activation,
+) -> Result<Vec<Layer>, ModelError> {
+    let init = to.div_ceil(2);
+    let branches = |module: &str, shape| {
+        (0..3)
+            .map(|i| conv_bn1(weights, &format!("{name}.{module}.{i}"), shape))
+            .collect::<Result<Vec<_>, _>>()
+    };
+    let primary = branches("primary_rpr_conv", ConvShape::new(from, init, 1, 1))?;
+    let depthwise = |k| ConvShape::new(init, init, k, 1).groups(init);
+    let mut cheap = branches("cheap_rpr_conv", depthwise(3))?;
+    cheap.push(conv_bn1(
+        weights,
+        &format!("{name}.cheap_rpr_scale"),
+        depthwise(1),
+    )?);
+    let skip = format!("{name}.cheap_rpr_skip");
+    cheap.push(fold_bn_into(
+        weights,
+        identity_conv(init, init),
+        &skip,
+        BN_EPS,
+    )?);
+    Ok(vec![Layer::Ghost {
+        primary: Box::new(Layer::Conv {
+            conv: sum_convs(primary),
+            act,
+        }),
+        cheap: Box::new(Layer::Conv {
+            conv: sum_convs(cheap),
+            act,
+        }),
+        out_channels: to,
+    }])
+}
+
+/// timm's EfficientNet-block `ConvBnAct` without its act (`{module}.conv`, `{module}.bn1`), as
+/// one convolution: a re-parameterisable branch.
+fn conv_bn1(weights: &Weights, module: &str, shape: ConvShape) -> Result<Conv2d, ModelError> {
+    let conv = read_conv(weights, &format!("{module}.conv"), shape)?;
+    fold_bn_into(weights, conv, &format!("{module}.bn1"), BN_EPS)
 }

@@ -153,7 +153,7 @@ pub const FAMILIES: &str = "resnet, seresnet, resnext, seresnext (every stem and
     regnetz (regnetz_005/040 and byobnet's regnetz_b16…e8), seresnext26ts, seresnet33ts, repvgg_d2se (and \
     resnext26ts, resnet32ts/33ts), nfnet_f0…f7, dm_nfnet_f0…f6, nfnet_l0, nf_regnet_b0…b5, \
     nf_seresnet26/50/101 (and nf_resnet), cs3sedarknet_l/x/xdw, cs3se_edgenet_x, sedarknet21 (and cs3darknet_s/m/l/x, \
-    cs3edgenet_x, darknet17/21/53), cspnext_tiny/s/m/l/x, repvit_m0_9…m2_3 and m1/m2/m3, mobileone_s4 (and s0…s3), rexnet, rexnetr, ghostnet (v1), ghostnetv2, repghostnet, ese_vovnet, vovnet, efficientnet_b0…b8/l2, efficientnetv2, mixnet, mnasnet, semnasnet, tinynet, mobilenetv3, fbnetv3, hardcorenas, lcnet, lcnetv2 \
+    cs3edgenet_x, darknet17/21/53), cspnext_tiny/s/m/l/x, repvit_m0_9…m2_3 and m1/m2/m3, mobileone_s4 (and s0…s3), rexnet, rexnetr, ghostnet, ghostnetv2, ghostnetv3, repghostnet, ese_vovnet, vovnet, efficientnet_b0…b8/l2, efficientnetv2, mixnet, mnasnet, semnasnet, tinynet, mobilenetv3, fbnetv3, hardcorenas, lcnet, lcnetv2 \
     (and their tf_ ports)";
 
 /// The largest model file SE Lens reads (1 GiB: SENet-154 in f32 is 460 MB), checked before

@@ -362,6 +362,8 @@ pub const CHECKPOINTS: &[Checkpoint] = &[
     unranked("timm/repvit_m1_1.dist_450e_in1k", "RepViT-M1.1", 8.8, 224),
     unranked("timm/repghostnet_100.in1k", "RepGhostNet-1.0", 4.07, 224),
     unranked("timm/ghostnetv2_100.in1k", "GhostNet v2-1.0", 6.16, 224),
+    // Its download holds the train-time branches that SE Lens sums at load.
+    unranked("timm/ghostnetv3_100.in1k", "GhostNet v3-1.0", 8.13, 224),
     unranked(
         "munehiro-k/cspnext_s.rsb_a1_in1k",
         "CSPNeXt-S (RTMDet's backbone)",
