@@ -28,6 +28,32 @@ impl Arg<'_> {
             .ok_or_else(|| self.bad("expected a positive integer"))
     }
 
+    /// A non-empty list of positive integers (stage depths, widths).
+    pub fn positive_ints(&self) -> Result<Vec<usize>, ModelError> {
+        self.value
+            .as_array()
+            .and_then(|list| {
+                let ints = list.iter().map(|v| v.as_u64().filter(|&v| v > 0));
+                ints.map(|v| v.map(|v| v as usize))
+                    .collect::<Option<Vec<_>>>()
+            })
+            .filter(|list| !list.is_empty())
+            .ok_or_else(|| self.bad("expected a list of positive integers"))
+    }
+
+    /// [`Self::positive_ints`], exactly `N` of them.
+    pub fn positive_ints_n<const N: usize>(&self) -> Result<[usize; N], ModelError> {
+        self.positive_ints()?
+            .try_into()
+            .map_err(|_| self.bad(&format!("expected {N} positive integers")))
+    }
+
+    pub fn flag(&self) -> Result<bool, ModelError> {
+        self.value
+            .as_bool()
+            .ok_or_else(|| self.bad("expected true or false"))
+    }
+
     pub fn positive_number(&self) -> Result<f64, ModelError> {
         self.value
             .as_f64()
@@ -103,5 +129,25 @@ mod tests {
             .expect_err("refused");
             assert_eq!(error.to_string(), message);
         }
+    }
+
+    #[test]
+    fn lists_and_flags_are_checked() {
+        let arg = |value| super::Arg {
+            name: "depths",
+            value: Box::leak(Box::new(value)),
+        };
+        assert_eq!(arg(json!([3, 4])).positive_ints_n::<2>().ok(), Some([3, 4]));
+        for bad in [json!([3, 0]), json!([]), json!([3, "4"]), json!(3)] {
+            assert!(arg(bad).positive_ints().is_err());
+        }
+        assert_eq!(
+            arg(json!([3, 4, 5]))
+                .positive_ints_n::<2>()
+                .map_err(|e| e.to_string()),
+            Err("model_args.depths: expected 2 positive integers".into())
+        );
+        assert_eq!(arg(json!(true)).flag().ok(), Some(true));
+        assert!(arg(json!("yes")).flag().is_err());
     }
 }

@@ -53,30 +53,14 @@ impl CspNextArgs {
     /// the engine does not implement is refused by name.
     pub fn apply(&mut self, model_args: &Map<String, Value>) -> Result<(), ModelError> {
         args::apply(model_args, "CSPNeXt", |arg| {
-            let ints = || -> Result<Vec<usize>, ModelError> {
-                let list = arg
-                    .value
-                    .as_array()
-                    .ok_or_else(|| arg.bad("expected a list"))?;
-                list.iter()
-                    .map(|v| v.as_u64().filter(|&v| v > 0).map(|v| v as usize))
-                    .collect::<Option<Vec<_>>>()
-                    .filter(|v| !v.is_empty())
-                    .ok_or_else(|| arg.bad("expected a list of positive integers"))
-            };
             match arg.name {
                 "in_chans" => self.in_chans = arg.positive_int()?,
-                "depths" => self.depths = ints()?,
-                "channels" => self.channels = ints()?,
+                "depths" => self.depths = arg.positive_ints()?,
+                "channels" => self.channels = arg.positive_ints()?,
                 "deepen_factor" => self.deepen_factor = arg.positive_number()?,
                 "widen_factor" => self.widen_factor = arg.positive_number()?,
                 "expand_ratio" => self.expand_ratio = arg.positive_number()?,
-                "channel_attention" => {
-                    self.channel_attention = arg
-                        .value
-                        .as_bool()
-                        .ok_or_else(|| arg.bad("expected true or false"))?
-                }
+                "channel_attention" => self.channel_attention = arg.flag()?,
                 _ => return Ok(false),
             }
             Ok(true)

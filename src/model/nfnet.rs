@@ -163,17 +163,7 @@ impl NfArgs {
                 // `NfCfg` fields timm overlays from kwargs.
                 "width_factor" => self.width_factor = arg.positive_number()?,
                 "group_size" => self.group_size = arg.positive_int()?,
-                "depths" => {
-                    let depths: Option<Vec<usize>> = arg.value.as_array().map(|values| {
-                        values
-                            .iter()
-                            .filter_map(|v| v.as_u64().map(|d| d as usize))
-                            .collect()
-                    });
-                    self.depths = depths
-                        .and_then(|d| d.try_into().ok())
-                        .ok_or_else(|| arg.bad("expected four integers"))?;
-                }
+                "depths" => self.depths = arg.positive_ints_n()?,
                 _ => return Ok(false),
             }
             Ok(true)

@@ -59,32 +59,16 @@ impl RepVitArgs {
     /// the engine does not implement is refused by name.
     pub fn apply(&mut self, model_args: &Map<String, Value>) -> Result<(), ModelError> {
         args::apply(model_args, "RepViT", |arg| {
-            let ints = || -> Result<Vec<usize>, ModelError> {
-                let list = arg
-                    .value
-                    .as_array()
-                    .ok_or_else(|| arg.bad("expected a list"))?;
-                list.iter()
-                    .map(|v| v.as_u64().filter(|&v| v > 0).map(|v| v as usize))
-                    .collect::<Option<Vec<_>>>()
-                    .filter(|v| !v.is_empty())
-                    .ok_or_else(|| arg.bad("expected a list of positive integers"))
-            };
-            let flag = || {
-                arg.value
-                    .as_bool()
-                    .ok_or_else(|| arg.bad("expected true or false"))
-            };
             match arg.name {
                 "in_chans" => self.in_chans = arg.positive_int()?,
-                "embed_dim" => self.embed_dim = ints()?,
-                "depth" => self.depth = ints()?,
+                "embed_dim" => self.embed_dim = arg.positive_ints()?,
+                "depth" => self.depth = arg.positive_ints()?,
                 "mlp_ratio" => self.mlp_ratio = arg.positive_int()?,
                 "kernel_size" if arg.value.as_u64().is_some_and(|k| k % 2 == 1) => {
                     self.kernel_size = arg.positive_int()?
                 }
-                "distillation" => self.distillation = flag()?,
-                "legacy" => self.legacy = flag()?,
+                "distillation" => self.distillation = arg.flag()?,
+                "legacy" => self.legacy = arg.flag()?,
                 // The stem's size only, for the feature info.
                 "img_size" => {}
                 _ => return Ok(false),

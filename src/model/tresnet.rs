@@ -59,22 +59,8 @@ impl TResNetArgs {
             match arg.name {
                 "in_chans" => self.in_chans = arg.positive_int()?,
                 "width_factor" => self.width_factor = arg.positive_number()?,
-                "v2" => {
-                    self.v2 = arg
-                        .value
-                        .as_bool()
-                        .ok_or_else(|| arg.bad("expected true or false"))?
-                }
-                "layers" => {
-                    let layers = arg.value.as_array().and_then(|list| {
-                        let ints = list.iter().map(|v| v.as_u64().filter(|&v| v > 0));
-                        ints.map(|v| v.map(|v| v as usize))
-                            .collect::<Option<Vec<_>>>()
-                    });
-                    self.layers = layers
-                        .and_then(|layers| layers.try_into().ok())
-                        .ok_or_else(|| arg.bad("expected four positive integers"))?;
-                }
+                "v2" => self.v2 = arg.flag()?,
+                "layers" => self.layers = arg.positive_ints_n()?,
                 // TResNet's default pool: a plain mean.
                 "global_pool" if arg.value.as_str() == Some("fast") => {}
                 _ => return Ok(false),
