@@ -90,7 +90,8 @@ TINY = {
     'rexnet_100_tiny': ('rexnet_100', dict(num_classes=10, width_mult=0.25, depth_mult=0.25)),
 }
 # Cases on another input than their family's (RESNET_HW or MBCONV_HW): smaller, where that keeps them small or fast.
-INPUT_HW = {'regnety_002_tiny': (65, 79), 'rexnet_100_tiny': (65, 79), 'sedarknet21_c17': (97, 113)}
+INPUT_HW = {'regnety_002_tiny': (65, 79), 'rexnet_100_tiny': (65, 79), 'sedarknet21_c17': (97, 113),
+            'hgnet_tiny_c17': (97, 113)}
 # Full size, default args (1000 classes) unless given.
 FULL = {
     'seresnet18': None, 'seresnet34': None, 'seresnet50': None,
@@ -131,6 +132,7 @@ FAMILIES = {f'{arch}_c17': (arch, dict(num_classes=17)) for arch in (
     'ghostnetv3_050',  # v2 with three-branch primary, cheap (plus 1x1 and identity) and strided depthwise convolutions
     'ese_vovnet19b_slim_dw',  # one-shot aggregation of separable convolutions, effective SE (one FC)
     'ese_vovnet19b_slim',  # the same with dense 3x3 convolutions and a 128-wide stem
+    'hgnet_tiny',  # PP-HGNet: the same aggregation with a sigmoid-gated eSE, a bias-free 1x1 after the pool (97 x 113)
     'cspnext_tiny',  # CSP layers (main path of blocks and short path concatenated, effective SE over both), SPP max pools
 )}
 # timm ResNet-class variants, narrowed (channels 16…128) to keep the fixtures small.
@@ -245,6 +247,7 @@ def se_modules(model):
     from timm.layers.squeeze_excite import EffectiveSEModule
     from timm.layers.squeeze_excite import SEModule as TimmSE
     from timm.models._efficientnet_blocks import SqueezeExcite as TimmMbconvSE
+    from timm.models.hgnet import EseModule as HgNetEse
     from timm.models.senet import SEModule as LegacySE
     from torchvision.ops.misc import SqueezeExcitation as TorchvisionSE
     found = []
@@ -253,6 +256,8 @@ def se_modules(model):
             found.append((path, m.sigmoid, m.fc2.out_channels))  # legacy senet: fc1, relu, fc2, sigmoid
         elif isinstance(m, EffectiveSEModule):
             found.append((path, m.gate, m.fc.out_channels))  # timm eSE: fc, gate (hard sigmoid)
+        elif isinstance(m, HgNetEse):
+            found.append((path, m.sigmoid, m.conv.out_channels))  # PP-HGNet's eSE: conv, sigmoid
         elif isinstance(m, TimmSE):
             found.append((path, m.gate, m.fc2.out_channels))  # timm: fc1, bn (Identity), act, fc2, gate
         elif isinstance(m, TimmMbconvSE):  # timm MobileNetV3 / EfficientNet: conv_reduce, act1, conv_expand, gate

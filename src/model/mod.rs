@@ -9,6 +9,7 @@ mod cspnext;
 mod efficientnet;
 mod error;
 mod ghostnet;
+mod hgnet;
 mod layers;
 mod lcnetv2;
 mod nfnet;
@@ -153,7 +154,7 @@ pub const FAMILIES: &str = "resnet, seresnet, resnext, seresnext (every stem and
     regnetz (regnetz_005/040 and byobnet's regnetz_b16…e8), seresnext26ts, seresnet33ts, repvgg_d2se (and \
     resnext26ts, resnet32ts/33ts), nfnet_f0…f7, dm_nfnet_f0…f6, nfnet_l0, nf_regnet_b0…b5, \
     nf_seresnet26/50/101 (and nf_resnet), cs3sedarknet_l/x/xdw, cs3se_edgenet_x, sedarknet21 (and cs3darknet_s/m/l/x, \
-    cs3edgenet_x, darknet17/21/53), cspnext_tiny/s/m/l/x, repvit_m0_9…m2_3 and m1/m2/m3, mobileone_s4 (and s0…s3), rexnet, rexnetr, ghostnet, ghostnetv2, ghostnetv3, repghostnet, ese_vovnet, vovnet, efficientnet_b0…b8/l2, efficientnetv2, mixnet, mnasnet, semnasnet, tinynet, mobilenetv3, fbnetv3, hardcorenas, lcnet, lcnetv2 \
+    cs3edgenet_x, darknet17/21/53), cspnext_tiny/s/m/l/x, repvit_m0_9…m2_3 and m1/m2/m3, mobileone_s4 (and s0…s3), rexnet, rexnetr, ghostnet, ghostnetv2, ghostnetv3, repghostnet, ese_vovnet, vovnet, hgnet_tiny/small/base, efficientnet_b0…b8/l2, efficientnetv2, mixnet, mnasnet, semnasnet, tinynet, mobilenetv3, fbnetv3, hardcorenas, lcnet, lcnetv2 \
     (and their tf_ ports)";
 
 /// The largest model file SE Lens reads (1 GiB: SENet-154 in f32 is 460 MB), checked before
@@ -317,6 +318,7 @@ enum Builder {
     RexNet(rexnet::RexNetArgs),
     GhostNet(ghostnet::GhostNetArgs),
     VovNet(vovnet::VovNetArgs),
+    HgNet(hgnet::HgNetArgs),
     Byob(byobnet::ByobArgs),
     Nf(nfnet::NfArgs),
     Csp(cspnet::CspArgs),
@@ -335,6 +337,7 @@ impl Builder {
             .or_else(|| rexnet::RexNetArgs::from_name(name).map(Self::RexNet))
             .or_else(|| ghostnet::GhostNetArgs::from_name(name).map(Self::GhostNet))
             .or_else(|| vovnet::VovNetArgs::from_name(name).map(Self::VovNet))
+            .or_else(|| hgnet::HgNetArgs::from_name(name).map(Self::HgNet))
             .or_else(|| byobnet::ByobArgs::from_name(name).map(Self::Byob))
             .or_else(|| nfnet::NfArgs::from_name(name).map(Self::Nf))
             .or_else(|| cspnet::CspArgs::from_name(name).map(Self::Csp))
@@ -366,6 +369,7 @@ impl Builder {
             Self::RexNet(args) => build!(rexnet, args),
             Self::GhostNet(args) => build!(ghostnet, args),
             Self::VovNet(args) => build!(vovnet, args),
+            Self::HgNet(args) => build!(hgnet, args),
             Self::Byob(args) => build!(byobnet, args),
             Self::Nf(args) => build!(nfnet, args),
             Self::Csp(args) => build!(cspnet, args),
