@@ -133,21 +133,26 @@ mod tests {
 
     #[test]
     fn lists_and_flags_are_checked() {
-        let arg = |value| super::Arg {
-            name: "depths",
-            value: Box::leak(Box::new(value)),
-        };
-        assert_eq!(arg(json!([3, 4])).positive_ints_n::<2>().ok(), Some([3, 4]));
-        for bad in [json!([3, 0]), json!([]), json!([3, "4"]), json!(3)] {
-            assert!(arg(bad).positive_ints().is_err());
+        fn arg(value: &serde_json::Value) -> super::Arg<'_> {
+            super::Arg {
+                name: "depths",
+                value,
+            }
         }
         assert_eq!(
-            arg(json!([3, 4, 5]))
+            arg(&json!([3, 4])).positive_ints_n::<2>().ok(),
+            Some([3, 4])
+        );
+        for bad in [json!([3, 0]), json!([]), json!([3, "4"]), json!(3)] {
+            assert!(arg(&bad).positive_ints().is_err());
+        }
+        assert_eq!(
+            arg(&json!([3, 4, 5]))
                 .positive_ints_n::<2>()
                 .map_err(|e| e.to_string()),
             Err("model_args.depths: expected 2 positive integers".into())
         );
-        assert_eq!(arg(json!(true)).flag().ok(), Some(true));
-        assert!(arg(json!("yes")).flag().is_err());
+        assert_eq!(arg(&json!(true)).flag().ok(), Some(true));
+        assert!(arg(&json!("yes")).flag().is_err());
     }
 }
