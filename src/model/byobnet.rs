@@ -464,7 +464,7 @@ fn bottleneck(args: &ByobArgs, site: &Site, weights: &Weights) -> Result<Block, 
 /// branches, each with its BatchNorm folded in, summed into one 3×3 convolution; then the SE and
 /// the activation.
 fn rep_vgg(args: &ByobArgs, site: &Site, weights: &Weights) -> Result<Block, ModelError> {
-    let branches = [("conv_kxk", 3), ("conv_1x1", 1)];
+    let branches = [("conv_kxk".into(), 3), ("conv_1x1".into(), 1)];
     summed(args, site, &branches, 1, args.se, weights)
 }
 
@@ -486,10 +486,6 @@ fn mobile_one(
     if kernel > 1 {
         convs.push(("conv_scale".into(), 1));
     }
-    let convs = convs
-        .iter()
-        .map(|(module, k)| (module.as_str(), *k))
-        .collect::<Vec<_>>();
     summed(args, site, &convs, groups, se, weights)
 }
 
@@ -499,7 +495,7 @@ fn mobile_one(
 fn summed(
     args: &ByobArgs,
     site: &Site,
-    branches: &[(&str, usize)],
+    branches: &[(String, usize)],
     groups: usize,
     se: bool,
     weights: &Weights,
@@ -513,7 +509,8 @@ fn summed(
     } = *site;
     let mut convs = branches
         .iter()
-        .map(|&(module, kernel)| {
+        .map(|(module, kernel)| {
+            let kernel = *kernel;
             let shape = ConvShape::new(in_channels, out_channels, kernel, stride).groups(groups);
             conv_norm(weights, &format!("{name}.{module}"), shape)
         })

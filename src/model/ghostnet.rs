@@ -13,8 +13,8 @@ use serde_json::{Map, Value};
 use super::args;
 
 use super::layers::{
-    classifier, conv_bn, fold_bn_into, identity_conv, linear, make_divisible, read_conv,
-    squeeze_excite, sum_convs, ConvShape, SeStyle, BN_EPS,
+    classifier, conv_bn, fold_bn_into, folded_conv, identity_conv, linear, make_divisible,
+    read_conv, squeeze_excite, sum_convs, ConvShape, SeStyle, BN_EPS,
 };
 use super::template::{Block, Layer, Network, Residual};
 use super::weights::Weights;
@@ -337,23 +337,21 @@ fn rep_ghost_module(
     act: Activation,
     reparam: bool,
 ) -> Result<Vec<Layer>, ModelError> {
-    let bn = |conv, module: &str| fold_bn_into(weights, conv, &format!("{name}.{module}"), BN_EPS);
-    let primary = read_conv(
-        weights,
-        &format!("{name}.primary_conv.0"),
-        ConvShape::new(from, to, 1, 1),
-    )?;
-    let cheap_shape = ConvShape::new(to, to, 3, 1).groups(to);
-    let cheap = read_conv(weights, &format!("{name}.cheap_operation.0"), cheap_shape)?;
-    let mut branches = vec![bn(cheap, "cheap_operation.1")?];
+    let part = |module: &str, shape| {
+        let path = format!("{name}.{module}");
+        folded_conv(weights, &format!("{path}.0"), &format!("{path}.1"), shape)
+    };
+    let primary = part("primary_conv", ConvShape::new(from, to, 1, 1))?;
+    let mut branches = vec![part(
+        "cheap_operation",
+        ConvShape::new(to, to, 3, 1).groups(to),
+    )?];
     if reparam {
-        branches.push(bn(identity_conv(to, to), "fusion_bn.0")?);
+        let bn = format!("{name}.fusion_bn.0");
+        branches.push(fold_bn_into(weights, identity_conv(to, to), &bn, BN_EPS)?);
     }
     Ok(vec![
-        Layer::Conv {
-            conv: bn(primary, "primary_conv.1")?,
-            act,
-        },
+        Layer::Conv { conv: primary, act },
         Layer::Conv {
             conv: sum_convs(branches),
             act,
@@ -467,6 +465,10 @@ fn ghost_module_v3(
 /// timm's EfficientNet-block `ConvBnAct` without its act (`{module}.conv`, `{module}.bn1`), as
 /// one convolution: a re-parameterisable branch.
 fn conv_bn1(weights: &Weights, module: &str, shape: ConvShape) -> Result<Conv2d, ModelError> {
-    let conv = read_conv(weights, &format!("{module}.conv"), shape)?;
-    fold_bn_into(weights, conv, &format!("{module}.bn1"), BN_EPS)
+    folded_conv(
+        weights,
+        &format!("{module}.conv"),
+        &format!("{module}.bn1"),
+        shape,
+    )
 }

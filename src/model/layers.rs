@@ -142,8 +142,24 @@ pub fn conv_norm_act(
 
 /// [`conv_norm_act`]'s convolution alone (a branch to sum with [`sum_convs`]).
 pub fn conv_norm(weights: &Weights, module: &str, shape: ConvShape) -> Result<Conv2d, ModelError> {
-    let conv = read_conv(weights, &format!("{module}.conv"), shape)?;
-    fold_bn_into(weights, conv, &format!("{module}.bn"), BN_EPS)
+    folded_conv(
+        weights,
+        &format!("{module}.conv"),
+        &format!("{module}.bn"),
+        shape,
+    )
+}
+
+/// The bias-free convolution `conv` with the BatchNorm `bn` (PyTorch's ε) folded in, as one
+/// convolution: a layer before its activation, or a branch to sum with [`sum_convs`].
+pub fn folded_conv(
+    weights: &Weights,
+    conv: &str,
+    bn: &str,
+    shape: ConvShape,
+) -> Result<Conv2d, ModelError> {
+    let conv = read_conv(weights, conv, shape)?;
+    fold_bn_into(weights, conv, bn, BN_EPS)
 }
 
 /// `conv` followed by the BatchNorm `bn` (ε `eps`), as one layer ([`fold_bn_into`]).

@@ -8,8 +8,8 @@ use serde_json::{Map, Value};
 
 use super::args;
 use super::layers::{
-    batch_norm, conv_bn, fold_bn_into, identity_conv, read_conv, squeeze_excite, sum_convs,
-    ConvShape, BN_EPS, SE_PAPER,
+    batch_norm, conv_bn, fold_bn_into, folded_conv, identity_conv, read_conv, squeeze_excite,
+    sum_convs, ConvShape, BN_EPS, SE_PAPER,
 };
 use super::template::{Block, Layer, Network, Residual};
 use super::weights::Weights;
@@ -193,8 +193,13 @@ fn token_mixer(
 ) -> Result<Layer, ModelError> {
     let shape = |kernel| ConvShape::new(dim, dim, kernel, 1).groups(dim);
     let with_bn = |module: &str, kernel| {
-        let conv = read_conv(weights, &format!("{name}.{module}.c"), shape(kernel))?;
-        fold_bn_into(weights, conv, &format!("{name}.{module}.bn"), BN_EPS)
+        let path = format!("{name}.{module}");
+        folded_conv(
+            weights,
+            &format!("{path}.c"),
+            &format!("{path}.bn"),
+            shape(kernel),
+        )
     };
     let conv1 = match args.legacy {
         true => with_bn("conv1", 1)?,

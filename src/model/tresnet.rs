@@ -7,7 +7,7 @@
 use serde_json::{Map, Value};
 
 use super::args;
-use super::layers::{classifier, conv_norm_act, squeeze_excite, ConvShape, SE_PAPER};
+use super::layers::{classifier, conv_norm, conv_norm_act, squeeze_excite, ConvShape, SE_PAPER};
 use super::template::{Block, Layer, Network, Residual};
 use super::weights::Weights;
 use super::ModelError;
@@ -118,15 +118,11 @@ fn space_to_depth_conv(
     in_chans: usize,
     planes: usize,
 ) -> Result<Layer, ModelError> {
-    let Layer::Conv { conv, act } = conv_norm_act(
+    let conv = conv_norm(
         weights,
         "body.conv1",
         ConvShape::new(in_chans * 16, planes, 3, 1),
-        STEM_ACT,
-    )?
-    else {
-        unreachable!("conv_norm_act gives a convolution")
-    };
+    )?;
     let (k, block) = (12, 4);
     let mut weight = vec![0.0; planes * in_chans * k * k];
     for o in 0..planes {
@@ -155,7 +151,7 @@ fn space_to_depth_conv(
             weight,
             bias: conv.bias,
         },
-        act,
+        act: STEM_ACT,
     })
 }
 
