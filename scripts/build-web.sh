@@ -2,7 +2,8 @@
 # Builds the release web app into dist/, a static folder with relative URLs: the app for wasm32
 # twice (single-thread, and with wasm threads for pages that are cross-origin isolated), each
 # through the pinned wasm-bindgen and wasm-opt -Oz; the page (scripts/page.mjs) with the loader
-# that picks one; the embedded models and the samples. Offline once dependencies are fetched.
+# that picks one; the embedded models and the samples; last, the service worker that caches all of
+# it (scripts/service-worker.mjs). The build itself is offline once dependencies are fetched.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
@@ -25,4 +26,5 @@ single="$(package "target/$WASM_TARGET/release/app.wasm" app)"
 threaded="$(package "target/threads/$WASM_TARGET/release/app.wasm" app-threads)"
 cp -r assets/models assets/samples dist/assets/
 node scripts/page.mjs dist "$single" "$threaded"
+node scripts/service-worker.mjs dist
 ls -l dist/*.wasm | awk '{ printf "dist: %s (%.0f KiB)\n", $NF, $5 / 1024 }'

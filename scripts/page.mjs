@@ -1,6 +1,10 @@
 // Writes the built page, dist/index.html, from index.html (the page's source) once both wasm
-// builds are in dist/ (scripts/build-web.sh): the stylesheet and crash.js copied under names that
-// carry their content's hash, the loader that picks a build, and a Content-Security-Policy.
+// builds are in dist/ (scripts/build-web.sh): the stylesheet, crash.js and offline.js copied under
+// names that carry their content's hash, the loader that picks a build, a Content-Security-Policy,
+// and the web app manifest with its icons. (scripts/service-worker.mjs then writes dist/sw.js.)
+//
+// On a host that sends no COOP/COEP headers the first visit is not cross-origin isolated; from the
+// second on the service worker adds them (www/sw.js), so the threaded build runs there too.
 //
 // The loader loads the build with wasm threads where the page is cross-origin isolated and may
 // share memory with Web Workers, the single-thread build elsewhere (static hosts without
@@ -15,7 +19,7 @@
 //
 // usage: node scripts/page.mjs DIST SINGLE_NAME THREADED_NAME  (each: NAME.js + NAME_bg.wasm)
 import { createHash } from 'node:crypto';
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, extname } from 'node:path';
 
 const [dist, single, threaded] = process.argv.slice(2);
@@ -54,8 +58,10 @@ const policy = [
   "style-src 'self' 'unsafe-inline'",
   "img-src 'self' blob: data:",
   "media-src 'self' blob: mediastream:",
-  // The CPU path's threads are Web Workers made from a script in a blob (src/cpu/threads.rs).
-  "worker-src blob:",
+  // The CPU path's threads are Web Workers made from a script in a blob (src/cpu/threads.rs); the
+  // service worker (www/sw.js) is the page's own sw.js.
+  "worker-src 'self' blob:",
+  "manifest-src 'self'",
   "connect-src 'self' blob: https://huggingface.co https://*.huggingface.co https://*.hf.co " +
     'http://127.0.0.1:* http://localhost:*',
   "base-uri 'none'",
@@ -67,6 +73,7 @@ const fill = {
   '{{csp}}': policy,
   '{{style}}': `./${hashed('www/style.css')}`,
   '{{crash}}': `./${hashed('www/crash.js')}`,
+  '{{offline}}': `./${hashed('www/offline.js')}`,
   '{{loader}}': loader,
 };
 let html = readFileSync('index.html', 'utf8');
@@ -75,4 +82,26 @@ for (const [key, value] of Object.entries(fill)) {
   html = html.replaceAll(key, value);
 }
 writeFileSync(`${dist}/index.html`, html);
+
+// Installable: a web app manifest, its URLs relative to itself (so any sub-path works), and icons
+// (tools/make_icons.py).
+mkdirSync(`${dist}/icons`, { recursive: true });
+for (const icon of ['icon-192.png', 'icon-512.png', 'icon-maskable-512.png']) copyFileSync(`assets/icons/${icon}`, `${dist}/icons/${icon}`);
+const manifest = {
+  id: './',
+  name: 'SE Lens',
+  short_name: 'SE Lens',
+  description: 'Classify images in your browser and see which channels each Squeeze-and-Excitation block amplifies',
+  start_url: './',
+  scope: './',
+  display: 'standalone',
+  background_color: '#0f1419',
+  theme_color: '#0f1419',
+  icons: [
+    { src: 'icons/icon-192.png', sizes: '192x192', type: 'image/png', purpose: 'any' },
+    { src: 'icons/icon-512.png', sizes: '512x512', type: 'image/png', purpose: 'any' },
+    { src: 'icons/icon-maskable-512.png', sizes: '512x512', type: 'image/png', purpose: 'maskable' },
+  ],
+};
+writeFileSync(`${dist}/manifest.webmanifest`, `${JSON.stringify(manifest, null, 2)}\n`);
 console.log(`page: ${threaded} when cross-origin isolated, ${single} elsewhere`);

@@ -11,8 +11,8 @@ use web_sys::{Blob, ClipboardEvent, DragEvent, HtmlCanvasElement, HtmlInputEleme
 use yew::prelude::*;
 
 use super::browser::{
-    capture_frame, close_camera, decode_image, draw_rgb, fetch_blob, fetch_bytes, keep, kept,
-    now_ms, object_url, open_camera, query_param, revoke_object_url, set_query_param,
+    announce, capture_frame, close_camera, decode_image, draw_rgb, fetch_blob, fetch_bytes, keep,
+    kept, now_ms, object_url, open_camera, query_param, revoke_object_url, set_query_param,
 };
 use super::heatmap::{colour, diverging, legend_gradient, FeatureMaps, Heatmap, Paint, Scale};
 use super::hub::CHECKPOINTS;
@@ -138,6 +138,10 @@ pub struct App {
     run_progress_at: f64,
     /// The latest run made no progress for [`STALL_AFTER_MS`].
     stalled: bool,
+    /// `se-lens-settled` was dispatched: the page has shown what it was opened for (the model,
+    /// and the sample it names), so the service worker may now download the build for offline
+    /// use (www/offline.js) without slowing the first result.
+    settled: bool,
     seen_canvas: NodeRef,
     /// The open camera stream and the video element showing it.
     camera: Option<web_sys::MediaStream>,
@@ -188,6 +192,7 @@ impl Component for App {
             run_id: 0,
             run_progress_at: 0.0,
             stalled: false,
+            settled: false,
             progress: None,
             hub_id: String::new(),
             seen_canvas: NodeRef::default(),
@@ -516,6 +521,13 @@ impl Component for App {
     }
 
     fn rendered(&mut self, _ctx: &Context<Self>, _first_render: bool) {
+        if !self.settled
+            && !self.busy
+            && (self.outcome.is_some() || query_param("sample").is_none())
+        {
+            self.settled = true;
+            announce("se-lens-settled");
+        }
         if let (Some(canvas), Some(outcome)) =
             (self.seen_canvas.cast::<HtmlCanvasElement>(), &self.outcome)
         {

@@ -383,6 +383,13 @@ pub fn report_panics() {
     }));
 }
 
+/// Tells the page's scripts that something happened: `event` dispatched on `window`.
+pub fn announce(event: &str) {
+    if let (Some(window), Ok(event)) = (web_sys::window(), web_sys::Event::new(event)) {
+        let _ = window.dispatch_event(&event);
+    }
+}
+
 /// Keeps `value` under `key` outside wasm memory (`window.seLensKept`), so a restart after a crash
 /// finds it; `None` forgets it.
 pub fn keep(key: &str, value: Option<&JsValue>) {

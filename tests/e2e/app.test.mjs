@@ -8,7 +8,7 @@ import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, w
 import { execFileSync } from 'node:child_process';
 import { chromium } from 'playwright-core';
 import { ISOLATION, serve } from '../../scripts/serve.mjs';
-import { classified, describe, explained, launch, recordConsole } from './harness.mjs';
+import { classified, describe, explained, exported, gateDifference, launch, recordConsole } from './harness.mjs';
 
 const PORT = 8391;
 const HUB_PORT = 8392;
@@ -126,12 +126,6 @@ async function pixelStd(page, testId) {
   });
 }
 
-/** The exported excitations.json of the current run. */
-async function exported(page) {
-  const href = await page.getByTestId('excitation-json').getAttribute('href');
-  return page.evaluate(async (url) => (await fetch(url)).json(), href);
-}
-
 /** The page's export `ours` equals the native CLI on `model` and PHOTO (with the CLI's `flags`):
  * blocks, gates within 1e-5, top-k. */
 function assertSameAsCli(ours, model, blocks, flags = []) {
@@ -243,10 +237,8 @@ e2e('cross-origin isolated, the CPU path runs on threads; a plain static host ge
   // The same numbers up to rounding: the GEMM splits its blocks differently (a few ulps).
   const one = await exported(single.page);
   assert.deepEqual(one.top.map((t) => t.label), threaded.top.map((t) => t.label));
-  for (const [i, tap] of one.excitations.entries()) {
-    const diff = Math.max(...tap.values.map((v, c) => Math.abs(v - threaded.excitations[i].values[c])));
-    assert.ok(diff < 1e-6, `${tap.block}: one thread and ${threads} differ by ${diff}`);
-  }
+  const diff = gateDifference(one, threaded);
+  assert.ok(diff < 1e-6, `one thread and ${threads} differ by ${diff}`);
   assert.deepEqual(single.errors, []);
   assert.deepEqual(errors, []);
 });

@@ -1,17 +1,23 @@
-// What the e2e suite (app.test.mjs) and the stress command (stress.mjs) share: Chromium launched
-// as both need it, and a page's state in words, so that a wait that expires says what the page
-// was doing instead of only that it timed out.
+// What the e2e suites (app.test.mjs, offline.test.mjs) and the stress command (stress.mjs) share:
+// Chromium launched as they need it, a page's state in words, so that a wait that expires says what
+// the page was doing instead of only that it timed out, and a run's exported numbers.
 import { chromium } from 'playwright-core';
 
-/** Debian's Chromium, headless, quiet on the network; WebGPU on (SwiftShader here). */
+const ARGS = [
+  '--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync', '--enable-unsafe-webgpu',
+];
+
+/** Debian's Chromium, headless, quiet on the network; WebGPU on (SwiftShader here). Each of its
+ * contexts is a fresh profile, like an incognito window. */
 export function launch(extraArgs = []) {
-  return chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--enable-unsafe-webgpu', ...extraArgs,
-    ],
-  });
+  return chromium.launch({ executablePath: '/usr/bin/chromium', args: [...ARGS, ...extraArgs] });
+}
+
+/** The same Chromium with a profile kept in `dir`, as a user's browser has: one context, which
+ * Chromium may install web apps from. */
+export function launchProfile(dir, options = {}) {
+  return chromium.launchPersistentContext(dir, { executablePath: '/usr/bin/chromium', args: ARGS, ...options });
 }
 
 const CONSOLE_LINES = 15;
@@ -93,4 +99,21 @@ export async function explained(page, what, wait) {
     error.message = `${what}: ${error.message.split('\n')[0]}\nthe page:\n${await describe(page)}`;
     throw error;
   }
+}
+
+/** The exported excitations.json of `page`'s current run. */
+export async function exported(page) {
+  const href = await page.getByTestId('excitation-json').getAttribute('href');
+  return page.evaluate(async (url) => (await fetch(url)).json(), href);
+}
+
+/** The largest difference between two runs' exported gates (`a`, `b`: {@link exported}), after
+ * checking that they tap the same blocks. */
+export function gateDifference(a, b) {
+  let largest = 0;
+  for (const [i, tap] of a.excitations.entries()) {
+    if (tap.block !== b.excitations[i]?.block) throw new Error(`block ${i}: ${tap.block} vs ${b.excitations[i]?.block}`);
+    for (const [c, value] of tap.values.entries()) largest = Math.max(largest, Math.abs(value - b.excitations[i].values[c]));
+  }
+  return largest;
 }

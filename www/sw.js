@@ -1,0 +1,84 @@
+// SE Lens's service worker. scripts/service-worker.mjs writes dist/sw.js as this file after two
+// generated lines: `BUILD` (a hash of every file of the build) and `FILES` (those files, relative to
+// this script). www/offline.js registers it from the page, with the page's folder as its scope.
+//
+// It does three things:
+// - Offline: on install it stores every file of the build in the cache `se-lens-app-<BUILD>` and
+//   answers from there first, so a later visit needs no network. (Hub models are cached by the app
+//   itself, in `se-lens-models`, which this worker leaves alone: they stay offline across builds.)
+// - Threads on any host: a page is cross-origin isolated (SharedArrayBuffer, so the wasm build with
+//   threads) only if its response carries COOP and COEP headers. Where the host sent none, this
+//   worker adds them to the page's response: COEP `credentialless` first; a browser that does not
+//   know it stays unisolated, and the page then asks for `require-corp` (www/offline.js). Requests
+//   that leave the origin (hub downloads) are CORS requests, which both policies allow.
+// - Clean updates: a new build's worker installs its own cache beside the old one and waits. The
+//   page shows "new version" and, when the user asks, tells it to take over and reloads, so a page
+//   is served by one build from its start to its end. Old builds' caches go when it takes over.
+/* global BUILD, FILES */
+'use strict';
+
+const APP_CACHE = `se-lens-app-${BUILD}`;
+const SETTINGS_CACHE = 'se-lens-settings';
+const COEP_KEY = 'coep';
+const SCOPE = new URL('./', self.location).href;
+
+self.addEventListener('install', (event) => {
+  // `reload`: past the browser's HTTP cache, so that what is stored is this build's bytes.
+  event.waitUntil(caches.open(APP_CACHE)
+    .then((cache) => cache.addAll(FILES.map((file) => new Request(file, { cache: 'reload' })))));
+});
+
+self.addEventListener('activate', (event) => {
+  event.waitUntil((async () => {
+    for (const name of await caches.keys()) {
+      if (name.startsWith('se-lens-app-') && name !== APP_CACHE) await caches.delete(name);
+    }
+    // The first visit's page comes under this worker at once, so what it fetches from now on
+    // (samples, a hub model) is cached for the next, offline, visit.
+    await self.clients.claim();
+  })());
+});
+
+self.addEventListener('message', (event) => {
+  const { type, value } = event.data ?? {};
+  if (type === 'take-over') {
+    self.skipWaiting();
+  } else if (type === 'status') {
+    event.waitUntil(coep().then((mode) => event.source.postMessage({ type: 'status', build: BUILD, coep: mode })));
+  } else if (type === 'coep' && (value === 'credentialless' || value === 'require-corp')) {
+    event.waitUntil(caches.open(SETTINGS_CACHE).then((cache) => cache.put(COEP_KEY, new Response(value))));
+  }
+});
+
+self.addEventListener('fetch', (event) => {
+  const { request } = event;
+  if (request.method !== 'GET' || !request.url.startsWith(SCOPE)) return; // the network's, untouched
+  event.respondWith(respond(request));
+});
+
+/** The build's copy of `request` (the page for any navigation in scope), else the network's. */
+async function respond(request) {
+  const navigation = request.mode === 'navigate';
+  const path = new URL(request.url).pathname.slice(new URL(SCOPE).pathname.length);
+  const file = navigation && (path === '' || path === 'index.html') ? 'index.html' : path;
+  const cache = await caches.open(APP_CACHE);
+  const response = (await cache.match(new URL(file, SCOPE).href, { ignoreSearch: true })) ?? (await fetch(request));
+  return navigation ? isolated(response) : response;
+}
+
+/** `response` with COOP and COEP headers, unless the host already sent its own. */
+async function isolated(response) {
+  const headers = new Headers(response.headers);
+  if (headers.has('cross-origin-opener-policy') || headers.has('cross-origin-embedder-policy') || response.type === 'opaqueredirect') {
+    return response;
+  }
+  headers.set('cross-origin-opener-policy', 'same-origin');
+  headers.set('cross-origin-embedder-policy', await coep());
+  return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+}
+
+/** The COEP value pages get: `credentialless` unless a page found it unsupported. */
+async function coep() {
+  const stored = await (await caches.open(SETTINGS_CACHE)).match(COEP_KEY);
+  return stored ? stored.text() : 'credentialless';
+}
