@@ -26,6 +26,9 @@ linted cargo test --all-targets
 step "default model: Fashion-MNIST accuracy, our engine vs PyTorch (50 test images per class)"
 LIMIT=50 scripts/accuracy.sh
 
+step "SE block interventions: our engine vs PyTorch forward hooks (2 images per class)"
+scripts/interventions.sh
+
 step "build dist/, linted (release, both wasm builds; and the bench page's wasm)"
 linted scripts/build-web.sh
 linted wasm_cargo build --release --quiet --target "$WASM_TARGET" --features web --bin bench-web

@@ -21,6 +21,7 @@ use super::jobs::{
 };
 use super::overview::{DepthChart, Overview};
 use super::preprocess::PreprocessForm;
+use super::research::ImportancePanel;
 use super::teaching::{BlockSteps, ClassStatsPanel};
 use super::tour::Tour;
 use super::view_model::{BlockView, ChannelDetail, CompareView, Preprocessing, RunView};
@@ -799,7 +800,8 @@ impl App {
         }
     }
 
-    /// One block step by step (once an image is classified) and the class statistics.
+    /// One block step by step (once an image is classified), the class statistics, and which
+    /// blocks matter.
     fn view_teaching(&self) -> Html {
         let (Some(model), Some(backend)) = (&self.model, &self.backend) else {
             return html! {};
@@ -813,6 +815,7 @@ impl App {
                     <BlockSteps model={model.clone()} backend={backend.clone()} image={input.image.clone()} />
                 }
                 <ClassStatsPanel model={model.clone()} backend={backend.clone()} {folder} />
+                <ImportancePanel model={model.clone()} backend={backend.clone()} />
             </>
         }
     }

@@ -1,6 +1,7 @@
 //! The page's work between a user's action and what is drawn: loading models (URL, hub, files)
 //! and running them, yielding to the browser as it goes. Results come back as view models.
 
+use std::cell::Cell;
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::pin::pin;
@@ -13,10 +14,11 @@ use yew::Callback;
 
 use super::browser::{decode_image, fetch_bytes, fetch_cached, now_ms, query_param, read_blob};
 use super::hub::{hub_urls, DEFAULT_HUB};
-use super::view_model::{ChannelDetail, ClassStatsView, RunView, SeSteps};
+use super::view_model::{ChannelDetail, ClassStatsView, ImportanceView, RunView, SeSteps};
 use crate::cpu;
 use crate::engine::{
-    class_of_folder, ClassStats, ClassStatsSums, GateOverride, RunOptions, RunOutput, Tensor,
+    class_of_folder, Baseline, ClassStats, ClassStatsSums, GateOverride, InterventionSums, Plan,
+    RunOptions, RunOutput, SaturationSums, Tensor,
 };
 use crate::exec::cpu::CpuRun;
 use crate::model::{
@@ -25,6 +27,8 @@ use crate::model::{
 use crate::preprocess::{adapt_photo, preprocess, RgbImage};
 use crate::runtime::{Backend, BackendPreference};
 
+/// How long the CPU path works between returns to the browser (a frame at 60 Hz is 16.7 ms).
+const SLICE_MS: f64 = 10.0;
 /// Classes listed in the prediction.
 const TOP_K: usize = 5;
 /// How long setting up the GPU, or a run on it, may take before the page gives up on the GPU and
@@ -196,26 +200,7 @@ pub async fn class_stats_from_files(
     files: &[web_sys::File],
     progress: Callback<(usize, usize)>,
 ) -> Result<ClassStatsView, String> {
-    let classed: Vec<(usize, &web_sys::File)> = files
-        .iter()
-        .filter_map(|file| {
-            // The path below the chosen folder (web-sys has no binding for it).
-            let path = js_sys::Reflect::get(file, &"webkitRelativePath".into())
-                .ok()?
-                .as_string()?;
-            let mut parts = path.rsplit('/');
-            let (_, folder) = (parts.next()?, parts.next()?);
-            Some((class_of_folder(folder, &model.labels)?, file))
-        })
-        .collect();
-    if classed.is_empty() {
-        return Err(format!(
-            "no images in class folders: name each subfolder by a class index below {} or a label \
-             of the model (e.g. {:?})",
-            model.labels.len(),
-            model.labels.first().map(String::as_str).unwrap_or("")
-        ));
-    }
+    let classed = classed_files(model, files)?;
     let mut sums = ClassStatsSums::new(model.labels.len());
     let mut failed = Vec::new();
     for (done, (class, file)) in classed.iter().enumerate() {
@@ -243,6 +228,139 @@ pub async fn class_stats_from_files(
     }
     ClassStatsView::new(source, sums.finish(), &model.labels, &se_widths(model))
         .ok_or_else(|| "the statistics do not fit the model".into())
+}
+
+/// The files of a chosen folder that are in class folders (`<folder>/<class index or label>/`),
+/// with their class, in `se-lens evaluate`'s order: by class, then by file name.
+fn classed_files<'a>(
+    model: &Model,
+    files: &'a [web_sys::File],
+) -> Result<Vec<(usize, &'a web_sys::File)>, String> {
+    let mut classed: Vec<(usize, &web_sys::File)> = files
+        .iter()
+        .filter_map(|file| {
+            // The path below the chosen folder (web-sys has no binding for it).
+            let path = js_sys::Reflect::get(file, &"webkitRelativePath".into())
+                .ok()?
+                .as_string()?;
+            let mut parts = path.rsplit('/');
+            let (_, folder) = (parts.next()?, parts.next()?);
+            Some((class_of_folder(folder, &model.labels)?, file))
+        })
+        .collect();
+    if classed.is_empty() {
+        return Err(format!(
+            "no images in class folders: name each subfolder by a class index below {} or a label \
+             of the model (e.g. {:?})",
+            model.labels.len(),
+            model.labels.first().map(String::as_str).unwrap_or("")
+        ));
+    }
+    classed.sort_by_cached_key(|(class, file)| (*class, file.name()));
+    Ok(classed)
+}
+
+/// What replacing each SE block's gates does over a chosen folder (the class folders of
+/// [`classed_files`]), as `se-lens evaluate --interventions` computes it: every image run once
+/// as is, then once per intervention of [`Plan`]. `progress` gets (runs done, runs in all);
+/// setting `cancel` stops it before the next run.
+pub async fn block_importance_from_files(
+    model: &Model,
+    backend: &Backend,
+    files: &[web_sys::File],
+    progress: Callback<(usize, usize)>,
+    cancel: Rc<Cell<bool>>,
+) -> Result<ImportanceView, String> {
+    let classed = classed_files(model, files)?;
+    let blocks: Vec<String> = model
+        .graph
+        .se_blocks
+        .iter()
+        .map(|se| se.name.clone())
+        .collect();
+    if blocks.is_empty() {
+        return Err("the model has no SE blocks to replace".into());
+    }
+    let per_image = 1 + 8 * blocks.len();
+    let all = classed.len() * per_image;
+    let mut done = 0;
+    let step = |done: &mut usize| -> Result<(), String> {
+        if cancel.get() {
+            return Err(format!("cancelled after {done} of {all} runs"));
+        }
+        progress.emit((*done, all));
+        *done += 1;
+        Ok(())
+    };
+    // The unmodified runs first: the replacements need every image's gates. Images are decoded
+    // again for the second pass rather than kept (a thousand 224² inputs would take 600 MB).
+    let mut read = Vec::new();
+    let mut baselines = Vec::new();
+    let mut saturation = SaturationSums::default();
+    let mut failed = Vec::new();
+    for (class, file) in &classed {
+        step(&mut done)?;
+        let image = match decode_image(file).await {
+            Ok(image) => image,
+            Err(e) => {
+                failed.push(format!("{}: {e}", file.name()));
+                done += per_image - 1;
+                continue;
+            }
+        };
+        let input = model_input(model, &image)?;
+        let output = forward(model, backend, &input, &RunOptions::default(), None)
+            .await?
+            .output;
+        saturation.add(&output.excitations);
+        baselines.push(Baseline::new(*class, output.logits, &output.excitations));
+        read.push(*file);
+    }
+    if baselines.is_empty() {
+        return Err(format!("no image could be read: {}", failed.join("; ")));
+    }
+    let plan = Plan::new(&blocks, &baselines, model.labels.len(), 0);
+    let mut sums = InterventionSums::new(&plan);
+    for (file, image) in read.into_iter().zip(&baselines) {
+        let input = model_input(model, &decode_image(file).await?)?;
+        let mut logits = Vec::with_capacity(plan.interventions.len());
+        for &intervention in &plan.interventions {
+            step(&mut done)?;
+            let options = plan.options(intervention, image);
+            logits.push(
+                forward(model, backend, &input, &options, None)
+                    .await?
+                    .output
+                    .logits,
+            );
+        }
+        sums.add(image, &logits);
+    }
+    let gate_functions: Vec<_> = model
+        .graph
+        .se_blocks
+        .iter()
+        .map(|se| model.graph.gate_function(se))
+        .collect();
+    let images = baselines.len();
+    let mut source = format!("{images} images of the chosen folder, run in this page");
+    if !failed.is_empty() {
+        source += &format!(" ({} unreadable files skipped)", failed.len());
+    }
+    Ok(ImportanceView {
+        source,
+        images,
+        correct: baselines
+            .iter()
+            .filter(|b| b.predicted() == b.class)
+            .count(),
+        results: sums.finish(&plan),
+        saturation: saturation.finish(&gate_functions),
+        seed: plan.seed,
+        permutations: (0..blocks.len())
+            .map(|b| plan.permutation(b).to_vec())
+            .collect(),
+    })
 }
 
 /// Every SE block's name and width, to check statistics against.
@@ -502,11 +620,17 @@ async fn forward(
     let started = now_ms();
     let mut run = CpuRun::start(&model.graph, input, options).map_err(|e| e.to_string())?;
     ms += now_ms() - started;
+    let mut yielded = f64::NEG_INFINITY;
     loop {
         if let Some(progress) = progress {
             progress.emit(run.progress());
         }
-        yield_to_browser().await;
+        // Back to the browser once per slice of work, not after every block: a small model's
+        // blocks take well under a millisecond, and each return to the browser costs a few.
+        if now_ms() - yielded >= SLICE_MS {
+            yield_to_browser().await;
+            yielded = now_ms();
+        }
         let started = now_ms();
         let more = run.step().map_err(|e| e.to_string())?;
         ms += now_ms() - started;

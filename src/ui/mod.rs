@@ -17,6 +17,8 @@ mod overview;
 #[cfg(feature = "web")]
 mod preprocess;
 #[cfg(feature = "web")]
+mod research;
+#[cfg(feature = "web")]
 mod teaching;
 #[cfg(feature = "web")]
 mod tour;

@@ -5,8 +5,8 @@ use std::rc::Rc;
 
 pub use crate::engine::Prediction;
 use crate::engine::{
-    top_k, Activation, BlockClassStats, ClassStats, Excitation, FeatureMapTap, Report, RunOutput,
-    Scores,
+    top_k, Activation, BlockClassStats, ClassStats, Excitation, FeatureMapTap, InterventionResult,
+    Reach, Replacement, Report, RunOutput, Saturation, Scores,
 };
 
 /// One SE block's gate, ready to draw.
@@ -480,6 +480,92 @@ impl Preprocessing {
     }
 }
 
+/// What replacing each SE block's gates did over a folder of labelled images, as `se-lens
+/// evaluate --interventions` reports it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ImportanceView {
+    /// Where the numbers come from (shown with them).
+    pub source: String,
+    pub images: usize,
+    /// Images classified correctly with every gate as computed.
+    pub correct: usize,
+    pub results: Vec<InterventionResult>,
+    pub saturation: Vec<Saturation>,
+    pub seed: u64,
+    pub permutations: Vec<Vec<usize>>,
+}
+
+impl ImportanceView {
+    /// The accuracy with every gate as computed.
+    pub fn accuracy(&self) -> f64 {
+        self.correct as f64 / self.images.max(1) as f64
+    }
+
+    /// "Which SE blocks can go": each block removed alone (gates set to 1), the least harmful
+    /// first (most images still correct, then the smallest drop of the true class's logit).
+    pub fn ranked(&self) -> Vec<&InterventionResult> {
+        let mut removed = self.select(Replacement::Ones, Reach::Alone);
+        removed.sort_by(|a, b| {
+            b.correct.cmp(&a.correct).then(
+                b.mean_true_logit_change
+                    .total_cmp(&a.mean_true_logit_change),
+            )
+        });
+        removed
+    }
+
+    /// Blocks removed together from the last one backwards: the first entry removes the last
+    /// block, each next one also the block before.
+    pub fn cumulative(&self) -> Vec<&InterventionResult> {
+        self.select(Replacement::Ones, Reach::ToTheEnd)
+    }
+
+    /// The results of `replacement` with `reach`, blocks from the last backwards.
+    pub fn select(&self, replacement: Replacement, reach: Reach) -> Vec<&InterventionResult> {
+        self.results
+            .iter()
+            .filter(|r| r.replacement == replacement && r.reach == reach)
+            .collect()
+    }
+
+    /// The export file: `se-lens evaluate --interventions`' field names.
+    pub fn to_json(&self) -> String {
+        serde_json::json!({
+            "source": self.source,
+            "images": self.images,
+            "correct": self.correct,
+            "accuracy": self.accuracy(),
+            "saturation": self.saturation,
+            "interventions": {
+                "seed": self.seed,
+                "permutations": self.permutations,
+                "results": self.results,
+            },
+        })
+        .to_string()
+    }
+
+    /// The export file `importance.csv`: one row per intervention.
+    pub fn to_csv(&self) -> String {
+        let mut csv = String::from(
+            "block,replacement,reach,correct,images,accuracy,mean_true_logit_change\n",
+        );
+        for r in &self.results {
+            csv += &format!(
+                "{},{},{},{},{},{},{}\n",
+                r.block,
+                r.replacement.name(),
+                r.reach.name(),
+                r.correct,
+                self.images,
+                r.accuracy,
+                r.mean_true_logit_change
+            );
+        }
+        csv
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -672,5 +758,46 @@ mod tests {
         let csv = view.to_csv();
         assert_eq!(csv.lines().count(), 5);
         assert!(csv.contains("layer1.0.se,1,0.9,1"));
+    }
+
+    #[test]
+    fn importance_ranks_removed_blocks_and_exports_every_intervention() {
+        let result = |block: &str, replacement, reach, correct, change| InterventionResult {
+            block: block.into(),
+            replacement,
+            reach,
+            correct,
+            accuracy: correct as f64 / 10.0,
+            mean_true_logit_change: change,
+        };
+        let view = ImportanceView {
+            source: "10 images".into(),
+            images: 10,
+            correct: 9,
+            results: vec![
+                result("b", Replacement::Ones, Reach::Alone, 9, -0.5),
+                result("b", Replacement::Ones, Reach::ToTheEnd, 9, -0.5),
+                result("b", Replacement::Permuted, Reach::Alone, 4, -3.0),
+                result("a", Replacement::Ones, Reach::Alone, 9, -0.25),
+                result("a", Replacement::Ones, Reach::ToTheEnd, 2, -6.0),
+                result("c", Replacement::Ones, Reach::Alone, 7, 0.5),
+            ],
+            saturation: Vec::new(),
+            seed: 0,
+            permutations: vec![vec![1, 0]],
+        };
+        let blocks = |results: Vec<&InterventionResult>| {
+            results.iter().map(|r| r.block.clone()).collect::<Vec<_>>()
+        };
+        // Equal counts: the smaller logit drop first; fewer correct images last.
+        assert_eq!(blocks(view.ranked()), ["a", "b", "c"]);
+        assert_eq!(blocks(view.cumulative()), ["b", "a"]);
+        assert_eq!(view.accuracy(), 0.9);
+        let csv = view.to_csv();
+        assert_eq!(csv.lines().count(), 1 + 6);
+        assert_eq!(csv.lines().nth(3), Some("b,permuted,alone,4,10,0.4,-3"));
+        let json: serde_json::Value = serde_json::from_str(&view.to_json()).unwrap();
+        assert_eq!(json["interventions"]["results"][4]["reach"], "to_the_end");
+        assert_eq!(json["correct"], 9);
     }
 }

@@ -769,6 +769,75 @@ e2e('class statistics: shipped for the default model, computed in the page from 
   assert.deepEqual(errors, []);
 });
 
+e2e('which SE blocks matter: the page measures every intervention over a folder, equal to the CLI; a long run can be cancelled', async () => {
+  const { page, errors } = await open();
+  // Two Fashion-MNIST test images per class (exported by `make accuracy`), as scripts/interventions.sh
+  // checks the CLI against PyTorch on.
+  const root = 'target/e2e/importance-folder';
+  rmSync(root, { recursive: true, force: true });
+  for (let index = 0; index < 10; index++) {
+    mkdirSync(`${root}/${index}`, { recursive: true });
+    for (const file of readdirSync(`target/fmnist-test/${index}`).sort().slice(0, 2)) {
+      copyFileSync(`target/fmnist-test/${index}/${file}`, `${root}/${index}/${file}`);
+    }
+  }
+  const panel = page.getByTestId('importance');
+  await page.getByTestId('importance-folder').setInputFiles(root);
+  await explained(page, 'the importance measurement', panel.getByTestId('importance-json').waitFor({ timeout: 120_000 }));
+  const ours = await page.evaluate(async (url) => (await fetch(url)).json(),
+    await panel.getByTestId('importance-json').getAttribute('href'));
+  const cli = JSON.parse(execFileSync('target/release/se-lens',
+    ['evaluate', '--model', MODEL, '--images', root, '--interventions']).toString());
+  assert.equal(ours.images, 20);
+  assert.equal(ours.correct, cli.correct);
+  assert.deepEqual(ours.interventions.permutations, cli.interventions.permutations);
+  const theirs = cli.interventions.results;
+  assert.equal(ours.interventions.results.length, 8 * BLOCKS.length);
+  for (const [i, r] of ours.interventions.results.entries()) {
+    const what = `${r.replacement} on ${r.block} (${r.reach})`;
+    assert.deepEqual([r.block, r.replacement, r.reach], [theirs[i].block, theirs[i].replacement, theirs[i].reach]);
+    assert.equal(r.correct, theirs[i].correct, what);
+    assert.ok(Math.abs(r.mean_true_logit_change - theirs[i].mean_true_logit_change) < 1e-5, what);
+  }
+  // Shares of 20 × 480 gates near 0 or 1: a gate on the edge may round the other way in wasm.
+  for (const [i, s] of ours.saturation.entries()) {
+    assert.equal(s.block, cli.saturation[i].block);
+    assert.ok(Math.abs(s.near_one - cli.saturation[i].near_one) < 1e-3, s.block);
+    assert.ok(Math.abs(s.near_zero - cli.saturation[i].near_zero) < 1e-3, s.block);
+  }
+  // The ranked chart shows every block, the least harmful removal first.
+  const ranked = await panel.getByTestId('importance-ranked').locator('.importance-row')
+    .evaluateAll((rows) => rows.map((row) => Number(row.dataset.correct)));
+  assert.equal(ranked.length, BLOCKS.length);
+  assert.deepEqual(ranked, [...ranked].sort((a, b) => b - a));
+  assert.equal(await panel.getByTestId('saturation').locator('.importance-row').count(), BLOCKS.length);
+  const csv = await page.evaluate(async (url) => (await fetch(url)).text(),
+    await panel.getByTestId('importance-csv').getAttribute('href'));
+  assert.equal(csv.trim().split('\n').length, 1 + 8 * BLOCKS.length);
+  await panel.screenshot({ path: `${SHOTS}/app-importance.png` });
+
+  // A longer run reports progress and stops on Cancel; the page stays usable.
+  const long = 'target/e2e/importance-long';
+  rmSync(long, { recursive: true, force: true });
+  for (let index = 0; index < 10; index++) {
+    mkdirSync(`${long}/${index}`, { recursive: true });
+    for (const file of readdirSync(`target/fmnist-test/${index}`).sort().slice(0, 20)) {
+      copyFileSync(`target/fmnist-test/${index}/${file}`, `${long}/${index}/${file}`);
+    }
+  }
+  await page.getByTestId('importance-folder').setInputFiles(long);
+  const progress = panel.getByTestId('importance-progress');
+  await page.waitForFunction(() => /run [1-9]\d* of 6600/.test(document.querySelector('[data-testid="importance-progress"]')?.textContent ?? ''));
+  await progress.getByTestId('importance-cancel').click();
+  await panel.getByTestId('importance-error').waitFor();
+  assert.match(await panel.getByTestId('importance-error').textContent(), /^Cancelled after \d+ of 6600 runs\.$/);
+  assert.equal(await progress.count(), 0);
+  await page.getByTestId('sample-fmnist-bag-18.png').click();
+  await classified(page);
+  assert.equal(await page.getByTestId('top1-label').textContent(), 'Bag');
+  assert.deepEqual(errors, []);
+});
+
 e2e('the guided tour walks from the upload to the class statistics, and can be closed', async () => {
   const { page, errors } = await open('?sample=fmnist-trouser-2.png');
   await page.getByTestId('tour-start').click();
