@@ -43,9 +43,14 @@
     });
   }
 
+  // The worker serving this page, to tell a first take-over (the first visit's page claimed by
+  // the worker just installed) from a new build taking over.
+  let controller = sw.controller;
   sw.addEventListener('controllerchange', () => {
+    const first = controller === null;
+    controller = sw.controller;
     if (updating) location.reload();
-    else notice('SE Lens was updated in another tab.', () => location.reload());
+    else if (!first) notice('SE Lens was updated in another tab.', () => location.reload());
   });
 
   sw.addEventListener('message', (event) => {

@@ -234,6 +234,11 @@ fn view_importance(view: &ImportanceView, exports: Option<&(String, String)>) ->
             <p class="muted">{ "Share of all gates (images × channels) within 0.05 of 0 and of 1. A block whose \
                                 gates are nearly all near 1 passes its input on almost unchanged: the paper's \
                                 reading of blocks that can go." }</p>
+            <p class="legend-classes">
+                <span><span class="swatch saturation-zero"></span>{ "near 0 (switched off)" }</span>
+                <span><span class="swatch saturation-middle"></span>{ "in between" }</span>
+                <span><span class="swatch saturation-one"></span>{ "near 1 (passed unchanged)" }</span>
+            </p>
             <div class="importance-chart" data-testid="saturation">
                 { for view.saturation.iter().map(view_saturation) }
             </div>

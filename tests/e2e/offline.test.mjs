@@ -92,6 +92,7 @@ describe('a plain static host at a sub-path, with the service worker', () => {
     // The worker installs (every file of the build cached) and takes this page over.
     await explain('the service worker', page.waitForFunction(() => navigator.serviceWorker.controller !== null, null, { timeout: 60_000 }));
     assert.equal((await worker()).build, buildOf('dist'));
+    assert.equal(await page.getByTestId('update-notice').count(), 0, 'a first install is no update');
 
     await page.reload();
     await classified(page);
