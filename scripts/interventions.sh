@@ -4,6 +4,8 @@
 # test images per class. Fails unless every intervention's count of correct images is equal and
 # its mean change of the true class's logit is within 1e-4. Run by `make test`, after
 # scripts/accuracy.sh has exported the images. Results: target/interventions/{ours,torch}.json.
+# With SHIP=1 it also writes MODEL/importance.json, which the page shows for that model at once
+# (the default model's: `LIMIT=100 SHIP=1 scripts/interventions.sh`, 1000 test images).
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
@@ -11,6 +13,7 @@ scripts/venv.sh
 
 MODEL="${MODEL:-assets/models/seresnet10-fmnist}"
 LIMIT="${LIMIT:-2}"
+SHIP="${SHIP:-0}"
 images=target/fmnist-test
 out=target/interventions
 [ -f "$images/.complete" ] || { echo "no $images: run scripts/accuracy.sh first" >&2; exit 1; }
@@ -44,3 +47,17 @@ print(f'{len(mine)} interventions on {ours["images"]} images: correct counts equ
 if problems:
     sys.exit("\n".join(problems))
 PY
+
+if [ "$SHIP" = 1 ]; then
+    python3 - "$out/ours.json" "$MODEL/importance.json" "$LIMIT" <<'PY'
+import json, sys
+ours = json.load(open(sys.argv[1]))
+shipped = {
+    "source": f"{ours['images']} Fashion-MNIST test images ({sys.argv[3]} per class), by "
+              f"`LIMIT={sys.argv[3]} SHIP=1 scripts/interventions.sh`",
+    **{key: ours[key] for key in ("images", "correct", "accuracy", "saturation", "interventions")},
+}
+open(sys.argv[2], "w").write(json.dumps(shipped, indent=1) + "\n")
+print(f"wrote {sys.argv[2]}")
+PY
+fi

@@ -17,6 +17,8 @@ def main() -> None:
     parser.add_argument("--no-se-log", type=Path, required=True)
     parser.add_argument("--evaluation", type=Path, required=True)
     parser.add_argument("--torch-evaluation", type=Path, required=True)
+    parser.add_argument("--importance", type=Path,
+                        help="the model's importance.json (`LIMIT=100 SHIP=1 scripts/interventions.sh`)")
     args = parser.parse_args()
     se = json.loads((args.model / "train_log.json").read_text())
     plain = json.loads(args.no_se_log.read_text())
@@ -122,6 +124,8 @@ def main() -> None:
             lines.append(f"| {label} | {statistics.fmean(means):.3f} | "
                          + ", ".join(f"#{ch} ({means[ch]:.3f})" for ch in top) + " |")
 
+    if args.importance:
+        lines += ["", *importance_findings(json.loads(args.importance.read_text()))]
     lines += [
         "",
         "## Photos",
@@ -172,6 +176,65 @@ def paper_findings(blocks) -> list:
         "`class_stats.json`, written by `make accuracy` from `se-lens evaluate`), so the comparison can be "
         "checked channel by channel.",
     ]
+
+
+def importance_findings(importance) -> list:
+    """What the app's "Which SE blocks matter" finds (the SE paper's §7), from the shipped numbers."""
+    images, correct = importance["images"], importance["correct"]
+    results = importance["interventions"]["results"]
+    blocks = [s["block"] for s in importance["saturation"]]
+
+    def get(block, replacement, reach):
+        return next(r for r in results if (r["block"], r["replacement"], r["reach"]) == (block, replacement, reach))
+
+    def points(r):
+        return f"{(r['correct'] - correct) / images * 100:+.1f}"
+
+    lines = [
+        "### Which SE blocks matter (the SE paper's §7)",
+        "",
+        f"From {importance['source']}; {correct} of {images} correct with every gate as computed. Each "
+        "block's gates replaced by 1 (the block removed), by their mean over these images, by the mean of "
+        "the predicted class, or by the image's own gates on shuffled channels; alone, and for removal "
+        "also from the block to the end (the app shows the same numbers, shipped as `importance.json`). "
+        "Accuracy change in points, and the mean change of the true class's logit:",
+        "",
+        "| block | removed alone | removed to the end | dataset mean | class mean | permuted | near 0 / near 1 |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for block, saturation in zip(blocks, importance["saturation"]):
+        cells = [get(block, "ones", "alone"), get(block, "ones", "to_the_end"),
+                 *(get(block, kind, "alone") for kind in ("dataset_mean", "class_mean", "permuted"))]
+        lines.append(f"| `{block}` | " + " | ".join(f"{points(r)} ({r['mean_true_logit_change']:+.3f})" for r in cells)
+                     + f" | {saturation['near_zero']:.1%} / {saturation['near_one']:.1%} |")
+    # The most blocks that go together, from the last backwards, for at most half a point.
+    removable = [b for b in blocks if (get(b, "ones", "to_the_end")["correct"] - correct) / images >= -0.005]
+    tail = []
+    for block in reversed(blocks):
+        if block not in removable:
+            break
+        tail.append(block)
+    near_one = max(s["near_one"] for s in importance["saturation"])
+    mean_gates = ", ".join(f"{s['mean']:.2f}" for s in importance["saturation"])
+    worst_mean = min((get(b, "dataset_mean", "alone")["correct"] - correct) / images * 100 for b in blocks)
+    first = get(blocks[0], "ones", "alone")
+    lost = (correct - first["correct"]) / images * 100
+    lines += [
+        "",
+        "- *The last stage's blocks can be removed with little loss*: "
+        + (f"**holds**: removing {', '.join(f'`{b}`' for b in reversed(tail))} together changes the accuracy "
+           f"by {points(get(tail[-1], 'ones', 'to_the_end'))} points" if tail else
+           "**does not hold**: removing even the last block alone costs more than half a point")
+        + f", while removing `{blocks[0]}` alone costs {lost:.1f} points.",
+        "- *because their gates saturate near 1*: "
+        + (f"**does not hold here**: at most {near_one:.1%} of any block's gates are within 0.05 of 1 (mean "
+           f"gates {mean_gates}). Replacing any block's gates by their mean over the images costs at most "
+           f"{-worst_mean:.1f} points: the gates carry almost no information about the image, so the blocks "
+           "act as fixed channel scales of about one half, and removing one doubles its residual branch, "
+           "which only the late blocks tolerate." if near_one < 0.5 else
+           f"**holds**: up to {near_one:.1%} of a block's gates are within 0.05 of 1."),
+    ]
+    return lines
 
 
 def short(label: str) -> str:

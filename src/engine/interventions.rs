@@ -14,12 +14,12 @@
 
 use std::collections::HashMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{ClassStats, ClassStatsSums, ExcitationTap, GateOverride, RunOptions};
 
 /// What a block's gates are replaced with.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Replacement {
     Ones,
@@ -48,7 +48,7 @@ impl Replacement {
 }
 
 /// Which blocks one intervention replaces.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Reach {
     /// The block alone.
@@ -261,7 +261,7 @@ fn splitmix64(state: &mut u64) -> u64 {
 }
 
 /// What one intervention did over the images.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct InterventionResult {
     /// The (first) block replaced.
     pub block: String,

@@ -3,7 +3,7 @@
 //! all near 1 as close to an identity, one that could be removed at little cost; the interventions
 //! (`super::interventions`) test that reading.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Activation, ExcitationTap};
 
@@ -20,11 +20,11 @@ pub struct SaturationSums {
 }
 
 /// One block's saturation.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Saturation {
     pub block: String,
     /// The gate function (`sigmoid`, `hard-sigmoid`, …), where the graph has one.
-    pub gate_function: Option<&'static str>,
+    pub gate_function: Option<String>,
     /// Whether the gate function itself reaches 0 and 1 (hard-sigmoid does; the sigmoid only
     /// approaches them, though f32 rounds it to exactly 1 past about 17).
     pub reaches_bounds: bool,
@@ -36,7 +36,7 @@ pub struct Saturation {
     pub mean: f64,
     /// `identity` (at least [`IDENTITY_SHARE`] of the gates near 1), `on/off` (as many near 0 or 1)
     /// or `graded`.
-    pub reading: &'static str,
+    pub reading: String,
 }
 
 impl SaturationSums {
@@ -72,7 +72,7 @@ impl SaturationSums {
                 let (near_zero, near_one) = (share(counts[1]), share(counts[2]));
                 Saturation {
                     block: block.clone(),
-                    gate_function: gate.map(Activation::name),
+                    gate_function: gate.map(|g| g.name().to_string()),
                     reaches_bounds: gate == Some(Activation::HardSigmoid),
                     near_zero,
                     near_one,
@@ -85,7 +85,8 @@ impl SaturationSums {
                         "on/off"
                     } else {
                         "graded"
-                    },
+                    }
+                    .into(),
                 }
             })
             .collect()
@@ -119,7 +120,7 @@ mod tests {
         assert_eq!((a.exactly_zero, a.exactly_one), (1.0 / 8.0, 1.0 / 8.0));
         assert_eq!(a.reading, "graded");
         assert!(a.reaches_bounds);
-        assert_eq!(a.gate_function, Some("hard-sigmoid"));
+        assert_eq!(a.gate_function.as_deref(), Some("hard-sigmoid"));
         assert_eq!((b.near_one, b.exactly_one), (7.0 / 8.0, 3.0 / 8.0));
         assert_eq!(b.reading, "graded", "7 of 8 near 1 is under 90 %");
         assert!(!b.reaches_bounds);

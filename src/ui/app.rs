@@ -806,7 +806,8 @@ impl App {
         let (Some(model), Some(backend)) = (&self.model, &self.backend) else {
             return html! {};
         };
-        // Only a model folder on this site can ship statistics (`class_stats.json`).
+        // Only a model folder on this site can ship statistics (`class_stats.json`,
+        // `importance.json`).
         let folder = (!self.model_name.starts_with("hf:") && !self.model_name.contains(" + "))
             .then(|| self.model_name.clone());
         html! {
@@ -814,8 +815,8 @@ impl App {
                 if let (Some(input), Some(_)) = (&self.input, &self.outcome) {
                     <BlockSteps model={model.clone()} backend={backend.clone()} image={input.image.clone()} />
                 }
-                <ClassStatsPanel model={model.clone()} backend={backend.clone()} {folder} />
-                <ImportancePanel model={model.clone()} backend={backend.clone()} />
+                <ClassStatsPanel model={model.clone()} backend={backend.clone()} folder={folder.clone()} />
+                <ImportancePanel model={model.clone()} backend={backend.clone()} {folder} />
             </>
         }
     }

@@ -191,6 +191,19 @@ pub async fn shipped_class_stats(model: &Model, path: &str) -> Option<ClassStats
     )
 }
 
+/// The SE block importance shipped with a model folder (`importance.json`, written by
+/// `SHIP=1 scripts/interventions.sh`), if it has one and it fits the model.
+pub async fn shipped_importance(model: &Model, path: &str) -> Option<ImportanceView> {
+    let bytes = fetch_bytes(&format!("{path}/importance.json")).await.ok()?;
+    let blocks: Vec<String> = model
+        .graph
+        .se_blocks
+        .iter()
+        .map(|se| se.name.clone())
+        .collect();
+    ImportanceView::from_json(&bytes, &blocks)
+}
+
 /// Class statistics from a chosen folder: `<folder>/<class index or label>/<image>`, every image
 /// classified; `progress` gets (done, all). Images in folders that name no class are skipped and
 /// counted in the message.

@@ -9,7 +9,7 @@ use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
 use super::browser::{object_url, revoke_object_url};
-use super::jobs::block_importance_from_files;
+use super::jobs::{block_importance_from_files, shipped_importance};
 use super::view_model::ImportanceView;
 use crate::engine::{InterventionResult, Reach, Replacement, Saturation};
 use crate::model::Model;
@@ -19,15 +19,20 @@ use crate::runtime::Backend;
 pub struct ResearchProps {
     pub model: Rc<Model>,
     pub backend: Rc<Backend>,
+    /// The model's folder URL, when it has one (its `importance.json` is looked for there).
+    pub folder: Option<String>,
 }
 
 impl PartialEq for ResearchProps {
     fn eq(&self, other: &Self) -> bool {
-        Rc::ptr_eq(&self.model, &other.model) && Rc::ptr_eq(&self.backend, &other.backend)
+        Rc::ptr_eq(&self.model, &other.model)
+            && Rc::ptr_eq(&self.backend, &other.backend)
+            && self.folder == other.folder
     }
 }
 
 pub enum ImportanceMsg {
+    Shipped(Option<ImportanceView>),
     ChooseFolder(Vec<web_sys::File>),
     Progress(usize, usize),
     Computed(Result<ImportanceView, String>),
@@ -46,6 +51,15 @@ pub struct ImportancePanel {
 }
 
 impl ImportancePanel {
+    fn load_shipped(ctx: &Context<Self>) {
+        let props = ctx.props().clone();
+        if let Some(folder) = props.folder {
+            ctx.link().send_future(async move {
+                ImportanceMsg::Shipped(shipped_importance(&props.model, &folder).await)
+            });
+        }
+    }
+
     fn show(&mut self, view: ImportanceView) {
         self.forget_exports();
         self.exports = object_url(&view.to_json(), "application/json")
@@ -65,7 +79,8 @@ impl Component for ImportancePanel {
     type Message = ImportanceMsg;
     type Properties = ResearchProps;
 
-    fn create(_ctx: &Context<Self>) -> Self {
+    fn create(ctx: &Context<Self>) -> Self {
+        Self::load_shipped(ctx);
         Self {
             view: None,
             progress: None,
@@ -75,18 +90,26 @@ impl Component for ImportancePanel {
         }
     }
 
-    fn changed(&mut self, _ctx: &Context<Self>, _old: &Self::Properties) -> bool {
+    fn changed(&mut self, ctx: &Context<Self>, _old: &Self::Properties) -> bool {
         // Another model: what was measured is for the old one.
         self.cancel.set(true);
         self.progress = None;
         self.view = None;
         self.error = None;
         self.forget_exports();
+        Self::load_shipped(ctx);
         true
     }
 
     fn update(&mut self, ctx: &Context<Self>, msg: ImportanceMsg) -> bool {
         match msg {
+            // Shown unless the user measured a folder meanwhile.
+            ImportanceMsg::Shipped(Some(view))
+                if self.view.is_none() && self.progress.is_none() =>
+            {
+                self.show(view)
+            }
+            ImportanceMsg::Shipped(_) => return false,
             ImportanceMsg::ChooseFolder(files) => {
                 self.cancel.set(true);
                 self.cancel = Rc::new(Cell::new(false));
@@ -306,7 +329,7 @@ fn view_table(view: &ImportanceView) -> Html {
 
 fn view_saturation(s: &Saturation) -> Html {
     let middle = (1.0 - s.near_zero - s.near_one).max(0.0);
-    let gate = match (s.gate_function, s.reaches_bounds) {
+    let gate = match (s.gate_function.as_deref(), s.reaches_bounds) {
         (Some(name), true) => format!("{name} gates: reach 0 and 1 exactly"),
         (Some(name), false) => format!("{name} gates: never exactly 0 or 1 (except by rounding)"),
         (None, _) => String::new(),

@@ -545,6 +545,43 @@ impl ImportanceView {
         .to_string()
     }
 
+    /// An export file ([`Self::to_json`], or what `se-lens evaluate --interventions` prints with a
+    /// `source`), if it is one for a model whose SE blocks are `blocks`.
+    pub fn from_json(text: &[u8], blocks: &[String]) -> Option<Self> {
+        #[derive(serde::Deserialize)]
+        struct Export {
+            source: String,
+            images: usize,
+            correct: usize,
+            saturation: Vec<Saturation>,
+            interventions: Interventions,
+        }
+        #[derive(serde::Deserialize)]
+        struct Interventions {
+            seed: u64,
+            permutations: Vec<Vec<usize>>,
+            results: Vec<InterventionResult>,
+        }
+        let export: Export = serde_json::from_slice(text).ok()?;
+        let fits = export.saturation.iter().map(|s| &s.block).eq(blocks)
+            && export.interventions.permutations.len() == blocks.len()
+            && export.interventions.results.len() == 8 * blocks.len()
+            && export
+                .interventions
+                .results
+                .iter()
+                .all(|r| blocks.contains(&r.block));
+        fits.then_some(Self {
+            source: export.source,
+            images: export.images,
+            correct: export.correct,
+            results: export.interventions.results,
+            saturation: export.saturation,
+            seed: export.interventions.seed,
+            permutations: export.interventions.permutations,
+        })
+    }
+
     /// The export file `importance.csv`: one row per intervention.
     pub fn to_csv(&self) -> String {
         let mut csv = String::from(
@@ -799,5 +836,50 @@ mod tests {
         let json: serde_json::Value = serde_json::from_str(&view.to_json()).unwrap();
         assert_eq!(json["interventions"]["results"][4]["reach"], "to_the_end");
         assert_eq!(json["correct"], 9);
+    }
+
+    #[test]
+    fn importance_reads_back_its_export_for_the_same_blocks_only() {
+        let blocks = ["a".to_string()];
+        let result = |replacement, reach| InterventionResult {
+            block: "a".into(),
+            replacement,
+            reach,
+            correct: 3,
+            accuracy: 0.75,
+            mean_true_logit_change: -0.125,
+        };
+        let view = ImportanceView {
+            source: "4 images".into(),
+            images: 4,
+            correct: 4,
+            results: [Reach::Alone, Reach::ToTheEnd]
+                .into_iter()
+                .flat_map(|reach| Replacement::ALL.map(|r| result(r, reach)))
+                .collect(),
+            saturation: vec![Saturation {
+                block: "a".into(),
+                gate_function: Some("sigmoid".into()),
+                reaches_bounds: false,
+                near_zero: 0.0,
+                near_one: 0.5,
+                exactly_zero: 0.0,
+                exactly_one: 0.0,
+                mean: 0.7,
+                reading: "graded".into(),
+            }],
+            seed: 3,
+            permutations: vec![vec![0]],
+        };
+        let json = view.to_json();
+        assert_eq!(
+            ImportanceView::from_json(json.as_bytes(), &blocks),
+            Some(view)
+        );
+        assert_eq!(
+            ImportanceView::from_json(json.as_bytes(), &["b".to_string()]),
+            None
+        );
+        assert_eq!(ImportanceView::from_json(b"{}", &blocks), None);
     }
 }

@@ -782,8 +782,13 @@ e2e('which SE blocks matter: the page measures every intervention over a folder,
     }
   }
   const panel = page.getByTestId('importance');
+  // The default model ships its numbers (scripts/interventions.sh SHIP=1, as in its model card).
+  await panel.getByTestId('importance-source').waitFor();
+  assert.match(await panel.getByTestId('importance-source').textContent(), /^From 1000 Fashion-MNIST test images \(100 per class\)/);
+  assert.equal(await panel.getByTestId('importance-ranked').locator('.importance-row').count(), BLOCKS.length);
   await page.getByTestId('importance-folder').setInputFiles(root);
-  await explained(page, 'the importance measurement', panel.getByTestId('importance-json').waitFor({ timeout: 120_000 }));
+  await explained(page, 'the importance measurement', page.waitForFunction(
+    () => /chosen folder/.test(document.querySelector('[data-testid="importance-source"]')?.textContent ?? ''), null, { timeout: 120_000 }));
   const ours = await page.evaluate(async (url) => (await fetch(url)).json(),
     await panel.getByTestId('importance-json').getAttribute('href'));
   const cli = JSON.parse(execFileSync('target/release/se-lens',
