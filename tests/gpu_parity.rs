@@ -163,12 +163,7 @@ fn ablation_and_the_feature_map_tap_match_the_cpu() {
     let (model, input) = tiny();
     let gpu_model =
         pollster::block_on(GpuGraph::upload(context, Arc::clone(&model.graph))).expect("upload");
-    let blocks: Vec<String> = model
-        .graph
-        .se_blocks
-        .iter()
-        .map(|se| se.name.clone())
-        .collect();
+    let blocks = model.graph.se_block_names();
     let channels = model
         .graph
         .se_blocks

@@ -350,12 +350,7 @@ fn evaluate(args: &EvaluateArgs) -> Result<(), Failed> {
     .collect::<Result<Vec<_>, Failed>>()?;
 
     let classes = model.labels.len();
-    let blocks: Vec<String> = model
-        .graph
-        .se_blocks
-        .iter()
-        .map(|se| se.name.clone())
-        .collect();
+    let blocks = model.graph.se_block_names();
     let mut confusion = vec![vec![0usize; classes]; classes];
     let mut stats = ClassStatsSums::new(classes);
     let mut saturation = SaturationSums::default();
@@ -366,12 +361,7 @@ fn evaluate(args: &EvaluateArgs) -> Result<(), Failed> {
         saturation.add(&taps);
     }
     let stats = stats.finish();
-    let gate_functions: Vec<Option<Activation>> = model
-        .graph
-        .se_blocks
-        .iter()
-        .map(|se| model.graph.gate_function(se))
-        .collect();
+    let gate_functions = model.graph.gate_functions();
     let correct: usize = (0..classes).map(|c| confusion[c][c]).sum();
     let mut report = serde_json::json!({
         "model": model.config.architecture,

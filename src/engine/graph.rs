@@ -538,6 +538,19 @@ impl Graph {
         self.se_blocks.iter().find(|se| se.name == name)
     }
 
+    /// Every SE block's module path, in order.
+    pub fn se_block_names(&self) -> Vec<String> {
+        self.se_blocks.iter().map(|se| se.name.clone()).collect()
+    }
+
+    /// Every SE block's gate function, in order (`None` where the gate is not an activation).
+    pub fn gate_functions(&self) -> Vec<Option<Activation>> {
+        self.se_blocks
+            .iter()
+            .map(|se| self.gate_function(se))
+            .collect()
+    }
+
     /// Every SE block's name and channel count, for [`super::RunOptions::check`].
     pub fn gate_widths(&self) -> impl Iterator<Item = (&str, usize)> + Clone {
         self.se_blocks

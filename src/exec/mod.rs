@@ -239,12 +239,7 @@ impl<'g, B: Ops> Execution<'g, B> {
         while self.step()? {}
         let pending = Pending {
             reads: self.reads,
-            names: self
-                .graph
-                .se_blocks
-                .iter()
-                .map(|se| se.name.clone())
-                .collect(),
+            names: self.graph.se_block_names(),
         };
         Ok((self.ops, pending))
     }

@@ -195,13 +195,7 @@ pub async fn shipped_class_stats(model: &Model, path: &str) -> Option<ClassStats
 /// `SHIP=1 scripts/interventions.sh`), if it has one and it fits the model.
 pub async fn shipped_importance(model: &Model, path: &str) -> Option<ImportanceView> {
     let bytes = fetch_bytes(&format!("{path}/importance.json")).await.ok()?;
-    let blocks: Vec<String> = model
-        .graph
-        .se_blocks
-        .iter()
-        .map(|se| se.name.clone())
-        .collect();
-    ImportanceView::from_json(&bytes, &blocks)
+    ImportanceView::from_json(&bytes, &model.graph.se_block_names())
 }
 
 /// Class statistics from a chosen folder: `<folder>/<class index or label>/<image>`, every image
@@ -285,12 +279,7 @@ pub async fn block_importance_from_files(
     cancel: Rc<Cell<bool>>,
 ) -> Result<ImportanceView, String> {
     let classed = classed_files(model, files)?;
-    let blocks: Vec<String> = model
-        .graph
-        .se_blocks
-        .iter()
-        .map(|se| se.name.clone())
-        .collect();
+    let blocks = model.graph.se_block_names();
     if blocks.is_empty() {
         return Err("the model has no SE blocks to replace".into());
     }
@@ -349,12 +338,7 @@ pub async fn block_importance_from_files(
         }
         sums.add(image, &logits);
     }
-    let gate_functions: Vec<_> = model
-        .graph
-        .se_blocks
-        .iter()
-        .map(|se| model.graph.gate_function(se))
-        .collect();
+    let gate_functions = model.graph.gate_functions();
     let images = baselines.len();
     let mut source = format!("{images} images of the chosen folder, run in this page");
     if !failed.is_empty() {

@@ -10,26 +10,9 @@ use yew::prelude::*;
 
 use super::browser::{object_url, revoke_object_url};
 use super::jobs::{block_importance_from_files, shipped_importance};
+use super::teaching::PanelProps;
 use super::view_model::ImportanceView;
 use crate::engine::{InterventionResult, Reach, Replacement, Saturation};
-use crate::model::Model;
-use crate::runtime::Backend;
-
-#[derive(Clone, Properties)]
-pub struct ResearchProps {
-    pub model: Rc<Model>,
-    pub backend: Rc<Backend>,
-    /// The model's folder URL, when it has one (its `importance.json` is looked for there).
-    pub folder: Option<String>,
-}
-
-impl PartialEq for ResearchProps {
-    fn eq(&self, other: &Self) -> bool {
-        Rc::ptr_eq(&self.model, &other.model)
-            && Rc::ptr_eq(&self.backend, &other.backend)
-            && self.folder == other.folder
-    }
-}
 
 pub enum ImportanceMsg {
     Shipped(Option<ImportanceView>),
@@ -77,7 +60,7 @@ impl ImportancePanel {
 
 impl Component for ImportancePanel {
     type Message = ImportanceMsg;
-    type Properties = ResearchProps;
+    type Properties = PanelProps;
 
     fn create(ctx: &Context<Self>) -> Self {
         Self::load_shipped(ctx);

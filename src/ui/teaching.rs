@@ -352,15 +352,17 @@ pub enum StatsMsg {
     Computed(Result<ClassStatsView, String>),
 }
 
+/// What the model-wide panels (class statistics, which blocks matter) work on.
 #[derive(Clone, Properties)]
-pub struct ClassStatsProps {
+pub struct PanelProps {
     pub model: Rc<Model>,
     pub backend: Rc<Backend>,
-    /// The model's folder URL, when it has one (its `class_stats.json` is looked for there).
+    /// The model's folder URL, when it has one (its `class_stats.json` and `importance.json` are
+    /// looked for there).
     pub folder: Option<String>,
 }
 
-impl PartialEq for ClassStatsProps {
+impl PartialEq for PanelProps {
     fn eq(&self, other: &Self) -> bool {
         Rc::ptr_eq(&self.model, &other.model)
             && Rc::ptr_eq(&self.backend, &other.backend)
@@ -398,7 +400,7 @@ impl ClassStatsPanel {
 
 impl Component for ClassStatsPanel {
     type Message = StatsMsg;
-    type Properties = ClassStatsProps;
+    type Properties = PanelProps;
 
     fn create(ctx: &Context<Self>) -> Self {
         Self::load_shipped(ctx);
