@@ -47,6 +47,9 @@ impl Replacement {
     }
 }
 
+/// Interventions per SE block: every replacement, on the block alone and to the end.
+pub const INTERVENTIONS_PER_BLOCK: usize = 2 * Replacement::ALL.len();
+
 /// Which blocks one intervention replaces.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -349,7 +352,7 @@ mod tests {
             image(1, [0.0, 0.0, 5.0], [0.9, 0.1, 1.0, 0.0]),
         ];
         let plan = Plan::new(&blocks, &images, 3, 7);
-        assert_eq!(plan.interventions.len(), 2 * 2 * 4);
+        assert_eq!(plan.interventions.len(), 2 * INTERVENTIONS_PER_BLOCK);
         assert_eq!(
             plan.interventions[0].block, 1,
             "from the last block backwards"

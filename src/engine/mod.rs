@@ -19,7 +19,7 @@ pub use class_stats::{class_of_folder, BlockClassStats, ClassStats, ClassStatsSu
 pub use graph::{BinaryOp, Graph, GraphBuilder, GraphError, Op, SeBlock};
 pub use interventions::{
     predicted, Baseline, Intervention, InterventionResult, InterventionSums, Plan, Reach,
-    Replacement,
+    Replacement, INTERVENTIONS_PER_BLOCK,
 };
 pub use npy::{read_npy, NpyError};
 pub use ops::{

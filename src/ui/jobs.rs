@@ -18,7 +18,7 @@ use super::view_model::{ChannelDetail, ClassStatsView, ImportanceView, RunView, 
 use crate::cpu;
 use crate::engine::{
     class_of_folder, Baseline, ClassStats, ClassStatsSums, GateOverride, InterventionSums, Plan,
-    RunOptions, RunOutput, SaturationSums, Tensor,
+    RunOptions, RunOutput, SaturationSums, Tensor, INTERVENTIONS_PER_BLOCK,
 };
 use crate::exec::cpu::CpuRun;
 use crate::model::{
@@ -283,7 +283,7 @@ pub async fn block_importance_from_files(
     if blocks.is_empty() {
         return Err("the model has no SE blocks to replace".into());
     }
-    let per_image = 1 + 8 * blocks.len();
+    let per_image = 1 + INTERVENTIONS_PER_BLOCK * blocks.len();
     let all = classed.len() * per_image;
     let mut done = 0;
     let step = |done: &mut usize| -> Result<(), String> {

@@ -12,7 +12,7 @@ use super::browser::{object_url, revoke_object_url};
 use super::jobs::{block_importance_from_files, shipped_importance};
 use super::teaching::PanelProps;
 use super::view_model::ImportanceView;
-use crate::engine::{InterventionResult, Reach, Replacement, Saturation};
+use crate::engine::{InterventionResult, Reach, Replacement, Saturation, INTERVENTIONS_PER_BLOCK};
 
 pub enum ImportanceMsg {
     Shipped(Option<ImportanceView>),
@@ -163,7 +163,7 @@ impl Component for ImportancePanel {
                 .filter(|f| !f.is_empty())
                 .map(ImportanceMsg::ChooseFolder)
         });
-        let runs_per_image = 1 + 8 * ctx.props().model.graph.se_blocks.len();
+        let runs_per_image = 1 + INTERVENTIONS_PER_BLOCK * ctx.props().model.graph.se_blocks.len();
         html! {
             <section class="importance" data-testid="importance" aria-label="which SE blocks matter">
                 <h2>{ "Which SE blocks matter (the SE paper's §7)" }</h2>

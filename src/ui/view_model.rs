@@ -6,7 +6,7 @@ use std::rc::Rc;
 pub use crate::engine::Prediction;
 use crate::engine::{
     top_k, Activation, BlockClassStats, ClassStats, Excitation, FeatureMapTap, InterventionResult,
-    Reach, Replacement, Report, RunOutput, Saturation, Scores,
+    Reach, Replacement, Report, RunOutput, Saturation, Scores, INTERVENTIONS_PER_BLOCK,
 };
 
 /// One SE block's gate, ready to draw.
@@ -565,7 +565,7 @@ impl ImportanceView {
         let export: Export = serde_json::from_slice(text).ok()?;
         let fits = export.saturation.iter().map(|s| &s.block).eq(blocks)
             && export.interventions.permutations.len() == blocks.len()
-            && export.interventions.results.len() == 8 * blocks.len()
+            && export.interventions.results.len() == INTERVENTIONS_PER_BLOCK * blocks.len()
             && export
                 .interventions
                 .results
