@@ -595,8 +595,8 @@ struct Ran {
 }
 
 /// One forward pass that never freezes the page: one submission on the GPU, or, when there is
-/// none or it fails, the CPU handing the page back to the browser after every residual block
-/// (`progress` gets blocks done and in all).
+/// none or it fails, the CPU handing the page back to the browser before the first block and
+/// then once per [`SLICE_MS`] of blocks (`progress` gets blocks done and in all).
 async fn forward(
     model: &Model,
     backend: &Backend,
