@@ -53,17 +53,25 @@ self.addEventListener('message', (event) => {
 self.addEventListener('fetch', (event) => {
   const { request } = event;
   if (request.method !== 'GET' || !request.url.startsWith(SCOPE)) return; // the network's, untouched
-  event.respondWith(respond(request));
+  const path = new URL(request.url).pathname.slice(new URL(SCOPE).pathname.length);
+  if (request.mode === 'navigate') {
+    // SE Lens's page only: another page that shares the folder (or, at a domain root, the
+    // origin) keeps the network's response and its headers.
+    if (path === '' || path === 'index.html') event.respondWith(page(request));
+  } else {
+    event.respondWith(file(request, path));
+  }
 });
 
-/** The build's copy of `request` (the page for any navigation in scope), else the network's. */
-async function respond(request) {
-  const navigation = request.mode === 'navigate';
-  const path = new URL(request.url).pathname.slice(new URL(SCOPE).pathname.length);
-  const file = navigation && (path === '' || path === 'index.html') ? 'index.html' : path;
+/** The build's copy of `path`, else the network's response to `request`. */
+async function file(request, path) {
   const cache = await caches.open(APP_CACHE);
-  const response = (await cache.match(new URL(file, SCOPE).href, { ignoreSearch: true })) ?? (await fetch(request));
-  return navigation ? isolated(response) : response;
+  return (await cache.match(new URL(path, SCOPE).href, { ignoreSearch: true })) ?? fetch(request);
+}
+
+/** The build's page, with the headers that isolate it. */
+async function page(request) {
+  return isolated(await file(request, 'index.html'));
 }
 
 /** `response` with COOP and COEP headers, unless the host already sent its own. */

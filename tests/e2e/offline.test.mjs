@@ -109,6 +109,14 @@ describe('a plain static host at a sub-path, with the service worker', () => {
     assert.ok(diff < 1e-6, `one thread and ${threads} differ by ${diff}`);
     console.log(`second visit: cross-origin isolated, ${threads} threads, gates within ${diff.toExponential(1)} of the first visit's`);
     await page.screenshot({ path: `${SHOTS}/offline-threads.png` });
+    // Only SE Lens's page gets the headers: another navigation in the worker's scope keeps the
+    // host's response as it is.
+    const other = await context.newPage();
+    const response = await other.goto(`${URL}assets/samples/index.json`);
+    assert.equal(response.status(), 200);
+    assert.equal(response.headers()['cross-origin-opener-policy'], undefined);
+    assert.equal(await other.evaluate(() => self.crossOriginIsolated), false);
+    await other.close();
   });
 
   test('installable: the manifest parses and Chromium reports no installability error', async () => {
