@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand};
 
 use se_lens::engine::{
     class_of_folder, read_npy, top_k, Activation, Baseline, ClassStatsSums, Excitation,
-    ExcitationTap, InterventionSums, Plan, Report, RunOptions, SaturationSums, Tensor, Timings,
+    InterventionSums, Plan, Report, RunOptions, SaturationSums, Tensor, Timings,
 };
 use se_lens::model::{ChannelOrder, Model, OnnxOptions};
 use se_lens::runtime::{Backend, BackendPreference};
@@ -344,7 +344,11 @@ fn evaluate(args: &EvaluateArgs) -> Result<(), Failed> {
         let input = load_image(path, &model)?;
         let output =
             exec::cpu::forward(&model.graph, &input, &RunOptions::default()).map_err(failed)?;
-        Ok(Baseline::new(*class, output.logits, &output.excitations))
+        Ok(Baseline {
+            class: *class,
+            logits: output.logits,
+            excitations: output.excitations,
+        })
     })
     .into_iter()
     .collect::<Result<Vec<_>, Failed>>()?;
@@ -356,9 +360,8 @@ fn evaluate(args: &EvaluateArgs) -> Result<(), Failed> {
     let mut saturation = SaturationSums::default();
     for image in &results {
         confusion[image.class][image.predicted()] += 1;
-        let taps = taps(&blocks, &image.gates);
-        stats.add(image.class, &taps);
-        saturation.add(&taps);
+        stats.add(image.class, &image.excitations);
+        saturation.add(&image.excitations);
     }
     let stats = stats.finish();
     let gate_functions = model.graph.gate_functions();
@@ -404,18 +407,6 @@ fn evaluate(args: &EvaluateArgs) -> Result<(), Failed> {
     report["seconds"] = started.elapsed().as_secs_f64().into();
     println!("{report}");
     Ok(())
-}
-
-/// `gates[i]` as the tap of block `blocks[i]`.
-fn taps(blocks: &[String], gates: &[Vec<f32>]) -> Vec<ExcitationTap> {
-    blocks
-        .iter()
-        .zip(gates)
-        .map(|(block, values)| ExcitationTap {
-            block: block.clone(),
-            values: values.clone(),
-        })
-        .collect()
 }
 
 /// `(class, path)` for every image under `root/<class>/`, sorted by class then name, at most

@@ -79,25 +79,15 @@ pub struct Intervention {
     pub reach: Reach,
 }
 
-/// One image's unmodified run: its label, logits and gates (one vector per SE block).
+/// One image's unmodified run of batch 1: its label, logits and gates (one tap per SE block).
 #[derive(Clone, Debug)]
 pub struct Baseline {
     pub class: usize,
     pub logits: Vec<f32>,
-    pub gates: Vec<Vec<f32>>,
+    pub excitations: Vec<ExcitationTap>,
 }
 
 impl Baseline {
-    /// From a run of batch 1.
-    pub fn new(class: usize, logits: Vec<f32>, excitations: &[ExcitationTap]) -> Self {
-        let gates = excitations.iter().map(|tap| tap.values.clone()).collect();
-        Self {
-            class,
-            logits,
-            gates,
-        }
-    }
-
     /// The class with the largest logit (the first of equals).
     pub fn predicted(&self) -> usize {
         predicted(&self.logits)
@@ -130,15 +120,7 @@ impl Plan {
     pub fn new(blocks: &[String], baselines: &[Baseline], classes: usize, seed: u64) -> Self {
         let mut sums = ClassStatsSums::new(classes);
         for baseline in baselines {
-            let taps: Vec<ExcitationTap> = blocks
-                .iter()
-                .zip(&baseline.gates)
-                .map(|(block, gates)| ExcitationTap {
-                    block: block.clone(),
-                    values: gates.clone(),
-                })
-                .collect();
-            sums.add(baseline.class, &taps);
+            sums.add(baseline.class, &baseline.excitations);
         }
         let ClassStats {
             class_counts,
@@ -158,7 +140,7 @@ impl Plan {
             })
             .collect();
         let widths = baselines.first().map_or(vec![0; blocks.len()], |b| {
-            b.gates.iter().map(Vec::len).collect()
+            b.excitations.iter().map(|tap| tap.values.len()).collect()
         });
         let permutations = widths
             .iter()
@@ -236,7 +218,7 @@ impl Plan {
                 .clone(),
             Replacement::Permuted => self.permutations[block]
                 .iter()
-                .map(|&from| image.gates[block][from])
+                .map(|&from| image.excitations[block].values[from])
                 .collect(),
         })
     }
@@ -328,10 +310,14 @@ mod tests {
     use super::*;
 
     fn image(class: usize, logits: [f32; 3], gates: [f32; 4]) -> Baseline {
+        let tap = |block: &str, values: &[f32]| ExcitationTap {
+            block: block.into(),
+            values: values.to_vec(),
+        };
         Baseline {
             class,
             logits: logits.to_vec(),
-            gates: vec![gates[..2].to_vec(), gates[2..].to_vec()],
+            excitations: vec![tap("a", &gates[..2]), tap("b", &gates[2..])],
         }
     }
 
@@ -399,7 +385,10 @@ mod tests {
         let perm = plan.permutation(0);
         assert_eq!(
             permuted,
-            vec![images[0].gates[0][perm[0]], images[0].gates[0][perm[1]]]
+            vec![
+                images[0].excitations[0].values[perm[0]],
+                images[0].excitations[0].values[perm[1]]
+            ]
         );
     }
 

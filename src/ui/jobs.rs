@@ -315,7 +315,11 @@ pub async fn block_importance_from_files(
             .await?
             .output;
         saturation.add(&output.excitations);
-        baselines.push(Baseline::new(*class, output.logits, &output.excitations));
+        baselines.push(Baseline {
+            class: *class,
+            logits: output.logits,
+            excitations: output.excitations,
+        });
         read.push(*file);
     }
     if baselines.is_empty() {

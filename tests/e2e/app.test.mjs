@@ -770,18 +770,24 @@ e2e('class statistics: shipped for the default model, computed in the page from 
   assert.deepEqual(errors, []);
 });
 
+/** A labelled folder `root/<class index>/` of the first `perClass` Fashion-MNIST test images of each
+ * class (exported by `make accuracy`, which `make test` runs first); returns `root`. */
+function fmnistFolder(root, perClass) {
+  rmSync(root, { recursive: true, force: true });
+  for (let index = 0; index < 10; index++) {
+    mkdirSync(`${root}/${index}`, { recursive: true });
+    for (const file of readdirSync(`target/fmnist-test/${index}`).sort().slice(0, perClass)) {
+      copyFileSync(`target/fmnist-test/${index}/${file}`, `${root}/${index}/${file}`);
+    }
+  }
+  return root;
+}
+
 e2e('which SE blocks matter: the page measures every intervention over a folder, equal to the CLI; a long run can be cancelled', async () => {
   const { page, errors } = await open();
   // Two Fashion-MNIST test images per class (exported by `make accuracy`), as scripts/interventions.sh
   // checks the CLI against PyTorch on.
-  const root = 'target/e2e/importance-folder';
-  rmSync(root, { recursive: true, force: true });
-  for (let index = 0; index < 10; index++) {
-    mkdirSync(`${root}/${index}`, { recursive: true });
-    for (const file of readdirSync(`target/fmnist-test/${index}`).sort().slice(0, 2)) {
-      copyFileSync(`target/fmnist-test/${index}/${file}`, `${root}/${index}/${file}`);
-    }
-  }
+  const root = fmnistFolder('target/e2e/importance-folder', 2);
   const panel = page.getByTestId('importance');
   // The default model ships its numbers (scripts/interventions.sh SHIP=1, as in its model card).
   await panel.getByTestId('importance-source').waitFor();
@@ -823,14 +829,7 @@ e2e('which SE blocks matter: the page measures every intervention over a folder,
   await panel.screenshot({ path: `${SHOTS}/app-importance.png` });
 
   // A longer run reports progress and stops on Cancel; the page stays usable.
-  const long = 'target/e2e/importance-long';
-  rmSync(long, { recursive: true, force: true });
-  for (let index = 0; index < 10; index++) {
-    mkdirSync(`${long}/${index}`, { recursive: true });
-    for (const file of readdirSync(`target/fmnist-test/${index}`).sort().slice(0, 20)) {
-      copyFileSync(`target/fmnist-test/${index}/${file}`, `${long}/${index}/${file}`);
-    }
-  }
+  const long = fmnistFolder('target/e2e/importance-long', 20);
   await page.getByTestId('importance-folder').setInputFiles(long);
   const progress = panel.getByTestId('importance-progress');
   await page.waitForFunction(() => /run [1-9]\d* of 6600/.test(document.querySelector('[data-testid="importance-progress"]')?.textContent ?? ''));
