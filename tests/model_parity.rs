@@ -16,6 +16,7 @@ use std::path::Path;
 
 use common::{committed_case, committed_cases, expected, full_size_cases};
 use se_lens::engine::{max_abs_diff, GateOverride, RunOptions, RunOutput, Tensor, Tolerance};
+use se_lens::exec::region::{region_gates, Region};
 use se_lens::model::Model;
 
 const LOGITS: Tolerance = Tolerance::new(1e-4, 1e-4);
@@ -148,6 +149,48 @@ fn tap_every_block(case: &str) {
         let gate = se_lens::cpu::excitation_steps(&squeezed.data, excitation).gates;
         assert_eq!(gate, output.excitations[index].values);
         assert_eq!(output.logits, normal.logits, "tapping changed the result");
+    }
+}
+
+/// The squeeze-region probe recomputes each block's gate from its tapped input, in every timm
+/// family: over the whole map it is the run's gate bit for bit, and what lies outside a region
+/// does not move that region's gate.
+#[test]
+fn the_region_probe_over_the_whole_map_is_the_gate_of_the_run() {
+    for case in committed_cases() {
+        let model = Model::load_dir(&case).expect("model");
+        let input = expected(&case).input;
+        let [_, c, h, w] = input.shape;
+        let first = Tensor::new([1, c, h, w], input.data[..c * h * w].to_vec());
+        for (index, se) in model.graph.se_blocks.iter().enumerate() {
+            let options = RunOptions {
+                feature_map: Some(se.name.clone()),
+                ..RunOptions::default()
+            };
+            let output = se_lens::exec::cpu::forward(&model.graph, &first, &options).unwrap();
+            let map = output
+                .feature_map
+                .expect("the feature map was asked for")
+                .map;
+            let [_, _, height, width] = map.shape;
+            let probe = |map: &Tensor, region: &Region| {
+                region_gates(&model.graph, se, map, region)
+                    .unwrap_or_else(|e| panic!("{}: {e}", case.display()))
+            };
+            assert_eq!(
+                probe(&map, &Region::full(height, width)),
+                output.excitations[index].values,
+                "{} {}",
+                case.display(),
+                se.name
+            );
+            let left = Region::from_rect([0.0, 0.0, 0.5, 1.0], height, width);
+            let mut changed = map.clone();
+            for (i, v) in changed.data.iter_mut().enumerate() {
+                *v += f32::from(!left.cells[i % (height * width)]);
+            }
+            assert_eq!(probe(&map, &left), probe(&changed, &left), "{}", se.name);
+        }
     }
 }
 

@@ -44,3 +44,24 @@ pub(super) fn sum(values: &[f32]) -> f32 {
     }
     lanes.iter().sum::<f32>() + tail
 }
+
+/// The mean of the `values` whose `mask` is set, summed in [`sum`]'s order (the others count as
+/// 0), so that a full mask gives exactly [`global_avg_pool`]'s value. `NaN` for an empty mask.
+pub fn masked_mean(values: &[f32], mask: &[bool]) -> f32 {
+    debug_assert_eq!(values.len(), mask.len());
+    let kept: Vec<f32> = values
+        .iter()
+        .zip(mask)
+        .map(|(&v, &m)| if m { v } else { 0.0 })
+        .collect();
+    sum(&kept) / mask.iter().filter(|&&m| m).count() as f32
+}
+
+/// The max of the `values` whose `mask` is set (`-inf` for an empty mask).
+pub fn masked_max(values: &[f32], mask: &[bool]) -> f32 {
+    values
+        .iter()
+        .zip(mask)
+        .filter(|(_, &m)| m)
+        .fold(f32::NEG_INFINITY, |max, (&v, _)| max.max(v))
+}

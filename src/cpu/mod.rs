@@ -19,7 +19,7 @@ pub use elementwise::{
     activation, binary, channel_shuffle, concat, reflect_pad, resize_nearest, slice_channels,
     upsample,
 };
-pub use global_avg_pool::{global_avg_pool, global_max_pool};
+pub use global_avg_pool::{global_avg_pool, global_max_pool, masked_max, masked_mean};
 pub use parallel::{map_items, on_pool, thread_count, use_one_thread};
 pub use pool::pool2d;
 pub use squeeze_excite::{excitation_steps, linear, scale_add_act, ExcitationSteps};

@@ -9,6 +9,7 @@
 
 pub mod cpu;
 pub mod gpu;
+pub mod region;
 
 use crate::engine::graph::{BinaryOp, Graph, NodeId, Op, ValueId};
 use crate::engine::{

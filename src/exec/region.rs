@@ -1,0 +1,205 @@
+//! The squeeze-region probe: the gate an SE block computes when its squeeze sees only part of
+//! its input feature map. The paper's squeeze pools every position, so each gate hears the whole
+//! image; pooling a region instead shows which gates depend on what lies outside it.
+//!
+//! The gate is recomputed on the CPU from the tapped feature map by the block's own nodes
+//! between its squeeze and its gate (linear layers, activations, the sum of a mean and a max
+//! branch), with the squeeze taken over the region. Over the whole map it is the run's own gate,
+//! bit for bit: the masked mean sums in the same order as the squeeze kernel.
+
+use std::collections::HashMap;
+
+use crate::cpu;
+use crate::engine::graph::{Graph, Op, ValueId};
+use crate::engine::{SeBlock, Tensor};
+
+/// The positions of a feature map that a squeeze pools.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Region {
+    pub height: usize,
+    pub width: usize,
+    /// Row-major, `height × width`.
+    pub cells: Vec<bool>,
+}
+
+impl Region {
+    /// Every position: the paper's global squeeze.
+    pub fn full(height: usize, width: usize) -> Self {
+        Self {
+            height,
+            width,
+            cells: vec![true; height * width],
+        }
+    }
+
+    /// The positions of a `height × width` map whose centres lie in `rect`, given as fractions of
+    /// the network's input `[left, top, right, bottom]` (a map spans the whole input, each
+    /// position a `1 / width` by `1 / height` patch of it). A rectangle that holds no centre gets
+    /// the position under its own centre, so a region is never empty.
+    pub fn from_rect(rect: [f32; 4], height: usize, width: usize) -> Self {
+        let [left, top, right, bottom] = rect;
+        let (left, right) = (left.min(right), left.max(right));
+        let (top, bottom) = (top.min(bottom), top.max(bottom));
+        let centre = |i: usize, n: usize| (i as f32 + 0.5) / n as f32;
+        let mut cells: Vec<bool> = (0..height * width)
+            .map(|i| {
+                let (x, y) = (centre(i % width, width), centre(i / width, height));
+                (left..=right).contains(&x) && (top..=bottom).contains(&y)
+            })
+            .collect();
+        if !cells.contains(&true) && !cells.is_empty() {
+            let at = |middle: f32, n: usize| ((middle * n as f32) as usize).min(n - 1);
+            let row = at((top + bottom) / 2.0, height);
+            let column = at((left + right) / 2.0, width);
+            cells[row * width + column] = true;
+        }
+        Self {
+            height,
+            width,
+            cells,
+        }
+    }
+
+    /// How many positions the squeeze pools.
+    pub fn count(&self) -> usize {
+        self.cells.iter().filter(|&&c| c).count()
+    }
+}
+
+/// Why a block's gate cannot be recomputed from a region.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum RegionError {
+    #[error("the feature map is {got:?}; {block} takes [1, {channels}, H, W] and the region is {height}×{width}")]
+    Shape {
+        block: String,
+        channels: usize,
+        got: [usize; 4],
+        height: usize,
+        width: usize,
+    },
+    #[error("{block}'s gate reads more than the squeeze of its input ({node}), so a region cannot stand in for the squeeze")]
+    Unsupported { block: String, node: String },
+}
+
+/// `se`'s gate on the first image of `map` (its tapped input, `[1, C, H, W]`) with its squeeze
+/// pooled over `region` only.
+pub fn region_gates(
+    graph: &Graph,
+    se: &SeBlock,
+    map: &Tensor,
+    region: &Region,
+) -> Result<Vec<f32>, RegionError> {
+    let [batch, channels, height, width] = map.shape;
+    if batch != 1 || channels != se.channels || (height, width) != (region.height, region.width) {
+        return Err(RegionError::Shape {
+            block: se.name.clone(),
+            channels: se.channels,
+            got: map.shape,
+            height: region.height,
+            width: region.width,
+        });
+    }
+    let unsupported = |node: &str| RegionError::Unsupported {
+        block: se.name.clone(),
+        node: node.to_string(),
+    };
+    // The nodes between the squeezes and the gate, found from the gate backwards.
+    let mut needed = vec![false; graph.values.len()];
+    needed[se.gate] = true;
+    let mut plan = Vec::new();
+    for (id, node) in graph.nodes.iter().enumerate().rev() {
+        let Some(output) = node.outputs.iter().position(|&v| needed[v]) else {
+            continue;
+        };
+        let squeezes_input = match &node.op {
+            Op::GlobalAvgPool | Op::GlobalMaxPool => node.inputs[0] == se.input,
+            Op::Conv { squeeze: true, .. } => node.outputs[0] == se.input && output == 1,
+            _ => false,
+        };
+        // A convolution after the squeeze is a linear layer on a 1×1 map.
+        let on_vectors = matches!(
+            node.op,
+            Op::Linear(_) | Op::Conv { .. } | Op::Act(_) | Op::Binary(_) | Op::Identity
+        );
+        if !squeezes_input && !(on_vectors && !node.inputs.contains(&se.input)) {
+            return Err(unsupported(&node.name));
+        }
+        plan.push(id);
+        if !squeezes_input {
+            for &input in &node.inputs {
+                needed[input] = true;
+            }
+        }
+    }
+    let plane = height * width;
+    let planes = || map.data.chunks_exact(plane);
+    let mut values: HashMap<ValueId, Tensor> = HashMap::new();
+    for &id in plan.iter().rev() {
+        let node = &graph.nodes[id];
+        let input = |i: usize| {
+            values
+                .get(&node.inputs[i])
+                .ok_or_else(|| unsupported(&node.name))
+        };
+        let squeezed = |reduce: fn(&[f32], &[bool]) -> f32| {
+            let data = planes().map(|p| reduce(p, &region.cells)).collect();
+            Tensor::new([1, channels, 1, 1], data)
+        };
+        let (value, tensor) = match &node.op {
+            Op::GlobalAvgPool => (node.outputs[0], squeezed(cpu::masked_mean)),
+            Op::GlobalMaxPool => (node.outputs[0], squeezed(cpu::masked_max)),
+            Op::Conv { .. } if node.outputs[0] == se.input => {
+                (node.outputs[1], squeezed(cpu::masked_mean))
+            }
+            Op::Conv { conv, act, .. } => (node.outputs[0], cpu::conv2d(input(0)?, conv, *act)),
+            Op::Linear(linear) => (node.outputs[0], cpu::linear(input(0)?, linear)),
+            Op::Act(act) => {
+                let mut x = input(0)?.clone();
+                cpu::activation(&mut x, *act);
+                (node.outputs[0], x)
+            }
+            Op::Binary(op) => {
+                let mut a = input(0)?.clone();
+                cpu::binary(&mut a, *op, input(1)?);
+                (node.outputs[0], a)
+            }
+            _ => (node.outputs[0], input(0)?.clone()),
+        };
+        values.insert(value, tensor);
+    }
+    values
+        .remove(&se.gate)
+        .map(|gate| gate.data)
+        .ok_or_else(|| unsupported(&se.name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rectangle_takes_the_positions_whose_centres_it_holds() {
+        let region = Region::from_rect([0.0, 0.0, 0.5, 1.0], 2, 4);
+        assert_eq!(
+            region.cells,
+            [true, true, false, false, true, true, false, false]
+        );
+        assert_eq!(
+            Region::from_rect([0.0, 0.0, 1.0, 1.0], 3, 5),
+            Region::full(3, 5)
+        );
+        // Drawn right to left, bottom to top: the same rectangle.
+        assert_eq!(
+            Region::from_rect([0.5, 1.0, 0.0, 0.0], 2, 4),
+            Region::from_rect([0.0, 0.0, 0.5, 1.0], 2, 4)
+        );
+    }
+
+    #[test]
+    fn a_rectangle_between_centres_takes_the_position_under_it() {
+        // Between the centres of a 4×4 grid (0.125, 0.375, …), around (0.3, 0.6).
+        let region = Region::from_rect([0.28, 0.58, 0.32, 0.62], 4, 4);
+        assert_eq!(region.count(), 1);
+        assert!(region.cells[2 * 4 + 1]);
+    }
+}
