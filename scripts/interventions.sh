@@ -3,7 +3,8 @@
 # hooks (tools/interventions_torch.py), on the default model and LIMIT (default 2) Fashion-MNIST
 # test images per class. Fails unless every intervention's count of correct images is equal and
 # its mean change of the true class's logit is within 1e-4. Run by `make test`, after
-# scripts/accuracy.sh has exported the images. Results: target/interventions/{ours,torch}.json.
+# scripts/accuracy.sh has exported the images. Results: target/interventions/{ours,torch}.json, and
+# node-data.json for Model Explorer (tools/model_explorer_node_data.py).
 # With SHIP=1 it also writes MODEL/importance.json, which the page shows for that model at once
 # (the default model's: `LIMIT=100 SHIP=1 scripts/interventions.sh`, 1000 test images).
 set -euo pipefail
@@ -47,6 +48,11 @@ print(f'{len(mine)} interventions on {ours["images"]} images: correct counts equ
 if problems:
     sys.exit("\n".join(problems))
 PY
+
+# The same numbers as Model Explorer node data on torch.export's graph of the model: fails unless
+# every SE block's gate node is found (the page writes node data itself only for ONNX files).
+(cd tools && ../.venv/bin/python model_explorer_node_data.py --model "../$MODEL" \
+    --stats "../$out/ours.json" --stat accuracy-lost) > "$out/node-data.json"
 
 if [ "$SHIP" = 1 ]; then
     python3 - "$out/ours.json" "$MODEL/importance.json" "$LIMIT" <<'PY'

@@ -195,7 +195,8 @@ fn hard_sigmoid_gates_keep_their_slope() {
 
 /// The squeeze-region probe recomputes every found block's gate from its tapped input (max and
 /// mean squeezes, Gemm and 1×1-convolution excitations, BatchNorm between): over the whole map it
-/// is the run's gate bit for bit, over the left half something else.
+/// is the run's gate bit for bit, and what lies outside a region does not move that region's
+/// gate. Each block's gate node is named for graph viewers.
 #[test]
 fn the_region_probe_over_the_whole_map_is_the_gate_of_the_run() {
     use se_lens::engine::Tensor;
@@ -210,6 +211,18 @@ fn the_region_probe_over_the_whole_map_is_the_gate_of_the_run() {
             ..Default::default()
         };
         let model = Model::load(&dir.join("model.onnx"), &options).unwrap();
+        // Every block's gate node is named, for graph viewers' node data (Model Explorer's ids).
+        let onnx = model.onnx.as_ref().unwrap();
+        let named: Vec<&String> = onnx.gate_nodes.iter().map(|(block, _)| block).collect();
+        let blocks: Vec<&String> = model.graph.se_blocks.iter().map(|se| &se.name).collect();
+        assert_eq!(named, blocks, "{name}");
+        if name == "torch_max_squeeze_dynamo" {
+            assert_eq!(onnx.graph_name, "main_graph");
+            assert_eq!(
+                onnx.gate_nodes[1],
+                ("blocks.1.se".into(), "node_sigmoid_1".into())
+            );
+        }
         let input = expected(&dir).input;
         let [_, c, h, w] = input.shape;
         let first = Tensor::new([1, c, h, w], input.data[..c * h * w].to_vec());

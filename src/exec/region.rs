@@ -121,7 +121,8 @@ pub fn region_gates(
             node.op,
             Op::Linear(_) | Op::Conv { .. } | Op::Act(_) | Op::Binary(_) | Op::Identity
         );
-        if !squeezes_input && !(on_vectors && !node.inputs.contains(&se.input)) {
+        let after_squeeze = on_vectors && !node.inputs.contains(&se.input);
+        if !(squeezes_input || after_squeeze) {
             return Err(unsupported(&node.name));
         }
         plan.push(id);

@@ -62,6 +62,10 @@ pub struct OnnxInfo {
     pub open_size: bool,
     /// The scale `mean` and `std` were given on ([`OnnxOptions::scale`]; 1 if none).
     pub scale: f32,
+    /// The graph's name (Model Explorer's graph id).
+    pub graph_name: String,
+    /// `(SE block, ONNX node computing its gate)`: Model Explorer's node ids for the gates.
+    pub gate_nodes: Vec<(String, String)>,
 }
 
 /// How to prepare images for an ONNX file, which carries no preprocessing of its own: the
@@ -288,6 +292,8 @@ impl Model {
                 metadata: imported.metadata,
                 open_size: imported.open_size,
                 scale,
+                graph_name: imported.graph_name,
+                gate_nodes: imported.gate_nodes,
             }),
         })
     }

@@ -21,7 +21,7 @@ use super::jobs::{
 };
 use super::overview::{DepthChart, Overview};
 use super::preprocess::PreprocessForm;
-use super::research::ImportancePanel;
+use super::research::{ImportancePanel, RegionProbePanel};
 use super::teaching::{BlockSteps, ClassStatsPanel};
 use super::tour::Tour;
 use super::view_model::{BlockView, ChannelDetail, CompareView, Preprocessing, RunView};
@@ -800,8 +800,8 @@ impl App {
         }
     }
 
-    /// One block step by step (once an image is classified), the class statistics, and which
-    /// blocks matter.
+    /// One block step by step and the squeeze-region probe (once an image is classified), the
+    /// class statistics, and which blocks matter.
     fn view_teaching(&self) -> Html {
         let (Some(model), Some(backend)) = (&self.model, &self.backend) else {
             return html! {};
@@ -814,6 +814,7 @@ impl App {
             <>
                 if let (Some(input), Some(_)) = (&self.input, &self.outcome) {
                     <BlockSteps model={model.clone()} backend={backend.clone()} image={input.image.clone()} />
+                    <RegionProbePanel model={model.clone()} backend={backend.clone()} image={input.image.clone()} />
                 }
                 <ClassStatsPanel model={model.clone()} backend={backend.clone()} folder={folder.clone()} />
                 <ImportancePanel model={model.clone()} backend={backend.clone()} {folder} />

@@ -232,6 +232,11 @@ pub fn heatmap(props: &HeatmapProps) -> Html {
     }
 }
 
+/// The smallest side the network's input is drawn at (pixels, before CSS).
+const SOURCE_SIDE: usize = 140;
+/// The edge of highlighted positions (orange, apart from cividis and the diverging ramp).
+pub const HIGHLIGHT: [u8; 3] = [242, 142, 43];
+
 #[derive(Properties, PartialEq)]
 pub struct FeatureMapsProps {
     pub detail: Rc<ChannelDetail>,
@@ -243,9 +248,24 @@ pub struct FeatureMapsProps {
 pub fn feature_maps(props: &FeatureMapsProps) -> Html {
     let before = use_node_ref();
     let after = use_node_ref();
+    let source = use_node_ref();
+    let raising = props.detail.raising_squeeze();
     {
-        let (before, after) = (before.clone(), after.clone());
+        let (before, after, source) = (before.clone(), after.clone(), source.clone());
+        let raising = raising.clone();
         use_effect_with(props.detail.clone(), move |detail| {
+            if let (Some(canvas), Some(picture)) =
+                (source.cast::<HtmlCanvasElement>(), &detail.picture)
+            {
+                let mut kept = vec![false; detail.before.len()];
+                for &i in &raising {
+                    kept[i] = true;
+                }
+                let scale = SOURCE_SIDE.div_ceil(picture.width.max(1)).max(1);
+                let grid = [detail.height, detail.width];
+                let (w, h, rgba) = picture.with_positions(grid, &kept, scale, HIGHLIGHT);
+                draw_rgba(&canvas, w, h, &rgba);
+            }
             for (canvas, values) in [(&before, &detail.before), (&after, &detail.after)] {
                 if let Some(canvas) = canvas.cast::<HtmlCanvasElement>() {
                     let rgba: Vec<u8> = values
@@ -270,7 +290,20 @@ pub fn feature_maps(props: &FeatureMapsProps) -> Html {
             <div class="maps">
                 <div><canvas ref={before} data-testid="feature-before" /><span>{ "before" }</span></div>
                 <div><canvas ref={after} data-testid="feature-after" /><span>{ format!("after × {:.3}", d.gate) }</span></div>
+                if d.picture.is_some() {
+                    <div><canvas ref={source} data-testid="feature-source" data-positions={raising.len().to_string()} />
+                        <span>{ "where its squeeze comes from" }</span></div>
+                }
             </div>
+            if d.picture.is_some() {
+                <p class="muted" data-testid="feature-source-note">{ match raising.len() {
+                    0 => "No position of this map is positive: nothing here raises its squeeze.".to_string(),
+                    k => format!("The squeeze is this map's mean: the {k} of its {} positions outlined on the \
+                                  input give half of its positive sum, so they raise the gate's evidence for \
+                                  this channel most (each sees more than its patch: its receptive field is wider).",
+                                 d.before.len()),
+                } }</p>
+            }
         </figure>
     }
 }

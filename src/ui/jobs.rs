@@ -14,13 +14,17 @@ use yew::Callback;
 
 use super::browser::{decode_image, fetch_bytes, fetch_cached, now_ms, query_param, read_blob};
 use super::hub::{hub_urls, DEFAULT_HUB};
-use super::view_model::{ChannelDetail, ClassStatsView, ImportanceView, RunView, SeSteps};
+use super::view_model::{
+    ChannelDetail, ClassStatsView, ImportanceView, InputPicture, Prediction, RegionProbe, RunView,
+    SeSteps,
+};
 use crate::cpu;
 use crate::engine::{
     class_of_folder, Baseline, ClassStats, ClassStatsSums, GateOverride, InterventionSums, Plan,
     RunOptions, RunOutput, SaturationSums, Tensor, INTERVENTIONS_PER_BLOCK,
 };
 use crate::exec::cpu::CpuRun;
+use crate::exec::region::{region_gates, Region};
 use crate::model::{
     is_plain_relative, ChannelOrder, Model, ModelError, OnnxOptions, MAX_MODEL_BYTES,
 };
@@ -92,7 +96,8 @@ pub async fn prepare_backend(model: &Model, preference: BackendPreference) -> Rc
     Rc::new(backend)
 }
 
-/// `block`'s input feature map for `channel` on `image`, with the model's own gate.
+/// `block`'s input feature map for `channel` on `image`, with the model's own gate, and the
+/// picture the network saw (to draw where the channel's squeeze comes from).
 pub async fn channel_detail(
     model: &Model,
     backend: &Backend,
@@ -100,6 +105,100 @@ pub async fn channel_detail(
     block: &str,
     channel: usize,
 ) -> Result<ChannelDetail, String> {
+    let (input, output) = tap_block(model, backend, image, block).await?;
+    let gate = output
+        .excitations
+        .iter()
+        .find(|tap| tap.block == block)
+        .and_then(|tap| tap.values.get(channel).copied());
+    let mut detail = output
+        .feature_map
+        .zip(gate)
+        .and_then(|(tap, gate)| ChannelDetail::new(&tap, channel, gate))
+        .ok_or_else(|| format!("{block} has no channel {channel}"))?;
+    detail.picture = Some(input_picture(model, &input));
+    Ok(detail)
+}
+
+/// What the squeeze-region probe of `block` on one image starts from: the block's input feature
+/// map, the picture the network saw, and the prediction with every gate as computed.
+pub struct ProbeBase {
+    pub block: String,
+    pub map: Tensor,
+    pub picture: Rc<InputPicture>,
+    pub top: Vec<Prediction>,
+}
+
+pub async fn probe_base(
+    model: &Model,
+    backend: &Backend,
+    image: &RgbImage,
+    block: &str,
+) -> Result<ProbeBase, String> {
+    let (input, output) = tap_block(model, backend, image, block).await?;
+    let top = RunView::new(&output, model.scores, &model.labels, TOP_K).top;
+    let map = output
+        .feature_map
+        .ok_or_else(|| format!("{block} reported no feature map"))?
+        .map;
+    Ok(ProbeBase {
+        block: block.to_string(),
+        map,
+        picture: Rc::new(input_picture(model, &input)),
+        top,
+    })
+}
+
+/// The probe's gates with the squeeze over the whole map and over `rect` (fractions of the
+/// network's input, `[left, top, right, bottom]`): the excitation's few small layers, on the CPU.
+pub fn probe_region(
+    model: &Model,
+    base: &ProbeBase,
+    rect: [f32; 4],
+) -> Result<RegionProbe, String> {
+    let se = model
+        .graph
+        .se_block(&base.block)
+        .ok_or_else(|| format!("the model has no SE block {}", base.block))?;
+    let [_, _, height, width] = base.map.shape;
+    let region = Region::from_rect(rect, height, width);
+    let gates = |region: &Region| {
+        region_gates(&model.graph, se, &base.map, region).map_err(|e| e.to_string())
+    };
+    Ok(RegionProbe {
+        block: base.block.clone(),
+        full: gates(&Region::full(height, width))?,
+        probed: gates(&region)?,
+        region,
+    })
+}
+
+/// The prediction on `image` with `block`'s gate replaced by `gate` (the region's).
+pub async fn classify_with_gate(
+    model: &Model,
+    backend: &Backend,
+    image: &RgbImage,
+    block: &str,
+    gate: Vec<f32>,
+) -> Result<Vec<Prediction>, String> {
+    let input = model_input(model, image)?;
+    let options = RunOptions {
+        gate_overrides: [(block.to_string(), GateOverride::Values(gate))].into(),
+        ..RunOptions::default()
+    };
+    let output = forward(model, backend, &input, &options, None)
+        .await?
+        .output;
+    Ok(RunView::new(&output, model.scores, &model.labels, TOP_K).top)
+}
+
+/// A run of `image` that hands back `block`'s input feature map; with the input it ran on.
+async fn tap_block(
+    model: &Model,
+    backend: &Backend,
+    image: &RgbImage,
+    block: &str,
+) -> Result<(Tensor, RunOutput), String> {
     let input = model_input(model, image)?;
     let options = RunOptions {
         feature_map: Some(block.to_string()),
@@ -108,16 +207,12 @@ pub async fn channel_detail(
     let output = forward(model, backend, &input, &options, None)
         .await?
         .output;
-    let gate = output
-        .excitations
-        .iter()
-        .find(|tap| tap.block == block)
-        .and_then(|tap| tap.values.get(channel).copied());
-    output
-        .feature_map
-        .zip(gate)
-        .and_then(|(tap, gate)| ChannelDetail::new(&tap, channel, gate))
-        .ok_or_else(|| format!("{block} has no channel {channel}"))
+    Ok((input, output))
+}
+
+fn input_picture(model: &Model, input: &Tensor) -> InputPicture {
+    let cfg = &model.config.pretrained_cfg;
+    InputPicture::new(input, &cfg.mean, &cfg.std)
 }
 
 /// `block` on `image`, step by step (the teaching view), and the prediction without its gate
@@ -135,14 +230,7 @@ pub async fn se_steps(
     let excitation = model.graph.excitation(se).ok_or_else(|| {
         format!("{block} has no two-layer excitation (FC → FC) to show step by step")
     })?;
-    let input = model_input(model, image)?;
-    let options = RunOptions {
-        feature_map: Some(block.to_string()),
-        ..RunOptions::default()
-    };
-    let output = forward(model, backend, &input, &options, None)
-        .await?
-        .output;
+    let (input, output) = tap_block(model, backend, image, block).await?;
     let tap = output
         .feature_map
         .as_ref()

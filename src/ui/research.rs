@@ -1,17 +1,22 @@
-//! Research views that test the SE paper's claims on the user's own labelled images: which SE
-//! blocks can be removed (§7 removes the last stage's), and how saturated each block's gates are.
+//! Research views that test the SE paper's claims on the user's own images: which SE blocks can
+//! be removed (§7 removes the last stage's), how saturated each block's gates are, and what part
+//! of the image a block's gates listen to (the squeeze-region probe).
 //! The numbers are `se-lens evaluate --interventions`' (`engine::Plan`), computed in the page.
 
 use std::cell::Cell;
 use std::rc::Rc;
 
-use web_sys::HtmlInputElement;
+use web_sys::{HtmlCanvasElement, HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
-use super::browser::{object_url, revoke_object_url};
-use super::jobs::{block_importance_from_files, shipped_importance};
-use super::teaching::PanelProps;
-use super::view_model::ImportanceView;
+use super::browser::{draw_rgba, object_url, revoke_object_url};
+use super::heatmap::HIGHLIGHT;
+use super::jobs::{
+    block_importance_from_files, classify_with_gate, probe_base, probe_region, shipped_importance,
+    ProbeBase,
+};
+use super::teaching::{PanelProps, TeachingProps};
+use super::view_model::{ImportanceView, NodeStat, Prediction, RegionProbe};
 use crate::engine::{InterventionResult, Reach, Replacement, Saturation, INTERVENTIONS_PER_BLOCK};
 
 pub enum ImportanceMsg {
@@ -29,8 +34,16 @@ pub struct ImportancePanel {
     error: Option<String>,
     /// Set to stop the measurement that runs now; each measurement gets its own.
     cancel: Rc<Cell<bool>>,
-    /// Object URLs of the JSON and CSV exports.
-    exports: Option<(String, String)>,
+    /// The exports' object URLs, with their link's test id, text and file name.
+    exports: Vec<Export>,
+}
+
+/// A downloadable file of the panel.
+struct Export {
+    id: &'static str,
+    label: &'static str,
+    file: String,
+    url: String,
 }
 
 impl ImportancePanel {
@@ -43,17 +56,85 @@ impl ImportancePanel {
         }
     }
 
-    fn show(&mut self, view: ImportanceView) {
+    fn show(&mut self, ctx: &Context<Self>, view: ImportanceView) {
         self.forget_exports();
-        self.exports = object_url(&view.to_json(), "application/json")
-            .zip(object_url(&view.to_csv(), "text/csv"));
+        let mut files = vec![
+            (
+                "importance-json",
+                "Importance (JSON)",
+                "importance.json".to_string(),
+                view.to_json(),
+            ),
+            (
+                "importance-csv",
+                "Importance (CSV)",
+                "importance.csv".to_string(),
+                view.to_csv(),
+            ),
+            (
+                "gates-csv",
+                "Gate statistics by module (CSV)",
+                "gates.csv".to_string(),
+                view.gates_csv(),
+            ),
+        ];
+        // Model Explorer keys an ONNX file's nodes by their names: the gates' are known.
+        if let Some(onnx) = ctx
+            .props()
+            .model
+            .onnx
+            .as_ref()
+            .filter(|o| !o.gate_nodes.is_empty())
+        {
+            let graph = if onnx.graph_name.is_empty() {
+                "graph"
+            } else {
+                &onnx.graph_name
+            };
+            for (stat, id, label) in [
+                (
+                    NodeStat::MeanGate,
+                    "node-data-mean-gate",
+                    "Model Explorer: mean gate",
+                ),
+                (
+                    NodeStat::AccuracyLost,
+                    "node-data-accuracy-lost",
+                    "Model Explorer: accuracy lost without the block",
+                ),
+            ] {
+                let file = format!("node-data-{}.json", stat.name());
+                files.push((
+                    id,
+                    label,
+                    file,
+                    view.node_data(graph, &onnx.gate_nodes, stat),
+                ));
+            }
+        }
+        self.exports = files
+            .into_iter()
+            .filter_map(|(id, label, file, contents)| {
+                let mime = if file.ends_with(".csv") {
+                    "text/csv"
+                } else {
+                    "application/json"
+                };
+                let url = object_url(&contents, mime)?;
+                Some(Export {
+                    id,
+                    label,
+                    file,
+                    url,
+                })
+            })
+            .collect();
         self.view = Some(Rc::new(view));
     }
 
     fn forget_exports(&mut self) {
-        if let Some((json, csv)) = self.exports.take() {
-            revoke_object_url(&json);
-            revoke_object_url(&csv);
+        for export in self.exports.drain(..) {
+            revoke_object_url(&export.url);
         }
     }
 }
@@ -69,7 +150,7 @@ impl Component for ImportancePanel {
             progress: None,
             error: None,
             cancel: Rc::new(Cell::new(false)),
-            exports: None,
+            exports: Vec::new(),
         }
     }
 
@@ -90,7 +171,7 @@ impl Component for ImportancePanel {
             ImportanceMsg::Shipped(Some(view))
                 if self.view.is_none() && self.progress.is_none() =>
             {
-                self.show(view)
+                self.show(ctx, view)
             }
             ImportanceMsg::Shipped(_) => return false,
             ImportanceMsg::ChooseFolder(files) => {
@@ -138,7 +219,7 @@ impl Component for ImportancePanel {
                 }
                 Ok(view) => {
                     self.progress = None;
-                    self.show(view);
+                    self.show(ctx, view);
                 }
             },
         }
@@ -193,14 +274,14 @@ impl Component for ImportancePanel {
                     <p class="error" data-testid="importance-error">{ error }</p>
                 }
                 if let Some(view) = &self.view {
-                    { view_importance(view, self.exports.as_ref()) }
+                    { view_importance(view, &self.exports, ctx.props().model.onnx.is_none()) }
                 }
             </section>
         }
     }
 }
 
-fn view_importance(view: &ImportanceView, exports: Option<&(String, String)>) -> Html {
+fn view_importance(view: &ImportanceView, exports: &[Export], timm: bool) -> Html {
     let base = view.accuracy();
     let row = |label: String, result: &InterventionResult| {
         let lost = (base - result.accuracy) * 100.0;
@@ -248,10 +329,16 @@ fn view_importance(view: &ImportanceView, exports: Option<&(String, String)>) ->
             <div class="importance-chart" data-testid="saturation">
                 { for view.saturation.iter().map(view_saturation) }
             </div>
-            if let Some((json, csv)) = exports {
-                <p class="exports">
-                    <a data-testid="importance-json" href={json.clone()} download="importance.json">{ "Importance (JSON)" }</a>
-                    <a data-testid="importance-csv" href={csv.clone()} download="importance.csv">{ "Importance (CSV)" }</a>
+            <p class="exports">
+                { for exports.iter().map(|e| html! {
+                    <a data-testid={e.id} href={e.url.clone()} download={e.file.clone()}>{ e.label }</a>
+                }) }
+            </p>
+            if timm {
+                <p class="muted" data-testid="node-data-note">
+                    { "To see these numbers on the graph in Google's Model Explorer: gates.csv is keyed by module \
+                       path; tools/model_explorer_node_data.py turns it into node data for the graph torch.export \
+                       gives of this timm model." }
                 </p>
             }
         </>
@@ -329,5 +416,319 @@ fn view_saturation(s: &Saturation) -> Html {
             <span class="numbers">{ format!("{:.0}% near 0, {:.0}% near 1: {}", s.near_zero * 100.0,
                                             s.near_one * 100.0, s.reading) }</span>
         </div>
+    }
+}
+
+pub enum ProbeMsg {
+    Open,
+    Choose(String),
+    Based(Result<Rc<ProbeBase>, String>),
+    /// A brush started at a point (fractions of the input).
+    Start([f32; 2]),
+    /// The brush moved to a point; `true` when it was let go there.
+    Brush([f32; 2], bool),
+    /// A whole rectangle (the preset buttons).
+    Rect([f32; 4]),
+    Predicted(u64, Result<Vec<Prediction>, String>),
+}
+
+/// The squeeze-region probe: brush a region of the network's input; the chosen block's squeeze
+/// pools only that region, and its gates are shown beside the whole image's, with the
+/// prediction when the block uses them. Computed once the user opens it.
+pub struct RegionProbePanel {
+    open: bool,
+    block: String,
+    base: Option<Rc<ProbeBase>>,
+    /// `[left, top, right, bottom]`, fractions of the input.
+    rect: [f32; 4],
+    /// Where the brush went down, while it is down.
+    anchor: Option<[f32; 2]>,
+    probe: Option<RegionProbe>,
+    /// The prediction with the region's gates, for the brush numbered `brushes`.
+    predicted: Option<Vec<Prediction>>,
+    brushes: u64,
+    error: Option<String>,
+    picture: NodeRef,
+}
+
+const WHOLE: [f32; 4] = [0.0, 0.0, 1.0, 1.0];
+
+impl RegionProbePanel {
+    fn load(&self, ctx: &Context<Self>) {
+        let props = ctx.props().clone();
+        let block = self.block.clone();
+        ctx.link().send_future(async move {
+            let base = probe_base(&props.model, &props.backend, &props.image, &block).await;
+            ProbeMsg::Based(base.map(Rc::new))
+        });
+    }
+
+    /// The gates for the current rectangle; with `predict`, the prediction with them too.
+    fn probe(&mut self, ctx: &Context<Self>, predict: bool) {
+        let Some(base) = &self.base else { return };
+        match probe_region(&ctx.props().model, base, self.rect) {
+            Ok(probe) => {
+                self.error = None;
+                if predict {
+                    self.brushes += 1;
+                    self.predicted = None;
+                    let (brush, props) = (self.brushes, ctx.props().clone());
+                    let (block, gate) = (probe.block.clone(), probe.probed.clone());
+                    ctx.link().send_future(async move {
+                        let top = classify_with_gate(
+                            &props.model,
+                            &props.backend,
+                            &props.image,
+                            &block,
+                            gate,
+                        )
+                        .await;
+                        ProbeMsg::Predicted(brush, top)
+                    });
+                }
+                self.probe = Some(probe);
+            }
+            Err(e) => {
+                self.probe = None;
+                self.error = Some(e);
+            }
+        }
+    }
+}
+
+impl Component for RegionProbePanel {
+    type Message = ProbeMsg;
+    type Properties = TeachingProps;
+
+    fn create(ctx: &Context<Self>) -> Self {
+        let graph = &ctx.props().model.graph;
+        // The last block: the paper's class-specific end of the network.
+        let block = graph.se_blocks.last().map(|se| se.name.clone());
+        Self {
+            open: false,
+            block: block.unwrap_or_default(),
+            base: None,
+            rect: WHOLE,
+            anchor: None,
+            probe: None,
+            predicted: None,
+            brushes: 0,
+            error: None,
+            picture: NodeRef::default(),
+        }
+    }
+
+    fn changed(&mut self, ctx: &Context<Self>, old: &Self::Properties) -> bool {
+        let open = self.open;
+        if !Rc::ptr_eq(&ctx.props().model, &old.model) {
+            *self = <Self as Component>::create(ctx);
+        }
+        self.open = open;
+        self.base = None;
+        self.brushes += 1; // what was on its way is for the old image
+        if open {
+            self.load(ctx);
+        }
+        true
+    }
+
+    fn update(&mut self, ctx: &Context<Self>, msg: ProbeMsg) -> bool {
+        match msg {
+            ProbeMsg::Open => {
+                self.open = true;
+                self.load(ctx);
+            }
+            ProbeMsg::Choose(block) => {
+                self.block = block;
+                self.base = None;
+                self.brushes += 1;
+                self.load(ctx);
+            }
+            ProbeMsg::Based(Ok(base)) if base.block == self.block => {
+                self.base = Some(base);
+                self.probe(ctx, self.rect != WHOLE);
+            }
+            ProbeMsg::Based(Ok(_)) => return false,
+            ProbeMsg::Based(Err(e)) => self.error = Some(e),
+            ProbeMsg::Start(at) => {
+                self.anchor = Some(at);
+                self.rect = [at[0], at[1], at[0], at[1]];
+                self.probe(ctx, false);
+            }
+            ProbeMsg::Brush(at, done) => {
+                let Some(anchor) = self.anchor else {
+                    return false;
+                };
+                self.rect = [anchor[0], anchor[1], at[0], at[1]];
+                if done {
+                    self.anchor = None;
+                }
+                self.probe(ctx, done);
+            }
+            ProbeMsg::Rect(rect) => {
+                self.anchor = None;
+                self.rect = rect;
+                self.probe(ctx, true);
+            }
+            ProbeMsg::Predicted(brush, top) if brush == self.brushes => match top {
+                Ok(top) => self.predicted = Some(top),
+                Err(e) => self.error = Some(e),
+            },
+            ProbeMsg::Predicted(..) => return false,
+        }
+        true
+    }
+
+    fn rendered(&mut self, _ctx: &Context<Self>, _first: bool) {
+        let (Some(base), Some(probe), Some(canvas)) = (
+            &self.base,
+            &self.probe,
+            self.picture.cast::<HtmlCanvasElement>(),
+        ) else {
+            return;
+        };
+        let picture = &base.picture;
+        let scale = PICTURE_SIDE.div_ceil(picture.width.max(1)).max(1);
+        let grid = [probe.region.height, probe.region.width];
+        let (width, height, rgba) =
+            picture.with_positions(grid, &probe.region.cells, scale, HIGHLIGHT);
+        draw_rgba(&canvas, width, height, &rgba);
+    }
+
+    fn view(&self, ctx: &Context<Self>) -> Html {
+        let link = ctx.link();
+        let heading = html! { <h2>{ "What does a gate listen to? (squeeze-region probe)" }</h2> };
+        let why = html! {
+            <p class="muted">
+                { "In the paper every gate is computed from the mean of its whole feature map, so each channel's \
+                   gate hears the entire image. Brush a region: the chosen block then averages only the positions \
+                   under it, as if the rest of the image were not there for this one block, and you see which gates \
+                   depend on what lies outside your region." }
+            </p>
+        };
+        if !self.open {
+            return html! {
+                <section class="probe" data-testid="probe" aria-label="squeeze-region probe">
+                    { heading }{ why }
+                    <button data-testid="probe-open" onclick={link.callback(|_| ProbeMsg::Open)}>{ "Show it" }</button>
+                </section>
+            };
+        }
+        let choose = link.callback(|event: Event| {
+            let select: HtmlSelectElement = event.target_unchecked_into();
+            ProbeMsg::Choose(select.value())
+        });
+        let at = |event: &PointerEvent| {
+            let canvas: HtmlCanvasElement = event.target_unchecked_into();
+            let bounds = canvas.get_bounding_client_rect();
+            let fraction =
+                |offset: f64, size: f64| ((offset / size.max(1.0)) as f32).clamp(0.0, 1.0);
+            [
+                fraction(f64::from(event.client_x()) - bounds.left(), bounds.width()),
+                fraction(f64::from(event.client_y()) - bounds.top(), bounds.height()),
+            ]
+        };
+        let down = link.callback(move |event: PointerEvent| {
+            let canvas: HtmlCanvasElement = event.target_unchecked_into();
+            // Keep the pointer while it drags, even outside the picture.
+            let _ = canvas.set_pointer_capture(event.pointer_id());
+            ProbeMsg::Start(at(&event))
+        });
+        let moved = link.callback(move |event: PointerEvent| ProbeMsg::Brush(at(&event), false));
+        let up = link.callback(move |event: PointerEvent| ProbeMsg::Brush(at(&event), true));
+        let preset = |label: &'static str, id: &'static str, rect: [f32; 4]| {
+            html! { <button data-testid={format!("probe-{id}")} onclick={link.callback(move |_| ProbeMsg::Rect(rect))}>{ label }</button> }
+        };
+        html! {
+            <section class="probe" data-testid="probe" aria-label="squeeze-region probe">
+                { heading }{ why }
+                <label>{ "Block " }
+                    <select data-testid="probe-block" onchange={choose}>
+                        { for ctx.props().model.graph.se_blocks.iter().map(|se| html! {
+                            <option value={se.name.clone()} selected={se.name == self.block}>{ &se.name }</option>
+                        }) }
+                    </select>
+                </label>
+                <span class="presets">
+                    { preset("whole image", "whole", WHOLE) }
+                    { preset("left half", "left", [0.0, 0.0, 0.5, 1.0]) }
+                    { preset("right half", "right", [0.5, 0.0, 1.0, 1.0]) }
+                    { preset("top half", "top", [0.0, 0.0, 1.0, 0.5]) }
+                    { preset("bottom half", "bottom", [0.0, 0.5, 1.0, 1.0]) }
+                </span>
+                if let Some(error) = &self.error {
+                    <p class="error" data-testid="probe-error">{ error }</p>
+                }
+                if self.base.is_none() && self.error.is_none() {
+                    <p class="muted">{ "Running the image to this block…" }</p>
+                }
+                if let (Some(base), Some(probe)) = (&self.base, &self.probe) {
+                    <div class="probe-body">
+                        <figure>
+                            <canvas ref={self.picture.clone()} data-testid="probe-picture" class="probe-picture"
+                                    onpointerdown={down} onpointermove={moved} onpointerup={up} />
+                            <figcaption>{ format!(
+                                "Drag on the image. The squeeze pools the {} of {} positions of {}'s {}×{} map outlined.",
+                                probe.region.count(), probe.region.cells.len(), probe.block,
+                                probe.region.height, probe.region.width) }</figcaption>
+                        </figure>
+                        { view_probe(probe, &base.top, self.predicted.as_deref()) }
+                    </div>
+                }
+            </section>
+        }
+    }
+}
+
+/// The side the network's input is drawn at in the probe (pixels, at least).
+const PICTURE_SIDE: usize = 224;
+
+fn view_probe(probe: &RegionProbe, top: &[Prediction], predicted: Option<&[Prediction]>) -> Html {
+    let name = |list: &[Prediction]| {
+        list.first()
+            .map(|p| format!("{} ({:.1}%)", p.label, p.prob * 100.0))
+            .unwrap_or_default()
+    };
+    let list = |values: &[f32]| {
+        values
+            .iter()
+            .map(f32::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    html! {
+        <div class="probe-gates" data-testid="probe-gates"
+             data-full={list(&probe.full)} data-region={list(&probe.probed)}
+             data-positions={probe.region.count().to_string()}>
+            <h3>{ "Gates with the whole image's squeeze" }</h3>
+            { gate_bars("probe-full", &probe.full) }
+            <h3>{ "Gates with the region's squeeze" }</h3>
+            { gate_bars("probe-region", &probe.probed) }
+            <p data-testid="probe-summary">{ format!(
+                "The region moves the gates by {:.4} on average. With the whole image: {}. With these gates in \
+                 {} (every other block unchanged): {}.",
+                probe.mean_change(), name(top), probe.block,
+                predicted.map_or_else(|| "…".to_string(), name)) }</p>
+            <h3>{ "The channels the region moves most" }</h3>
+            <ol class="probe-changed" data-testid="probe-changed">
+                { for probe.most_changed(8).into_iter().map(|(channel, full, probed)| html! {
+                    <li>{ format!("channel {channel}: {full:.3} → {probed:.3} ({:+.3})", probed - full) }</li>
+                }) }
+            </ol>
+        </div>
+    }
+}
+
+/// Gates in `[0, 1]` as one bar per channel.
+fn gate_bars(test_id: &'static str, gates: &[f32]) -> Html {
+    const HEIGHT: f32 = 40.0;
+    html! {
+        <svg class="bars" data-testid={test_id} viewBox={format!("0 0 {} {HEIGHT}", gates.len())}
+             preserveAspectRatio="none" role="img" aria-label={test_id}>
+            { for gates.iter().enumerate().map(|(i, &g)| {
+                let h = (g.clamp(0.0, 1.0) * HEIGHT).max(0.2);
+                html! { <rect x={i.to_string()} y={(HEIGHT - h).to_string()} width="0.9" height={h.to_string()} /> }
+            }) }
+        </svg>
     }
 }

@@ -6,8 +6,9 @@ use std::rc::Rc;
 pub use crate::engine::Prediction;
 use crate::engine::{
     top_k, Activation, BlockClassStats, ClassStats, Excitation, FeatureMapTap, InterventionResult,
-    Reach, Replacement, Report, RunOutput, Saturation, Scores, INTERVENTIONS_PER_BLOCK,
+    Reach, Replacement, Report, RunOutput, Saturation, Scores, Tensor, INTERVENTIONS_PER_BLOCK,
 };
+pub use crate::exec::region::Region;
 
 /// One SE block's gate, ready to draw.
 #[derive(Clone, Debug, PartialEq)]
@@ -153,6 +154,8 @@ pub struct ChannelDetail {
     pub after: Vec<f32>,
     /// The largest `|value|` of `before`: both maps share the colour scale `±limit`.
     pub limit: f32,
+    /// What the network saw, to draw [`ChannelDetail::raising_squeeze`] on.
+    pub picture: Option<InputPicture>,
 }
 
 impl ChannelDetail {
@@ -175,7 +178,153 @@ impl ChannelDetail {
             before,
             after,
             limit,
+            picture: None,
         })
+    }
+}
+
+impl ChannelDetail {
+    /// The positions that raise this channel's squeeze most: the fewest of the largest positive
+    /// values that together give half of the positive sum (the squeeze is their mean, so these
+    /// are where the gate's evidence for this channel comes from). Row-major indices, largest
+    /// first; none when no value is positive.
+    pub fn raising_squeeze(&self) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..self.before.len())
+            .filter(|&i| self.before[i] > 0.0)
+            .collect();
+        order.sort_by(|&a, &b| self.before[b].total_cmp(&self.before[a]).then(a.cmp(&b)));
+        let positive: f32 = order.iter().map(|&i| self.before[i]).sum();
+        let mut sum = 0.0;
+        let count = order
+            .iter()
+            .take_while(|&&i| {
+                let below = sum < positive / 2.0;
+                sum += self.before[i];
+                below
+            })
+            .count();
+        order.truncate(count);
+        order
+    }
+}
+
+/// What the network saw: its input tensor (first image) with the normalisation undone, as RGBA
+/// pixels at the network's own resolution (a 1-channel model's input drawn grey).
+#[derive(Clone, Debug, PartialEq)]
+pub struct InputPicture {
+    pub width: usize,
+    pub height: usize,
+    pub rgba: Vec<u8>,
+}
+
+impl InputPicture {
+    /// `mean` and `std` are the model's (one value, or one per channel).
+    pub fn new(input: &Tensor, mean: &[f32], std: &[f32]) -> Self {
+        let [_, channels, height, width] = input.shape;
+        let plane = height * width;
+        let of = |values: &[f32], c: usize| values.get(c).or(values.first()).copied();
+        let value = |c: usize, i: usize| {
+            let x =
+                input.data[c * plane + i] * of(std, c).unwrap_or(1.0) + of(mean, c).unwrap_or(0.0);
+            (x * 255.0).round().clamp(0.0, 255.0) as u8
+        };
+        let rgba = (0..plane)
+            .flat_map(|i| {
+                let [r, g, b] = [0, 1, 2].map(|c| value(c.min(channels - 1), i));
+                [r, g, b, 255]
+            })
+            .collect();
+        Self {
+            width,
+            height,
+            rgba,
+        }
+    }
+}
+
+impl InputPicture {
+    /// The picture enlarged `scale` times, a `grid` (`[rows, columns]`, a feature map's size)
+    /// laid over it: positions not `kept` are dimmed, the edges of kept ones drawn in `edge`.
+    /// Returns `(width, height, rgba)`.
+    pub fn with_positions(
+        &self,
+        grid: [usize; 2],
+        kept: &[bool],
+        scale: usize,
+        edge: [u8; 3],
+    ) -> (usize, usize, Vec<u8>) {
+        let (width, height) = (self.width * scale, self.height * scale);
+        let [rows, columns] = grid;
+        let cell = |x: usize, y: usize| (y * rows / height, x * columns / width);
+        let is_kept = |x: usize, y: usize| {
+            let (row, column) = cell(x, y);
+            kept[row * columns + column]
+        };
+        let mut rgba = Vec::with_capacity(width * height * 4);
+        for y in 0..height {
+            for x in 0..width {
+                let source = ((y / scale) * self.width + x / scale) * 4;
+                let [r, g, b] = [0, 1, 2].map(|c| self.rgba[source + c]);
+                let inside = is_kept(x, y);
+                // An edge: a kept position whose neighbour (or the picture's border) is not.
+                let neighbours = [
+                    x.checked_sub(1).map(|x| (x, y)),
+                    (x + 1 < width).then_some((x + 1, y)),
+                    y.checked_sub(1).map(|y| (x, y)),
+                    (y + 1 < height).then_some((x, y + 1)),
+                ];
+                let on_edge = inside
+                    && neighbours
+                        .iter()
+                        .any(|n| n.is_none_or(|(nx, ny)| !is_kept(nx, ny)));
+                let pixel = match (inside, on_edge) {
+                    (_, true) => edge,
+                    (true, false) => [r, g, b],
+                    (false, _) => [r, g, b].map(|v| (u16::from(v) * 3 / 10) as u8),
+                };
+                rgba.extend(pixel);
+                rgba.push(255);
+            }
+        }
+        (width, height, rgba)
+    }
+}
+
+/// The squeeze-region probe on one image: an SE block's gates with its squeeze over the whole
+/// feature map and over a region of it (`exec::region`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RegionProbe {
+    pub block: String,
+    pub region: Region,
+    /// The gates of the paper's global squeeze.
+    pub full: Vec<f32>,
+    /// The gates with the squeeze over `region` only.
+    pub probed: Vec<f32>,
+}
+
+impl RegionProbe {
+    /// `(channel, full, probed)` of the `n` channels the region moved most, largest change
+    /// first (ties to the lower channel).
+    pub fn most_changed(&self, n: usize) -> Vec<(usize, f32, f32)> {
+        let mut order: Vec<usize> = (0..self.full.len()).collect();
+        let change = |c: usize| (self.probed[c] - self.full[c]).abs();
+        order.sort_by(|&a, &b| change(b).total_cmp(&change(a)).then(a.cmp(&b)));
+        order
+            .into_iter()
+            .take(n)
+            .map(|c| (c, self.full[c], self.probed[c]))
+            .collect()
+    }
+
+    /// The mean of `|probed − full|` over the channels.
+    pub fn mean_change(&self) -> f32 {
+        let sum: f32 = self
+            .full
+            .iter()
+            .zip(&self.probed)
+            .map(|(f, p)| (p - f).abs())
+            .sum();
+        sum / self.full.len().max(1) as f32
     }
 }
 
@@ -603,6 +752,96 @@ impl ImportanceView {
     }
 }
 
+/// A per-block statistic that [`ImportanceView::node_data`] puts on a graph viewer's nodes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeStat {
+    /// The block's mean gate over the folder.
+    MeanGate,
+    /// Percentage points of accuracy lost when the block alone is removed (its gates set to 1).
+    AccuracyLost,
+}
+
+impl NodeStat {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::MeanGate => "mean-gate",
+            Self::AccuracyLost => "accuracy-lost",
+        }
+    }
+}
+
+impl ImportanceView {
+    /// `stat` of every block, by block.
+    fn per_block(&self, stat: NodeStat) -> Vec<(&str, f64)> {
+        let removed = self.select(Replacement::Ones, Reach::Alone);
+        self.saturation
+            .iter()
+            .map(|s| {
+                let value = match stat {
+                    NodeStat::MeanGate => s.mean,
+                    NodeStat::AccuracyLost => removed
+                        .iter()
+                        .find(|r| r.block == s.block)
+                        .map_or(f64::NAN, |r| (self.accuracy() - r.accuracy) * 100.0),
+                };
+                (s.block.as_str(), value)
+            })
+            .collect()
+    }
+
+    /// The export `gates.csv`: one row per SE block keyed by its module path, with its gates over
+    /// the folder and what removing it alone costs.
+    pub fn gates_csv(&self) -> String {
+        let removed = self.select(Replacement::Ones, Reach::Alone);
+        let mut csv = String::from(
+            "block,mean_gate,near_zero,near_one,exactly_zero,exactly_one,reading,accuracy,\
+             accuracy_without_block,mean_true_logit_change_without_block\n",
+        );
+        for s in &self.saturation {
+            let without = removed.iter().find(|r| r.block == s.block);
+            csv += &format!(
+                "{},{},{},{},{},{},{},{},{},{}\n",
+                s.block,
+                s.mean,
+                s.near_zero,
+                s.near_one,
+                s.exactly_zero,
+                s.exactly_one,
+                s.reading,
+                self.accuracy(),
+                without.map_or(String::new(), |r| r.accuracy.to_string()),
+                without.map_or(String::new(), |r| r.mean_true_logit_change.to_string()),
+            );
+        }
+        csv
+    }
+
+    /// Google's Model Explorer node data (its `ModelNodeData` JSON): `stat` of each block on the
+    /// node `nodes` names for it (`(block, node id)`), in the graph `graph`, coloured from blue
+    /// (lowest) to orange (highest). Blocks without a node are left out.
+    pub fn node_data(&self, graph: &str, nodes: &[(String, String)], stat: NodeStat) -> String {
+        let results: serde_json::Map<String, serde_json::Value> = self
+            .per_block(stat)
+            .into_iter()
+            .filter(|(_, value)| value.is_finite())
+            .filter_map(|(block, value)| {
+                let (_, node) = nodes.iter().find(|(b, _)| b == block)?;
+                Some((node.clone(), serde_json::json!({ "value": value })))
+            })
+            .collect();
+        serde_json::json!({
+            graph: {
+                "results": results,
+                "gradient": [
+                    { "stop": 0, "bgColor": "#4e79a7" },
+                    { "stop": 1, "bgColor": "#f28e2b" },
+                ],
+            }
+        })
+        .to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -771,6 +1010,67 @@ mod tests {
     }
 
     #[test]
+    fn the_positions_raising_a_squeeze_give_half_its_positive_sum() {
+        let tap = FeatureMapTap {
+            block: "b".into(),
+            map: Tensor::new([1, 1, 2, 3], vec![1.0, -5.0, 4.0, 2.0, 0.0, 3.0]),
+        };
+        let detail = ChannelDetail::new(&tap, 0, 0.5).unwrap();
+        // Positive sum 10: 4 alone is below half, 4 + 3 reaches it.
+        assert_eq!(detail.raising_squeeze(), [2, 5]);
+        let negative = FeatureMapTap {
+            block: "b".into(),
+            map: Tensor::new([1, 1, 1, 2], vec![-1.0, 0.0]),
+        };
+        assert!(ChannelDetail::new(&negative, 0, 0.5)
+            .unwrap()
+            .raising_squeeze()
+            .is_empty());
+    }
+
+    #[test]
+    fn the_input_picture_undoes_the_normalisation() {
+        // A 1×2 image of a 1-channel model, drawn grey.
+        let input = Tensor::new([1, 1, 1, 2], vec![(0.0 - 0.5) / 0.25, (1.0 - 0.5) / 0.25]);
+        let picture = InputPicture::new(&input, &[0.5], &[0.25]);
+        assert_eq!(picture.rgba, [0, 0, 0, 255, 255, 255, 255, 255]);
+        let rgb = Tensor::new([1, 3, 1, 1], vec![0.0, 1.0, -10.0]);
+        let picture = InputPicture::new(&rgb, &[0.2, 0.4, 0.6], &[1.0, 0.5, 0.5]);
+        assert_eq!(picture.rgba, [51, 230, 0, 255]);
+    }
+
+    #[test]
+    fn positions_over_a_picture_dim_the_rest_and_edge_the_kept() {
+        let picture = InputPicture {
+            width: 2,
+            height: 2,
+            rgba: vec![100; 16],
+        };
+        // A 2×2 grid, the top-left position kept, the picture drawn 3 times larger.
+        let (width, height, rgba) =
+            picture.with_positions([2, 2], &[true, false, false, false], 3, [255, 0, 0]);
+        assert_eq!((width, height), (6, 6));
+        let at = |x: usize, y: usize| &rgba[(y * width + x) * 4..(y * width + x) * 4 + 3];
+        assert_eq!(at(1, 1), [100, 100, 100], "inside a kept position");
+        assert_eq!(at(0, 0), [255, 0, 0], "the kept position's edge");
+        assert_eq!(at(2, 1), [255, 0, 0], "its edge towards a dimmed one");
+        assert_eq!(at(4, 4), [30, 30, 30], "dimmed");
+    }
+
+    #[test]
+    fn a_region_probe_ranks_the_channels_it_moved() {
+        let probe = RegionProbe {
+            block: "b".into(),
+            region: Region::full(1, 1),
+            full: vec![0.5, 0.5, 0.5, 0.5],
+            probed: vec![0.5, 0.9, 0.2, 0.1],
+        };
+        let most: Vec<usize> = probe.most_changed(2).iter().map(|m| m.0).collect();
+        assert_eq!(most, [3, 1]);
+        assert!((probe.mean_change() - 0.275).abs() < 1e-6);
+    }
+
+    #[test]
     fn channel_detail_scales_the_map_by_the_gate() {
         let tap = FeatureMapTap {
             block: "layer1.0.se".into(),
@@ -873,13 +1173,39 @@ mod tests {
         };
         let json = view.to_json();
         assert_eq!(
-            ImportanceView::from_json(json.as_bytes(), &blocks),
-            Some(view)
+            ImportanceView::from_json(json.as_bytes(), &blocks).as_ref(),
+            Some(&view)
         );
         assert_eq!(
             ImportanceView::from_json(json.as_bytes(), &["b".to_string()]),
             None
         );
         assert_eq!(ImportanceView::from_json(b"{}", &blocks), None);
+
+        // Gate statistics by module path, and as Model Explorer node data on the gate's node.
+        assert_eq!(
+            view.gates_csv().lines().nth(1),
+            Some("a,0.7,0,0.5,0,0,graded,1,0.75,-0.125")
+        );
+        let nodes = [("a".to_string(), "/a/gate/Sigmoid".to_string())];
+        let data: serde_json::Value =
+            serde_json::from_str(&view.node_data("main_graph", &nodes, NodeStat::MeanGate))
+                .unwrap();
+        assert_eq!(
+            data["main_graph"]["results"]["/a/gate/Sigmoid"]["value"],
+            0.7
+        );
+        assert_eq!(data["main_graph"]["gradient"][1]["stop"], 1);
+        let lost = view.node_data("main_graph", &nodes, NodeStat::AccuracyLost);
+        let lost: serde_json::Value = serde_json::from_str(&lost).unwrap();
+        assert_eq!(
+            lost["main_graph"]["results"]["/a/gate/Sigmoid"]["value"],
+            25.0
+        );
+        let unnamed = view.node_data("main_graph", &[], NodeStat::MeanGate);
+        assert_eq!(
+            unnamed,
+            r##"{"main_graph":{"gradient":[{"bgColor":"#4e79a7","stop":0},{"bgColor":"#f28e2b","stop":1}],"results":{}}}"##
+        );
     }
 }

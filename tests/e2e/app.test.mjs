@@ -843,6 +843,70 @@ e2e('which SE blocks matter: the page measures every intervention over a folder,
   assert.deepEqual(errors, []);
 });
 
+e2e('the squeeze-region probe: a brushed region moves a block\'s gates, the whole image gives the run\'s gates exactly; a channel shows where its squeeze comes from', async () => {
+  const { page, errors } = await open('?sample=fmnist-trouser-2.png');
+  const run = await exported(page);
+  const runGates = (block) => run.excitations.find((tap) => tap.block === block).values;
+  const panel = page.getByTestId('probe');
+  await panel.getByTestId('probe-open').click();
+  const gates = panel.getByTestId('probe-gates');
+  const read = async () => {
+    const [full, region, positions] = await Promise.all(['data-full', 'data-region', 'data-positions']
+      .map((name) => gates.getAttribute(name)));
+    return { full: full.split(',').map(Number), region: region.split(',').map(Number), positions: Number(positions) };
+  };
+  // The last block by default, the whole image: the probe's gates are the run's, to the last bit.
+  await gates.waitFor();
+  let probe = await read();
+  assert.deepEqual(probe.full, runGates('layer4.0.se'));
+  assert.deepEqual(probe.region, probe.full);
+  const all = probe.positions;
+  assert.ok(all > 1, `${all} positions`);
+
+  // Brushing the top-left of the picture pools fewer positions and moves the gates.
+  const box = await panel.getByTestId('probe-picture').boundingBox();
+  await page.mouse.move(box.x + box.width * 0.05, box.y + box.height * 0.05);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width * 0.3, box.y + box.height * 0.3, { steps: 4 });
+  await page.mouse.move(box.x + box.width * 0.55, box.y + box.height * 0.55, { steps: 4 });
+  await page.mouse.up();
+  await page.waitForFunction(() => !/…/.test(document.querySelector('[data-testid="probe-summary"]').textContent));
+  probe = await read();
+  assert.ok(probe.positions >= 1 && probe.positions < all, `${probe.positions} of ${all} positions`);
+  assert.deepEqual(probe.full, runGates('layer4.0.se'));
+  const moved = Math.max(...probe.region.map((g, c) => Math.abs(g - probe.full[c])));
+  assert.ok(moved > 1e-3, `the region moved the gates by at most ${moved}`);
+  assert.match(await panel.getByTestId('probe-summary').textContent(),
+    /^The region moves the gates by \d\.\d{4} on average\. With the whole image: .+\. With these gates in layer4\.0\.se \(every other block unchanged\): .+ \(\d+\.\d%\)\.$/);
+  assert.equal(await panel.getByTestId('probe-changed').locator('li').count(), 8);
+  await panel.screenshot({ path: `${SHOTS}/app-probe.png` });
+
+  // A brush over the whole image gives the whole image's gates exactly, in any block.
+  await panel.getByTestId('probe-whole').click();
+  probe = await read();
+  assert.deepEqual(probe.region, runGates('layer4.0.se'));
+  assert.equal(probe.positions, all);
+  await panel.getByTestId('probe-block').selectOption('layer1.0.se');
+  await page.waitForFunction(() => document.querySelector('[data-testid="probe-gates"]')?.dataset.full.split(',').length === 64);
+  probe = await read();
+  assert.deepEqual(probe.full, runGates('layer1.0.se'));
+  assert.deepEqual(probe.region, probe.full);
+  await panel.getByTestId('probe-left').click();
+  probe = await read();
+  assert.ok(probe.region.some((g, c) => g !== probe.full[c]), 'the left half changed no gate of layer1.0.se');
+
+  // Gate → pixels: a channel's detail outlines the input positions that raise its squeeze most.
+  await page.getByTestId('heatmap-layer2.0.se').click({ position: { x: 2, y: 2 } });
+  await page.getByTestId('feature-source').waitFor();
+  const outlined = Number(await page.getByTestId('feature-source').getAttribute('data-positions'));
+  assert.ok(outlined >= 1, `${outlined} positions outlined`);
+  assert.match(await page.getByTestId('feature-source-note').textContent(),
+    new RegExp(`^The squeeze is this map's mean: the ${outlined} of its \\d+ positions outlined`));
+  assert.ok(await pixelStd(page, 'feature-source') > 1);
+  await page.getByTestId('channel-detail').screenshot({ path: `${SHOTS}/app-gate-pixels.png` });
+  assert.deepEqual(errors, []);
+});
+
 e2e('the guided tour walks from the upload to the class statistics, and can be closed', async () => {
   const { page, errors } = await open('?sample=fmnist-trouser-2.png');
   await page.getByTestId('tour-start').click();

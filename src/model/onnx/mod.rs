@@ -45,6 +45,10 @@ pub struct OnnxModel {
     /// `metadata_props`, as written.
     pub metadata: Vec<(String, String)>,
     pub opset: i64,
+    /// The graph's name and, by SE block, the name of the node that computes its gate (the
+    /// sigmoid): what graph viewers key node data by ([`OnnxInfo::gate_nodes`]).
+    pub graph_name: String,
+    pub gate_nodes: Vec<(String, String)>,
 }
 
 /// Why a file cannot be run. Every message names the culprit: the file, or the node, its op and
@@ -83,6 +87,7 @@ pub fn import(
         .graph
         .as_ref()
         .ok_or_else(|| OnnxError::Decode("the file has no graph".into()))?;
+    let graph_name = graph.name().to_owned();
     let opset = model
         .opset_import
         .iter()
@@ -171,7 +176,7 @@ pub fn import(
 
     let origins = std::mem::take(&mut lowering.origins);
     let mut graph = lowering.builder.finish(output.id);
-    annotate_se_blocks(&mut graph, &origins);
+    let gate_nodes = annotate_se_blocks(&mut graph, &origins);
     graph
         .check_input(input_shape)
         .map_err(|e| model_err(format!("the graph does not fit its input: {e}")))?;
@@ -186,6 +191,8 @@ pub fn import(
             .map(|p| (p.key().to_owned(), p.value().to_owned()))
             .collect(),
         opset,
+        graph_name,
+        gate_nodes,
     })
 }
 
@@ -370,10 +377,12 @@ fn check_output(lowering: &Lowering<'_>, output: &Dyn, name: &str) -> Result<(),
 }
 
 /// Annotates every SE block [`se::find`] sees, named by its module path, else by its gate's
-/// node, else `se.<k>`; each ends a stage of progress.
-fn annotate_se_blocks(graph: &mut Graph, origins: &[lower::Origin]) {
+/// node, else `se.<k>`; each ends a stage of progress. Returns the name of each block's gate
+/// node, by block, where the file names it.
+fn annotate_se_blocks(graph: &mut Graph, origins: &[lower::Origin]) -> Vec<(String, String)> {
     let found = se::find(graph);
     let mut blocks: Vec<SeBlock> = Vec::new();
+    let mut gate_nodes = Vec::new();
     for (k, f) in found.iter().enumerate() {
         let gate_node = graph.nodes.iter().position(|n| n.outputs.contains(&f.gate));
         let mut name = origins[f.node]
@@ -387,6 +396,12 @@ fn annotate_se_blocks(graph: &mut Graph, origins: &[lower::Origin]) {
             .unwrap_or_else(|| format!("se.{k}"));
         if blocks.iter().any(|b| b.name == name) {
             name = format!("{name}.{k}");
+        }
+        if let Some(node) = gate_node
+            .map(|i| &origins[i].onnx_name)
+            .filter(|n| !n.is_empty())
+        {
+            gate_nodes.push((name.clone(), node.clone()));
         }
         blocks.push(SeBlock {
             name,
@@ -412,4 +427,5 @@ fn annotate_se_blocks(graph: &mut Graph, origins: &[lower::Origin]) {
         }),
     }
     graph.se_blocks = blocks;
+    gate_nodes
 }
