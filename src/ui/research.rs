@@ -684,6 +684,13 @@ impl Component for RegionProbePanel {
 const PICTURE_SIDE: usize = 224;
 
 fn view_probe(probe: &RegionProbe, top: &[Prediction], predicted: Option<&[Prediction]>) -> Html {
+    let changes: Vec<f32> = probe
+        .probed
+        .iter()
+        .zip(&probe.full)
+        .map(|(p, f)| p - f)
+        .collect();
+    let change_limit = changes.iter().fold(0.0f32, |m, c| m.max(c.abs()));
     let name = |list: &[Prediction]| {
         list.first()
             .map(|p| format!("{} ({:.1}%)", p.label, p.prob * 100.0))
@@ -704,6 +711,8 @@ fn view_probe(probe: &RegionProbe, top: &[Prediction], predicted: Option<&[Predi
             { gate_bars("probe-full", &probe.full) }
             <h3>{ "Gates with the region's squeeze" }</h3>
             { gate_bars("probe-region", &probe.probed) }
+            <h3>{ format!("Change: region − whole image (bars span ±{:.4})", change_limit) }</h3>
+            { change_bars(&changes, change_limit) }
             <p data-testid="probe-summary">{ format!(
                 "The region moves the gates by {:.4} on average. With the whole image: {}. With these gates in \
                  {} (every other block unchanged): {}.",
@@ -728,6 +737,23 @@ fn gate_bars(test_id: &'static str, gates: &[f32]) -> Html {
             { for gates.iter().enumerate().map(|(i, &g)| {
                 let h = (g.clamp(0.0, 1.0) * HEIGHT).max(0.2);
                 html! { <rect x={i.to_string()} y={(HEIGHT - h).to_string()} width="0.9" height={h.to_string()} /> }
+            }) }
+        </svg>
+    }
+}
+
+/// Signed changes as bars up (orange) and down (blue) from the middle, scaled to `±limit`.
+fn change_bars(changes: &[f32], limit: f32) -> Html {
+    const HEIGHT: f32 = 40.0;
+    let scale = HEIGHT / 2.0 / limit.max(f32::MIN_POSITIVE);
+    html! {
+        <svg class="bars change" data-testid="probe-change" viewBox={format!("0 0 {} {HEIGHT}", changes.len())}
+             preserveAspectRatio="none" role="img" aria-label="change of each gate">
+            { for changes.iter().enumerate().map(|(i, &c)| {
+                let h = (c.abs() * scale).max(0.2);
+                let y = if c >= 0.0 { HEIGHT / 2.0 - h } else { HEIGHT / 2.0 };
+                let class = if c >= 0.0 { "up" } else { "down" };
+                html! { <rect x={i.to_string()} y={y.to_string()} width="0.9" height={h.to_string()} {class} /> }
             }) }
         </svg>
     }

@@ -887,7 +887,8 @@ e2e('the squeeze-region probe: a brushed region moves a block\'s gates, the whol
   assert.deepEqual(probe.region, runGates('layer4.0.se'));
   assert.equal(probe.positions, all);
   await panel.getByTestId('probe-block').selectOption('layer1.0.se');
-  await page.waitForFunction(() => document.querySelector('[data-testid="probe-gates"]')?.dataset.full.split(',').length === 64);
+  await page.waitForFunction((channels) => document.querySelector('[data-testid="probe-gates"]')?.dataset.full.split(',').length === channels,
+    runGates('layer1.0.se').length);
   probe = await read();
   assert.deepEqual(probe.full, runGates('layer1.0.se'));
   assert.deepEqual(probe.region, probe.full);
