@@ -16,7 +16,7 @@ use std::path::Path;
 
 use common::{committed_case, committed_cases, expected, full_size_cases};
 use se_lens::engine::{max_abs_diff, GateOverride, RunOptions, RunOutput, Tensor, Tolerance};
-use se_lens::exec::region::{region_gates, Region};
+use se_lens::exec::region::{region_gates, ImageRegions, Region, RegionSums};
 use se_lens::model::Model;
 
 const LOGITS: Tolerance = Tolerance::new(1e-4, 1e-4);
@@ -190,6 +190,15 @@ fn the_region_probe_over_the_whole_map_is_the_gate_of_the_run() {
                 *v += f32::from(!left.cells[i % (height * width)]);
             }
             assert_eq!(probe(&map, &left), probe(&changed, &left), "{}", se.name);
+            // The folder summary: against its own gates as the mean, an image differs by
+            // nothing; the right half of the changed map moves the gates, the left does not.
+            let gate = &output.excitations[index].values;
+            let mut sums = RegionSums::default();
+            sums.add(ImageRegions::measure(&model.graph, se, &map, gate).unwrap());
+            let summary = sums.finish();
+            assert_eq!(summary[0].between_images, 0.0);
+            assert_eq!(summary[0].map, [height, width]);
+            assert!(summary[0].halves.iter().all(|h| h.is_finite() && *h >= 0.0));
         }
     }
 }

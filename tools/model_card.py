@@ -125,7 +125,10 @@ def main() -> None:
                          + ", ".join(f"#{ch} ({means[ch]:.3f})" for ch in top) + " |")
 
     if args.importance:
-        lines += ["", *importance_findings(json.loads(args.importance.read_text()))]
+        importance = json.loads(args.importance.read_text())
+        lines += ["", *importance_findings(importance)]
+        if importance.get("regions"):
+            lines += ["", *region_findings(importance)]
     lines += [
         "",
         "## Photos",
@@ -233,6 +236,38 @@ def importance_findings(importance) -> list:
            "act as fixed channel scales of about one half, and removing one doubles its residual branch, "
            "which only the late blocks tolerate." if near_one < 0.5 else
            f"**holds**: up to {near_one:.1%} of a block's gates are within 0.05 of 1."),
+    ]
+    return lines
+
+
+def region_findings(importance) -> list:
+    """What the squeeze-region probe finds over the shipped images (the SE paper's global squeeze)."""
+    regions = importance["regions"]
+    lines = [
+        "### Does a gate hear the whole image? (the squeeze over half of it)",
+        "",
+        "The SE paper's squeeze pools every position, so each gate can use the whole image (§3.1). The app's "
+        "squeeze-region probe pools only a region instead; over the same images, each block's squeeze taken "
+        "over one half of the image moves its gates by (mean |change| per gate), against how much its gates "
+        "vary between images (mean |gate − its mean over the images|):",
+        "",
+        "| block | map | left half | right half | top half | bottom half | between images |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in regions:
+        lines.append(f"| `{r['block']}` | {r['map'][0]}×{r['map'][1]} | "
+                     + " | ".join(f"{h:.4f}" for h in r["halves"]) + f" | {r['between_images']:.4f} |")
+    ratios = [(statistics.fmean(r["halves"]) / r["between_images"] if r["between_images"] > 0 else 0, r)
+              for r in regions]
+    most, least = max(ratios, key=lambda x: x[0]), min(ratios, key=lambda x: x[0])
+    lines += [
+        "",
+        f"- Half an image moves `{most[1]['block']}`'s gates {most[0]:.2f}× as much as going from one image to "
+        f"another does, `{least[1]['block']}`'s {least[0]:.2f}×: "
+        + ("the gates depend on the whole image, as the paper's global squeeze intends."
+           if least[0] >= 0.5 else
+           "where the ratio is small, the gates barely depend on which part of the image the squeeze sees "
+           "(with gates this close to one half, they carry little about the image at all, as above)."),
     ]
     return lines
 

@@ -14,6 +14,7 @@ use se_lens::engine::{
     class_of_folder, read_npy, top_k, Activation, Baseline, ClassStatsSums, Excitation,
     InterventionSums, Plan, Report, RunOptions, SaturationSums, Tensor, Timings,
 };
+use se_lens::exec::region::{ImageRegions, RegionSums};
 use se_lens::model::{ChannelOrder, Model, OnnxOptions};
 use se_lens::runtime::{Backend, BackendPreference};
 use se_lens::{cpu, exec, preprocess};
@@ -403,6 +404,31 @@ fn evaluate(args: &EvaluateArgs) -> Result<(), Failed> {
             "permutations": (0..blocks.len()).map(|b| plan.permutation(b)).collect::<Vec<_>>(),
             "results": sums.finish(&plan),
         });
+        // The squeeze-region probe's summary: each block's squeeze over each half of the image.
+        let graph = &model.graph;
+        let measured = cpu::map_items(&samples, |(_, path)| {
+            let input = load_image(path, &model)?;
+            let mut blocks = Vec::with_capacity(graph.se_blocks.len());
+            for (b, se) in graph.se_blocks.iter().enumerate() {
+                let options = RunOptions {
+                    feature_map: Some(se.name.clone()),
+                    ..RunOptions::default()
+                };
+                let output = exec::cpu::forward(graph, &input, &options).map_err(failed)?;
+                let map = output
+                    .feature_map
+                    .expect("the feature map was asked for")
+                    .map;
+                // A block whose gate the probe cannot recompute has no summary.
+                blocks.extend(ImageRegions::measure(graph, se, &map, plan.dataset_mean(b)).ok());
+            }
+            Ok::<_, Failed>(blocks)
+        });
+        let mut regions = RegionSums::default();
+        for image in measured {
+            image?.into_iter().for_each(|block| regions.add(block));
+        }
+        report["regions"] = serde_json::to_value(regions.finish()).expect("plain data");
     }
     report["seconds"] = started.elapsed().as_secs_f64().into();
     println!("{report}");

@@ -178,6 +178,11 @@ impl Plan {
         &self.blocks
     }
 
+    /// Block `block`'s mean gate per channel over the images.
+    pub fn dataset_mean(&self, block: usize) -> &[f32] {
+        &self.dataset_means[block]
+    }
+
     /// Block `block`'s channel permutation: channel `c` gets the gate of channel `perm[c]`.
     pub fn permutation(&self, block: usize) -> &[usize] {
         &self.permutations[block]

@@ -41,10 +41,13 @@ impl Region {
         let (left, right) = (left.min(right), left.max(right));
         let (top, bottom) = (top.min(bottom), top.max(bottom));
         let centre = |i: usize, n: usize| (i as f32 + 0.5) / n as f32;
+        // Half-open, so that two halves share no position (the middle column of an odd map
+        // goes right); a rectangle to the edge takes the edge.
+        let within = |c: f32, low: f32, high: f32| c >= low && (c < high || high >= 1.0);
         let mut cells: Vec<bool> = (0..height * width)
             .map(|i| {
                 let (x, y) = (centre(i % width, width), centre(i / width, height));
-                (left..=right).contains(&x) && (top..=bottom).contains(&y)
+                within(x, left, right) && within(y, top, bottom)
             })
             .collect();
         if !cells.contains(&true) && !cells.is_empty() {
@@ -81,8 +84,8 @@ pub enum RegionError {
     Unsupported { block: String, node: String },
 }
 
-/// `se`'s gate on the first image of `map` (its tapped input, `[1, C, H, W]`) with its squeeze
-/// pooled over `region` only.
+/// `se`'s gate on `map` (its tapped input on one image, `[1, C, H, W]`) with its squeeze pooled
+/// over `region` only.
 pub fn region_gates(
     graph: &Graph,
     se: &SeBlock,
@@ -174,6 +177,110 @@ pub fn region_gates(
         .ok_or_else(|| unsupported(&se.name))
 }
 
+/// The halves of the image the probe's summary squeezes over, as [`Region::from_rect`] takes them.
+pub const HALVES: [(&str, [f32; 4]); 4] = [
+    ("left", [0.0, 0.0, 0.5, 1.0]),
+    ("right", [0.5, 0.0, 1.0, 1.0]),
+    ("top", [0.0, 0.0, 1.0, 0.5]),
+    ("bottom", [0.0, 0.5, 1.0, 1.0]),
+];
+
+/// How far one block's gates move, over many images, when its squeeze sees only half of the
+/// image; beside how far they differ from one image to the next.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RegionSensitivity {
+    pub block: String,
+    /// The block's feature map, `[height, width]`.
+    pub map: [usize; 2],
+    /// Mean `|gate(half) − gate(whole image)|` over images and channels, per half of
+    /// [`HALVES`] (left, right, top, bottom).
+    pub halves: [f64; 4],
+    /// Mean `|gate − its mean over the images|` over images and channels: how much the gates
+    /// vary between images, to read `halves` against.
+    pub between_images: f64,
+}
+
+/// One image's numbers for one block, for [`RegionSums`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct ImageRegions {
+    block: String,
+    map: [usize; 2],
+    /// `halves` then `between_images`, for this image.
+    values: [f64; 5],
+}
+
+impl ImageRegions {
+    /// Measures `se`'s tapped input `map` (`[1, C, H, W]`) on one image; `mean` is the block's
+    /// mean gate per channel over all the images.
+    pub fn measure(
+        graph: &Graph,
+        se: &SeBlock,
+        map: &Tensor,
+        mean: &[f32],
+    ) -> Result<Self, RegionError> {
+        let [_, _, height, width] = map.shape;
+        let whole = region_gates(graph, se, map, &Region::full(height, width))?;
+        let distance = |a: &[f32], b: &[f32]| {
+            let sum: f64 = a.iter().zip(b).map(|(x, y)| f64::from((x - y).abs())).sum();
+            sum / a.len().max(1) as f64
+        };
+        let mut values = [0.0; 5];
+        for (value, (_, rect)) in values.iter_mut().zip(HALVES) {
+            let half = region_gates(graph, se, map, &Region::from_rect(rect, height, width))?;
+            *value = distance(&half, &whole);
+        }
+        values[4] = distance(&whole, mean);
+        Ok(Self {
+            block: se.name.clone(),
+            map: [height, width],
+            values,
+        })
+    }
+}
+
+/// Sums of [`ImageRegions`] into one [`RegionSensitivity`] per block.
+#[derive(Default)]
+pub struct RegionSums {
+    /// Per block, in the order first added: name, map, sums of the values, images.
+    blocks: Vec<(String, [usize; 2], [f64; 5], usize)>,
+}
+
+impl RegionSums {
+    pub fn add(&mut self, image: ImageRegions) {
+        let index = match self
+            .blocks
+            .iter()
+            .position(|(name, ..)| *name == image.block)
+        {
+            Some(i) => i,
+            None => {
+                self.blocks.push((image.block, image.map, [0.0; 5], 0));
+                self.blocks.len() - 1
+            }
+        };
+        let (_, _, sums, images) = &mut self.blocks[index];
+        for (sum, value) in sums.iter_mut().zip(image.values) {
+            *sum += value;
+        }
+        *images += 1;
+    }
+
+    pub fn finish(self) -> Vec<RegionSensitivity> {
+        self.blocks
+            .into_iter()
+            .map(|(block, map, sums, images)| {
+                let mean = |sum: f64| sum / images.max(1) as f64;
+                RegionSensitivity {
+                    block,
+                    map,
+                    halves: [0, 1, 2, 3].map(|i| mean(sums[i])),
+                    between_images: mean(sums[4]),
+                }
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,6 +301,13 @@ mod tests {
             Region::from_rect([0.5, 1.0, 0.0, 0.0], 2, 4),
             Region::from_rect([0.0, 0.0, 0.5, 1.0], 2, 4)
         );
+    }
+
+    #[test]
+    fn the_halves_of_an_odd_map_share_no_position() {
+        let [left, right] = [HALVES[0].1, HALVES[1].1].map(|rect| Region::from_rect(rect, 7, 7));
+        assert_eq!((left.count(), right.count()), (21, 28));
+        assert!(left.cells.iter().zip(&right.cells).all(|(l, r)| l != r));
     }
 
     #[test]

@@ -24,7 +24,7 @@ use crate::engine::{
     RunOptions, RunOutput, SaturationSums, Tensor, INTERVENTIONS_PER_BLOCK,
 };
 use crate::exec::cpu::CpuRun;
-use crate::exec::region::{region_gates, Region};
+use crate::exec::region::{region_gates, ImageRegions, Region, RegionSums};
 use crate::model::{
     is_plain_relative, ChannelOrder, Model, ModelError, OnnxOptions, MAX_MODEL_BYTES,
 };
@@ -371,7 +371,7 @@ pub async fn block_importance_from_files(
     if blocks.is_empty() {
         return Err("the model has no SE blocks to replace".into());
     }
-    let per_image = 1 + INTERVENTIONS_PER_BLOCK * blocks.len();
+    let per_image = importance_runs_per_image(blocks.len());
     let all = classed.len() * per_image;
     let mut done = 0;
     let step = |done: &mut usize| -> Result<(), String> {
@@ -415,6 +415,7 @@ pub async fn block_importance_from_files(
     }
     let plan = Plan::new(&blocks, &baselines, model.labels.len(), 0);
     let mut sums = InterventionSums::new(&plan);
+    let mut regions = RegionSums::default();
     for (file, image) in read.into_iter().zip(&baselines) {
         let input = model_input(model, &decode_image(file).await?)?;
         let mut logits = Vec::with_capacity(plan.interventions.len());
@@ -429,6 +430,27 @@ pub async fn block_importance_from_files(
             );
         }
         sums.add(image, &logits);
+        // The squeeze-region probe's summary: each block's squeeze over each half of the image.
+        for (b, se) in model.graph.se_blocks.iter().enumerate() {
+            step(&mut done)?;
+            let options = RunOptions {
+                feature_map: Some(se.name.clone()),
+                ..RunOptions::default()
+            };
+            let output = forward(model, backend, &input, &options, None)
+                .await?
+                .output;
+            let map = output
+                .feature_map
+                .ok_or_else(|| format!("{} reported no feature map", se.name))?
+                .map;
+            // A block whose gate the probe cannot recompute has no summary.
+            if let Ok(measured) =
+                ImageRegions::measure(&model.graph, se, &map, plan.dataset_mean(b))
+            {
+                regions.add(measured);
+            }
+        }
     }
     let gate_functions = model.graph.gate_functions();
     let images = baselines.len();
@@ -449,7 +471,14 @@ pub async fn block_importance_from_files(
         permutations: (0..blocks.len())
             .map(|b| plan.permutation(b).to_vec())
             .collect(),
+        regions: regions.finish(),
     })
+}
+
+/// The runs [`block_importance_from_files`] makes per image for a model with `blocks` SE blocks:
+/// the unmodified one, every intervention, and one per block for the squeeze over halves.
+pub fn importance_runs_per_image(blocks: usize) -> usize {
+    1 + (INTERVENTIONS_PER_BLOCK + 1) * blocks
 }
 
 /// Every SE block's name and width, to check statistics against.

@@ -12,12 +12,14 @@ use yew::prelude::*;
 use super::browser::{draw_rgba, object_url, revoke_object_url};
 use super::heatmap::HIGHLIGHT;
 use super::jobs::{
-    block_importance_from_files, classify_with_gate, probe_base, probe_region, shipped_importance,
-    ProbeBase,
+    block_importance_from_files, classify_with_gate, importance_runs_per_image, probe_base,
+    probe_region, shipped_importance, ProbeBase,
 };
 use super::teaching::{PanelProps, TeachingProps};
-use super::view_model::{ImportanceView, NodeStat, Prediction, RegionProbe};
-use crate::engine::{InterventionResult, Reach, Replacement, Saturation, INTERVENTIONS_PER_BLOCK};
+use super::view_model::{
+    ImportanceView, NodeStat, Prediction, RegionProbe, RegionSensitivity, HALVES,
+};
+use crate::engine::{InterventionResult, Reach, Replacement, Saturation};
 
 pub enum ImportanceMsg {
     Shipped(Option<ImportanceView>),
@@ -244,7 +246,7 @@ impl Component for ImportancePanel {
                 .filter(|f| !f.is_empty())
                 .map(ImportanceMsg::ChooseFolder)
         });
-        let runs_per_image = 1 + INTERVENTIONS_PER_BLOCK * ctx.props().model.graph.se_blocks.len();
+        let runs_per_image = importance_runs_per_image(ctx.props().model.graph.se_blocks.len());
         html! {
             <section class="importance" data-testid="importance" aria-label="which SE blocks matter">
                 <h2>{ "Which SE blocks matter (the SE paper's §7)" }</h2>
@@ -329,6 +331,9 @@ fn view_importance(view: &ImportanceView, exports: &[Export], timm: bool) -> Htm
             <div class="importance-chart" data-testid="saturation">
                 { for view.saturation.iter().map(view_saturation) }
             </div>
+            if !view.regions.is_empty() {
+                { view_regions(&view.regions) }
+            }
             <p class="exports">
                 { for exports.iter().map(|e| html! {
                     <a data-testid={e.id} href={e.url.clone()} download={e.file.clone()}>{ e.label }</a>
@@ -422,7 +427,8 @@ fn view_saturation(s: &Saturation) -> Html {
 pub enum ProbeMsg {
     Open,
     Choose(String),
-    Based(Result<Rc<ProbeBase>, String>),
+    /// What the load numbered `.0` gave.
+    Based(u64, Result<Rc<ProbeBase>, String>),
     /// A brush started at a point (fractions of the input).
     Start([f32; 2]),
     /// The brush moved to a point; `true` when it was let go there.
@@ -447,6 +453,8 @@ pub struct RegionProbePanel {
     /// The prediction with the region's gates, for the brush numbered `brushes`.
     predicted: Option<Vec<Prediction>>,
     brushes: u64,
+    /// Numbers the loads of `base`: only the latest one's result is taken.
+    loads: u64,
     error: Option<String>,
     picture: NodeRef,
 }
@@ -454,12 +462,17 @@ pub struct RegionProbePanel {
 const WHOLE: [f32; 4] = [0.0, 0.0, 1.0, 1.0];
 
 impl RegionProbePanel {
-    fn load(&self, ctx: &Context<Self>) {
-        let props = ctx.props().clone();
-        let block = self.block.clone();
+    /// Runs the image to the chosen block; whatever was shown or on its way is now stale.
+    fn load(&mut self, ctx: &Context<Self>) {
+        self.loads += 1;
+        self.brushes += 1;
+        self.base = None;
+        self.probe = None;
+        self.predicted = None;
+        let (load, props, block) = (self.loads, ctx.props().clone(), self.block.clone());
         ctx.link().send_future(async move {
             let base = probe_base(&props.model, &props.backend, &props.image, &block).await;
-            ProbeMsg::Based(base.map(Rc::new))
+            ProbeMsg::Based(load, base.map(Rc::new))
         });
     }
 
@@ -513,19 +526,19 @@ impl Component for RegionProbePanel {
             probe: None,
             predicted: None,
             brushes: 0,
+            loads: 0,
             error: None,
             picture: NodeRef::default(),
         }
     }
 
     fn changed(&mut self, ctx: &Context<Self>, old: &Self::Properties) -> bool {
-        let open = self.open;
+        let (open, loads, brushes) = (self.open, self.loads, self.brushes);
         if !Rc::ptr_eq(&ctx.props().model, &old.model) {
             *self = <Self as Component>::create(ctx);
         }
-        self.open = open;
-        self.base = None;
-        self.brushes += 1; // what was on its way is for the old image
+        // The counters go on, so that nothing on its way for the old model or image is taken.
+        (self.open, self.loads, self.brushes) = (open, loads, brushes);
         if open {
             self.load(ctx);
         }
@@ -540,17 +553,22 @@ impl Component for RegionProbePanel {
             }
             ProbeMsg::Choose(block) => {
                 self.block = block;
-                self.base = None;
-                self.brushes += 1;
                 self.load(ctx);
             }
-            ProbeMsg::Based(Ok(base)) if base.block == self.block => {
-                self.base = Some(base);
-                self.probe(ctx, self.rect != WHOLE);
-            }
-            ProbeMsg::Based(Ok(_)) => return false,
-            ProbeMsg::Based(Err(e)) => self.error = Some(e),
+            ProbeMsg::Based(load, result) if load == self.loads => match result {
+                Ok(base) => {
+                    // The whole image's prediction is the run's own.
+                    self.predicted = (self.rect == WHOLE).then(|| base.top.clone());
+                    self.base = Some(base);
+                    self.probe(ctx, self.rect != WHOLE);
+                }
+                Err(e) => self.error = Some(e),
+            },
+            ProbeMsg::Based(..) => return false,
             ProbeMsg::Start(at) => {
+                // A new brush: the last one's prediction no longer fits.
+                self.brushes += 1;
+                self.predicted = None;
                 self.anchor = Some(at);
                 self.rect = [at[0], at[1], at[0], at[1]];
                 self.probe(ctx, false);
@@ -756,5 +774,35 @@ fn change_bars(changes: &[f32], limit: f32) -> Html {
                 html! { <rect x={i.to_string()} y={y.to_string()} width="0.9" height={h.to_string()} {class} /> }
             }) }
         </svg>
+    }
+}
+
+/// The squeeze-region probe over the folder: how far each block's gates move when its squeeze
+/// sees half of the image, against how far they differ between images.
+fn view_regions(regions: &[RegionSensitivity]) -> Html {
+    html! {
+        <>
+            <h3>{ "Does a gate hear the whole image? (the squeeze over half of it)" }</h3>
+            <p class="muted">{ "Each block's squeeze taken over one half of the image instead of all of it (the \
+                                region probe below, over every image of the folder): the mean change of a gate, \
+                                beside how much gates differ from one image to the next. A block whose gates barely \
+                                move hears mostly what every part of the image has in common." }</p>
+            <table data-testid="regions">
+                <thead><tr><th>{ "block" }</th><th>{ "map" }</th>
+                    { for HALVES.iter().map(|(name, _)| html! { <th>{ format!("{name} half") }</th> }) }
+                    <th>{ "between images" }</th></tr></thead>
+                <tbody>
+                    { for regions.iter().map(|r| html! {
+                        <tr data-testid={format!("regions-{}", r.block)}
+                            data-halves={r.halves.map(|h| h.to_string()).join(",")}
+                            data-between={r.between_images.to_string()}>
+                            <th>{ &r.block }</th><td>{ format!("{}×{}", r.map[0], r.map[1]) }</td>
+                            { for r.halves.iter().map(|h| html! { <td>{ format!("{h:.4}") }</td> }) }
+                            <td>{ format!("{:.4}", r.between_images) }</td>
+                        </tr>
+                    }) }
+                </tbody>
+            </table>
+        </>
     }
 }

@@ -8,7 +8,7 @@ use crate::engine::{
     top_k, Activation, BlockClassStats, ClassStats, Excitation, FeatureMapTap, InterventionResult,
     Reach, Replacement, Report, RunOutput, Saturation, Scores, Tensor, INTERVENTIONS_PER_BLOCK,
 };
-pub use crate::exec::region::Region;
+pub use crate::exec::region::{Region, RegionSensitivity, HALVES};
 
 /// One SE block's gate, ready to draw.
 #[derive(Clone, Debug, PartialEq)]
@@ -642,6 +642,8 @@ pub struct ImportanceView {
     pub saturation: Vec<Saturation>,
     pub seed: u64,
     pub permutations: Vec<Vec<usize>>,
+    /// The squeeze-region probe's summary (empty in an export made before it existed).
+    pub regions: Vec<RegionSensitivity>,
 }
 
 impl ImportanceView {
@@ -685,6 +687,7 @@ impl ImportanceView {
             "correct": self.correct,
             "accuracy": self.accuracy(),
             "saturation": self.saturation,
+            "regions": self.regions,
             "interventions": {
                 "seed": self.seed,
                 "permutations": self.permutations,
@@ -704,6 +707,8 @@ impl ImportanceView {
             correct: usize,
             saturation: Vec<Saturation>,
             interventions: Interventions,
+            #[serde(default)]
+            regions: Vec<RegionSensitivity>,
         }
         #[derive(serde::Deserialize)]
         struct Interventions {
@@ -719,7 +724,8 @@ impl ImportanceView {
                 .interventions
                 .results
                 .iter()
-                .all(|r| blocks.contains(&r.block));
+                .all(|r| blocks.contains(&r.block))
+            && export.regions.iter().all(|r| blocks.contains(&r.block));
         fits.then_some(Self {
             source: export.source,
             images: export.images,
@@ -728,6 +734,7 @@ impl ImportanceView {
             saturation: export.saturation,
             seed: export.interventions.seed,
             permutations: export.interventions.permutations,
+            regions: export.regions,
         })
     }
 
@@ -1122,6 +1129,7 @@ mod tests {
             saturation: Vec::new(),
             seed: 0,
             permutations: vec![vec![1, 0]],
+            regions: Vec::new(),
         };
         let blocks = |results: Vec<&InterventionResult>| {
             results.iter().map(|r| r.block.clone()).collect::<Vec<_>>()
@@ -1170,6 +1178,12 @@ mod tests {
             }],
             seed: 3,
             permutations: vec![vec![0]],
+            regions: vec![RegionSensitivity {
+                block: "a".into(),
+                map: [2, 2],
+                halves: [0.25, 0.5, 0.125, 0.0625],
+                between_images: 0.75,
+            }],
         };
         let json = view.to_json();
         assert_eq!(

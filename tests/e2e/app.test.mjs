@@ -472,6 +472,23 @@ e2e('an ONNX MobileNetV3 dropped into the page shows its SE blocks, equal to the
   // A detected block can be ablated: the page runs again, as for timm folders.
   await page.getByTestId(`ablate-${blocks[0]}`).click();
   await classified(page, 3);
+  // Its gate statistics go to Model Explorer keyed by the file's own gate nodes.
+  const labelled = 'target/e2e/onnx-importance/0';
+  rmSync('target/e2e/onnx-importance', { recursive: true, force: true });
+  mkdirSync(labelled, { recursive: true });
+  copyFileSync(PHOTO, `${labelled}/cat.png`);
+  await page.getByTestId('importance-folder').setInputFiles('target/e2e/onnx-importance');
+  await page.getByTestId('node-data-mean-gate').waitFor({ timeout: 120_000 });
+  const nodeData = await page.evaluate(async (url) => (await fetch(url)).json(),
+    await page.getByTestId('node-data-mean-gate').getAttribute('href'));
+  const nodes = Object.entries(nodeData.main_graph.results);
+  assert.equal(nodes.length, blocks.length);
+  for (const block of blocks) {
+    const module = block.replace(/\.se$/, '').replaceAll('.', '\\.');
+    const gate = nodes.filter(([node]) => new RegExp(`/${module}/se/.*HardSigmoid$`).test(node));
+    assert.equal(gate.length, 1, `${block}'s gate node among ${nodes.map(([node]) => node)}`);
+    assert.ok(gate[0][1].value > 0 && gate[0][1].value < 1, `${block}: ${gate[0][1].value}`);
+  }
 
   // The preprocessing form: B, G, R with mean and std on 0–255, bicubic, a 95% crop. Applying
   // writes them to the address and loads the file again; the CLI with the same flags agrees.
@@ -826,16 +843,32 @@ e2e('which SE blocks matter: the page measures every intervention over a folder,
   const csv = await page.evaluate(async (url) => (await fetch(url)).text(),
     await panel.getByTestId('importance-csv').getAttribute('href'));
   assert.equal(csv.trim().split('\n').length, 1 + 8 * BLOCKS.length);
+  // The squeeze over half the image, per block, as the CLI measures it.
+  assert.deepEqual(ours.regions.map((r) => r.block), BLOCKS);
+  for (const [i, r] of ours.regions.entries()) {
+    assert.deepEqual(r.map, cli.regions[i].map);
+    for (const [h, value] of [...r.halves, r.between_images].entries()) {
+      const cliValue = [...cli.regions[i].halves, cli.regions[i].between_images][h];
+      assert.ok(Math.abs(value - cliValue) < 1e-5, `${r.block} ${h}: ${value} vs ${cliValue}`);
+    }
+  }
+  assert.equal(await panel.getByTestId('regions').locator('tbody tr').count(), BLOCKS.length);
+  // Gate statistics by module path; a timm folder's Model Explorer node data comes from tools/.
+  const gates = await page.evaluate(async (url) => (await fetch(url)).text(),
+    await panel.getByTestId('gates-csv').getAttribute('href'));
+  assert.deepEqual(gates.trim().split('\n').slice(1).map((line) => line.split(',')[0]), BLOCKS);
+  assert.equal(await panel.getByTestId('node-data-mean-gate').count(), 0);
+  await panel.getByTestId('node-data-note').waitFor();
   await panel.screenshot({ path: `${SHOTS}/app-importance.png` });
 
   // A longer run reports progress and stops on Cancel; the page stays usable.
   const long = fmnistFolder('target/e2e/importance-long', 20);
   await page.getByTestId('importance-folder').setInputFiles(long);
   const progress = panel.getByTestId('importance-progress');
-  await page.waitForFunction(() => /run [1-9]\d* of 6600/.test(document.querySelector('[data-testid="importance-progress"]')?.textContent ?? ''));
+  await page.waitForFunction(() => /run [1-9]\d* of 7400/.test(document.querySelector('[data-testid="importance-progress"]')?.textContent ?? ''));
   await progress.getByTestId('importance-cancel').click();
   await panel.getByTestId('importance-error').waitFor();
-  assert.match(await panel.getByTestId('importance-error').textContent(), /^Cancelled after \d+ of 6600 runs\.$/);
+  assert.match(await panel.getByTestId('importance-error').textContent(), /^Cancelled after \d+ of 7400 runs\.$/);
   assert.equal(await progress.count(), 0);
   await page.getByTestId('sample-fmnist-bag-18.png').click();
   await classified(page);
@@ -883,6 +916,7 @@ e2e('the squeeze-region probe: a brushed region moves a block\'s gates, the whol
 
   // A brush over the whole image gives the whole image's gates exactly, in any block.
   await panel.getByTestId('probe-whole').click();
+  await page.waitForFunction((all) => document.querySelector('[data-testid="probe-gates"]').dataset.positions === String(all), all);
   probe = await read();
   assert.deepEqual(probe.region, runGates('layer4.0.se'));
   assert.equal(probe.positions, all);
@@ -892,7 +926,9 @@ e2e('the squeeze-region probe: a brushed region moves a block\'s gates, the whol
   probe = await read();
   assert.deepEqual(probe.full, runGates('layer1.0.se'));
   assert.deepEqual(probe.region, probe.full);
+  const layer1 = await gates.getAttribute('data-positions');
   await panel.getByTestId('probe-left').click();
+  await page.waitForFunction((before) => document.querySelector('[data-testid="probe-gates"]').dataset.positions !== before, layer1);
   probe = await read();
   assert.ok(probe.region.some((g, c) => g !== probe.full[c]), 'the left half changed no gate of layer1.0.se');
 
