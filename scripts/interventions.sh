@@ -61,7 +61,7 @@ ours = json.load(open(sys.argv[1]))
 shipped = {
     "source": f"{ours['images']} Fashion-MNIST test images ({sys.argv[3]} per class), by "
               f"`LIMIT={sys.argv[3]} SHIP=1 scripts/interventions.sh`",
-    **{key: ours[key] for key in ("images", "correct", "accuracy", "saturation", "interventions")},
+    **{key: ours[key] for key in ("images", "correct", "accuracy", "saturation", "interventions", "regions")},
 }
 open(sys.argv[2], "w").write(json.dumps(shipped, indent=1) + "\n")
 print(f"wrote {sys.argv[2]}")
