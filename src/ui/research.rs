@@ -783,10 +783,11 @@ fn view_regions(regions: &[RegionSensitivity]) -> Html {
     html! {
         <>
             <h3>{ "Does a gate hear the whole image? (the squeeze over half of it)" }</h3>
-            <p class="muted">{ "Each block's squeeze taken over one half of the image instead of all of it (the \
-                                region probe below, over every image of the folder): the mean change of a gate, \
+            <p class="muted">{ "Each block's squeeze taken over one half of the image instead of all of it (the squeeze-region \
+                                probe, over every image of the folder): the mean change of a gate, \
                                 beside how much gates differ from one image to the next. A block whose gates barely \
                                 move hears mostly what every part of the image has in common." }</p>
+            <div class="importance-table regions-table">
             <table data-testid="regions">
                 <thead><tr><th>{ "block" }</th><th>{ "map" }</th>
                     { for HALVES.iter().map(|(name, _)| html! { <th>{ format!("{name} half") }</th> }) }
@@ -803,6 +804,7 @@ fn view_regions(regions: &[RegionSensitivity]) -> Html {
                     }) }
                 </tbody>
             </table>
+            </div>
         </>
     }
 }
