@@ -14,9 +14,8 @@ mod common;
 
 use std::path::Path;
 
-use common::{committed_case, committed_cases, expected, full_size_cases};
+use common::{check_region_probe, committed_case, committed_cases, expected, full_size_cases};
 use se_lens::engine::{max_abs_diff, GateOverride, RunOptions, RunOutput, Tensor, Tolerance};
-use se_lens::exec::region::{region_gates, ImageRegions, Region, RegionSums};
 use se_lens::model::Model;
 
 const LOGITS: Tolerance = Tolerance::new(1e-4, 1e-4);
@@ -159,47 +158,7 @@ fn tap_every_block(case: &str) {
 fn the_region_probe_over_the_whole_map_is_the_gate_of_the_run() {
     for case in committed_cases() {
         let model = Model::load_dir(&case).expect("model");
-        let input = expected(&case).input;
-        let [_, c, h, w] = input.shape;
-        let first = Tensor::new([1, c, h, w], input.data[..c * h * w].to_vec());
-        for (index, se) in model.graph.se_blocks.iter().enumerate() {
-            let options = RunOptions {
-                feature_map: Some(se.name.clone()),
-                ..RunOptions::default()
-            };
-            let output = se_lens::exec::cpu::forward(&model.graph, &first, &options).unwrap();
-            let map = output
-                .feature_map
-                .expect("the feature map was asked for")
-                .map;
-            let [_, _, height, width] = map.shape;
-            let probe = |map: &Tensor, region: &Region| {
-                region_gates(&model.graph, se, map, region)
-                    .unwrap_or_else(|e| panic!("{}: {e}", case.display()))
-            };
-            assert_eq!(
-                probe(&map, &Region::full(height, width)),
-                output.excitations[index].values,
-                "{} {}",
-                case.display(),
-                se.name
-            );
-            let left = Region::from_rect([0.0, 0.0, 0.5, 1.0], height, width);
-            let mut changed = map.clone();
-            for (i, v) in changed.data.iter_mut().enumerate() {
-                *v += f32::from(!left.cells[i % (height * width)]);
-            }
-            assert_eq!(probe(&map, &left), probe(&changed, &left), "{}", se.name);
-            // The folder summary: against its own gates as the mean, an image differs by
-            // nothing; the right half of the changed map moves the gates, the left does not.
-            let gate = &output.excitations[index].values;
-            let mut sums = RegionSums::default();
-            sums.add(ImageRegions::measure(&model.graph, se, &map, gate).unwrap());
-            let summary = sums.finish();
-            assert_eq!(summary[0].between_images, 0.0);
-            assert_eq!(summary[0].map, [height, width]);
-            assert!(summary[0].halves.iter().all(|h| h.is_finite() && *h >= 0.0));
-        }
+        check_region_probe(&case.display().to_string(), &model, &expected(&case).input);
     }
 }
 

@@ -199,8 +199,6 @@ fn hard_sigmoid_gates_keep_their_slope() {
 /// gate. Each block's gate node is named for graph viewers.
 #[test]
 fn the_region_probe_over_the_whole_map_is_the_gate_of_the_run() {
-    use se_lens::engine::Tensor;
-    use se_lens::exec::region::{region_gates, Region};
     for dir in cases_in(&committed()) {
         let name = dir.file_name().unwrap().to_string_lossy().into_owned();
         let case: Case =
@@ -223,40 +221,6 @@ fn the_region_probe_over_the_whole_map_is_the_gate_of_the_run() {
                 ("blocks.1.se".into(), "node_sigmoid_1".into())
             );
         }
-        let input = expected(&dir).input;
-        let [_, c, h, w] = input.shape;
-        let first = Tensor::new([1, c, h, w], input.data[..c * h * w].to_vec());
-        for (index, se) in model.graph.se_blocks.iter().enumerate() {
-            let options = RunOptions {
-                feature_map: Some(se.name.clone()),
-                ..RunOptions::default()
-            };
-            let output = se_lens::exec::cpu::forward(&model.graph, &first, &options).unwrap();
-            let map = output
-                .feature_map
-                .expect("the feature map was asked for")
-                .map;
-            let [_, _, height, width] = map.shape;
-            let probe = |region: &Region| {
-                region_gates(&model.graph, se, &map, region)
-                    .unwrap_or_else(|e| panic!("{name}: {e}"))
-            };
-            let gate = &output.excitations[index].values;
-            assert_eq!(
-                &probe(&Region::full(height, width)),
-                gate,
-                "{name} {}",
-                se.name
-            );
-            // What lies outside the region does not move its gates: the left half's gate is the same
-            // when the right half of the map changes.
-            let left = Region::from_rect([0.0, 0.0, 0.5, 1.0], height, width);
-            let mut changed = map.clone();
-            for (i, v) in changed.data.iter_mut().enumerate() {
-                *v += f32::from(!left.cells[i % (height * width)]);
-            }
-            let outside = region_gates(&model.graph, se, &changed, &left).unwrap();
-            assert_eq!(probe(&left), outside, "{}", se.name);
-        }
+        common::check_region_probe(&name, &model, &expected(&dir).input);
     }
 }

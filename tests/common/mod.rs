@@ -5,8 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
-use se_lens::engine::Tensor;
-use se_lens::model::Weights;
+use se_lens::engine::{RunOptions, Tensor};
+use se_lens::exec::region::{region_gates, ImageRegions, Region, RegionSums};
+use se_lens::model::{Model, Weights};
 
 /// What timm computed for a case.
 pub struct Expected {
@@ -95,4 +96,47 @@ pub fn cases_in(dir: &Path) -> Vec<PathBuf> {
         .collect();
     cases.sort();
     cases
+}
+
+/// The squeeze-region probe on every SE block of `model`, for the first image of `input` (`name`
+/// says which case failed): over the whole map it is the run's gate bit for bit, what lies
+/// outside a region does not move that region's gate, and the folder summary of one image
+/// against its own gates differs from them by nothing.
+pub fn check_region_probe(name: &str, model: &Model, input: &Tensor) {
+    let [_, c, h, w] = input.shape;
+    let first = Tensor::new([1, c, h, w], input.data[..c * h * w].to_vec());
+    for (index, se) in model.graph.se_blocks.iter().enumerate() {
+        let options = RunOptions {
+            feature_map: Some(se.name.clone()),
+            ..RunOptions::default()
+        };
+        let output = se_lens::exec::cpu::forward(&model.graph, &first, &options).unwrap();
+        let map = output
+            .feature_map
+            .expect("the feature map was asked for")
+            .map;
+        let [_, _, height, width] = map.shape;
+        let probe = |map: &Tensor, region: &Region| {
+            region_gates(&model.graph, se, map, region).unwrap_or_else(|e| panic!("{name}: {e}"))
+        };
+        let gate = &output.excitations[index].values;
+        let what = format!("{name} {}", se.name);
+        assert_eq!(&probe(&map, &Region::full(height, width)), gate, "{what}");
+        // The left half's gate is the same when the right half of the map changes.
+        let left = Region::from_rect([0.0, 0.0, 0.5, 1.0], height, width);
+        let mut changed = map.clone();
+        for (i, v) in changed.data.iter_mut().enumerate() {
+            *v += f32::from(!left.cells[i % (height * width)]);
+        }
+        assert_eq!(probe(&map, &left), probe(&changed, &left), "{what}");
+        let mut sums = RegionSums::default();
+        sums.add(ImageRegions::measure(&model.graph, se, &map, gate).unwrap());
+        let summary = sums.finish();
+        assert_eq!(summary[0].between_images, 0.0, "{what}");
+        assert_eq!(summary[0].map, [height, width], "{what}");
+        assert!(
+            summary[0].halves.iter().all(|h| h.is_finite() && *h >= 0.0),
+            "{what}"
+        );
+    }
 }
