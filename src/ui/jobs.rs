@@ -125,6 +125,8 @@ pub async fn channel_detail(
 pub struct ProbeBase {
     pub block: String,
     pub map: Tensor,
+    /// The gates with the squeeze over the whole map (computed once, not on every brush).
+    pub full: Vec<f32>,
     pub picture: Rc<InputPicture>,
     pub top: Vec<Prediction>,
 }
@@ -141,36 +143,47 @@ pub async fn probe_base(
         .feature_map
         .ok_or_else(|| format!("{block} reported no feature map"))?
         .map;
+    let [_, _, height, width] = map.shape;
+    let full = gates_over(model, block, &map, &Region::full(height, width))?;
     Ok(ProbeBase {
         block: block.to_string(),
         map,
+        full,
         picture: Rc::new(input_picture(model, &input)),
         top,
     })
 }
 
-/// The probe's gates with the squeeze over the whole map and over `rect` (fractions of the
-/// network's input, `[left, top, right, bottom]`): the excitation's few small layers, on the CPU.
+/// The probe's gates with the squeeze over `rect` (fractions of the network's input,
+/// `[left, top, right, bottom]`) beside the whole map's: the excitation's few small layers, on
+/// the CPU, once per brush movement.
 pub fn probe_region(
     model: &Model,
     base: &ProbeBase,
     rect: [f32; 4],
 ) -> Result<RegionProbe, String> {
-    let se = model
-        .graph
-        .se_block(&base.block)
-        .ok_or_else(|| format!("the model has no SE block {}", base.block))?;
     let [_, _, height, width] = base.map.shape;
     let region = Region::from_rect(rect, height, width);
-    let gates = |region: &Region| {
-        region_gates(&model.graph, se, &base.map, region).map_err(|e| e.to_string())
-    };
     Ok(RegionProbe {
         block: base.block.clone(),
-        full: gates(&Region::full(height, width))?,
-        probed: gates(&region)?,
+        full: base.full.clone(),
+        probed: gates_over(model, &base.block, &base.map, &region)?,
         region,
     })
+}
+
+/// `block`'s gate from its tapped input `map` with the squeeze over `region`.
+fn gates_over(
+    model: &Model,
+    block: &str,
+    map: &Tensor,
+    region: &Region,
+) -> Result<Vec<f32>, String> {
+    let se = model
+        .graph
+        .se_block(block)
+        .ok_or_else(|| format!("the model has no SE block {block}"))?;
+    region_gates(&model.graph, se, map, region).map_err(|e| e.to_string())
 }
 
 /// The prediction on `image` with `block`'s gate replaced by `gate` (the region's).
