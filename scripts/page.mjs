@@ -83,6 +83,19 @@ for (const [key, value] of Object.entries(fill)) {
 }
 writeFileSync(`${dist}/index.html`, html);
 
+// The JavaScript API (www/selens.js, with this build's module names), its engine worker, its
+// types, and the example that embeds one heatmap (www/embed/). Their names stay fixed: other
+// pages import them.
+let api = readFileSync('www/selens.js', 'utf8');
+for (const [key, value] of Object.entries({ '{{single}}': single, '{{threaded}}': threaded })) {
+  if (!api.includes(key)) throw new Error(`www/selens.js has no ${key}`);
+  api = api.replaceAll(key, value);
+}
+writeFileSync(`${dist}/selens.js`, api);
+for (const file of ['engine-worker.js', 'selens.d.ts']) copyFileSync(`www/${file}`, `${dist}/${file}`);
+mkdirSync(`${dist}/embed`, { recursive: true });
+copyFileSync('www/embed/index.html', `${dist}/embed/index.html`);
+
 // Installable: a web app manifest, its URLs relative to itself (so any sub-path works), and icons
 // (tools/make_icons.py).
 mkdirSync(`${dist}/icons`, { recursive: true });

@@ -12,7 +12,7 @@ const TYPES = {
   '.css': 'text/css', '.wasm': 'application/wasm', '.json': 'application/json',
   '.png': 'image/png', '.jpg': 'image/jpeg', '.svg': 'image/svg+xml', '.ico': 'image/x-icon',
   '.safetensors': 'application/octet-stream', '.txt': 'text/plain; charset=utf-8',
-  '.webmanifest': 'application/manifest+json', '.md': 'text/markdown; charset=utf-8',
+  '.webmanifest': 'application/manifest+json', '.ts': 'text/plain; charset=utf-8', '.md': 'text/markdown; charset=utf-8',
 };
 
 /** The headers that make a page cross-origin isolated (SharedArrayBuffer, so wasm threads). */

@@ -2,5 +2,8 @@
 
 fn main() {
     se_lens::ui::report_panics();
-    yew::Renderer::<se_lens::ui::App>::new().render();
+    // In the engine worker (www/engine-worker.js) the same module serves `EngineHost` only.
+    if web_sys::window().is_some() {
+        yew::Renderer::<se_lens::ui::App>::new().render();
+    }
 }

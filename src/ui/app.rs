@@ -17,7 +17,7 @@ use super::browser::{
 use super::heatmap::{colour, diverging, legend_gradient, FeatureMaps, Heatmap, Paint, Scale};
 use super::hub::CHECKPOINTS;
 use super::jobs::{
-    channel_detail, classify, load_model, load_model_files, prepare_backend, Outcome,
+    channel_detail, classify, load_model, load_model_files, prepare_backend, Outcome, Progress,
 };
 use super::overview::{DepthChart, Overview};
 use super::preprocess::PreprocessForm;
@@ -214,7 +214,8 @@ impl Component for App {
                     .callback(|(loaded, total)| Msg::Progress(loaded, total));
                 let preference = self.preference;
                 ctx.link().send_future(async move {
-                    let result = match load_model(&path, progress).await {
+                    let hub = query_param("hub");
+                    let result = match load_model(&path, hub.as_deref(), progress).await {
                         Ok(model) => Ok((model.clone(), prepare_backend(&model, preference).await)),
                         Err(e) => Err(e),
                     };
@@ -673,9 +674,10 @@ impl App {
         self.run_progress_at = now_ms();
         self.status = format!("Running {} on {}…", model.config.architecture, input.name);
         let ablated = self.ablated.clone();
-        let progress = ctx
-            .link()
-            .callback(|(done, all)| Msg::RunProgress(done, all));
+        let progress = Progress::reporting(
+            ctx.link()
+                .callback(|(done, all)| Msg::RunProgress(done, all)),
+        );
         let id = self.run_id;
         // `?debug=stall`: the first run never finishes (the e2e test of the stall notice).
         let stall = id == 1 && query_param("debug").as_deref() == Some("stall");
@@ -685,7 +687,7 @@ impl App {
             }
             Msg::Ran(
                 id,
-                classify(&model, &backend, &input.image, &ablated, progress).await,
+                classify(&model, &backend, &input.image, &ablated, &progress).await,
             )
         });
         self.check_stall_later(ctx);

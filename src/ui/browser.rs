@@ -17,7 +17,20 @@ fn window() -> Result<web_sys::Window, String> {
     web_sys::window().ok_or_else(|| "no window".to_string())
 }
 
-fn describe(error: JsValue) -> String {
+// What a page and a worker (the engine worker, `src/ui/worker.rs`) both have, on the global scope.
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_name = fetch)]
+    fn global_fetch(url: &str) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = createImageBitmap, catch)]
+    fn create_image_bitmap(blob: &Blob) -> Result<js_sys::Promise, JsValue>;
+    #[wasm_bindgen(thread_local_v2, js_name = caches)]
+    static CACHES: Option<web_sys::CacheStorage>;
+    #[wasm_bindgen(js_namespace = performance, js_name = now)]
+    fn performance_now() -> f64;
+}
+
+pub fn describe(error: JsValue) -> String {
     error
         .dyn_ref::<js_sys::Error>()
         .map(|e| String::from(e.message()))
@@ -26,7 +39,7 @@ fn describe(error: JsValue) -> String {
 }
 
 async fn fetch(url: &str) -> Result<web_sys::Response, String> {
-    let response = JsFuture::from(window()?.fetch_with_str(url))
+    let response = JsFuture::from(global_fetch(url))
         .await
         .map_err(|e| format!("cannot fetch {url}: {}", describe(e)))?;
     let response: web_sys::Response = response.unchecked_into();
@@ -119,7 +132,7 @@ pub async fn fetch_cached(
 
 /// The named Cache API cache, or `None` where there is none (insecure contexts).
 async fn open_cache(name: &str) -> Option<web_sys::Cache> {
-    let caches = web_sys::window()?.caches().ok()?;
+    let caches = CACHES.with(Clone::clone)?;
     JsFuture::from(caches.open(name))
         .await
         .ok()?
@@ -186,6 +199,17 @@ fn rgb_of(context: &CanvasRenderingContext2d, width: u32, height: u32) -> Result
         .get_image_data(0.0, 0.0, f64::from(width), f64::from(height))
         .map_err(describe)?
         .data();
+    rgb_of_rgba(width, height, &rgba)
+}
+
+/// RGB pixels from `width × height` RGBA ones (alpha dropped).
+pub fn rgb_of_rgba(width: u32, height: u32, rgba: &[u8]) -> Result<RgbImage, String> {
+    if rgba.len() != width as usize * height as usize * 4 {
+        return Err(format!(
+            "{} bytes are not {width}×{height} RGBA pixels",
+            rgba.len()
+        ));
+    }
     let pixels = rgba
         .chunks_exact(4)
         .flat_map(|p| [p[0], p[1], p[2]])
@@ -207,32 +231,41 @@ pub async fn decode_image(blob: &Blob) -> Result<RgbImage, String> {
     preprocess::check_declared_size(&read_blob(&head).await?).map_err(|e| e.to_string())?;
     let not_an_image =
         |e: JsValue| format!("not an image the browser can decode ({})", describe(e));
-    let bitmap = JsFuture::from(
-        window()?
-            .create_image_bitmap_with_blob(blob)
-            .map_err(not_an_image)?,
-    )
-    .await
-    .map_err(not_an_image)?;
-    let bitmap: web_sys::ImageBitmap = bitmap.unchecked_into();
+    let bitmap = JsFuture::from(create_image_bitmap(blob).map_err(not_an_image)?)
+        .await
+        .map_err(not_an_image)?;
+    rgb_of_bitmap(bitmap.unchecked_into())
+}
+
+/// The pixels of `bitmap` (closed after), composited on white, in an `OffscreenCanvas`: a page
+/// and a worker decode the same way.
+pub fn rgb_of_bitmap(bitmap: web_sys::ImageBitmap) -> Result<RgbImage, String> {
     let (width, height) = (bitmap.width(), bitmap.height());
-    if width == 0 || height == 0 {
-        return Err("the image is empty (0 pixels)".into());
-    }
-    if let Err(e) = preprocess::check_pixels(width.into(), height.into()) {
+    let checked = if width == 0 || height == 0 {
+        Err("the image is empty (0 pixels)".to_string())
+    } else {
+        preprocess::check_pixels(width.into(), height.into()).map_err(|e| e.to_string())
+    };
+    if let Err(e) = checked {
         bitmap.close();
-        return Err(e.to_string());
+        return Err(e);
     }
-    let (canvas, context) = canvas(width, height)?;
+    let canvas = web_sys::OffscreenCanvas::new(width, height).map_err(describe)?;
+    let context: web_sys::OffscreenCanvasRenderingContext2d = canvas
+        .get_context("2d")
+        .map_err(describe)?
+        .ok_or("no 2D canvas")?
+        .unchecked_into();
     context.set_fill_style_str("#ffffff");
     context.fill_rect(0.0, 0.0, f64::from(width), f64::from(height));
-    context
-        .draw_image_with_image_bitmap(&bitmap, 0.0, 0.0)
-        .map_err(describe)?;
+    let drawn = context.draw_image_with_image_bitmap(&bitmap, 0.0, 0.0);
     bitmap.close();
-    let image = rgb_of(&context, width, height);
-    drop(canvas);
-    image
+    drawn.map_err(describe)?;
+    let rgba = context
+        .get_image_data(0.0, 0.0, f64::from(width), f64::from(height))
+        .map_err(describe)?
+        .data();
+    rgb_of_rgba(width, height, &rgba)
 }
 
 fn canvas(
@@ -265,12 +298,7 @@ pub fn draw_rgba(canvas: &HtmlCanvasElement, width: usize, height: usize, rgba: 
     let draw = || -> Result<(), String> {
         canvas.set_width(width as u32);
         canvas.set_height(height as u32);
-        // Copied out of wasm memory: with threads it is shared, and ImageData refuses that.
-        let pixels = js_sys::Uint8ClampedArray::new_with_length(rgba.len() as u32);
-        pixels.copy_from(rgba);
-        let data =
-            ImageData::new_with_js_u8_clamped_array_and_sh(&pixels, width as u32, height as u32)
-                .map_err(describe)?;
+        let data = image_data(width, height, rgba)?;
         context_2d(canvas)?
             .put_image_data(&data, 0.0, 0.0)
             .map_err(describe)
@@ -278,6 +306,15 @@ pub fn draw_rgba(canvas: &HtmlCanvasElement, width: usize, height: usize, rgba: 
     if let Err(e) = draw() {
         web_sys::console::warn_1(&format!("cannot draw: {e}").into());
     }
+}
+
+/// `width × height` RGBA pixels as an `ImageData`, copied out of wasm memory: with threads it is
+/// shared, and ImageData refuses that.
+pub fn image_data(width: usize, height: usize, rgba: &[u8]) -> Result<ImageData, String> {
+    let pixels = js_sys::Uint8ClampedArray::new_with_length(rgba.len() as u32);
+    pixels.copy_from(rgba);
+    ImageData::new_with_js_u8_clamped_array_and_sh(&pixels, width as u32, height as u32)
+        .map_err(describe)
 }
 
 /// `canvas` enlarged `scale` times without smoothing (crisp cells), as a PNG data URL.
@@ -360,22 +397,21 @@ pub fn set_query_param(name: &str, value: Option<&str>) {
     }
 }
 
-/// Milliseconds since the page started (`performance.now()`).
+/// Milliseconds since the page (or worker) started (`performance.now()`).
 pub fn now_ms() -> f64 {
-    web_sys::window()
-        .and_then(|w| w.performance())
-        .map_or(0.0, |p| p.now())
+    performance_now()
 }
 
-/// Routes panics to the page (www/crash.js): a panic aborts the wasm instance, so the message and
+/// Routes panics to the page (www/crash.js) or the engine worker: a panic aborts the wasm instance, so the message and
 /// the way back (a fresh instance) must live in JavaScript.
 pub fn report_panics() {
     // Through Yew, which would otherwise install its own hook when it starts rendering.
     yew::set_custom_panic_hook(Box::new(|info| {
         let message = info.to_string();
         web_sys::console::error_1(&format!("SE Lens panicked: {message}").into());
-        let crashed = web_sys::window()
-            .and_then(|w| js_sys::Reflect::get(&w, &"seLensCrashed".into()).ok())
+        // A page's (www/crash.js) or the engine worker's (www/engine-worker.js).
+        let crashed = js_sys::Reflect::get(&js_sys::global(), &"seLensCrashed".into())
+            .ok()
             .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
         if let Some(crashed) = crashed {
             let _ = crashed.call1(&JsValue::NULL, &message.into());

@@ -67,6 +67,18 @@ impl Paint {
         }
     }
 
+    /// The heatmap's pixels: one RGBA cell per channel on [`BlockView::grid`], row-major; cells
+    /// past the last channel stay transparent.
+    pub fn pixels(self, block: &BlockView) -> Vec<u8> {
+        let (columns, rows) = block.grid();
+        let mut rgba = vec![0u8; columns * rows * 4];
+        for (cell, &value) in rgba.chunks_exact_mut(4).zip(&block.values) {
+            let [r, g, b] = self.colour(block, value);
+            cell.copy_from_slice(&[r, g, b, 255]);
+        }
+        rgba
+    }
+
     fn format(self, value: f32) -> String {
         match self {
             Self::Gates(_) => format!("{value:.4}"),
@@ -111,12 +123,7 @@ pub fn heatmap(props: &HeatmapProps) -> Html {
         let canvas = canvas.clone();
         use_effect_with((block.clone(), paint), move |(block, paint)| {
             if let Some(canvas) = canvas.cast::<HtmlCanvasElement>() {
-                let mut rgba = vec![0u8; columns * rows * 4];
-                for (cell, &value) in rgba.chunks_exact_mut(4).zip(&block.values) {
-                    let [r, g, b] = paint.colour(block, value);
-                    cell.copy_from_slice(&[r, g, b, 255]);
-                }
-                draw_rgba(&canvas, columns, rows, &rgba);
+                draw_rgba(&canvas, columns, rows, &paint.pixels(block));
             }
         });
     }

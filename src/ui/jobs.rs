@@ -39,6 +39,28 @@ const TOP_K: usize = 5;
 /// runs on the CPU.
 const GPU_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// What a long run reports its progress to, and asks whether it is still wanted.
+pub struct Progress {
+    /// Blocks done and in all.
+    pub report: Callback<(usize, usize)>,
+    /// False once a newer request superseded this one: the run stops at its next step with
+    /// [`SUPERSEDED`].
+    pub wanted: Rc<dyn Fn() -> bool>,
+}
+
+impl Progress {
+    /// Progress for a run that is always wanted.
+    pub fn reporting(report: Callback<(usize, usize)>) -> Self {
+        Self {
+            report,
+            wanted: Rc::new(|| true),
+        }
+    }
+}
+
+/// The error of a run that stopped because a newer request superseded it.
+pub const SUPERSEDED: &str = "superseded by a newer request";
+
 /// One classification: with the model's own gates, and with the ablated ones if any are off.
 pub struct Outcome {
     /// What the network saw (after the model's photo rule).
@@ -54,10 +76,11 @@ pub struct Outcome {
 }
 
 /// A model from a folder URL relative to the page, an `.onnx` file's URL (its external data
-/// fetched from beside it), or `hf:owner/name` from the hub (`?hub=` or huggingface.co), cached
+/// fetched from beside it), or `hf:owner/name` from the hub (`hub`, else huggingface.co), cached
 /// with the Cache API so the next visit needs no download.
 pub async fn load_model(
     path: &str,
+    hub: Option<&str>,
     progress: Callback<(u64, Option<u64>)>,
 ) -> Result<Rc<Model>, String> {
     if path.ends_with(".onnx") {
@@ -65,8 +88,7 @@ pub async fn load_model(
     }
     let (config, weights) = match path.strip_prefix("hf:") {
         Some(id) => {
-            let base = query_param("hub").unwrap_or_else(|| DEFAULT_HUB.into());
-            let [config, weights] = hub_urls(&base, id)?;
+            let [config, weights] = hub_urls(hub.unwrap_or(DEFAULT_HUB), id)?;
             let report = |loaded, total| progress.emit((loaded, total));
             (
                 fetch_cached(&config, "se-lens-models", |_, _| {}).await?,
@@ -589,7 +611,7 @@ async fn onnx_options_from_url() -> Result<OnnxOptions, String> {
 
 /// Imports an ONNX file whose external data files are in `data`, by name (a dropped file has
 /// only its name, so a location's last component finds it).
-fn onnx_model(
+pub fn onnx_model(
     name: &str,
     bytes: &[u8],
     data: &HashMap<String, Arc<Vec<u8>>>,
@@ -671,7 +693,7 @@ pub async fn classify(
     backend: &Backend,
     image: &RgbImage,
     ablated: &BTreeSet<String>,
-    progress: Callback<(usize, usize)>,
+    progress: &Progress,
 ) -> Result<Outcome, String> {
     yield_to_browser().await;
     let started = now_ms();
@@ -684,7 +706,7 @@ pub async fn classify(
         backend,
         &input,
         &RunOptions::default(),
-        Some(&progress),
+        Some(progress),
     )
     .await?;
     let ablated = if ablated.is_empty() {
@@ -697,7 +719,7 @@ pub async fn classify(
                 .collect(),
             ..RunOptions::default()
         };
-        let ran = forward(model, backend, &input, &options, Some(&progress)).await?;
+        let ran = forward(model, backend, &input, &options, Some(progress)).await?;
         Some(Rc::new(RunView::new(
             &ran.output,
             model.scores,
@@ -730,14 +752,19 @@ struct Ran {
 
 /// One forward pass that never freezes the page: one submission on the GPU, or, when there is
 /// none or it fails, the CPU handing the page back to the browser before the first block and
-/// then once per [`SLICE_MS`] of blocks (`progress` gets blocks done and in all).
+/// then once per [`SLICE_MS`] of blocks (`progress` gets blocks done and in all, and stops the
+/// run when it is no longer wanted).
 async fn forward(
     model: &Model,
     backend: &Backend,
     input: &Tensor,
     options: &RunOptions,
-    progress: Option<&Callback<(usize, usize)>>,
+    progress: Option<&Progress>,
 ) -> Result<Ran, String> {
+    let wanted = || progress.is_none_or(|p| (p.wanted)());
+    if !wanted() {
+        return Err(SUPERSEDED.into());
+    }
     let started = now_ms();
     if let Some(output) = run_gpu(backend, input, options).await {
         let backend = backend.name();
@@ -754,13 +781,16 @@ async fn forward(
     let mut yielded = f64::NEG_INFINITY;
     loop {
         if let Some(progress) = progress {
-            progress.emit(run.progress());
+            progress.report.emit(run.progress());
         }
         // Back to the browser once per slice of work, not after every block: a small model's
         // blocks take well under a millisecond, and each return to the browser costs a few.
         if now_ms() - yielded >= SLICE_MS {
             yield_to_browser().await;
             yielded = now_ms();
+            if !wanted() {
+                return Err(SUPERSEDED.into());
+            }
         }
         let started = now_ms();
         let more = run.step().map_err(|e| e.to_string())?;

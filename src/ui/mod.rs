@@ -22,6 +22,8 @@ mod research;
 mod teaching;
 #[cfg(feature = "web")]
 mod tour;
+#[cfg(feature = "web")]
+pub mod worker;
 
 #[cfg(feature = "web")]
 pub use app::App;

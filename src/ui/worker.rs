@@ -1,0 +1,332 @@
+//! The engine's side of the engine worker: [`EngineHost`] owns a model, its backend and its runs
+//! inside a dedicated Web Worker (`www/engine-worker.js` drives it; `www/selens.js`, the
+//! JavaScript API, talks to that worker). Same loading, preprocessing and forward pass as the page
+//! (`jobs`), so a result from the API is the app's result.
+//!
+//! Results are the CLI's `--json` report ([`Report`]) with each gate as a `Float32Array` in
+//! JavaScript's own memory, so the worker can transfer it instead of copying it.
+
+use std::cell::RefCell;
+use std::collections::{BTreeSet, HashMap};
+use std::rc::Rc;
+use std::sync::Arc;
+
+use js_sys::{Array, Float32Array, Function, Object, Reflect, Uint8Array};
+use serde::Deserialize;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+use web_sys::{Blob, ImageBitmap, ImageData};
+
+use super::browser::{decode_image, image_data, now_ms, rgb_of_bitmap, rgb_of_rgba};
+use super::heatmap::{Paint, Scale};
+use super::jobs::{classify, load_model, onnx_model, prepare_backend, Progress};
+use super::view_model::RunView;
+use crate::engine::{Excitation, Report, Timings};
+use crate::model::{Model, OnnxOptions};
+use crate::preprocess::{self, RgbImage};
+use crate::runtime::{Backend, BackendPreference};
+
+/// A model on its backend, and how long loading it took.
+struct Loaded {
+    model: Rc<Model>,
+    backend: Rc<Backend>,
+    load_ms: f64,
+}
+
+/// The worker's engine: one model at a time; runs hold their own reference, so loading another
+/// model never disturbs a run in progress.
+#[wasm_bindgen]
+#[derive(Default)]
+pub struct EngineHost {
+    loaded: Rc<RefCell<Option<Rc<Loaded>>>>,
+}
+
+/// What a classification may ask for (the API's `classify` options).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+struct ClassifyOptions {
+    /// Classes listed in `top` (5 if not given).
+    top_k: Option<usize>,
+    /// SE blocks whose gates are set to ones in a second run, reported as `ablated`.
+    ablate: Vec<String>,
+    /// Each block's heatmap as `ImageData`: `"block"` (the block's own range, the app's default)
+    /// or `"absolute"` (0 to 1).
+    heatmaps: Option<String>,
+    /// `"panic"`: the engine panics (the test of the crash recovery).
+    debug: Option<String>,
+}
+
+#[wasm_bindgen]
+impl EngineHost {
+    #[wasm_bindgen(constructor)]
+    pub fn new() -> EngineHost {
+        EngineHost::default()
+    }
+
+    /// Loads a model and prepares its backend (`cpu`, `webgpu` or `auto`); resolves to what the
+    /// model is (see `www/selens.d.ts`, `ModelInfo`). `source` is a URL (a timm folder or an
+    /// `.onnx` file), `hf:owner/name` (from `hub`, else huggingface.co), `{ config, weights }`
+    /// or `{ onnx, name, data }` with the files' bytes. `progress(loaded, total)` follows a
+    /// download.
+    pub fn load(
+        &self,
+        source: JsValue,
+        backend: String,
+        hub: Option<String>,
+        progress: Function,
+    ) -> js_sys::Promise {
+        let loaded = Rc::clone(&self.loaded);
+        future_to_promise(async move {
+            let preference = BackendPreference::parse(&backend)
+                .ok_or_else(|| JsError::new(&format!("unknown backend '{backend}'")))?;
+            let started = now_ms();
+            let report = yew::Callback::from(move |(done, total): (u64, Option<u64>)| {
+                let total = total.map_or(JsValue::NULL, |t| JsValue::from(t as f64));
+                let _ = progress.call2(&JsValue::NULL, &JsValue::from(done as f64), &total);
+            });
+            let (model, name) = model_from(&source, hub.as_deref(), report)
+                .await
+                .map_err(|e| JsError::new(&e))?;
+            let backend = prepare_backend(&model, preference).await;
+            let info = model_info(&model, &backend, &name)?;
+            *loaded.borrow_mut() = Some(Rc::new(Loaded {
+                model,
+                backend,
+                load_ms: now_ms() - started,
+            }));
+            Ok(info)
+        })
+    }
+
+    /// Classifies `image` (a `Blob`, an `ImageBitmap` or an `ImageData`) with the loaded model;
+    /// resolves to the report (see `www/selens.d.ts`, `Classification`). `progress(done, all)`
+    /// follows the blocks; the run stops with "superseded…" once `wanted()` returns false.
+    pub fn classify(
+        &self,
+        image: JsValue,
+        options: JsValue,
+        progress: Function,
+        wanted: Function,
+    ) -> js_sys::Promise {
+        let loaded = self.loaded.borrow().clone();
+        future_to_promise(async move {
+            let loaded = loaded.ok_or_else(|| JsError::new("no model is loaded"))?;
+            let options: ClassifyOptions = if options.is_undefined() || options.is_null() {
+                ClassifyOptions::default()
+            } else {
+                let text = js_sys::JSON::stringify(&options)?;
+                serde_json::from_str(&String::from(text))
+                    .map_err(|e| JsError::new(&format!("classify options: {e}")))?
+            };
+            if options.debug.as_deref() == Some("panic") {
+                panic!("a deliberate panic (debug: 'panic'), to test the crash recovery");
+            }
+            let paint = match options.heatmaps.as_deref() {
+                None => None,
+                Some("block") => Some(Paint::Gates(Scale::Block)),
+                Some("absolute") => Some(Paint::Gates(Scale::Absolute)),
+                Some(other) => {
+                    return Err(JsError::new(&format!(
+                        "heatmaps: '{other}' is neither 'block' nor 'absolute'"
+                    ))
+                    .into())
+                }
+            };
+            let started = now_ms();
+            let image = pixels(image).await.map_err(|e| JsError::new(&e))?;
+            let decode_ms = now_ms() - started;
+            let progress = Progress {
+                report: yew::Callback::from(move |(done, all): (usize, usize)| {
+                    let _ = progress.call2(&JsValue::NULL, &done.into(), &all.into());
+                }),
+                wanted: Rc::new(move || wanted.call0(&JsValue::NULL).is_ok_and(|w| w.is_truthy())),
+            };
+            let ablated: BTreeSet<String> = options.ablate.iter().cloned().collect();
+            if let Some(unknown) = ablated
+                .iter()
+                .find(|b| !loaded.model.graph.se_blocks.iter().any(|se| &se.name == *b))
+            {
+                return Err(JsError::new(&format!(
+                    "ablate: the model has no SE block '{unknown}'"
+                ))
+                .into());
+            }
+            let outcome = classify(&loaded.model, &loaded.backend, &image, &ablated, &progress)
+                .await
+                .map_err(|e| JsError::new(&e))?;
+            let k = options.top_k.unwrap_or(5);
+            let view = |run: &RunView| -> RunView {
+                let mut run = run.clone();
+                run.top =
+                    crate::engine::top_k(&run.logits, loaded.model.scores, &loaded.model.labels, k);
+                run
+            };
+            let timings = Timings {
+                load: loaded.load_ms,
+                preprocess: decode_ms + outcome.preprocess_ms,
+                forward: outcome.forward_ms,
+            };
+            let result = report(
+                &loaded,
+                &view(&outcome.baseline),
+                outcome.backend,
+                Some(timings),
+                paint,
+            )?;
+            if let Some(ablated) = &outcome.ablated {
+                let ablated = report(&loaded, &view(ablated), outcome.backend, None, paint)?;
+                Reflect::set(&result, &"ablated".into(), &ablated)?;
+            }
+            Reflect::set(&result, &"threads".into(), &outcome.cpu_threads.into())?;
+            Ok(result)
+        })
+    }
+}
+
+/// The model `source` names, and the name to report it by.
+async fn model_from(
+    source: &JsValue,
+    hub: Option<&str>,
+    progress: yew::Callback<(u64, Option<u64>)>,
+) -> Result<(Rc<Model>, String), String> {
+    if let Some(path) = source.as_string() {
+        let model = load_model(&path, hub, progress).await?;
+        return Ok((model, path));
+    }
+    let field = |name: &str| {
+        Reflect::get(source, &name.into())
+            .ok()
+            .filter(|v| !v.is_undefined())
+    };
+    let bytes = |value: JsValue| -> Result<Vec<u8>, String> {
+        if value.is_instance_of::<Uint8Array>() || value.is_instance_of::<js_sys::ArrayBuffer>() {
+            Ok(Uint8Array::new(&value).to_vec())
+        } else {
+            Err("a model's files must be given as ArrayBuffer or Uint8Array".into())
+        }
+    };
+    let name = field("name").and_then(|n| n.as_string());
+    if let Some(onnx) = field("onnx") {
+        let name = name.unwrap_or_else(|| "model.onnx".into());
+        let mut data = HashMap::new();
+        if let Some(files) = field("data") {
+            for entry in Object::entries(&files.unchecked_into()).iter() {
+                let entry: Array = entry.unchecked_into();
+                let file = entry.get(0).as_string().unwrap_or_default();
+                data.insert(file, Arc::new(bytes(entry.get(1))?));
+            }
+        }
+        let model = onnx_model(&name, &bytes(onnx)?, &data, &OnnxOptions::default())?;
+        return Ok((model, name));
+    }
+    match (field("config"), field("weights")) {
+        (Some(config), Some(weights)) => {
+            let model = Model::from_bytes(&bytes(config)?, &bytes(weights)?)
+                .map(Rc::new)
+                .map_err(|e| e.to_string())?;
+            let name = name.unwrap_or_else(|| model.config.architecture.clone());
+            Ok((model, name))
+        }
+        _ => Err(
+            "a model source is a URL, 'hf:owner/name', { config, weights } or { onnx, name, data }"
+                .into(),
+        ),
+    }
+}
+
+/// RGB pixels of what the API was given: an encoded image file, a decoded bitmap, or pixels.
+async fn pixels(image: JsValue) -> Result<RgbImage, String> {
+    if let Some(blob) = image.dyn_ref::<Blob>() {
+        return decode_image(blob).await;
+    }
+    if image.is_instance_of::<ImageBitmap>() {
+        return rgb_of_bitmap(image.unchecked_into());
+    }
+    if let Some(data) = image.dyn_ref::<ImageData>() {
+        let (width, height) = (data.width(), data.height());
+        preprocess::check_pixels(width.into(), height.into()).map_err(|e| e.to_string())?;
+        // Composited on white, as a decoded file is.
+        let mut rgba = data.data().0;
+        for pixel in rgba.chunks_exact_mut(4) {
+            let alpha = u32::from(pixel[3]);
+            for c in &mut pixel[..3] {
+                *c = ((u32::from(*c) * alpha + 255 * (255 - alpha) + 127) / 255) as u8;
+            }
+        }
+        return rgb_of_rgba(width, height, &rgba);
+    }
+    Err("an image is a Blob, an ImageBitmap or an ImageData".into())
+}
+
+/// What a model is, for the API's `load`.
+fn model_info(model: &Model, backend: &Backend, name: &str) -> Result<JsValue, JsValue> {
+    let blocks: Vec<_> = model
+        .graph
+        .se_blocks
+        .iter()
+        .map(|se| serde_json::json!({ "name": se.name, "channels": se.channels }))
+        .collect();
+    let info = serde_json::json!({
+        "name": name,
+        "architecture": model.config.architecture,
+        "inputSize": model.config.pretrained_cfg.input_size,
+        "labels": model.labels,
+        "blocks": blocks,
+        "backend": backend.name(),
+        "adapter": backend.adapter(),
+        "fallbackReason": backend.fallback_reason(),
+        "threads": crate::cpu::thread_count(),
+    });
+    js_sys::JSON::parse(&info.to_string())
+}
+
+/// The CLI's `--json` report of one run, each gate a `Float32Array` (with its heatmap when
+/// `paint` is given).
+fn report(
+    loaded: &Loaded,
+    run: &RunView,
+    backend: &str,
+    timings: Option<Timings>,
+    paint: Option<Paint>,
+) -> Result<JsValue, JsValue> {
+    let fallback = loaded.backend.fallback_reason();
+    let adapter = loaded.backend.adapter();
+    let text = Report {
+        model: &loaded.model.config.architecture,
+        input: "",
+        backend,
+        adapter: adapter.as_deref(),
+        fallback_reason: fallback.as_deref(),
+        top: &run.top,
+        logits: &run.logits,
+        excitations: Vec::<Excitation>::new(),
+        timings_ms: timings,
+    }
+    .to_json();
+    let result = js_sys::JSON::parse(&text)?;
+    Reflect::delete_property(result.unchecked_ref::<Object>(), &"input".into())?;
+    Reflect::set(
+        &result,
+        &"logits".into(),
+        &Float32Array::from(&run.logits[..]),
+    )?;
+    let excitations = Array::new();
+    for block in &run.blocks {
+        let entry = Object::new();
+        Reflect::set(&entry, &"block".into(), &block.block.as_str().into())?;
+        Reflect::set(
+            &entry,
+            &"values".into(),
+            &Float32Array::from(&block.values[..]),
+        )?;
+        if let Some(paint) = paint {
+            let (columns, rows) = block.grid();
+            let heatmap =
+                image_data(columns, rows, &paint.pixels(block)).map_err(|e| JsError::new(&e))?;
+            Reflect::set(&entry, &"heatmap".into(), &heatmap)?;
+        }
+        excitations.push(&entry);
+    }
+    Reflect::set(&result, &"excitations".into(), &excitations)?;
+    Ok(result)
+}

@@ -1,0 +1,83 @@
+// The engine worker: a dedicated module worker that owns SE Lens's engine (the app's own wasm
+// module, whose `EngineHost` is src/ui/worker.rs), so no model parse or forward pass ever runs on
+// the page's thread. www/selens.js starts it and is the only thing that talks to it.
+//
+// Protocol (one message per request, one reply per request):
+//   → { id, type: 'init', glue, wasm, threads }      ← { id, ok, result: { threads } }
+//   → { id, type: 'load', source, backend, hub }     ← { id, progress: [loaded, total] }…, { id, ok, result: ModelInfo }
+//   → { id, type: 'classify', view, image, options } ← { id, progress: [done, all] }…, { id, ok, result: Classification }
+//   ← { id, ok: false, error, superseded }           (a request that failed, or a newer one for its view replaced)
+//   ← { crashed: message }                           (the engine panicked or trapped: this worker is dead)
+// Results' gates are Float32Arrays in JavaScript's memory, transferred, not copied.
+let host = null;
+/** view → id of the newest classify request for it: an older one stops at its next block. */
+const latest = new Map();
+
+// The panic hook (src/ui/browser.rs `report_panics`) calls this before the instance aborts.
+self.seLensCrashed = (message) => postMessage({ crashed: String(message) });
+const trapped = (error) => error instanceof WebAssembly.RuntimeError;
+addEventListener('error', (event) => { if (trapped(event.error)) postMessage({ crashed: String(event.error) }); });
+addEventListener('unhandledrejection', (event) => { if (trapped(event.reason)) postMessage({ crashed: String(event.reason) }); });
+
+async function init({ glue, wasm, threads }) {
+  const bindings = await import(glue);
+  await bindings.default({ module_or_path: wasm });
+  // The CPU path's threads: workers of this worker, on its memory. A worker may block, so none of
+  // them ever makes the page wait.
+  if (threads > 1) bindings.startCpuThreads(glue, threads);
+  host = new bindings.EngineHost();
+  return { threads };
+}
+
+/** Blobs among a model's files become bytes (the engine reads bytes). */
+async function modelSource(source) {
+  if (typeof source === 'string' || source === null || typeof source !== 'object') return source;
+  const bytes = async (value) => (value instanceof Blob ? new Uint8Array(await value.arrayBuffer()) : value);
+  const out = {};
+  for (const [key, value] of Object.entries(source)) {
+    if (key === 'data' && value && !(value instanceof Blob)) {
+      out.data = {};
+      for (const [name, file] of Object.entries(value)) out.data[name] = await bytes(file);
+    } else {
+      out[key] = await bytes(value);
+    }
+  }
+  return out;
+}
+
+/** The buffers of a result's arrays, to transfer. */
+function buffers(result) {
+  const list = [];
+  for (const run of [result, result.ablated].filter(Boolean)) {
+    if (run.logits) list.push(run.logits.buffer);
+    for (const e of run.excitations ?? []) list.push(e.values.buffer, ...(e.heatmap ? [e.heatmap.data.buffer] : []));
+  }
+  return list;
+}
+
+self.onmessage = async ({ data: request }) => {
+  const { id, type } = request;
+  const progress = (a, b) => postMessage({ id, progress: [a, b ?? null] });
+  try {
+    let result;
+    if (type === 'init') {
+      result = await init(request);
+    } else if (!host) {
+      throw new Error('the engine is not started');
+    } else if (type === 'load') {
+      result = await host.load(await modelSource(request.source), request.backend, request.hub, progress);
+    } else if (type === 'classify') {
+      latest.set(request.view, id);
+      const wanted = () => latest.get(request.view) === id;
+      result = await host.classify(request.image, request.options ?? {}, progress, wanted);
+      if (!wanted()) throw new Error('superseded by a newer request');
+    } else {
+      throw new Error(`unknown request '${type}'`);
+    }
+    postMessage({ id, ok: true, result }, result && typeof result === 'object' ? buffers(result) : []);
+  } catch (error) {
+    if (trapped(error)) return postMessage({ crashed: String(error) });
+    const message = String(error?.message ?? error);
+    postMessage({ id, ok: false, error: message, superseded: message.startsWith('superseded') });
+  }
+};

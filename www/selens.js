@@ -1,0 +1,172 @@
+// SE Lens's JavaScript API: Squeeze-and-Excitation networks in any web page, in a Web Worker.
+//
+//   import { SeLens } from './selens.js';
+//   const lens = await SeLens.create({ backend: 'auto' });
+//   await lens.load('hf:timm/seresnet50.a1_in1k');
+//   const r = await lens.classify(imageOrBlobOrUrl);
+//   r.top; r.excitations; r.timings_ms;
+//
+// Types: selens.d.ts beside this file. The engine (the app's wasm module) runs in a dedicated
+// worker (engine-worker.js), with wasm threads where the page is cross-origin isolated; nothing
+// heavy runs on the page's thread. If the engine crashes (a panic or a trap), the worker is
+// started again with the same model and the interrupted requests run again; `onrestart` says so.
+// `make dist` writes this file with the names of the build's wasm modules filled in.
+const BUILD = { single: '{{single}}', threaded: '{{threaded}}' };
+
+/** The error of a classification that a newer one for the same view replaced. */
+export class SupersededError extends Error {
+  constructor(message = 'superseded by a newer request') {
+    super(message);
+    this.name = 'SupersededError';
+  }
+}
+
+export class SeLens {
+  #backend;
+  #hub;
+  #threads;
+  #worker = null;
+  #nextId = 1;
+  /** id → { message, resolve, reject, onProgress, retried } */
+  #pending = new Map();
+  /** The last successful load's message, to load again after a restart. */
+  #loadMessage = null;
+  #ready = null;
+  #closed = false;
+  /** view → number of its newest classify call. */
+  #calls = new Map();
+  /** What the loaded model is (`load`'s result), or null. */
+  model = null;
+  /** Called with `{ message }` when the engine crashed and was started again. */
+  onrestart = null;
+
+  /**
+   * Starts the engine worker. `backend`: 'auto' (WebGPU where the browser has it, else the CPU),
+   * 'webgpu' or 'cpu'. `threads`: the CPU path's threads (default: up to 8 where the page is
+   * cross-origin isolated, else 1). `hub`: a Hugging Face mirror's base URL for `hf:` ids.
+   */
+  static async create({ backend = 'auto', threads, hub } = {}) {
+    const lens = new SeLens();
+    lens.#backend = backend;
+    lens.#hub = hub;
+    const isolated = self.crossOriginIsolated && navigator.hardwareConcurrency > 1;
+    lens.#threads = isolated ? Math.max(1, threads ?? Math.min(navigator.hardwareConcurrency, 8)) : 1;
+    lens.#ready = lens.#start();
+    await lens.#ready;
+    return lens;
+  }
+
+  /**
+   * Loads a model: a URL (a timm folder with config.json and model.safetensors, or an .onnx
+   * file), 'hf:owner/name', `{ config, weights }` or `{ onnx, name, data }` (Blobs, Files,
+   * ArrayBuffers or Uint8Arrays). Resolves to what the model is (ModelInfo).
+   */
+  async load(source, { onProgress } = {}) {
+    const base = typeof document === 'undefined' ? self.location.href : document.baseURI;
+    if (typeof source === 'string' && !source.startsWith('hf:')) source = new URL(source, base).href;
+    const message = { type: 'load', source, backend: this.#backend, hub: this.#hub };
+    this.model = await this.#request(message, [], onProgress);
+    this.#loadMessage = message;
+    return this.model;
+  }
+
+  /**
+   * Classifies an image: a URL, a Blob or File, an ImageBitmap, an ImageData, or an <img>,
+   * <canvas> or <video>. Options: `view` (a newer classification for the same view supersedes
+   * an older one, which rejects with SupersededError; default 'default'), `topK` (5), `ablate`
+   * (SE blocks whose gates are set to ones in a second run, `ablated`), `heatmaps` ('block' or
+   * 'absolute': each block's heatmap as ImageData), `onProgress(done, all)`.
+   */
+  async classify(image, { view = 'default', onProgress, ...options } = {}) {
+    // The newest call for a view wins, whichever image is ready first.
+    const call = (this.#calls.get(view) ?? 0) + 1;
+    this.#calls.set(view, call);
+    if (typeof image === 'string') {
+      const base = typeof document === 'undefined' ? self.location.href : document.baseURI;
+      const response = await fetch(new URL(image, base));
+      if (!response.ok) throw new Error(`cannot fetch ${image}: HTTP ${response.status}`);
+      image = await response.blob();
+    } else if (!(image instanceof Blob || image instanceof ImageBitmap || image instanceof ImageData)) {
+      image = await createImageBitmap(image);
+    }
+    if (this.#calls.get(view) !== call) throw new SupersededError();
+    return this.#request({ type: 'classify', view, image, options }, [], onProgress);
+  }
+
+  /** Stops the engine worker; pending requests reject. */
+  close() {
+    this.#closed = true;
+    this.#worker?.terminate();
+    for (const { reject } of this.#pending.values()) reject(new Error('SE Lens was closed'));
+    this.#pending.clear();
+  }
+
+  #start() {
+    const worker = new Worker(new URL('./engine-worker.js', import.meta.url), { type: 'module', name: 'se-lens-engine' });
+    this.#worker = worker;
+    worker.onmessage = ({ data }) => this.#receive(worker, data);
+    worker.onerror = (event) => {
+      event.preventDefault();
+      this.#crashed(worker, event.message || 'the engine worker failed');
+    };
+    const name = this.#threads > 1 ? BUILD.threaded : BUILD.single;
+    const init = { type: 'init', glue: new URL(`./${name}.js`, import.meta.url).href, wasm: new URL(`./${name}_bg.wasm`, import.meta.url).href, threads: this.#threads };
+    return this.#send(init);
+  }
+
+  #send(message, transfer = [], onProgress) {
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { message, resolve, reject, onProgress, retried: false });
+      this.#worker.postMessage({ ...message, id }, transfer);
+    });
+  }
+
+  async #request(message, transfer = [], onProgress) {
+    if (this.#closed) throw new Error('SE Lens was closed');
+    await this.#ready;
+    return this.#send(message, transfer, onProgress);
+  }
+
+  #receive(worker, data) {
+    if (worker !== this.#worker) return;
+    if (data.crashed !== undefined) return this.#crashed(worker, data.crashed);
+    const entry = this.#pending.get(data.id);
+    if (!entry) return;
+    if (data.progress) return entry.onProgress?.(...data.progress);
+    this.#pending.delete(data.id);
+    if (data.ok) entry.resolve(data.result);
+    else entry.reject(data.superseded ? new SupersededError(data.error) : new Error(data.error));
+  }
+
+  /** The engine died: a fresh worker, the last model loaded, and every interrupted request again
+   * (once: a request that crashes the engine twice rejects). */
+  async #crashed(worker, message) {
+    if (worker !== this.#worker || this.#closed) return;
+    worker.terminate();
+    const interrupted = [...this.#pending.values()].filter((p) => p.message.type !== 'init');
+    this.#pending.clear();
+    // Requests made meanwhile wait for the model, not only for the worker.
+    const loadMessage = this.#loadMessage;
+    this.#ready = this.#start().then(() => loadMessage && this.#send(loadMessage));
+    try {
+      await this.#ready;
+    } catch (error) {
+      for (const p of interrupted) p.reject(new Error(`the engine crashed (${message}) and did not come back: ${error.message}`));
+      return;
+    }
+    this.onrestart?.({ message });
+    for (const p of interrupted) {
+      if (p.retried) {
+        p.reject(new Error(`the engine crashed again on this request: ${message}`));
+        continue;
+      }
+      // Run again without the debug switch that asked for the crash.
+      const { debug, ...options } = p.message.options ?? {};
+      const again = { ...p.message, options };
+      const id = this.#nextId++;
+      this.#pending.set(id, { ...p, message: again, retried: true });
+      this.#worker.postMessage({ ...again, id });
+    }
+  }
+}
