@@ -33,6 +33,21 @@ impl BackendPreference {
     }
 }
 
+/// What `auto` measured on a model's first run with a GPU at hand: one warm run on each backend,
+/// in milliseconds.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Calibration {
+    pub gpu_ms: f64,
+    pub cpu_ms: f64,
+}
+
+impl Calibration {
+    /// The GPU is kept only when it ran faster than the CPU path.
+    pub fn gpu_wins(&self) -> bool {
+        self.gpu_ms < self.cpu_ms
+    }
+}
+
 /// A model's backend. A GPU failure (at setup or in any run) moves it to the CPU for good, with
 /// the reason kept for the UI; choosing the backend again (a new model, a new preference) is
 /// what tries the GPU again. Runs take `&self`, so the app can share it between runs.
@@ -40,6 +55,8 @@ pub struct Backend {
     gpu: Option<GpuGraph>,
     /// Why the CPU runs although the GPU was asked for.
     fallback: RefCell<Option<String>>,
+    /// Why the GPU runs, when `auto` measured it faster ([`Backend::settle`]).
+    note: RefCell<Option<String>>,
 }
 
 impl Backend {
@@ -71,6 +88,7 @@ impl Backend {
             Ok(model) => Self {
                 gpu: Some(model),
                 fallback: RefCell::new(None),
+                note: RefCell::new(None),
             },
             Err(e) => Self::cpu(Some(e.to_string())),
         }
@@ -81,6 +99,7 @@ impl Backend {
         Self {
             gpu: None,
             fallback: RefCell::new(fallback),
+            note: RefCell::new(None),
         }
     }
 
@@ -107,6 +126,43 @@ impl Backend {
     /// Why the CPU runs although the GPU was asked for.
     pub fn fallback_reason(&self) -> Option<String> {
         self.fallback.borrow().clone()
+    }
+
+    /// Why the GPU runs, when `auto` chose it by measuring.
+    pub fn note(&self) -> Option<String> {
+        self.note.borrow().clone()
+    }
+
+    /// `auto`'s choice for a backend with a GPU, from `calibration` (measured now, or
+    /// `remembered` from an earlier visit): the GPU stays only if it was faster, and the note or
+    /// the fallback reason says which it is and why.
+    pub fn settle(&self, calibration: Calibration, remembered: bool) {
+        let Some(gpu) = self.gpu() else {
+            return;
+        };
+        let name = match gpu.context().backend_name() {
+            "webgpu" => "WebGPU",
+            _ => "Vulkan",
+        };
+        let adapter = match self.adapter() {
+            Some(adapter) => format!("{name} ({adapter})"),
+            None => name.to_owned(),
+        };
+        let when = if remembered {
+            "measured on an earlier run of this model here"
+        } else {
+            "measured on this model's first run"
+        };
+        let Calibration { gpu_ms, cpu_ms } = calibration;
+        if calibration.gpu_wins() {
+            *self.note.borrow_mut() = Some(format!(
+                "auto chose {adapter}: {gpu_ms:.1} ms a run against {cpu_ms:.1} ms on the CPU ({when})"
+            ));
+        } else {
+            self.fall_back(format!(
+                "auto chose the CPU: {cpu_ms:.1} ms a run against {gpu_ms:.1} ms on {adapter} ({when})"
+            ));
+        }
     }
 
     /// Stops using the GPU, e.g. because a run did not finish in time.
@@ -178,6 +234,62 @@ mod tests {
         assert_eq!(
             after_loss,
             exec::cpu::forward(&model.graph, &input, &options).expect("valid options")
+        );
+    }
+
+    #[test]
+    fn auto_keeps_the_gpu_only_when_it_measured_faster_and_says_why() {
+        let dir = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/models/seresnet18_tiny"
+        );
+        let model = Model::load_dir(Path::new(dir)).expect("tiny model");
+        let faster = pollster::block_on(Backend::new(&model.graph, BackendPreference::Gpu));
+        faster.settle(
+            Calibration {
+                gpu_ms: 2.0,
+                cpu_ms: 5.0,
+            },
+            false,
+        );
+        assert_eq!(faster.name(), "vulkan");
+        let note = faster.note().expect("a note");
+        assert!(note.starts_with("auto chose Vulkan"), "{note}");
+        assert!(
+            note.contains("2.0 ms a run against 5.0 ms on the CPU"),
+            "{note}"
+        );
+        assert!(note.contains("first run"), "{note}");
+
+        let slower = pollster::block_on(Backend::new(&model.graph, BackendPreference::Gpu));
+        slower.settle(
+            Calibration {
+                gpu_ms: 9.0,
+                cpu_ms: 5.0,
+            },
+            true,
+        );
+        assert_eq!(slower.name(), "cpu");
+        assert_eq!(slower.note(), None);
+        let reason = slower.fallback_reason().expect("a reason");
+        assert!(
+            reason.starts_with("auto chose the CPU: 5.0 ms a run against 9.0 ms on Vulkan"),
+            "{reason}"
+        );
+        assert!(reason.contains("earlier run"), "{reason}");
+
+        // A CPU backend has nothing to settle.
+        let cpu = Backend::cpu(None);
+        cpu.settle(
+            Calibration {
+                gpu_ms: 1.0,
+                cpu_ms: 5.0,
+            },
+            false,
+        );
+        assert_eq!(
+            (cpu.name(), cpu.note(), cpu.fallback_reason()),
+            ("cpu", None, None)
         );
     }
 }

@@ -777,6 +777,7 @@ impl App {
             (None, None) => "cpu",
         };
         let fallback = self.backend.as_ref().and_then(|b| b.fallback_reason());
+        let note = self.backend.as_ref().and_then(|b| b.note());
         let option = |value: &str, label: &str, preference: BackendPreference| {
             html! { <option value={value.to_string()} selected={self.preference == preference}>{ label }</option> }
         };
@@ -797,6 +798,9 @@ impl App {
                     <span class="note" data-testid="fallback-reason">
                         { format!("WebGPU not used, running on the CPU: {reason}") }
                     </span>
+                }
+                if let Some(note) = note {
+                    <span class="note" data-testid="backend-note">{ note }</span>
                 }
             </>
         }

@@ -130,6 +130,33 @@ pub async fn fetch_cached(
     Ok(bytes)
 }
 
+/// A small setting kept across visits under `key` in the Cache API's `se-lens-settings-<name>`
+/// (a page and a worker both have it; `localStorage` is the page's only). `None` where there is
+/// none (insecure contexts) or nothing was kept.
+pub async fn setting(name: &str, key: &str) -> Option<String> {
+    let cache = open_cache(&format!("se-lens-settings-{name}")).await?;
+    let hit = JsFuture::from(cache.match_with_str(&setting_url(key)))
+        .await
+        .ok()?
+        .dyn_into::<web_sys::Response>()
+        .ok()?;
+    JsFuture::from(hit.text().ok()?).await.ok()?.as_string()
+}
+
+/// Keeps `value` for [`setting`] (silently not, where there is no Cache API).
+pub async fn keep_setting(name: &str, key: &str, value: &str) {
+    let Some(cache) = open_cache(&format!("se-lens-settings-{name}")).await else {
+        return;
+    };
+    if let Ok(response) = web_sys::Response::new_with_opt_str(Some(value)) {
+        let _ = JsFuture::from(cache.put_with_str(&setting_url(key), &response)).await;
+    }
+}
+
+fn setting_url(key: &str) -> String {
+    format!("./se-lens-setting/{}", js_sys::encode_uri_component(key))
+}
+
 /// The named Cache API cache, or `None` where there is none (insecure contexts).
 async fn open_cache(name: &str) -> Option<web_sys::Cache> {
     let caches = CACHES.with(Clone::clone)?;

@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use yew::Callback;
 
-use super::browser::{decode_image, fetch_bytes, fetch_cached, now_ms, query_param, read_blob};
+use super::browser::{
+    decode_image, fetch_bytes, fetch_cached, keep_setting, now_ms, query_param, read_blob, setting,
+};
 use super::hub::{hub_urls, DEFAULT_HUB};
 use super::view_model::{
     ChannelDetail, ClassStatsView, ImportanceView, InputPicture, Prediction, RegionProbe, RunView,
@@ -20,8 +22,8 @@ use super::view_model::{
 };
 use crate::cpu;
 use crate::engine::{
-    class_of_folder, Baseline, ClassStats, ClassStatsSums, GateOverride, InterventionSums, Plan,
-    RunOptions, RunOutput, SaturationSums, Tensor, INTERVENTIONS_PER_BLOCK,
+    class_of_folder, Baseline, ClassStats, ClassStatsSums, GateOverride, Graph, InterventionSums,
+    Plan, RunOptions, RunOutput, SaturationSums, Tensor, INTERVENTIONS_PER_BLOCK,
 };
 use crate::exec::cpu::CpuRun;
 use crate::exec::region::{region_gates, ImageRegions, Region, RegionSums};
@@ -29,7 +31,7 @@ use crate::model::{
     is_plain_relative, ChannelOrder, Model, ModelError, OnnxOptions, MAX_MODEL_BYTES,
 };
 use crate::preprocess::{adapt_photo, preprocess, RgbImage};
-use crate::runtime::{Backend, BackendPreference};
+use crate::runtime::{Backend, BackendPreference, Calibration};
 
 /// How long the CPU path works between returns to the browser (a frame at 60 Hz is 16.7 ms).
 const SLICE_MS: f64 = 10.0;
@@ -104,9 +106,17 @@ pub async fn load_model(
 }
 
 /// The backend `preference` asks for, set up for `model` (its weights uploaded to the GPU); the
-/// CPU, saying why, if the browser's GPU does not answer in time.
+/// CPU, saying why, if the browser's GPU does not answer in time. For `auto` with a GPU, the
+/// faster of the two on this model ([`calibrate`]).
 pub async fn prepare_backend(model: &Model, preference: BackendPreference) -> Rc<Backend> {
-    let setup = Backend::new(&model.graph, preference);
+    // `?debug=calibrate`: `auto` measures a software GPU too (the e2e test of the calibration;
+    // headless Chromium has only SwiftShader, which `auto` otherwise leaves alone).
+    let software_too = query_param("debug").as_deref() == Some("calibrate");
+    let asked = match preference {
+        BackendPreference::Auto if software_too => BackendPreference::Gpu,
+        other => other,
+    };
+    let setup = Backend::new(&model.graph, asked);
     let backend = first_of(setup, yew::platform::time::sleep(GPU_TIMEOUT))
         .await
         .unwrap_or_else(|()| {
@@ -115,7 +125,51 @@ pub async fn prepare_backend(model: &Model, preference: BackendPreference) -> Rc
                 GPU_TIMEOUT.as_secs()
             )))
         });
+    if preference == BackendPreference::Auto && backend.gpu().is_some() {
+        calibrate(model, &backend).await;
+    }
     Rc::new(backend)
+}
+
+/// `auto`'s choice between the GPU and the CPU for `model`: one warm run on each (the GPU's first
+/// run builds its pipelines, so the second is timed), remembered per architecture, input size and
+/// GPU adapter (what the speed depends on), so later loads pay nothing.
+async fn calibrate(model: &Model, backend: &Backend) {
+    let [channels, height, width] = model.config.pretrained_cfg.input_size;
+    let shape = [1, channels, height, width];
+    let key = format!(
+        "{} {:?} on {}",
+        model.config.architecture,
+        shape,
+        backend.adapter().unwrap_or_default()
+    );
+    let remembered = setting("calibration", &key)
+        .await
+        .and_then(|text| serde_json::from_str::<Calibration>(&text).ok());
+    if let Some(calibration) = remembered {
+        return backend.settle(calibration, true);
+    }
+    let input = Tensor::new(shape, vec![0.0; shape.iter().product()]);
+    let options = RunOptions::default();
+    if run_gpu(backend, &input, &options).await.is_none() {
+        return;
+    }
+    let started = now_ms();
+    if run_gpu(backend, &input, &options).await.is_none() {
+        return;
+    }
+    let gpu_ms = now_ms() - started;
+    let Ok(cpu) = forward_cpu(&model.graph, &input, &options, None).await else {
+        return;
+    };
+    let calibration = Calibration {
+        gpu_ms,
+        cpu_ms: cpu.ms,
+    };
+    backend.settle(calibration, false);
+    if let Ok(text) = serde_json::to_string(&calibration) {
+        keep_setting("calibration", &key, &text).await;
+    }
 }
 
 /// `block`'s input feature map for `channel` on `image`, with the model's own gate, and the
@@ -774,9 +828,20 @@ async fn forward(
             backend,
         });
     }
+    forward_cpu(&model.graph, input, options, progress).await
+}
+
+/// The CPU path of [`forward`], stepped block by block.
+async fn forward_cpu(
+    graph: &Graph,
+    input: &Tensor,
+    options: &RunOptions,
+    progress: Option<&Progress>,
+) -> Result<Ran, String> {
+    let wanted = || progress.is_none_or(|p| (p.wanted)());
     let mut ms = 0.0;
     let started = now_ms();
-    let mut run = CpuRun::start(&model.graph, input, options).map_err(|e| e.to_string())?;
+    let mut run = CpuRun::start(graph, input, options).map_err(|e| e.to_string())?;
     ms += now_ms() - started;
     let mut yielded = f64::NEG_INFINITY;
     loop {

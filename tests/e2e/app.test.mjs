@@ -285,6 +285,34 @@ e2e('WebGPU and the CPU agree; without WebGPU the CPU takes over and says why', 
   }
 });
 
+e2e("auto times the GPU against the CPU on a model's first run, keeps the faster and remembers it", async () => {
+  // Headless Chromium's only adapter is SwiftShader, which auto leaves alone; `?debug=calibrate`
+  // lets auto measure it, as it would measure a hardware GPU.
+  const context = await browser.newContext();
+  try {
+    const choice = async (page) => {
+      await page.goto(`${URL}?debug=calibrate&sample=fmnist-bag-18.png`);
+      await classified(page);
+      const note = page.getByTestId('backend-note');
+      const text = (await note.count()) ? await note.textContent() : await page.getByTestId('fallback-reason').textContent();
+      const match = text.match(/auto chose (the CPU|WebGPU \(.+\)): ([\d.]+) ms a run against ([\d.]+) ms on (the CPU|WebGPU.*?) \((.+)\)$/);
+      assert.ok(match, `the backend says why: ${text}`);
+      const badge = await page.getByTestId('backend-badge').textContent();
+      assert.equal(badge, match[1] === 'the CPU' ? 'cpu' : 'webgpu', text);
+      assert.ok(Number(match[2]) <= Number(match[3]), `the faster one was kept: ${text}`);
+      return { text, when: match[5] };
+    };
+    const first = await choice(track(await context.newPage()));
+    assert.equal(first.when, "measured on this model's first run");
+    const again = await choice(track(await context.newPage()));
+    assert.equal(again.when, 'measured on an earlier run of this model here');
+    assert.equal(again.text.replace(again.when, ''), first.text.replace(first.when, ''), 'the same numbers, remembered');
+    console.log(`auto on SwiftShader: ${first.text}`);
+  } finally {
+    await context.close();
+  }
+});
+
 e2e('an uploaded photo is fitted to the dataset look and classified', async () => {
   const { page, errors } = await open();
   await page.getByTestId('file-input').setInputFiles(PHOTO);
