@@ -41,9 +41,10 @@ const threads = self.crossOriginIsolated && navigator.hardwareConcurrency > 1 ? 
 const build = threads > 1 ? { glue: './${threaded}.js', wasm: './${threaded}_bg.wasm' } : { glue: './${single}.js', wasm: './${single}_bg.wasm' };
 async function boot(fresh = false) {
   const glue = new URL(build.glue, document.baseURI).href + (fresh ? \`?restart=\${Date.now()}\` : '');
+  // The engine runs in a worker behind the JavaScript API, which the app uses like any page.
+  window.SeLens = (await import('./selens.js')).SeLens;
   const bindings = await import(glue);
   const wasm = await bindings.default({ module_or_path: new URL(build.wasm, document.baseURI) });
-  if (threads > 1) bindings.startCpuThreads(glue, threads);
   return { bindings, wasm };
 }
 window.seLensBoot = boot;

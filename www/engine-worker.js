@@ -6,6 +6,9 @@
 //   → { id, type: 'init', glue, wasm, threads }      ← { id, ok, result: { threads } }
 //   → { id, type: 'load', source, backend, hub }     ← { id, progress: [loaded, total] }…, { id, ok, result: ModelInfo }
 //   → { id, type: 'classify', view, image, options } ← { id, progress: [done, all] }…, { id, ok, result: Classification }
+//   → { id, type: 'job', view, job, image, files }   ← { id, progress }…, { id, ok, result: { json, pixels } }  (the app's views: src/ui/protocol.rs)
+//   → { type: 'cancel', view }                       (no reply: the view's running request stops at its next step)
+//   Any request may carry `debug: 'panic'`: the engine panics first (the tests of the crash recovery).
 //   ← { id, ok: false, error, superseded }           (a request that failed, or a newer one for its view replaced)
 //   ← { crashed: message }                           (the engine panicked or trapped: this worker is dead)
 // Results' gates are Float32Arrays in JavaScript's memory, transferred, not copied.
@@ -47,6 +50,7 @@ async function modelSource(source) {
 
 /** The buffers of a result's arrays, to transfer. */
 function buffers(result) {
+  if (result.pixels) return [result.pixels.buffer];
   const list = [];
   for (const run of [result, result.ablated].filter(Boolean)) {
     if (run.logits) list.push(run.logits.buffer);
@@ -60,16 +64,22 @@ self.onmessage = async ({ data: request }) => {
   const progress = (a, b) => postMessage({ id, progress: [a, b ?? null] });
   try {
     let result;
+    if (type === 'cancel') return latest.set(request.view, null);
+    if (type !== 'init' && !host) throw new Error('the engine is not started');
+    if (request.debug === 'panic') host.debugPanic();
+    const wanted = () => latest.get(request.view) === id;
+    if (request.view !== undefined) latest.set(request.view, id);
     if (type === 'init') {
       result = await init(request);
-    } else if (!host) {
-      throw new Error('the engine is not started');
     } else if (type === 'load') {
-      result = await host.load(await modelSource(request.source), request.backend, request.hub, progress);
+      result = await host.load(await modelSource(request.source), request.backend, request.hub, progress, request.onnx);
     } else if (type === 'classify') {
-      latest.set(request.view, id);
-      const wanted = () => latest.get(request.view) === id;
       result = await host.classify(request.image, request.options ?? {}, progress, wanted);
+      if (!wanted()) throw new Error('superseded by a newer request');
+    } else if (type === 'job') {
+      // A chosen folder's files: a worker does not see their paths below the folder.
+      const files = (request.files ?? []).map(({ file, path }) => Object.defineProperty(file, 'webkitRelativePath', { value: path }));
+      result = await host.job(request.job, request.image, files, progress, wanted);
       if (!wanted()) throw new Error('superseded by a newer request');
     } else {
       throw new Error(`unknown request '${type}'`);

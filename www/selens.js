@@ -61,10 +61,10 @@ export class SeLens {
    * file), 'hf:owner/name', `{ config, weights }` or `{ onnx, name, data }` (Blobs, Files,
    * ArrayBuffers or Uint8Arrays). Resolves to what the model is (ModelInfo).
    */
-  async load(source, { onProgress } = {}) {
+  async load(source, { onProgress, onnx } = {}) {
     const base = typeof document === 'undefined' ? self.location.href : document.baseURI;
     if (typeof source === 'string' && !source.startsWith('hf:')) source = new URL(source, base).href;
-    const message = { type: 'load', source, backend: this.#backend, hub: this.#hub };
+    const message = { type: 'load', source, backend: this.#backend, hub: this.#hub, onnx };
     this.model = await this.#request(message, [], onProgress);
     this.#loadMessage = message;
     return this.model;
@@ -77,7 +77,7 @@ export class SeLens {
    * (SE blocks whose gates are set to ones in a second run, `ablated`), `heatmaps` ('block' or
    * 'absolute': each block's heatmap as ImageData), `onProgress(done, all)`.
    */
-  async classify(image, { view = 'default', onProgress, ...options } = {}) {
+  async classify(image, { view = 'default', onProgress, debug, ...options } = {}) {
     // The newest call for a view wins, whichever image is ready first.
     const call = (this.#calls.get(view) ?? 0) + 1;
     this.#calls.set(view, call);
@@ -90,7 +90,31 @@ export class SeLens {
       image = await createImageBitmap(image);
     }
     if (this.#calls.get(view) !== call) throw new SupersededError();
-    return this.#request({ type: 'classify', view, image, options }, [], onProgress);
+    return this.#request({ type: 'classify', view, image, options, debug }, [], onProgress);
+  }
+
+  /** Sets the backend ('auto', 'webgpu', 'cpu') up again for the loaded model. */
+  async setBackend(backend) {
+    this.#backend = backend;
+    if (this.#loadMessage) this.#loadMessage = { ...this.#loadMessage, backend };
+    const reply = await this.#request({ type: 'job', view: 'backend', job: JSON.stringify({ job: 'set_backend', backend }) });
+    return reply.json;
+  }
+
+  /**
+   * The app's own views (src/ui/protocol.rs): `job` is a Job's JSON, `image` `{ width, height,
+   * rgb }`, `files` `[{ file, path }]`. Resolves to `{ json, pixels }`. Not a stable API.
+   */
+  job({ view = 'default', job, image, files, onProgress, debug }) {
+    const call = (this.#calls.get(view) ?? 0) + 1;
+    this.#calls.set(view, call);
+    return this.#request({ type: 'job', view, job, image, files, debug }, [], onProgress);
+  }
+
+  /** Stops `view`'s running request at its next step (it rejects). */
+  cancel(view) {
+    this.#calls.set(view, (this.#calls.get(view) ?? 0) + 1);
+    this.#worker?.postMessage({ type: 'cancel', view });
   }
 
   /** Stops the engine worker; pending requests reject. */
@@ -162,8 +186,7 @@ export class SeLens {
         continue;
       }
       // Run again without the debug switch that asked for the crash.
-      const { debug, ...options } = p.message.options ?? {};
-      const again = { ...p.message, options };
+      const { debug, ...again } = p.message;
       const id = this.#nextId++;
       this.#pending.set(id, { ...p, message: again, retried: true });
       this.#worker.postMessage({ ...again, id });

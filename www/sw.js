@@ -8,7 +8,8 @@
 //   itself, in `se-lens-models`, which this worker leaves alone: they stay offline across builds.)
 // - Threads on any host: a page is cross-origin isolated (SharedArrayBuffer, so the wasm build with
 //   threads) only if its response carries COOP and COEP headers. Where the host sent none, this
-//   worker adds them to the page's response: COEP `credentialless` first; a browser that does not
+//   worker adds them to the page's response (and to the engine worker's script, which needs them
+//   as well): COEP `credentialless` first; a browser that does not
 //   know it stays unisolated, and the page then asks for `require-corp` (www/offline.js). Requests
 //   that leave the origin (hub downloads) are CORS requests, which both policies allow.
 // - Clean updates: a new build's worker installs its own cache beside the old one and waits. The
@@ -58,6 +59,9 @@ self.addEventListener('fetch', (event) => {
     // SE Lens's page only: another page that shares the folder (or, at a domain root, the
     // origin) keeps the network's response and its headers.
     if (path === '' || path === 'index.html') event.respondWith(page(request));
+  } else if (request.destination === 'worker') {
+    // The engine worker (www/engine-worker.js): a worker of an isolated page needs the headers too.
+    event.respondWith(file(request, path).then(isolated));
   } else {
     event.respondWith(file(request, path));
   }

@@ -2,7 +2,7 @@
 //! (same codes, same formulas).
 
 /// An element-wise function applied after a layer (or as an SE gate).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Activation {
     #[default]
     None,
@@ -32,7 +32,7 @@ pub enum Activation {
 
 /// A leaky ReLU's negative slope: a normal f32 (not 0, which is a ReLU), kept as its bits so
 /// that activations compare exactly.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Slope(u32);
 
 impl Slope {

@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::{softmax, ExcitationTap};
 
 /// One row of the top-k list.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct Prediction {
     pub index: usize,
     pub label: String,
@@ -15,7 +15,7 @@ pub struct Prediction {
 }
 
 /// What a model's output holds.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Scores {
     /// Logits: a softmax gives the probabilities; one logit is a binary classifier's (a

@@ -14,7 +14,7 @@ use crate::engine::graph::{Graph, Op, ValueId};
 use crate::engine::{SeBlock, Tensor};
 
 /// The positions of a feature map that a squeeze pools.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Region {
     pub height: usize,
     pub width: usize,

@@ -87,7 +87,7 @@ impl PhotoPreprocess {
 }
 
 /// How images must be prepared for the model (timm's `pretrained_cfg`).
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, serde::Serialize, PartialEq)]
 pub struct PretrainedCfg {
     /// `[channels, height, width]`.
     pub input_size: [usize; 3],

@@ -52,7 +52,7 @@ pub struct Model {
 }
 
 /// What an ONNX file says about itself (the page shows it beside the preprocessing it chose).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct OnnxInfo {
     pub opset: i64,
     /// The model takes B, G, R: the graph reverses the RGB input.
@@ -70,7 +70,7 @@ pub struct OnnxInfo {
 
 /// How to prepare images for an ONNX file, which carries no preprocessing of its own: the
 /// CLI's flags or sidecar JSON, the page's form. Unset fields are ImageNet's (timm's defaults).
-#[derive(Clone, Debug, Default, PartialEq, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OnnxOptions {
     /// `[height, width]` for a file whose input size is open (224×224 if unset).
@@ -91,7 +91,7 @@ pub struct OnnxOptions {
 
 /// The order of a model's colour channels: RGB (PyTorch, Keras) or BGR (OpenCV-trained
 /// models, Caffe).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ChannelOrder {
     #[default]

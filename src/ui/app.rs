@@ -14,21 +14,19 @@ use super::browser::{
     announce, capture_frame, close_camera, decode_image, draw_rgb, fetch_blob, fetch_bytes, keep,
     kept, now_ms, object_url, open_camera, query_param, revoke_object_url, set_query_param,
 };
+use super::client::{Engine, Outcome};
 use super::heatmap::{colour, diverging, legend_gradient, FeatureMaps, Heatmap, Paint, Scale};
 use super::hub::CHECKPOINTS;
-use super::jobs::{
-    channel_detail, classify, load_model, load_model_files, prepare_backend, Outcome, Progress,
-};
+use super::jobs::onnx_options_from_url;
 use super::overview::{DepthChart, Overview};
 use super::preprocess::PreprocessForm;
+use super::protocol::{BackendSummary, Job, Loaded, ModelSummary};
 use super::research::{ImportancePanel, RegionProbePanel};
 use super::teaching::{BlockSteps, ClassStatsPanel};
 use super::tour::Tour;
 use super::view_model::{BlockView, ChannelDetail, CompareView, Preprocessing, RunView};
-use crate::cpu;
-use crate::model::Model;
 use crate::preprocess::RgbImage;
-use crate::runtime::{Backend, BackendPreference};
+use crate::runtime::BackendPreference;
 
 /// The embedded default model (copied into `dist/` by scripts/build-web.sh).
 const DEFAULT_MODEL: &str = "assets/models/seresnet10-fmnist";
@@ -54,6 +52,11 @@ struct Input {
 }
 
 pub enum Msg {
+    /// The engine worker started (or could not).
+    EngineReady(Result<Engine, String>),
+    /// The engine crashed and came back with the same model (the message says what happened);
+    /// what it was doing runs again.
+    EngineRestarted(String),
     LoadModel(String),
     /// Bytes of the model download so far, and the total when known.
     Progress(u64, Option<u64>),
@@ -65,10 +68,10 @@ pub enum Msg {
         /// Loaded from a URL path or hub id, which the page's URL can name again (not from
         /// files).
         from_url: bool,
-        result: Result<(Rc<Model>, Rc<Backend>), String>,
+        result: Result<Loaded, String>,
     },
     SetBackend(BackendPreference),
-    BackendReady(Rc<Backend>),
+    BackendReady(Result<BackendSummary, String>),
     SamplesLoaded(Vec<Sample>),
     ChooseSample(String),
     ChooseFile(Blob, String),
@@ -108,9 +111,17 @@ struct Pinned {
 pub struct App {
     /// The loaded model's name (its URL path, or the chosen files' names).
     model_name: String,
-    model: Option<Rc<Model>>,
+    /// The engine worker, which holds the model and runs it.
+    engine: Option<Engine>,
+    model: Option<Rc<ModelSummary>>,
     /// Where the model runs (`?backend=`): its weights on the GPU, or the CPU and why.
-    backend: Option<Rc<Backend>>,
+    backend: Option<BackendSummary>,
+    /// The engine crashed and was started again: what happened.
+    restarted: Option<String>,
+    /// The CPU path runs on one thread (after a stalled run).
+    one_thread: bool,
+    /// `?debug=panic` asked the engine to panic once, and it did.
+    debug_panicked: bool,
     preference: BackendPreference,
     samples: Vec<Sample>,
     input: Option<Rc<Input>>,
@@ -155,13 +166,22 @@ impl Component for App {
 
     fn create(ctx: &Context<Self>) -> Self {
         let link = ctx.link();
-        // After a crash (www/crash.js) the app starts again with the model files it had.
-        match kept("model-files").map(|files| files_of_array(&files.unchecked_into())) {
-            Some(files) if !files.is_empty() => link.send_message(Msg::LoadModelFiles(files)),
-            _ => link.send_message(Msg::LoadModel(
-                query_param("model").unwrap_or_else(|| DEFAULT_MODEL.into()),
-            )),
-        }
+        let preference = query_param("backend")
+            .and_then(|text| BackendPreference::parse(&text))
+            .unwrap_or(BackendPreference::Auto);
+        let restarted = link.callback(Msg::EngineRestarted);
+        link.send_future(async move {
+            let calibrate = query_param("debug").as_deref() == Some("calibrate");
+            let backend = match preference {
+                // `?debug=calibrate`: auto measures the software GPU too (its e2e test).
+                BackendPreference::Auto if calibrate => "auto-software",
+                BackendPreference::Auto => "auto",
+                BackendPreference::Gpu => "webgpu",
+                BackendPreference::Cpu => "cpu",
+            };
+            let hub = query_param("hub");
+            Msg::EngineReady(Engine::start(backend, hub.as_deref(), restarted).await)
+        });
         link.send_future(async move {
             let samples = fetch_bytes(&format!("{SAMPLES}/index.json"))
                 .await
@@ -173,11 +193,13 @@ impl Component for App {
         Self {
             status: String::new(),
             model_name: String::new(),
+            engine: None,
             model: None,
             backend: None,
-            preference: query_param("backend")
-                .and_then(|text| BackendPreference::parse(&text))
-                .unwrap_or(BackendPreference::Auto),
+            restarted: None,
+            one_thread: false,
+            debug_panicked: false,
+            preference,
             samples: Vec::new(),
             input: None,
             outcome: None,
@@ -204,7 +226,29 @@ impl Component for App {
 
     fn update(&mut self, ctx: &Context<Self>, msg: Msg) -> bool {
         match msg {
+            Msg::EngineReady(Ok(engine)) => {
+                self.engine = Some(engine);
+                // After a crash of the page (www/crash.js) the app starts again with the model
+                // files it had.
+                match kept("model-files").map(|files| files_of_array(&files.unchecked_into())) {
+                    Some(files) if !files.is_empty() => {
+                        ctx.link().send_message(Msg::LoadModelFiles(files))
+                    }
+                    _ => ctx.link().send_message(Msg::LoadModel(
+                        query_param("model").unwrap_or_else(|| DEFAULT_MODEL.into()),
+                    )),
+                }
+                return false;
+            }
+            Msg::EngineReady(Err(e)) => {
+                self.busy = false;
+                self.error = Some(format!("The engine did not start: {e}"));
+            }
+            Msg::EngineRestarted(message) => self.restarted = Some(message),
             Msg::LoadModel(path) => {
+                let Some(engine) = self.engine.clone() else {
+                    return false;
+                };
                 keep("model-files", None);
                 self.busy = true;
                 self.error = None;
@@ -212,11 +256,9 @@ impl Component for App {
                 let progress = ctx
                     .link()
                     .callback(|(loaded, total)| Msg::Progress(loaded, total));
-                let preference = self.preference;
                 ctx.link().send_future(async move {
-                    let hub = query_param("hub");
-                    let result = match load_model(&path, hub.as_deref(), progress).await {
-                        Ok(model) => Ok((model.clone(), prepare_backend(&model, preference).await)),
+                    let result = match onnx_options_from_url().await {
+                        Ok(onnx) => engine.load(path.as_str().into(), &onnx, progress).await,
                         Err(e) => Err(e),
                     };
                     Msg::ModelLoaded {
@@ -254,6 +296,9 @@ impl Component for App {
                 return false;
             }
             Msg::LoadModelFiles(files) => {
+                let Some(engine) = self.engine.clone() else {
+                    return false;
+                };
                 keep(
                     "model-files",
                     Some(&files.iter().collect::<js_sys::Array>()),
@@ -262,10 +307,12 @@ impl Component for App {
                 self.error = None;
                 let names: Vec<String> = files.iter().map(|f| f.name()).collect();
                 self.status = format!("Loading the model from {}…", names.join(" + "));
-                let preference = self.preference;
                 ctx.link().send_future(async move {
-                    let result = match load_model_files(&files).await {
-                        Ok(model) => Ok((model.clone(), prepare_backend(&model, preference).await)),
+                    let source = js_sys::Object::new();
+                    let list: js_sys::Array = files.iter().collect();
+                    let _ = js_sys::Reflect::set(&source, &"files".into(), &list);
+                    let result = match onnx_options_from_url().await {
+                        Ok(onnx) => engine.load(source.into(), &onnx, progress_none()).await,
                         Err(e) => Err(e),
                     };
                     Msg::ModelLoaded {
@@ -278,17 +325,17 @@ impl Component for App {
             Msg::ModelLoaded {
                 name,
                 from_url,
-                result: Ok((model, backend)),
+                result: Ok(Loaded { model, backend }),
             } => {
                 self.progress = None;
                 let first = self.model.is_none();
                 self.status = format!(
                     "Model ready: {} ({} classes, {} SE blocks). Choose a sample or drop an image.",
-                    model.config.architecture,
+                    model.architecture,
                     model.labels.len(),
-                    model.graph.se_blocks.len()
+                    model.blocks.len()
                 );
-                self.model = Some(model);
+                self.model = Some(Rc::new(model));
                 self.backend = Some(backend);
                 self.busy = false;
                 self.error = None;
@@ -336,20 +383,25 @@ impl Component for App {
                     BackendPreference::Cpu => Some("cpu"),
                 };
                 set_query_param("backend", text);
-                let Some(model) = self.model.clone() else {
+                let (Some(_), Some(engine)) = (&self.model, self.engine.clone()) else {
                     return true;
                 };
+                let backend = text.unwrap_or("auto");
                 self.busy = true;
                 self.status = "Setting up the backend…".into();
                 ctx.link().send_future(async move {
-                    Msg::BackendReady(prepare_backend(&model, preference).await)
+                    Msg::BackendReady(engine.set_backend(backend).await)
                 });
             }
-            Msg::BackendReady(backend) => {
+            Msg::BackendReady(Ok(backend)) => {
                 self.backend = Some(backend);
                 self.busy = false;
                 self.status = "Backend ready.".into();
                 self.start_run(ctx);
+            }
+            Msg::BackendReady(Err(e)) => {
+                self.busy = false;
+                self.error = Some(format!("Cannot set the backend up: {e}"));
             }
             Msg::SamplesLoaded(samples) => self.samples = samples,
             Msg::ChooseSample(file) => {
@@ -410,16 +462,17 @@ impl Component for App {
                 self.stalled = true;
             }
             Msg::RetryOnOneThread => {
-                cpu::use_one_thread();
+                self.one_thread = true;
                 self.start_run(ctx);
             }
             Msg::Ran(_, Ok(outcome)) => {
-                // The e2e test of the crash recovery: one deliberate panic after a run.
-                if query_param("debug").as_deref() == Some("panic")
+                // The e2e test of the page's own crash recovery (www/crash.js): one deliberate
+                // panic after a run.
+                if query_param("debug").as_deref() == Some("panic-page")
                     && kept("debug-panicked").is_none()
                 {
                     keep("debug-panicked", Some(&true.into()));
-                    panic!("a deliberate panic (?debug=panic), to test the crash recovery");
+                    panic!("a deliberate panic (?debug=panic-page), to test the crash recovery");
                 }
                 self.busy = false;
                 self.stalled = false;
@@ -427,14 +480,15 @@ impl Component for App {
                 self.status = format!(
                     "Classified {} on {} in {:.1} ms (preprocessing {:.1} ms).",
                     self.input.as_ref().map_or("", |i| i.name.as_str()),
-                    match outcome.backend {
+                    match outcome.backend.as_str() {
                         "webgpu" => "WebGPU",
                         _ => "the CPU",
                     },
                     outcome.forward_ms,
                     outcome.preprocess_ms
                 );
-                self.set_downloads(&outcome.baseline, outcome.backend);
+                self.set_downloads(&outcome.baseline, &outcome.backend);
+                self.backend = Some(outcome.backend_now.clone());
                 if let Some(pinned) = &mut self.pinned {
                     pinned.compare = CompareView::new(&pinned.run, &outcome.baseline);
                 }
@@ -455,7 +509,7 @@ impl Component for App {
                 self.run_progress_at = now_ms();
                 self.status = format!(
                     "Running {} on {}: block {done} of {all}…",
-                    model.config.architecture, input.name
+                    model.architecture, input.name
                 );
             }
             Msg::Pin => {
@@ -493,14 +547,15 @@ impl Component for App {
                 }
             }
             Msg::SelectChannel(block, channel) => {
-                let (Some(model), Some(backend), Some(input)) =
-                    (self.model.clone(), self.backend.clone(), self.input.clone())
-                else {
+                let (Some(engine), Some(input)) = (self.engine.clone(), self.input.clone()) else {
                     return false;
                 };
                 ctx.link().send_future(async move {
-                    let detail = channel_detail(&model, &backend, &input.image, &block, channel);
-                    Msg::ChannelShown(detail.await)
+                    let job = Job::ChannelDetail { block, channel };
+                    let detail = engine
+                        .run("detail", &job, Some(&input.image), &[], None, None)
+                        .await;
+                    Msg::ChannelShown(detail.map(|(detail, _)| detail))
                 });
                 return false;
             }
@@ -508,12 +563,7 @@ impl Component for App {
             Msg::ChannelShown(Err(e)) => self.error = Some(e),
             Msg::SetAllAblated(off) => {
                 self.ablated = match (&self.model, off) {
-                    (Some(model), true) => model
-                        .graph
-                        .se_blocks
-                        .iter()
-                        .map(|b| b.name.clone())
-                        .collect(),
+                    (Some(model), true) => model.block_names().map(str::to_owned).collect(),
                     _ => BTreeSet::new(),
                 };
                 self.start_run(ctx);
@@ -617,7 +667,7 @@ impl Component for App {
                 if self.stalled {
                     <p data-testid="stalled" class="error" role="alert">
                         { format!("This run has made no progress for {} s. ", STALL_AFTER_MS / 1000.0) }
-                        if cpu::thread_count() > 1 {
+                        if !self.one_thread && threads_possible() {
                             <button data-testid="retry-one-thread" onclick={link.callback(|_| Msg::RetryOnOneThread)}>
                                 { "Run it again on one thread" }
                             </button>
@@ -630,6 +680,12 @@ impl Component for App {
                 }
                 if let Some(error) = &self.error {
                     <p data-testid="error" class="error" role="alert">{ error }</p>
+                }
+                if let Some(message) = &self.restarted {
+                    <p data-testid="engine-restarted" class="note" role="status">
+                        { format!("The engine stopped ({message}) and was started again with the same model; \
+                                   what it was doing ran again. Nothing on this page was lost.") }
+                    </p>
                 }
                 { self.view_onnx_preprocess(link) }
                 { self.view_input(link) }
@@ -663,8 +719,8 @@ impl App {
 
     /// Classifies the current input after yielding to the browser, so the status shows first.
     fn start_run(&mut self, ctx: &Context<Self>) {
-        let (Some(model), Some(backend), Some(input)) =
-            (self.model.clone(), self.backend.clone(), self.input.clone())
+        let (Some(model), Some(engine), Some(input)) =
+            (self.model.clone(), self.engine.clone(), self.input.clone())
         else {
             return;
         };
@@ -672,12 +728,16 @@ impl App {
         self.stalled = false;
         self.run_id += 1;
         self.run_progress_at = now_ms();
-        self.status = format!("Running {} on {}…", model.config.architecture, input.name);
+        self.status = format!("Running {} on {}…", model.architecture, input.name);
         let ablated = self.ablated.clone();
-        let progress = Progress::reporting(
-            ctx.link()
-                .callback(|(done, all)| Msg::RunProgress(done, all)),
-        );
+        let progress = ctx
+            .link()
+            .callback(|(done, all)| Msg::RunProgress(done, all));
+        // `?debug=panic`: the engine panics on the first run (the e2e test of the crash
+        // recovery); the API runs it again on a fresh worker.
+        let panic = !self.debug_panicked && query_param("debug").as_deref() == Some("panic");
+        self.debug_panicked |= panic;
+        let one_thread = self.one_thread;
         let id = self.run_id;
         // `?debug=stall`: the first run never finishes (the e2e test of the stall notice).
         let stall = id == 1 && query_param("debug").as_deref() == Some("stall");
@@ -685,10 +745,11 @@ impl App {
             if stall {
                 std::future::pending::<()>().await;
             }
-            Msg::Ran(
-                id,
-                classify(&model, &backend, &input.image, &ablated, &progress).await,
-            )
+            let debug = panic.then_some("panic");
+            let outcome = engine
+                .classify(&input.image, ablated, one_thread, progress, debug)
+                .await;
+            Msg::Ran(id, outcome)
         });
         self.check_stall_later(ctx);
     }
@@ -711,7 +772,7 @@ impl App {
             return;
         };
         let json = object_url(
-            &view.to_json(&model.config.architecture, &input.name, backend),
+            &view.to_json(&model.architecture, &input.name, backend),
             "application/json",
         );
         let csv = object_url(&view.to_csv(), "text/csv");
@@ -728,7 +789,7 @@ impl App {
         let Some(onnx) = &model.onnx else {
             return Html::default();
         };
-        let cfg = &model.config.pretrained_cfg;
+        let cfg = &model.pretrained_cfg;
         let [_, height, width] = cfg.input_size;
         let list = |values: &[f32]| {
             let parts: Vec<String> = values.iter().map(|v| format!("{v:.3}")).collect();
@@ -772,12 +833,15 @@ impl App {
 
     fn view_backend(&self, link: &html::Scope<Self>) -> Html {
         let badge = match (&self.outcome, &self.backend) {
-            (Some(outcome), _) => outcome.backend,
-            (None, Some(backend)) => backend.name(),
-            (None, None) => "cpu",
+            (Some(outcome), _) => outcome.backend.clone(),
+            (None, Some(backend)) => backend.name.clone(),
+            (None, None) => "cpu".into(),
         };
-        let fallback = self.backend.as_ref().and_then(|b| b.fallback_reason());
-        let note = self.backend.as_ref().and_then(|b| b.note());
+        let fallback = self
+            .backend
+            .as_ref()
+            .and_then(|b| b.fallback_reason.clone());
+        let note = self.backend.as_ref().and_then(|b| b.note.clone());
         let option = |value: &str, label: &str, preference: BackendPreference| {
             html! { <option value={value.to_string()} selected={self.preference == preference}>{ label }</option> }
         };
@@ -793,7 +857,7 @@ impl App {
                         { option("cpu", "CPU", BackendPreference::Cpu) }
                     </select>
                 </label>
-                <span data-testid="backend-badge" class="badge" title={self.backend.as_ref().and_then(|b| b.adapter())}>{ badge }</span>
+                <span data-testid="backend-badge" class="badge" title={self.backend.as_ref().and_then(|b| b.adapter.clone())}>{ badge }</span>
                 if let Some(reason) = fallback {
                     <span class="note" data-testid="fallback-reason">
                         { format!("WebGPU not used, running on the CPU: {reason}") }
@@ -809,7 +873,7 @@ impl App {
     /// One block step by step and the squeeze-region probe (once an image is classified), the
     /// class statistics, and which blocks matter.
     fn view_teaching(&self) -> Html {
-        let (Some(model), Some(backend)) = (&self.model, &self.backend) else {
+        let (Some(model), Some(engine)) = (&self.model, &self.engine) else {
             return html! {};
         };
         // Only a model folder on this site can ship statistics (`class_stats.json`,
@@ -819,11 +883,11 @@ impl App {
         html! {
             <>
                 if let (Some(input), Some(_)) = (&self.input, &self.outcome) {
-                    <BlockSteps model={model.clone()} backend={backend.clone()} image={input.image.clone()} />
-                    <RegionProbePanel model={model.clone()} backend={backend.clone()} image={input.image.clone()} />
+                    <BlockSteps engine={engine.clone()} model={model.clone()} image={input.image.clone()} />
+                    <RegionProbePanel engine={engine.clone()} model={model.clone()} image={input.image.clone()} />
                 }
-                <ClassStatsPanel model={model.clone()} backend={backend.clone()} folder={folder.clone()} />
-                <ImportancePanel model={model.clone()} backend={backend.clone()} {folder} />
+                <ClassStatsPanel engine={engine.clone()} model={model.clone()} folder={folder.clone()} />
+                <ImportancePanel engine={engine.clone()} model={model.clone()} {folder} />
             </>
         }
     }
@@ -913,7 +977,7 @@ impl App {
         let all_off = self
             .model
             .as_ref()
-            .is_some_and(|m| m.graph.se_blocks.len() == self.ablated.len());
+            .is_some_and(|m| m.blocks.len() == self.ablated.len());
         html! {
             <>
                 <section class="prediction" aria-label="prediction">
@@ -945,7 +1009,7 @@ impl App {
                     </ol>
                     <p class="muted" data-testid="timing">{ format!("Forward pass {:.1} ms on {}, preprocessing {:.1} ms.",
                         outcome.forward_ms,
-                        match (outcome.backend, outcome.cpu_threads) {
+                        match (outcome.backend.as_str(), outcome.cpu_threads) {
                             ("webgpu", _) => "WebGPU".to_string(),
                             (_, 1) => "the CPU (wasm SIMD, 1 thread)".to_string(),
                             (_, threads) => format!("the CPU (wasm SIMD, {threads} threads)"),
@@ -1126,4 +1190,17 @@ fn files_of_array(array: &js_sys::Array) -> Vec<web_sys::File> {
         .iter()
         .filter_map(|file| file.dyn_into().ok())
         .collect()
+}
+
+/// Whether the engine worker can run the CPU path on more than one thread here.
+fn threads_possible() -> bool {
+    let global = js_sys::global();
+    let isolated =
+        js_sys::Reflect::get(&global, &"crossOriginIsolated".into()).is_ok_and(|v| v.is_truthy());
+    isolated && web_sys::window().is_some_and(|w| w.navigator().hardware_concurrency() > 1.0)
+}
+
+/// No download progress to follow (files are read, not downloaded).
+fn progress_none() -> Callback<(u64, Option<u64>)> {
+    Callback::from(|_| ())
 }

@@ -50,16 +50,6 @@ pub struct Progress {
     pub wanted: Rc<dyn Fn() -> bool>,
 }
 
-impl Progress {
-    /// Progress for a run that is always wanted.
-    pub fn reporting(report: Callback<(usize, usize)>) -> Self {
-        Self {
-            report,
-            wanted: Rc::new(|| true),
-        }
-    }
-}
-
 /// The error of a run that stopped because a newer request superseded it.
 pub const SUPERSEDED: &str = "superseded by a newer request";
 
@@ -83,10 +73,11 @@ pub struct Outcome {
 pub async fn load_model(
     path: &str,
     hub: Option<&str>,
+    onnx: &OnnxOptions,
     progress: Callback<(u64, Option<u64>)>,
 ) -> Result<Rc<Model>, String> {
     if path.ends_with(".onnx") {
-        return load_onnx_url(path).await;
+        return load_onnx_url(path, onnx).await;
     }
     let (config, weights) = match path.strip_prefix("hf:") {
         Some(id) => {
@@ -108,10 +99,13 @@ pub async fn load_model(
 /// The backend `preference` asks for, set up for `model` (its weights uploaded to the GPU); the
 /// CPU, saying why, if the browser's GPU does not answer in time. For `auto` with a GPU, the
 /// faster of the two on this model ([`calibrate`]).
-pub async fn prepare_backend(model: &Model, preference: BackendPreference) -> Rc<Backend> {
-    // `?debug=calibrate`: `auto` measures a software GPU too (the e2e test of the calibration;
-    // headless Chromium has only SwiftShader, which `auto` otherwise leaves alone).
-    let software_too = query_param("debug").as_deref() == Some("calibrate");
+/// `software_too`: `auto` measures a software GPU too (the e2e test of the calibration: headless
+/// Chromium has only SwiftShader, which `auto` otherwise leaves alone).
+pub async fn prepare_backend(
+    model: &Model,
+    preference: BackendPreference,
+    software_too: bool,
+) -> Rc<Backend> {
     let asked = match preference {
         BackendPreference::Auto if software_too => BackendPreference::Gpu,
         other => other,
@@ -586,15 +580,14 @@ fn model_input(model: &Model, image: &RgbImage) -> Result<Tensor, String> {
     preprocess(&seen, &model.config.pretrained_cfg).map_err(|e| e.to_string())
 }
 
-/// An `.onnx` file's URL: its external data from beside it, its preprocessing from the page's
-/// URL ([`onnx_options_from_url`]), its class names from `?labels=<URL>`.
+/// An `.onnx` file's URL: its external data from beside it, its preprocessing and class names
+/// from `options` (the page's URL sets them: [`onnx_options_from_url`]).
 ///
 /// The file is decoded once; one whose weights lie in external data files (so a small graph,
 /// cheap to decode again) is imported again after each data file its import asked for is fetched.
-async fn load_onnx_url(path: &str) -> Result<Rc<Model>, String> {
+async fn load_onnx_url(path: &str, options: &OnnxOptions) -> Result<Rc<Model>, String> {
     let bytes = fetch_bytes(path).await?;
     let dir = path.rsplit_once('/').map(|(dir, _)| dir);
-    let options = onnx_options_from_url().await?;
     let name = path.rsplit('/').next().unwrap_or(path);
     let mut data: HashMap<String, Arc<Vec<u8>>> = HashMap::new();
     loop {
@@ -611,7 +604,7 @@ async fn load_onnx_url(path: &str) -> Result<Rc<Model>, String> {
                 "its external data location '{location}' is not a file beside it"
             )),
         };
-        let result = Model::from_onnx(name, &bytes, &mut external, &options);
+        let result = Model::from_onnx(name, &bytes, &mut external, options);
         match (result, wanted) {
             (Ok(model), _) => return Ok(Rc::new(model)),
             (Err(_), Some(location)) => {
@@ -626,7 +619,7 @@ async fn load_onnx_url(path: &str) -> Result<Rc<Model>, String> {
 /// The ONNX preprocessing the page's URL sets (the preprocessing form writes it): `size=224` or
 /// `256x192`, `interp=bicubic`, `crop=0.875`, `mean=0.5,0.5,0.5`, `std=…`, `scale=255` (mean
 /// and std on pixels 0–255), `channels=bgr`, `labels=<URL of a labels file>`.
-async fn onnx_options_from_url() -> Result<OnnxOptions, String> {
+pub async fn onnx_options_from_url() -> Result<OnnxOptions, String> {
     let numbers = |name: &str| -> Result<Option<Vec<f32>>, String> {
         query_param(name)
             .map(|text| {
@@ -687,7 +680,10 @@ pub fn onnx_model(
 
 /// A model from dropped or chosen files: an `.onnx` (with its external data files, a labels
 /// `.txt` or JSON list, a preprocessing `.json`), or a `config.json` and a `*.safetensors`.
-pub async fn load_model_files(files: &[web_sys::File]) -> Result<Rc<Model>, String> {
+pub async fn load_model_files(
+    files: &[web_sys::File],
+    url_options: OnnxOptions,
+) -> Result<Rc<Model>, String> {
     for file in files {
         if file.size() > MAX_MODEL_BYTES as f64 {
             let what = file.name();
@@ -701,7 +697,7 @@ pub async fn load_model_files(files: &[web_sys::File]) -> Result<Rc<Model>, Stri
     let named = |suffix: &str| files.iter().find(|f| f.name().ends_with(suffix));
     if let Some(model) = named(".onnx") {
         let bytes = read_blob(model).await?;
-        let mut options = onnx_options_from_url().await?;
+        let mut options = url_options;
         let mut data = HashMap::new();
         for file in files.iter().filter(|f| f.name() != model.name()) {
             let (name, content) = (file.name(), read_blob(file).await?);

@@ -2,12 +2,15 @@
 //! the Yew components (with the `web` feature) see view models only, never tensors.
 
 pub mod hub;
+pub mod protocol;
 pub mod view_model;
 
 #[cfg(feature = "web")]
 mod app;
 #[cfg(feature = "web")]
 mod browser;
+#[cfg(feature = "web")]
+mod client;
 #[cfg(feature = "web")]
 mod heatmap;
 #[cfg(feature = "web")]

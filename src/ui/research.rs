@@ -10,11 +10,10 @@ use web_sys::{HtmlCanvasElement, HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
 use super::browser::{draw_rgba, object_url, revoke_object_url};
+use super::client::with_path;
 use super::heatmap::HIGHLIGHT;
-use super::jobs::{
-    block_importance_from_files, classify_with_gate, importance_runs_per_image, probe_base,
-    probe_region, shipped_importance, ProbeBase,
-};
+use super::jobs::importance_runs_per_image;
+use super::protocol::{Job, ProbeStart};
 use super::teaching::{PanelProps, TeachingProps};
 use super::view_model::{
     ImportanceView, NodeStat, Prediction, RegionProbe, RegionSensitivity, HALVES,
@@ -53,7 +52,11 @@ impl ImportancePanel {
         let props = ctx.props().clone();
         if let Some(folder) = props.folder {
             ctx.link().send_future(async move {
-                ImportanceMsg::Shipped(shipped_importance(&props.model, &folder).await)
+                let job = Job::ShippedImportance { folder };
+                let shipped = props
+                    .engine
+                    .run("shipped-importance", &job, None, &[], None, None);
+                ImportanceMsg::Shipped(shipped.await.ok().and_then(|(view, _)| view))
             });
         }
     }
@@ -187,14 +190,13 @@ impl Component for ImportancePanel {
                 self.error = None;
                 self.progress = Some((0, 0));
                 ctx.link().send_future(async move {
-                    let view = block_importance_from_files(
-                        &props.model,
-                        &props.backend,
-                        &files,
-                        progress,
-                        cancel.clone(),
-                    )
-                    .await;
+                    let files: Vec<_> = files.iter().map(with_path).collect();
+                    let job = Job::Importance;
+                    let view = props
+                        .engine
+                        .run("importance", &job, None, &files, Some(progress), None)
+                        .await
+                        .map(|(view, _)| view);
                     // A superseded measurement says nothing.
                     ImportanceMsg::Computed(if cancel.get() {
                         Err(String::new())
@@ -210,6 +212,7 @@ impl Component for ImportancePanel {
             }
             ImportanceMsg::Cancel => {
                 self.cancel.set(true);
+                ctx.props().engine.cancel("importance");
                 let (done, all) = self.progress.take().unwrap_or_default();
                 self.error = Some(format!("Cancelled after {done} of {all} runs."));
             }
@@ -246,7 +249,7 @@ impl Component for ImportancePanel {
                 .filter(|f| !f.is_empty())
                 .map(ImportanceMsg::ChooseFolder)
         });
-        let runs_per_image = importance_runs_per_image(ctx.props().model.graph.se_blocks.len());
+        let runs_per_image = importance_runs_per_image(ctx.props().model.blocks.len());
         html! {
             <section class="importance" data-testid="importance" aria-label="which SE blocks matter">
                 <h2>{ "Which SE blocks matter (the SE paper's §7)" }</h2>
@@ -428,7 +431,9 @@ pub enum ProbeMsg {
     Open,
     Choose(String),
     /// What the load numbered `.0` gave.
-    Based(u64, Result<Rc<ProbeBase>, String>),
+    Based(u64, Result<Rc<ProbeStart>, String>),
+    /// The gates over the region of request `.0`; `.1`: predict with them.
+    Probed(u64, bool, Result<RegionProbe, String>),
     /// A brush started at a point (fractions of the input).
     Start([f32; 2]),
     /// The brush moved to a point; `true` when it was let go there.
@@ -444,9 +449,11 @@ pub enum ProbeMsg {
 pub struct RegionProbePanel {
     open: bool,
     block: String,
-    base: Option<Rc<ProbeBase>>,
+    base: Option<Rc<ProbeStart>>,
     /// `[left, top, right, bottom]`, fractions of the input.
     rect: [f32; 4],
+    /// Numbers the region requests: only the latest one's result is taken.
+    regions: u64,
     /// Where the brush went down, while it is down.
     anchor: Option<[f32; 2]>,
     probe: Option<RegionProbe>,
@@ -471,41 +478,54 @@ impl RegionProbePanel {
         self.predicted = None;
         let (load, props, block) = (self.loads, ctx.props().clone(), self.block.clone());
         ctx.link().send_future(async move {
-            let base = probe_base(&props.model, &props.backend, &props.image, &block).await;
-            ProbeMsg::Based(load, base.map(Rc::new))
+            let job = Job::ProbeStart { block };
+            let base = props
+                .engine
+                .run("probe", &job, Some(&props.image), &[], None, None)
+                .await;
+            ProbeMsg::Based(load, base.map(|(base, _)| Rc::new(base)))
         });
     }
 
-    /// The gates for the current rectangle; with `predict`, the prediction with them too.
+    /// The gates for the current rectangle (the worker keeps the block's map); with `predict`,
+    /// the prediction with them too.
     fn probe(&mut self, ctx: &Context<Self>, predict: bool) {
-        let Some(base) = &self.base else { return };
-        match probe_region(&ctx.props().model, base, self.rect) {
-            Ok(probe) => {
-                self.error = None;
-                if predict {
-                    self.brushes += 1;
-                    self.predicted = None;
-                    let (brush, props) = (self.brushes, ctx.props().clone());
-                    let (block, gate) = (probe.block.clone(), probe.probed.clone());
-                    ctx.link().send_future(async move {
-                        let top = classify_with_gate(
-                            &props.model,
-                            &props.backend,
-                            &props.image,
-                            &block,
-                            gate,
-                        )
-                        .await;
-                        ProbeMsg::Predicted(brush, top)
-                    });
-                }
-                self.probe = Some(probe);
-            }
-            Err(e) => {
-                self.probe = None;
-                self.error = Some(e);
-            }
+        if self.base.is_none() {
+            return;
         }
+        self.regions += 1;
+        let (id, engine, rect) = (self.regions, ctx.props().engine.clone(), self.rect);
+        ctx.link().send_future(async move {
+            let probe = engine
+                .run(
+                    "probe-region",
+                    &Job::ProbeRegion { rect },
+                    None,
+                    &[],
+                    None,
+                    None,
+                )
+                .await;
+            ProbeMsg::Probed(id, predict, probe.map(|(probe, _)| probe))
+        });
+    }
+
+    /// The prediction with the probed gates in their block.
+    fn predict(&mut self, ctx: &Context<Self>, probe: &RegionProbe) {
+        self.brushes += 1;
+        self.predicted = None;
+        let (brush, props) = (self.brushes, ctx.props().clone());
+        let job = Job::ClassifyWithGate {
+            block: probe.block.clone(),
+            gate: probe.probed.clone(),
+        };
+        ctx.link().send_future(async move {
+            let top = props
+                .engine
+                .run("probe-predict", &job, Some(&props.image), &[], None, None)
+                .await;
+            ProbeMsg::Predicted(brush, top.map(|(top, _)| top))
+        });
     }
 }
 
@@ -514,15 +534,15 @@ impl Component for RegionProbePanel {
     type Properties = TeachingProps;
 
     fn create(ctx: &Context<Self>) -> Self {
-        let graph = &ctx.props().model.graph;
         // The last block: the paper's class-specific end of the network.
-        let block = graph.se_blocks.last().map(|se| se.name.clone());
+        let block = ctx.props().model.blocks.last().map(|se| se.name.clone());
         Self {
             open: false,
             block: block.unwrap_or_default(),
             base: None,
             rect: WHOLE,
             anchor: None,
+            regions: 0,
             probe: None,
             predicted: None,
             brushes: 0,
@@ -533,12 +553,12 @@ impl Component for RegionProbePanel {
     }
 
     fn changed(&mut self, ctx: &Context<Self>, old: &Self::Properties) -> bool {
-        let (open, loads, brushes) = (self.open, self.loads, self.brushes);
+        let (open, loads, brushes, regions) = (self.open, self.loads, self.brushes, self.regions);
         if !Rc::ptr_eq(&ctx.props().model, &old.model) {
             *self = <Self as Component>::create(ctx);
         }
         // The counters go on, so that nothing on its way for the old model or image is taken.
-        (self.open, self.loads, self.brushes) = (open, loads, brushes);
+        (self.open, self.loads, self.brushes, self.regions) = (open, loads, brushes, regions);
         if open {
             self.load(ctx);
         }
@@ -593,6 +613,20 @@ impl Component for RegionProbePanel {
                 Err(e) => self.error = Some(e),
             },
             ProbeMsg::Predicted(..) => return false,
+            ProbeMsg::Probed(id, predict, result) if id == self.regions => match result {
+                Ok(probe) => {
+                    self.error = None;
+                    if predict {
+                        self.predict(ctx, &probe);
+                    }
+                    self.probe = Some(probe);
+                }
+                Err(e) => {
+                    self.probe = None;
+                    self.error = Some(e);
+                }
+            },
+            ProbeMsg::Probed(..) => return false,
         }
         true
     }
@@ -662,7 +696,7 @@ impl Component for RegionProbePanel {
                 { heading }{ why }
                 <label>{ "Block " }
                     <select data-testid="probe-block" onchange={choose}>
-                        { for ctx.props().model.graph.se_blocks.iter().map(|se| html! {
+                        { for ctx.props().model.blocks.iter().map(|se| html! {
                             <option value={se.name.clone()} selected={se.name == self.block}>{ &se.name }</option>
                         }) }
                     </select>

@@ -8,26 +8,26 @@ use web_sys::{HtmlCanvasElement, HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
 use super::browser::{draw_rgba, object_url};
+use super::client::{with_path, Engine};
 use super::heatmap::{colour, diverging};
-use super::jobs::{class_stats_from_files, se_steps, shipped_class_stats};
+use super::protocol::{Job, ModelSummary};
 use super::view_model::{ClassStatsView, SeSteps};
 use crate::engine::Activation;
-use crate::model::Model;
 use crate::preprocess::RgbImage;
-use crate::runtime::Backend;
 
-/// What the teaching views work on: the model, where it runs, and the current image.
+/// What the teaching views work on: the engine (with the model in it), the model, and the
+/// current image.
 #[derive(Clone, Properties)]
 pub struct TeachingProps {
-    pub model: Rc<Model>,
-    pub backend: Rc<Backend>,
+    pub engine: Engine,
+    pub model: Rc<ModelSummary>,
     pub image: Rc<RgbImage>,
 }
 
 impl PartialEq for TeachingProps {
     fn eq(&self, other: &Self) -> bool {
-        Rc::ptr_eq(&self.model, &other.model)
-            && Rc::ptr_eq(&self.backend, &other.backend)
+        self.engine == other.engine
+            && Rc::ptr_eq(&self.model, &other.model)
             && Rc::ptr_eq(&self.image, &other.image)
     }
 }
@@ -56,7 +56,12 @@ impl BlockSteps {
         let props = ctx.props().clone();
         let block = self.block.clone();
         ctx.link().send_future(async move {
-            StepsMsg::Computed(se_steps(&props.model, &props.backend, &props.image, &block).await)
+            let job = Job::SeSteps { block };
+            let steps = props
+                .engine
+                .run("steps", &job, Some(&props.image), &[], None, None)
+                .await;
+            StepsMsg::Computed(steps.map(|(steps, _)| steps))
         });
     }
 }
@@ -69,8 +74,7 @@ impl Component for BlockSteps {
         let block = ctx
             .props()
             .model
-            .graph
-            .se_blocks
+            .blocks
             .first()
             .map(|se| se.name.clone())
             .unwrap_or_default();
@@ -165,7 +169,7 @@ impl Component for BlockSteps {
                 <h2>{ "One SE block, step by step" }</h2>
                 <label>{ "Block " }
                     <select data-testid="teach-block" onchange={choose}>
-                        { for ctx.props().model.graph.se_blocks.iter().map(|se| html! {
+                        { for ctx.props().model.blocks.iter().map(|se| html! {
                             <option value={se.name.clone()} selected={se.name == self.block}>{ &se.name }</option>
                         }) }
                     </select>
@@ -355,8 +359,8 @@ pub enum StatsMsg {
 /// What the model-wide panels (class statistics, which blocks matter) work on.
 #[derive(Clone, Properties)]
 pub struct PanelProps {
-    pub model: Rc<Model>,
-    pub backend: Rc<Backend>,
+    pub engine: Engine,
+    pub model: Rc<ModelSummary>,
     /// The model's folder URL, when it has one (its `class_stats.json` and `importance.json` are
     /// looked for there).
     pub folder: Option<String>,
@@ -364,8 +368,8 @@ pub struct PanelProps {
 
 impl PartialEq for PanelProps {
     fn eq(&self, other: &Self) -> bool {
-        Rc::ptr_eq(&self.model, &other.model)
-            && Rc::ptr_eq(&self.backend, &other.backend)
+        self.engine == other.engine
+            && Rc::ptr_eq(&self.model, &other.model)
             && self.folder == other.folder
     }
 }
@@ -384,7 +388,11 @@ impl ClassStatsPanel {
         let props = ctx.props().clone();
         if let Some(folder) = props.folder {
             ctx.link().send_future(async move {
-                StatsMsg::Shipped(shipped_class_stats(&props.model, &folder).await)
+                let job = Job::ShippedClassStats { folder };
+                let shipped = props
+                    .engine
+                    .run("shipped-stats", &job, None, &[], None, None);
+                StatsMsg::Shipped(shipped.await.ok().and_then(|(stats, _)| stats))
             });
         }
     }
@@ -433,9 +441,16 @@ impl Component for ClassStatsPanel {
                 self.error = None;
                 self.progress = Some((0, files.len()));
                 ctx.link().send_future(async move {
-                    let stats =
-                        class_stats_from_files(&props.model, &props.backend, &files, progress);
-                    StatsMsg::Computed(stats.await)
+                    let files: Vec<_> = files.iter().map(with_path).collect();
+                    let stats = props.engine.run(
+                        "stats",
+                        &Job::ClassStats,
+                        None,
+                        &files,
+                        Some(progress),
+                        None,
+                    );
+                    StatsMsg::Computed(stats.await.map(|(stats, _)| stats))
                 });
             }
             StatsMsg::Progress(done, all) => self.progress = Some((done, all)),

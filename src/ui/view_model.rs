@@ -11,7 +11,7 @@ use crate::engine::{
 pub use crate::exec::region::{Region, RegionSensitivity, HALVES};
 
 /// One SE block's gate, ready to draw.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BlockView {
     /// The SE module's PyTorch path (`layer2.0.se`).
     pub block: String,
@@ -78,7 +78,7 @@ impl BlockView {
 }
 
 /// Everything one run shows. Blocks are shared (`Rc`) so components take them without copies.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RunView {
     pub top: Vec<Prediction>,
     pub logits: Vec<f32>,
@@ -141,7 +141,7 @@ impl RunView {
 }
 
 /// One channel of an SE block's input, before and after its gate scales it.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ChannelDetail {
     pub block: String,
     pub channel: usize,
@@ -210,7 +210,7 @@ impl ChannelDetail {
 
 /// What the network saw: its input tensor (first image) with the normalisation undone, as RGBA
 /// pixels at the network's own resolution (a 1-channel model's input drawn grey).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct InputPicture {
     pub width: usize,
     pub height: usize,
@@ -292,7 +292,7 @@ impl InputPicture {
 
 /// The squeeze-region probe on one image: an SE block's gates with its squeeze over the whole
 /// feature map and over a region of it (`exec::region`).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RegionProbe {
     pub block: String,
     pub region: Region,
@@ -330,7 +330,7 @@ impl RegionProbe {
 
 /// One SE block on the current image, step by step: the input maps, the squeeze, both FCs, the
 /// gate, and what the prediction becomes when the gate function (sigmoid) is left out.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SeSteps {
     pub block: String,
     /// The activation after FC1 and the gate function (ReLU and sigmoid in the paper; SiLU in
@@ -437,7 +437,7 @@ impl SeSteps {
 
 /// The SE paper's Fig. 6 for one model: per plotted block, each class's mean gate per channel
 /// and the mean over all images.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ClassStatsView {
     /// Where the numbers come from (shown under the plots).
     pub source: String,
@@ -500,7 +500,7 @@ impl ClassStatsView {
 }
 
 /// How the gates of image B differ from those of image A, block by block (same model).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CompareView {
     /// Per block, `B − A` per channel (ranked: 1 = most raised in B).
     pub blocks: Vec<Rc<BlockView>>,
@@ -552,7 +552,7 @@ impl CompareView {
 /// An ONNX model's preprocessing as its form shows it and the page's URL writes it
 /// (`?size=&interp=&crop=&mean=&std=&scale=&channels=`): mean and std in the model's own
 /// channel order, on its own scale.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Preprocessing {
     /// `224` or `256x192`; `None` where the file fixes its input size.
     pub size: Option<String>,
@@ -568,9 +568,9 @@ pub struct Preprocessing {
 
 impl Preprocessing {
     /// The preprocessing `model` runs with, if it is an ONNX model.
-    pub fn of(model: &crate::model::Model) -> Option<Self> {
+    pub fn of(model: &super::protocol::ModelSummary) -> Option<Self> {
         let onnx = model.onnx.as_ref()?;
-        let cfg = &model.config.pretrained_cfg;
+        let cfg = &model.pretrained_cfg;
         let [_, height, width] = cfg.input_size;
         let list = |values: &[f32]| {
             let mut shown: Vec<String> = values
@@ -631,7 +631,7 @@ impl Preprocessing {
 
 /// What replacing each SE block's gates did over a folder of labelled images, as `se-lens
 /// evaluate --interventions` reports it.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ImportanceView {
     /// Where the numbers come from (shown with them).
     pub source: String,
@@ -866,7 +866,7 @@ mod tests {
         };
         let model =
             crate::model::Model::load(&dir.join("single_conv_se/model.onnx"), &options).unwrap();
-        let shown = Preprocessing::of(&model).unwrap();
+        let shown = Preprocessing::of(&super::super::protocol::ModelSummary::of(&model)).unwrap();
         assert_eq!(shown.size.as_deref(), Some("32x40"));
         assert_eq!(
             (shown.mean.as_str(), shown.std.as_str()),
@@ -884,7 +884,7 @@ mod tests {
         let fixed =
             crate::model::Model::load(&dir.join("bn_excitation/model.onnx"), &Default::default())
                 .unwrap();
-        let shown = Preprocessing::of(&fixed).unwrap();
+        let shown = Preprocessing::of(&super::super::protocol::ModelSummary::of(&fixed)).unwrap();
         assert_eq!(shown.size, None);
         assert_eq!(shown.mean, "0.485, 0.456, 0.406");
         assert_eq!(shown.params()[0], ("size", None));

@@ -6,7 +6,7 @@
 //! Results are the CLI's `--json` report ([`Report`]) with each gate as a `Float32Array` in
 //! JavaScript's own memory, so the worker can transfer it instead of copying it.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeSet, HashMap};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -19,7 +19,12 @@ use web_sys::{Blob, ImageBitmap, ImageData};
 
 use super::browser::{decode_image, image_data, now_ms, rgb_of_bitmap, rgb_of_rgba};
 use super::heatmap::{Paint, Scale};
-use super::jobs::{classify, load_model, onnx_model, prepare_backend, Progress};
+use super::jobs::{
+    block_importance_from_files, channel_detail, class_stats_from_files, classify,
+    classify_with_gate, load_model, load_model_files, onnx_model, prepare_backend, probe_base,
+    probe_region, se_steps, shipped_class_stats, shipped_importance, ProbeBase, Progress,
+};
+use super::protocol::{self, BackendSummary, Classified, Job, ModelSummary, ProbeStart};
 use super::view_model::RunView;
 use crate::engine::{Excitation, Report, Timings};
 use crate::model::{Model, OnnxOptions};
@@ -39,6 +44,8 @@ struct Loaded {
 #[derive(Default)]
 pub struct EngineHost {
     loaded: Rc<RefCell<Option<Rc<Loaded>>>>,
+    /// The squeeze-region probe's start (its block's feature map), for the brushes that follow.
+    probe: Rc<RefCell<Option<ProbeBase>>>,
 }
 
 /// What a classification may ask for (the API's `classify` options).
@@ -52,8 +59,6 @@ struct ClassifyOptions {
     /// Each block's heatmap as `ImageData`: `"block"` (the block's own range, the app's default)
     /// or `"absolute"` (0 to 1).
     heatmaps: Option<String>,
-    /// `"panic"`: the engine panics (the test of the crash recovery).
-    debug: Option<String>,
 }
 
 #[wasm_bindgen]
@@ -63,32 +68,47 @@ impl EngineHost {
         EngineHost::default()
     }
 
+    /// Panics: a request's `debug: 'panic'` (the e2e tests of the crash recovery).
+    #[wasm_bindgen(js_name = debugPanic)]
+    pub fn debug_panic(&self) {
+        panic!("a deliberate panic (debug: 'panic'), to test the crash recovery");
+    }
+
     /// Loads a model and prepares its backend (`cpu`, `webgpu` or `auto`); resolves to what the
     /// model is (see `www/selens.d.ts`, `ModelInfo`). `source` is a URL (a timm folder or an
     /// `.onnx` file), `hf:owner/name` (from `hub`, else huggingface.co), `{ config, weights }`
-    /// or `{ onnx, name, data }` with the files' bytes. `progress(loaded, total)` follows a
-    /// download.
+    /// or `{ onnx, name, data }` with the files' bytes, or `{ files }` (the app's dropped files).
+    /// `onnx`: the JSON of the `OnnxOptions` an ONNX model loads with (the app's URL sets them).
+    /// `progress(loaded, total)` follows a download.
     pub fn load(
         &self,
         source: JsValue,
         backend: String,
         hub: Option<String>,
         progress: Function,
+        onnx: Option<String>,
     ) -> js_sys::Promise {
         let loaded = Rc::clone(&self.loaded);
+        let probe = Rc::clone(&self.probe);
         future_to_promise(async move {
-            let preference = BackendPreference::parse(&backend)
-                .ok_or_else(|| JsError::new(&format!("unknown backend '{backend}'")))?;
+            let onnx: OnnxOptions = match onnx {
+                Some(text) => serde_json::from_str(&text)
+                    .map_err(|e| JsError::new(&format!("ONNX options: {e}")))?,
+                None => OnnxOptions::default(),
+            };
+            let (preference, software_too) =
+                backend_choice(&backend).map_err(|e| JsError::new(&e))?;
             let started = now_ms();
             let report = yew::Callback::from(move |(done, total): (u64, Option<u64>)| {
                 let total = total.map_or(JsValue::NULL, |t| JsValue::from(t as f64));
                 let _ = progress.call2(&JsValue::NULL, &JsValue::from(done as f64), &total);
             });
-            let (model, name) = model_from(&source, hub.as_deref(), report)
+            let (model, name) = model_from(&source, hub.as_deref(), &onnx, report)
                 .await
                 .map_err(|e| JsError::new(&e))?;
-            let backend = prepare_backend(&model, preference).await;
+            let backend = prepare_backend(&model, preference, software_too).await;
             let info = model_info(&model, &backend, &name)?;
+            probe.borrow_mut().take();
             *loaded.borrow_mut() = Some(Rc::new(Loaded {
                 model,
                 backend,
@@ -118,9 +138,6 @@ impl EngineHost {
                 serde_json::from_str(&String::from(text))
                     .map_err(|e| JsError::new(&format!("classify options: {e}")))?
             };
-            if options.debug.as_deref() == Some("panic") {
-                panic!("a deliberate panic (debug: 'panic'), to test the crash recovery");
-            }
             let paint = match options.heatmaps.as_deref() {
                 None => None,
                 Some("block") => Some(Paint::Gates(Scale::Block)),
@@ -183,14 +200,183 @@ impl EngineHost {
     }
 }
 
+#[wasm_bindgen]
+impl EngineHost {
+    /// Runs one of the app's jobs ([`Job`], as JSON) on the loaded model; resolves to
+    /// `{ json, pixels }`: the reply's JSON (`protocol.rs` says which type), and for `classify`
+    /// the RGB pixels of the picture the network saw. `image` (`{ width, height, rgb }`) is what
+    /// the jobs that run the model run on; `files` the chosen files of `class_stats` and
+    /// `importance`. `progress(done, all)`; the job stops once `wanted()` returns false.
+    pub fn job(
+        &self,
+        job: String,
+        image: JsValue,
+        files: JsValue,
+        progress: Function,
+        wanted: Function,
+    ) -> js_sys::Promise {
+        let current = self.loaded.borrow().clone();
+        let loaded_cell = Rc::clone(&self.loaded);
+        let probe = Rc::clone(&self.probe);
+        future_to_promise(async move {
+            let fail = |e: String| JsValue::from(JsError::new(&e));
+            let job: Job = serde_json::from_str(&job).map_err(|e| fail(format!("job: {e}")))?;
+            let loaded = current.ok_or_else(|| fail("no model is loaded".into()))?;
+            let (model, backend) = (&loaded.model, &loaded.backend);
+            let wanted: Rc<dyn Fn() -> bool> =
+                Rc::new(move || wanted.call0(&JsValue::NULL).is_ok_and(|w| w.is_truthy()));
+            let report = {
+                let progress = progress.clone();
+                yew::Callback::from(move |(done, all): (usize, usize)| {
+                    let _ = progress.call2(&JsValue::NULL, &done.into(), &all.into());
+                })
+            };
+            let image = || rgb_image(&image).map_err(fail);
+            let files = || -> Vec<web_sys::File> {
+                Array::from(&files)
+                    .iter()
+                    .map(|file| file.unchecked_into())
+                    .collect()
+            };
+            let mut pixels = None;
+            let reply = match job {
+                Job::SetBackend { backend: name } => {
+                    let (preference, software_too) = backend_choice(&name).map_err(fail)?;
+                    let backend = prepare_backend(model, preference, software_too).await;
+                    let summary = backend_summary(&backend);
+                    *loaded_cell.borrow_mut() = Some(Rc::new(Loaded {
+                        model: Rc::clone(model),
+                        backend,
+                        load_ms: loaded.load_ms,
+                    }));
+                    to_json(&summary)
+                }
+                Job::Classify {
+                    ablated,
+                    one_thread,
+                } => {
+                    if one_thread {
+                        crate::cpu::use_one_thread();
+                    }
+                    let progress = Progress { report, wanted };
+                    let outcome = classify(model, backend, &image()?, &ablated, &progress)
+                        .await
+                        .map_err(fail)?;
+                    let reply = Classified {
+                        baseline: (*outcome.baseline).clone(),
+                        ablated: outcome.ablated.as_deref().cloned(),
+                        preprocess_ms: outcome.preprocess_ms,
+                        forward_ms: outcome.forward_ms,
+                        backend: outcome.backend.to_string(),
+                        cpu_threads: outcome.cpu_threads,
+                        backend_now: backend_summary(backend),
+                        seen_width: outcome.seen.width,
+                        seen_height: outcome.seen.height,
+                    };
+                    pixels = Some(outcome.seen.pixels);
+                    to_json(&reply)
+                }
+                Job::ChannelDetail { block, channel } => to_json(
+                    &channel_detail(model, backend, &image()?, &block, channel)
+                        .await
+                        .map_err(fail)?,
+                ),
+                Job::SeSteps { block } => to_json(
+                    &se_steps(model, backend, &image()?, &block)
+                        .await
+                        .map_err(fail)?,
+                ),
+                Job::ProbeStart { block } => {
+                    let base = probe_base(model, backend, &image()?, &block)
+                        .await
+                        .map_err(fail)?;
+                    let start = ProbeStart {
+                        block: base.block.clone(),
+                        full: base.full.clone(),
+                        picture: (*base.picture).clone(),
+                        top: base.top.clone(),
+                    };
+                    *probe.borrow_mut() = Some(base);
+                    to_json(&start)
+                }
+                Job::ProbeRegion { rect } => {
+                    let probe = probe.borrow();
+                    let base = probe
+                        .as_ref()
+                        .ok_or_else(|| fail("no probe was started".into()))?;
+                    to_json(&probe_region(model, base, rect).map_err(fail)?)
+                }
+                Job::ClassifyWithGate { block, gate } => to_json(
+                    &classify_with_gate(model, backend, &image()?, &block, gate)
+                        .await
+                        .map_err(fail)?,
+                ),
+                Job::ShippedClassStats { folder } => {
+                    to_json(&shipped_class_stats(model, &folder).await)
+                }
+                Job::ShippedImportance { folder } => {
+                    to_json(&shipped_importance(model, &folder).await)
+                }
+                Job::ClassStats => to_json(
+                    &class_stats_from_files(model, backend, &files(), report)
+                        .await
+                        .map_err(fail)?,
+                ),
+                Job::Importance => {
+                    // Stopped (superseded or cancelled) before its next run.
+                    let cancel = Rc::new(Cell::new(false));
+                    let report = {
+                        let cancel = Rc::clone(&cancel);
+                        yew::Callback::from(move |(done, all): (usize, usize)| {
+                            if !wanted() {
+                                cancel.set(true);
+                            }
+                            let _ = progress.call2(&JsValue::NULL, &done.into(), &all.into());
+                        })
+                    };
+                    to_json(
+                        &block_importance_from_files(model, backend, &files(), report, cancel)
+                            .await
+                            .map_err(fail)?,
+                    )
+                }
+            };
+            let result = Object::new();
+            Reflect::set(&result, &"json".into(), &reply.map_err(fail)?.into())?;
+            if let Some(pixels) = pixels {
+                Reflect::set(&result, &"pixels".into(), &Uint8Array::from(&pixels[..]))?;
+            }
+            Ok(result.into())
+        })
+    }
+}
+
+fn to_json(value: &impl serde::Serialize) -> Result<String, String> {
+    serde_json::to_string(value).map_err(|e| e.to_string())
+}
+
+/// The image a job runs on: `{ width, height, rgb }`.
+fn rgb_image(image: &JsValue) -> Result<RgbImage, String> {
+    let number = |name: &str| {
+        Reflect::get(image, &name.into())
+            .ok()
+            .and_then(|v| v.as_f64())
+            .ok_or_else(|| format!("the job's image has no {name}"))
+    };
+    let (width, height) = (number("width")? as usize, number("height")? as usize);
+    let rgb = Reflect::get(image, &"rgb".into()).map_err(|_| "the job's image has no pixels")?;
+    RgbImage::new(width, height, Uint8Array::new(&rgb).to_vec()).map_err(|e| e.to_string())
+}
+
 /// The model `source` names, and the name to report it by.
 async fn model_from(
     source: &JsValue,
     hub: Option<&str>,
+    onnx: &OnnxOptions,
     progress: yew::Callback<(u64, Option<u64>)>,
 ) -> Result<(Rc<Model>, String), String> {
     if let Some(path) = source.as_string() {
-        let model = load_model(&path, hub, progress).await?;
+        let model = load_model(&path, hub, onnx, progress).await?;
         return Ok((model, path));
     }
     let field = |name: &str| {
@@ -198,6 +384,15 @@ async fn model_from(
             .ok()
             .filter(|v| !v.is_undefined())
     };
+    if let Some(files) = field("files") {
+        let files: Vec<web_sys::File> = Array::from(&files)
+            .iter()
+            .map(|file| file.unchecked_into())
+            .collect();
+        let names: Vec<String> = files.iter().map(|f| f.name()).collect();
+        let model = load_model_files(&files, onnx.clone()).await?;
+        return Ok((model, names.join(" + ")));
+    }
     let bytes = |value: JsValue| -> Result<Vec<u8>, String> {
         if value.is_instance_of::<Uint8Array>() || value.is_instance_of::<js_sys::ArrayBuffer>() {
             Ok(Uint8Array::new(&value).to_vec())
@@ -206,7 +401,7 @@ async fn model_from(
         }
     };
     let name = field("name").and_then(|n| n.as_string());
-    if let Some(onnx) = field("onnx") {
+    if let Some(onnx_file) = field("onnx") {
         let name = name.unwrap_or_else(|| "model.onnx".into());
         let mut data = HashMap::new();
         if let Some(files) = field("data") {
@@ -216,7 +411,7 @@ async fn model_from(
                 data.insert(file, Arc::new(bytes(entry.get(1))?));
             }
         }
-        let model = onnx_model(&name, &bytes(onnx)?, &data, &OnnxOptions::default())?;
+        let model = onnx_model(&name, &bytes(onnx_file)?, &data, onnx)?;
         return Ok((model, name));
     }
     match (field("config"), field("weights")) {
@@ -276,6 +471,12 @@ fn model_info(model: &Model, backend: &Backend, name: &str) -> Result<JsValue, J
         "adapter": backend.adapter(),
         "fallbackReason": backend.fallback_reason(),
         "threads": crate::cpu::thread_count(),
+        "note": backend.note(),
+        // What the app needs (src/ui/protocol.rs).
+        "loaded": serde_json::to_string(&protocol::Loaded {
+            model: ModelSummary::of(model),
+            backend: backend_summary(backend),
+        }).ok(),
     });
     js_sys::JSON::parse(&info.to_string())
 }
@@ -329,4 +530,25 @@ fn report(
     }
     Reflect::set(&result, &"excitations".into(), &excitations)?;
     Ok(result)
+}
+
+/// The backend as the page shows it.
+fn backend_summary(backend: &Backend) -> BackendSummary {
+    BackendSummary {
+        name: backend.name().to_string(),
+        adapter: backend.adapter(),
+        fallback_reason: backend.fallback_reason(),
+        note: backend.note(),
+    }
+}
+
+/// A backend's name: `auto`, `webgpu`, `cpu`, or `auto-software` (`auto` that measures a software
+/// GPU too: the app's `?debug=calibrate`, for its e2e test).
+fn backend_choice(name: &str) -> Result<(BackendPreference, bool), String> {
+    if name == "auto-software" {
+        return Ok((BackendPreference::Auto, true));
+    }
+    BackendPreference::parse(name)
+        .map(|preference| (preference, false))
+        .ok_or_else(|| format!("unknown backend '{name}'"))
 }

@@ -8,7 +8,7 @@ import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, w
 import { execFileSync } from 'node:child_process';
 import { chromium } from 'playwright-core';
 import { ISOLATION, serve } from '../../scripts/serve.mjs';
-import { classified, describe, explained, exported, gateDifference, launch, recordConsole } from './harness.mjs';
+import { classified, classifiedOnThreads, describe, explained, exported, gateDifference, launch, recordConsole } from './harness.mjs';
 
 const PORT = 8391;
 const HUB_PORT = 8392;
@@ -222,10 +222,8 @@ e2e('cross-origin isolated, the CPU path runs on threads; a plain static host ge
   const { page, errors } = await open(`?sample=${sample}&backend=cpu`);
   assert.equal(await page.evaluate(() => self.crossOriginIsolated), true);
   const threads = await page.evaluate(() => Math.min(navigator.hardwareConcurrency, 8));
-  // Workers join as they start; once all have, the next run uses them.
-  await page.waitForFunction((n) => window.wasmBindings.cpuThreads() === n, threads);
-  await page.getByTestId(`sample-${sample}`).click();
-  await classified(page, 2);
+  // The engine worker's threads join as they start; once all have, the next run uses them.
+  await classifiedOnThreads(page, sample, threads, 1);
   assert.match(await page.getByTestId('timing').textContent(), new RegExp(`on the CPU \\(wasm SIMD, ${threads} threads\\)`));
   const threaded = await exported(page);
   await page.screenshot({ path: `${SHOTS}/app-threads.png` });
@@ -990,14 +988,34 @@ e2e('the guided tour walks from the upload to the class statistics, and can be c
   assert.deepEqual(errors, []);
 });
 
-e2e('a crash inside wasm shows its message and restarts the app in place, keeping the image and model', async () => {
-  // `?debug=panic` panics once after a run (src/ui/app.rs); www/crash.js takes over.
+e2e('a crash in the engine restarts its worker with the same model and image; the page keeps its state', async () => {
+  // `?debug=panic`: the engine worker panics on the first run (src/ui/app.rs); the JavaScript API
+  // (www/selens.js) starts a fresh worker, loads the same model files and runs the image again.
   const { page, errors } = await open('?debug=panic');
   await page.getByTestId('model-files').setInputFiles([`${TINY}/config.json`, `${TINY}/model.safetensors`]);
   await page.getByText('Model ready: seresnet18').waitFor();
   await page.getByTestId('file-input').setInputFiles(PHOTO);
+  await classified(page, 1);
+  assert.match(await page.getByTestId('engine-restarted').textContent(), /engine stopped.*a deliberate panic/s);
+  assert.match(await page.getByTestId('status').textContent(), /Classified chelsea\.png/);
+  assert.match(await page.locator('[data-testid="model-select"] option:checked').textContent(), /config\.json \+ model\.safetensors/);
+  assert.equal((await predictions(page)).length, 5);
+  assert.equal(await page.getByTestId('crash').count(), 0, 'the page itself never stopped');
+  await page.screenshot({ path: `${SHOTS}/app-engine-restarted.png` });
+  // The restarted engine answers the next request too.
+  await page.getByTestId('heatmap-layer2.0.se').click({ position: { x: 2, y: 2 } });
+  await page.getByTestId('channel-detail').waitFor();
+  assert.deepEqual(errors, []);
+});
+
+e2e('a crash of the page itself shows its message and restarts the app in place, keeping the image and model', async () => {
+  // `?debug=panic-page` panics the page's wasm once after a run (src/ui/app.rs); www/crash.js takes over.
+  const { page, errors } = await open('?debug=panic-page');
+  await page.getByTestId('model-files').setInputFiles([`${TINY}/config.json`, `${TINY}/model.safetensors`]);
+  await page.getByText('Model ready: seresnet18').waitFor();
+  await page.getByTestId('file-input').setInputFiles(PHOTO);
   await page.getByTestId('crash').waitFor();
-  assert.match(await page.getByTestId('crash').textContent(), /internal error.*a deliberate panic \(\?debug=panic\)/s);
+  assert.match(await page.getByTestId('crash').textContent(), /internal error.*a deliberate panic \(\?debug=panic-page\)/s);
   await page.screenshot({ path: `${SHOTS}/app-crash.png` });
   await page.getByTestId('restart').click();
   // A fresh instance: the same model files and the same photo, classified again.

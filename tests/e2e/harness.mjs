@@ -117,3 +117,15 @@ export function gateDifference(a, b) {
   }
   return largest;
 }
+
+/** Classifies `sample` again until the page's timing line says the CPU path ran on `threads`
+ * threads (the engine worker's threads join as they start); returns the last run's number. */
+export async function classifiedOnThreads(page, sample, threads, run) {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    await page.getByTestId(`sample-${sample}`).click();
+    run += 1;
+    await classified(page, run);
+    if ((await page.getByTestId('timing').textContent()).includes(`wasm SIMD, ${threads} threads`)) return run;
+  }
+  throw new Error(`the CPU path never ran on ${threads} threads:\n${await describe(page)}`);
+}

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { serve } from '../../scripts/serve.mjs';
-import { classified, explained, exported, gateDifference, launchProfile, recordConsole } from './harness.mjs';
+import { classified, classifiedOnThreads, explained, exported, gateDifference, launchProfile, recordConsole } from './harness.mjs';
 
 const PORT = 8393;
 const HUB_PORT = 8394;
@@ -99,9 +99,7 @@ describe('a plain static host at a sub-path, with the service worker', () => {
     assert.equal(await page.evaluate(() => self.crossOriginIsolated), true, 'the worker made the page cross-origin isolated');
     const threads = await threadsWanted();
     assert.ok(threads > 1, 'this test needs two cores');
-    await page.waitForFunction((n) => window.wasmBindings.cpuThreads?.() === n, threads);
-    await page.getByTestId(`sample-${SAMPLE}`).click();
-    await classified(page, 2);
+    await classifiedOnThreads(page, SAMPLE, threads, 1);
     assert.match(await page.getByTestId('timing').textContent(), new RegExp(`on the CPU \\(wasm SIMD, ${threads} threads\\)`));
     const threaded = await exported(page);
     assert.deepEqual(threaded.top.map((t) => t.label), single.top.map((t) => t.label));

@@ -1,0 +1,248 @@
+//! The page's side of the engine worker. [`Engine`] wraps the JavaScript API's `SeLens`
+//! (`www/selens.js`, imported by the page's loader), so the app talks to the engine through the
+//! API's own worker protocol: loads as any page would, and the app's views as [`Job`]s. No model
+//! is parsed and no forward pass runs on the page's thread.
+
+use std::rc::Rc;
+
+use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
+use serde::de::DeserializeOwned;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use yew::Callback;
+
+use super::browser::describe;
+use super::protocol::{BackendSummary, Classified, Job, Loaded};
+use super::view_model::RunView;
+use crate::model::OnnxOptions;
+use crate::preprocess::RgbImage;
+
+#[wasm_bindgen]
+extern "C" {
+    /// `www/selens.js`'s class (the loader puts it on `window`).
+    type SeLens;
+    #[wasm_bindgen(static_method_of = SeLens)]
+    fn create(options: &JsValue) -> Promise;
+    #[wasm_bindgen(method)]
+    fn load(this: &SeLens, source: &JsValue, options: &JsValue) -> Promise;
+    #[wasm_bindgen(method, js_name = setBackend)]
+    fn set_backend(this: &SeLens, backend: &str) -> Promise;
+    #[wasm_bindgen(method)]
+    fn job(this: &SeLens, request: &JsValue) -> Promise;
+    #[wasm_bindgen(method)]
+    fn cancel(this: &SeLens, view: &str);
+    #[wasm_bindgen(method, setter)]
+    fn set_onrestart(this: &SeLens, callback: &Function);
+}
+
+/// The engine worker, shared by every view of the app.
+#[derive(Clone)]
+pub struct Engine {
+    lens: Rc<SeLens>,
+    /// Kept alive for `onrestart`.
+    _restarted: Rc<Closure<dyn Fn(JsValue)>>,
+}
+
+impl PartialEq for Engine {
+    fn eq(&self, other: &Self) -> bool {
+        Rc::ptr_eq(&self.lens, &other.lens)
+    }
+}
+
+/// One classification, as the page shows it.
+pub struct Outcome {
+    /// What the network saw (after the model's photo rule).
+    pub seen: RgbImage,
+    pub baseline: Rc<RunView>,
+    pub ablated: Option<Rc<RunView>>,
+    pub preprocess_ms: f64,
+    pub forward_ms: f64,
+    /// `webgpu` or `cpu`: what computed the baseline.
+    pub backend: String,
+    /// The CPU path's threads when the baseline started.
+    pub cpu_threads: usize,
+    /// The backend after the run.
+    pub backend_now: BackendSummary,
+}
+
+fn set(object: &Object, key: &str, value: &JsValue) {
+    let _ = Reflect::set(object, &key.into(), value);
+}
+
+async fn settle(promise: Promise) -> Result<JsValue, String> {
+    JsFuture::from(promise).await.map_err(describe)
+}
+
+impl Engine {
+    /// Starts the engine worker; `restarted(message)` is told when it crashed and came back.
+    pub async fn start(
+        backend: &str,
+        hub: Option<&str>,
+        restarted: Callback<String>,
+    ) -> Result<Engine, String> {
+        let options = Object::new();
+        set(&options, "backend", &backend.into());
+        if let Some(hub) = hub {
+            set(&options, "hub", &hub.into());
+        }
+        let lens: SeLens = settle(SeLens::create(&options)).await?.unchecked_into();
+        let restarted = Closure::<dyn Fn(JsValue)>::new(move |event: JsValue| {
+            let message = Reflect::get(&event, &"message".into())
+                .ok()
+                .and_then(|m| m.as_string())
+                .unwrap_or_default();
+            restarted.emit(message);
+        });
+        lens.set_onrestart(restarted.as_ref().unchecked_ref());
+        Ok(Engine {
+            lens: Rc::new(lens),
+            _restarted: Rc::new(restarted),
+        })
+    }
+
+    /// Loads a model: a URL or hub id (`source` a string), or chosen files; ONNX models with
+    /// `onnx`.
+    pub async fn load(
+        &self,
+        source: JsValue,
+        onnx: &OnnxOptions,
+        progress: Callback<(u64, Option<u64>)>,
+    ) -> Result<Loaded, String> {
+        let options = Object::new();
+        let onnx = serde_json::to_string(onnx).map_err(|e| e.to_string())?;
+        set(&options, "onnx", &onnx.into());
+        let progress =
+            Closure::<dyn Fn(JsValue, JsValue)>::new(move |done: JsValue, all: JsValue| {
+                progress.emit((
+                    done.as_f64().unwrap_or(0.0) as u64,
+                    all.as_f64().map(|a| a as u64),
+                ));
+            });
+        set(&options, "onProgress", progress.as_ref());
+        let info = settle(self.lens.load(&source, &options)).await?;
+        let loaded = Reflect::get(&info, &"loaded".into())
+            .ok()
+            .and_then(|l| l.as_string())
+            .ok_or("the engine sent no model summary")?;
+        serde_json::from_str(&loaded).map_err(|e| e.to_string())
+    }
+
+    /// Sets the backend up again for the loaded model.
+    pub async fn set_backend(&self, backend: &str) -> Result<BackendSummary, String> {
+        let reply = settle(self.lens.set_backend(backend)).await?;
+        let text = reply.as_string().ok_or("the engine sent no backend")?;
+        serde_json::from_str(&text).map_err(|e| e.to_string())
+    }
+
+    /// Runs `job` for `view` (a newer job for the same view supersedes it) on `image` and
+    /// `files`; the reply, and any pixels beside it.
+    pub async fn run<T: DeserializeOwned>(
+        &self,
+        view: &str,
+        job: &Job,
+        image: Option<&RgbImage>,
+        files: &[(web_sys::File, String)],
+        progress: Option<Callback<(usize, usize)>>,
+        debug: Option<&str>,
+    ) -> Result<(T, Option<Vec<u8>>), String> {
+        let request = Object::new();
+        set(&request, "view", &view.into());
+        let job = serde_json::to_string(job).map_err(|e| e.to_string())?;
+        set(&request, "job", &job.into());
+        if let Some(image) = image {
+            let pixels = Object::new();
+            set(&pixels, "width", &image.width.into());
+            set(&pixels, "height", &image.height.into());
+            set(&pixels, "rgb", &Uint8Array::from(&image.pixels[..]));
+            set(&request, "image", &pixels);
+        }
+        let list = Array::new();
+        for (file, path) in files {
+            let entry = Object::new();
+            set(&entry, "file", file);
+            set(&entry, "path", &path.into());
+            list.push(&entry);
+        }
+        set(&request, "files", &list);
+        if let Some(debug) = debug {
+            set(&request, "debug", &debug.into());
+        }
+        let progress = progress.map(|progress| {
+            Closure::<dyn Fn(JsValue, JsValue)>::new(move |done: JsValue, all: JsValue| {
+                progress.emit((
+                    done.as_f64().unwrap_or(0.0) as usize,
+                    all.as_f64().unwrap_or(0.0) as usize,
+                ));
+            })
+        });
+        if let Some(progress) = &progress {
+            set(&request, "onProgress", progress.as_ref());
+        }
+        let reply = match settle(self.lens.job(&request)).await {
+            Ok(reply) => reply,
+            // A superseded request never answers: a newer one for its view will.
+            Err(e) if e.starts_with("superseded") => std::future::pending().await,
+            Err(e) => return Err(e),
+        };
+        let text = Reflect::get(&reply, &"json".into())
+            .ok()
+            .and_then(|j| j.as_string())
+            .ok_or("the engine sent no reply")?;
+        let value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+        let pixels = Reflect::get(&reply, &"pixels".into())
+            .ok()
+            .filter(|p| !p.is_undefined())
+            .map(|p| Uint8Array::new(&p).to_vec());
+        Ok((value, pixels))
+    }
+
+    /// Stops `view`'s running job at its next step.
+    pub fn cancel(&self, view: &str) {
+        self.lens.cancel(view);
+    }
+
+    /// Classifies `image` with the model's own gates, and with `ablated` blocks' gates set to
+    /// ones.
+    pub async fn classify(
+        &self,
+        image: &RgbImage,
+        ablated: std::collections::BTreeSet<String>,
+        one_thread: bool,
+        progress: Callback<(usize, usize)>,
+        debug: Option<&str>,
+    ) -> Result<Outcome, String> {
+        let job = Job::Classify {
+            ablated,
+            one_thread,
+        };
+        let (reply, pixels): (Classified, _) = self
+            .run("classify", &job, Some(image), &[], Some(progress), debug)
+            .await?;
+        let seen = RgbImage::new(
+            reply.seen_width,
+            reply.seen_height,
+            pixels.ok_or("the engine sent no picture")?,
+        )
+        .map_err(|e| e.to_string())?;
+        Ok(Outcome {
+            seen,
+            baseline: Rc::new(reply.baseline),
+            ablated: reply.ablated.map(Rc::new),
+            preprocess_ms: reply.preprocess_ms,
+            forward_ms: reply.forward_ms,
+            backend: reply.backend,
+            cpu_threads: reply.cpu_threads,
+            backend_now: reply.backend_now,
+        })
+    }
+}
+
+/// A chosen file and its path below the chosen folder (`webkitRelativePath`, which a worker does
+/// not see: the engine worker sets it again).
+pub fn with_path(file: &web_sys::File) -> (web_sys::File, String) {
+    let path = Reflect::get(file, &"webkitRelativePath".into())
+        .ok()
+        .and_then(|p| p.as_string())
+        .unwrap_or_default();
+    (file.clone(), path)
+}
