@@ -4,7 +4,7 @@
 // (node --test) after `se-lens` is built; screenshots land in target/e2e/ — look at them.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { chromium } from 'playwright-core';
 import { ISOLATION, serve } from '../../scripts/serve.mjs';
@@ -308,6 +308,67 @@ e2e("auto times the GPU against the CPU on a model's first run, keeps the faster
     console.log(`auto on SwiftShader: ${first.text}`);
   } finally {
     await context.close();
+  }
+});
+
+e2e("the page's thread stays free while a 108 MB SE-ResNet-50 loads and ten images run; a newer image supersedes the one running", async () => {
+  // The full-size random-weight fixture (tools/make_fixtures.py), served by the stand-in hub.
+  const fixture = `${readFileSync('target/fixtures-dir', 'utf8').trim()}/seresnet50`;
+  const mirror = 'target/e2e/hub/test/seresnet50-random/resolve/main';
+  mkdirSync(mirror, { recursive: true });
+  for (const file of ['config.json', 'model.safetensors']) {
+    if (!existsSync(`${mirror}/${file}`)) symlinkSync(`${fixture}/${file}`, `${mirror}/${file}`);
+  }
+  const samples = JSON.parse(readFileSync('assets/samples/index.json', 'utf8')).map((s) => s.file);
+  for (const [build, origin] of [['threads', ORIGIN], ['single-thread', `http://127.0.0.1:${PLAIN_PORT}`]]) {
+    const { page, errors } = await open(`?backend=cpu&hub=${encodeURIComponent(HUB)}&sample=${samples[0]}`, undefined, origin);
+    await page.evaluate(() => {
+      window.longTasks = [];
+      new PerformanceObserver((list) => window.longTasks.push(...list.getEntries().map((e) => Math.round(e.duration))))
+        .observe({ type: 'longtask' });
+      // How long each click waited before the page handled it.
+      window.clickDelays = [];
+      document.addEventListener('click', (event) => window.clickDelays.push(performance.now() - event.timeStamp), true);
+    });
+    // Clicks on the title while the engine works, as a restless user's.
+    let busy = true;
+    const clicks = (async () => {
+      while (busy) {
+        await page.click('h1', { timeout: 5_000 }).catch(() => {});
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    })();
+    const started = Date.now();
+    await page.getByTestId('hub-id').fill('test/seresnet50-random');
+    await page.getByTestId('hub-load').click();
+    let run = 2;
+    await classified(page, run, 120_000); // the image on the page, through the new model
+    assert.match(page.url(), /model=hf%3Atest%2Fseresnet50-random/);
+    const loaded = Date.now() - started;
+    for (const sample of samples.slice(1, 11)) {
+      await page.getByTestId(`sample-${sample}`).click();
+      await classified(page, ++run, 60_000);
+    }
+    const ten = Date.now() - started - loaded;
+    busy = false;
+    await clicks;
+    const { longTasks, clickDelays } = await page.evaluate(() => ({ longTasks: window.longTasks, clickDelays: window.clickDelays }));
+    console.log(`app, ${build}: SE-ResNet-50 (108 MB) loaded and run in ${loaded} ms, ten images in ${ten} ms; ` +
+      `page's long tasks: ${longTasks.length ? longTasks.join(', ') + ' ms' : 'none'}; ${clickDelays.length} clicks, ` +
+      `the slowest handled after ${Math.max(...clickDelays).toFixed(0)} ms`);
+    assert.deepEqual(longTasks.filter((d) => d > 50), [], 'no task of the page over 50 ms');
+    assert.ok(clickDelays.length >= 5, `${clickDelays.length} clicks`);
+    assert.ok(Math.max(...clickDelays) < 100, `a click waited ${Math.max(...clickDelays)} ms`);
+
+    // Two images, the second chosen while the first runs: only the second's result is shown.
+    const [first, second] = [samples[3], samples[4]];
+    await page.getByTestId(`sample-${first}`).click();
+    await page.getByTestId(`sample-${second}`).click();
+    await classified(page, ++run, 60_000);
+    assert.match(await page.getByTestId('status').textContent(), new RegExp(`Classified ${second.replace('.', '\\.')}`));
+    await page.waitForTimeout(1_000);
+    assert.equal(await page.getByTestId('status').getAttribute('data-run'), String(run), "the first image's result never came");
+    assert.deepEqual(errors, []);
   }
 });
 
