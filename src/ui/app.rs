@@ -682,10 +682,11 @@ impl Component for App {
                     <p data-testid="error" class="error" role="alert">{ error }</p>
                 }
                 if let Some(message) = &self.restarted {
-                    <p data-testid="engine-restarted" class="note" role="status">
-                        { format!("The engine stopped ({message}) and was started again with the same model; \
-                                   what it was doing ran again. Nothing on this page was lost.") }
-                    </p>
+                    <div data-testid="engine-restarted" class="note" role="status">
+                        { "The engine hit an internal error and started again with the same model; \
+                           what it was doing ran again, and nothing on this page was lost. " }
+                        <details><summary>{ "What happened" }</summary><code>{ message }</code></details>
+                    </div>
                 }
                 { self.view_onnx_preprocess(link) }
                 { self.view_input(link) }

@@ -1057,7 +1057,7 @@ e2e('a crash in the engine restarts its worker with the same model and image; th
   await page.getByText('Model ready: seresnet18').waitFor();
   await page.getByTestId('file-input').setInputFiles(PHOTO);
   await classified(page, 1);
-  assert.match(await page.getByTestId('engine-restarted').textContent(), /engine stopped.*a deliberate panic/s);
+  assert.match(await page.getByTestId('engine-restarted').textContent(), /internal error and started again.*a deliberate panic/s);
   assert.match(await page.getByTestId('status').textContent(), /Classified chelsea\.png/);
   assert.match(await page.locator('[data-testid="model-select"] option:checked').textContent(), /config\.json \+ model\.safetensors/);
   assert.equal((await predictions(page)).length, 5);
