@@ -198,9 +198,9 @@ rasteriser on the same cores: those rows say the GPU paths work and agree, not h
 
 The app as users get it (`dist/`, weights excluded) comes in two builds, and a page loads one. First
 result: from navigation to the first result with the default model (the SE-ResNet-10 on a sample,
-CPU), median of 3 cold loads; wasm memory at that point.
+CPU), median of 3 cold loads; the engine worker's wasm memory at that point.
 
-| build | loaded where | wasm (gzip) | everything: wasm, JS, CSS, HTML (gzip) | first result | wasm memory |
+| build | loaded where | wasm (gzip) | everything: wasm, JS, CSS, HTML (gzip) | first result | engine's wasm memory |
 |---|---|---|---|---|---|
 {app_row(single, "a static host")}
 {app_row(threaded, "a cross-origin isolated page (`make run`)")}

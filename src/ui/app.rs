@@ -1008,7 +1008,7 @@ impl App {
                             }
                         }) }
                     </ol>
-                    <p class="muted" data-testid="timing">{ format!("Forward pass {:.1} ms on {}, preprocessing {:.1} ms.",
+                    <p class="muted" data-testid="timing" data-engine-memory={outcome.engine_memory.to_string()}>{ format!("Forward pass {:.1} ms on {}, preprocessing {:.1} ms.",
                         outcome.forward_ms,
                         match (outcome.backend.as_str(), outcome.cpu_threads) {
                             ("webgpu", _) => "WebGPU".to_string(),

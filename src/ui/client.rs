@@ -63,6 +63,8 @@ pub struct Outcome {
     pub cpu_threads: usize,
     /// The backend after the run.
     pub backend_now: BackendSummary,
+    /// The engine worker's wasm memory after the run, in bytes.
+    pub engine_memory: usize,
 }
 
 fn set(object: &Object, key: &str, value: &JsValue) {
@@ -233,6 +235,7 @@ impl Engine {
             backend: reply.backend,
             cpu_threads: reply.cpu_threads,
             backend_now: reply.backend_now,
+            engine_memory: reply.engine_memory,
         })
     }
 }

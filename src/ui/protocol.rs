@@ -127,6 +127,8 @@ pub struct Classified {
     pub cpu_threads: usize,
     /// The backend after the run (a GPU failure moves it to the CPU, with the reason).
     pub backend_now: BackendSummary,
+    /// The engine worker's wasm memory after the run, in bytes (the page's own is small).
+    pub engine_memory: usize,
     /// The size of the picture the network saw (its pixels come beside the reply).
     pub seen_width: usize,
     pub seen_height: usize,

@@ -270,6 +270,7 @@ impl EngineHost {
                         backend: outcome.backend.to_string(),
                         cpu_threads: outcome.cpu_threads,
                         backend_now: backend_summary(backend),
+                        engine_memory: memory_bytes(),
                         seen_width: outcome.seen.width,
                         seen_height: outcome.seen.height,
                     };
@@ -551,4 +552,14 @@ fn backend_choice(name: &str) -> Result<(BackendPreference, bool), String> {
     BackendPreference::parse(name)
         .map(|preference| (preference, false))
         .ok_or_else(|| format!("unknown backend '{name}'"))
+}
+
+/// This instance's wasm memory in bytes.
+fn memory_bytes() -> usize {
+    let buffer = Reflect::get(&wasm_bindgen::memory(), &"buffer".into());
+    buffer
+        .and_then(|b| Reflect::get(&b, &"byteLength".into()))
+        .ok()
+        .and_then(|n| n.as_f64())
+        .unwrap_or(0.0) as usize
 }
