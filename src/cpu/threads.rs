@@ -1,10 +1,12 @@
-//! The CPU path's threads in a cross-origin isolated browser page (the build with wasm atomics;
-//! see `scripts/build-web.sh`): Web Workers that share the page's wasm memory and wait for work.
+//! The CPU path's threads where the browser allows shared memory (cross-origin isolated; the
+//! build with wasm atomics, see `scripts/build-web.sh`): Web Workers that share the wasm memory of
+//! the thread that runs the forward pass and wait for work. That thread is the app's engine worker
+//! (`www/engine-worker.js`), or the bench page's own (`www/bench/`).
 //!
-//! The page's own thread runs the forward pass. A parallel call publishes its tasks, wakes the
-//! workers, takes tasks itself like any worker, and then spins (the page's thread may not block)
-//! until the last task taken by a worker is finished. Before the workers have started, or without
-//! any, the page's thread simply takes every task, so nothing ever waits for a worker to appear.
+//! A parallel call publishes its tasks, wakes the workers, takes tasks itself like any worker, and
+//! then spins until the last task taken by a worker is finished (written for a page's thread,
+//! which may not block). Before the workers have started, or without any, the running thread
+//! simply takes every task, so nothing ever waits for a worker to appear.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
