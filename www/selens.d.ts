@@ -22,6 +22,25 @@ export type ModelSource =
   | { config: Bytes; weights: Bytes; name?: string }
   | { onnx: Bytes; name?: string; data?: Record<string, Bytes> };
 
+/**
+ * How an ONNX file's input is prepared (an ONNX file carries none); what is not set is ImageNet's
+ * (timm's defaults). Mean and std are in the model's channel order, on the 0–1 scale unless `scale`.
+ */
+export interface OnnxOptions {
+  /** [height, width], for a file whose input size is open (224×224 if unset). */
+  input_size?: [number, number];
+  mean?: number[];
+  std?: number[];
+  /** 255: mean and std are given on pixels 0–255. */
+  scale?: number;
+  interpolation?: 'bilinear' | 'bicubic';
+  /** The centre crop's fraction kept (0.875). */
+  crop_pct?: number;
+  /** One name per class. */
+  labels?: string[];
+  channel_order?: 'rgb' | 'bgr';
+}
+
 export interface SeBlock {
   /** The SE module's path in the model (`layer2.0.se`). */
   name: string;
@@ -107,7 +126,7 @@ export class SupersededError extends Error {}
 
 export class SeLens {
   static create(options?: CreateOptions): Promise<SeLens>;
-  load(source: ModelSource, options?: { onProgress?: (loaded: number, total: number | null) => void }): Promise<ModelInfo>;
+  load(source: ModelSource, options?: { onProgress?: (loaded: number, total: number | null) => void; onnx?: OnnxOptions }): Promise<ModelInfo>;
   classify(image: ImageInput, options?: ClassifyOptions): Promise<Classification>;
   /** What the loaded model is, or null. */
   readonly model: ModelInfo | null;

@@ -59,9 +59,11 @@ export class SeLens {
   /**
    * Loads a model: a URL (a timm folder with config.json and model.safetensors, or an .onnx
    * file), 'hf:owner/name', `{ config, weights }` or `{ onnx, name, data }` (Blobs, Files,
-   * ArrayBuffers or Uint8Arrays). Resolves to what the model is (ModelInfo).
+   * ArrayBuffers or Uint8Arrays). `onnx`: how an ONNX file's input is prepared (OnnxOptions; it
+   * carries no preprocessing of its own). Resolves to what the model is (ModelInfo).
    */
   async load(source, { onProgress, onnx } = {}) {
+    if (onnx && typeof onnx === 'object') onnx = JSON.stringify(onnx);
     const base = typeof document === 'undefined' ? self.location.href : document.baseURI;
     if (typeof source === 'string' && !source.startsWith('hf:')) source = new URL(source, base).href;
     const message = { type: 'load', source, backend: this.#backend, hub: this.#hub, onnx };

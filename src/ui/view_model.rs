@@ -10,8 +10,10 @@ use crate::engine::{
 };
 pub use crate::exec::region::{Region, RegionSensitivity, HALVES};
 
-/// One SE block's gate, ready to draw.
+/// One SE block's gate, ready to draw. Crosses the engine worker's boundary as its name and
+/// values only (`BlockWire`); the rest is recomputed on arrival, which is cheaper than parsing it.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(into = "BlockWire", from = "BlockWire")]
 pub struct BlockView {
     /// The SE module's PyTorch path (`layer2.0.se`).
     pub block: String,
@@ -25,6 +27,28 @@ pub struct BlockView {
     pub std: f32,
     pub min: f32,
     pub max: f32,
+}
+
+/// What [`BlockView`] serialises to.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct BlockWire {
+    block: String,
+    values: Vec<f32>,
+}
+
+impl From<BlockView> for BlockWire {
+    fn from(view: BlockView) -> Self {
+        Self {
+            block: view.block,
+            values: view.values,
+        }
+    }
+}
+
+impl From<BlockWire> for BlockView {
+    fn from(wire: BlockWire) -> Self {
+        BlockView::new(wire.block, wire.values)
+    }
 }
 
 impl BlockView {

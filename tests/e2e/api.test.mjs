@@ -106,7 +106,10 @@ for (const [build, origin] of [['threads', ISOLATED], ['single-thread', PLAIN]])
 
 test('every image and model source gives the same gates; ablation, supersede, bad input and a crash are handled', async () => {
   const { page, errors } = await open(ISOLATED, 'embed/');
-  const result = await withLens(page, async (lens, sample, SupersededError) => {
+  const onnxFile = Array.from(readFileSync('tests/fixtures/onnx/single_conv_se/model.onnx'));
+  const labels = ['a', 'b', 'c', 'd', 'e'];
+  const result = await withLens(page, async (lens, arg, SupersededError) => {
+    const { sample } = arg;
     const url = `../assets/samples/${sample}`;
     const blob = await (await fetch(url)).blob();
     const bitmap = await createImageBitmap(blob);
@@ -126,6 +129,11 @@ test('every image and model source gives the same gates; ablation, supersede, ba
     const folder = '../assets/models/seresnet10-fmnist';
     const files = await Promise.all(['config.json', 'model.safetensors'].map(async (f) => (await fetch(`${folder}/${f}`)).blob()));
     const info = await lens.load({ config: files[0], weights: files[1] });
+    // An ONNX file with its preprocessing and labels given.
+    const onnx = await lens.load({ onnx: new Uint8Array(arg.onnx), name: 'single_conv_se.onnx' },
+      { onnx: { input_size: [32, 40], channel_order: 'bgr', labels: arg.labels } });
+    const onnxRun = await lens.classify(blob);
+    await lens.load({ config: files[0], weights: files[1] });
     same.fromFiles = gates(await lens.classify(blob)).every((v, i) => v === reference[i]);
     // Ablating a block: a second run whose gates there are ones.
     const ablated = await lens.classify(blob, { ablate: ['layer4.0.se'] });
@@ -149,14 +157,20 @@ test('every image and model source gives the same gates; ablation, supersede, ba
     lens.onrestart = (event) => { restarted = event.message; };
     const afterCrash = gates(await lens.classify(blob, { debug: 'panic' }));
     return {
+      onnx: { inputSize: onnx.inputSize, labels: onnx.labels, blocks: onnx.blocks.map((b) => b.name), top: onnxRun.top[0].label },
       same, blocks: info.blocks.length, ones, first: await first, other: await other, second: second.top[0].label,
       bad, stillWorks, restarted, crashLength: afterCrash.length - reference.length,
       // A fresh worker's first run may start before its CPU threads: a few ulps of summation order.
       crashDiff: afterCrash.reduce((m, v, i) => Math.max(m, Math.abs(v - reference[i])), 0),
     };
-  }, SAMPLE);
+  }, { sample: SAMPLE, onnx: onnxFile, labels });
   assert.deepEqual(result.same, { blob: true, bitmap: true, pixels: true, img: true, fromFiles: true });
   assert.equal(result.blocks, 4);
+  // The ONNX file loaded with the options given: its open input size, its class names, its SE blocks.
+  assert.deepEqual(result.onnx.inputSize, [3, 32, 40]);
+  assert.deepEqual(result.onnx.labels, labels);
+  assert.deepEqual(result.onnx.blocks, ['stage1.ese', 'stage2.se']);
+  assert.ok(labels.includes(result.onnx.top));
   assert.ok(result.ones, 'the ablated block runs with gates of one');
   assert.deepEqual([result.first, result.other, result.second], ['superseded', 'resolved', 'Trouser']);
   assert.match(result.bad.notAnImage, /not an image/);
