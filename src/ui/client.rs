@@ -13,7 +13,6 @@ use yew::Callback;
 
 use super::browser::describe;
 use super::protocol::{BackendSummary, Classified, Job, Loaded};
-use super::view_model::RunView;
 use crate::model::OnnxOptions;
 use crate::preprocess::RgbImage;
 
@@ -49,22 +48,18 @@ impl PartialEq for Engine {
     }
 }
 
-/// One classification, as the page shows it.
+/// One classification, as the page shows it: the worker's reply and the picture the network saw.
 pub struct Outcome {
-    /// What the network saw (after the model's photo rule).
     pub seen: RgbImage,
-    pub baseline: Rc<RunView>,
-    pub ablated: Option<Rc<RunView>>,
-    pub preprocess_ms: f64,
-    pub forward_ms: f64,
-    /// `webgpu` or `cpu`: what computed the baseline.
-    pub backend: String,
-    /// The CPU path's threads when the baseline started.
-    pub cpu_threads: usize,
-    /// The backend after the run.
-    pub backend_now: BackendSummary,
-    /// The engine worker's wasm memory after the run, in bytes.
-    pub engine_memory: usize,
+    pub run: Classified,
+}
+
+impl std::ops::Deref for Outcome {
+    type Target = Classified;
+
+    fn deref(&self) -> &Classified {
+        &self.run
+    }
 }
 
 fn set(object: &Object, key: &str, value: &JsValue) {
@@ -226,17 +221,7 @@ impl Engine {
             pixels.ok_or("the engine sent no picture")?,
         )
         .map_err(|e| e.to_string())?;
-        Ok(Outcome {
-            seen,
-            baseline: Rc::new(reply.baseline),
-            ablated: reply.ablated.map(Rc::new),
-            preprocess_ms: reply.preprocess_ms,
-            forward_ms: reply.forward_ms,
-            backend: reply.backend,
-            cpu_threads: reply.cpu_threads,
-            backend_now: reply.backend_now,
-            engine_memory: reply.engine_memory,
-        })
+        Ok(Outcome { seen, run: reply })
     }
 }
 

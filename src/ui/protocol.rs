@@ -117,8 +117,8 @@ pub enum Job {
 /// A classification, as the page shows it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Classified {
-    pub baseline: RunView,
-    pub ablated: Option<RunView>,
+    pub baseline: std::rc::Rc<RunView>,
+    pub ablated: Option<std::rc::Rc<RunView>>,
     pub preprocess_ms: f64,
     pub forward_ms: f64,
     /// `webgpu` or `cpu`: what computed the baseline.

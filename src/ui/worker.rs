@@ -263,8 +263,8 @@ impl EngineHost {
                         .await
                         .map_err(fail)?;
                     let reply = Classified {
-                        baseline: (*outcome.baseline).clone(),
-                        ablated: outcome.ablated.as_deref().cloned(),
+                        baseline: outcome.baseline,
+                        ablated: outcome.ablated,
                         preprocess_ms: outcome.preprocess_ms,
                         forward_ms: outcome.forward_ms,
                         backend: outcome.backend.to_string(),
