@@ -3,12 +3,13 @@
 // the page's thread. www/selens.js starts it and is the only thing that talks to it.
 //
 // Protocol (one message per request, one reply per request):
-//   → { id, type: 'init', glue, wasm, threads }      ← { id, ok, result: { threads } }
+//   → { id, type: 'init', glue, wasm, threads, crashes } ← { id, ok, result: { threads } }  (crashes: a BroadcastChannel's name)
 //   → { id, type: 'load', source, backend, hub }     ← { id, progress: [loaded, total] }…, { id, ok, result: ModelInfo }
 //   → { id, type: 'classify', view, image, options } ← { id, progress: [done, all] }…, { id, ok, result: Classification }
 //   → { id, type: 'job', view, job, image, files }   ← { id, progress }…, { id, ok, result: { json, pixels } }  (the app's views: src/ui/protocol.rs)
 //   → { type: 'cancel', view }                       (no reply: the view's running request stops at its next step)
-//   Any request may carry `debug: 'panic'`: the engine panics first (the tests of the crash recovery).
+//   Any request may carry `debug: 'panic'`: the engine panics first (the tests of the crash recovery);
+//   `debug: 'panic-thread'` (threads build): one of its CPU threads does, and says so on `crashes`.
 //   ← { id, ok: false, error, superseded }           (a request that failed, or a newer one for its view replaced)
 //   ← { crashed: message }                           (the engine panicked or trapped: this worker is dead)
 // Results' gates are Float32Arrays in JavaScript's memory, transferred, not copied.
@@ -22,12 +23,12 @@ const trapped = (error) => error instanceof WebAssembly.RuntimeError;
 addEventListener('error', (event) => { if (trapped(event.error)) postMessage({ crashed: String(event.error) }); });
 addEventListener('unhandledrejection', (event) => { if (trapped(event.reason)) postMessage({ crashed: String(event.reason) }); });
 
-async function init({ glue, wasm, threads }) {
+async function init({ glue, wasm, threads, crashes }) {
   const bindings = await import(glue);
   await bindings.default({ module_or_path: wasm });
-  // The CPU path's threads: workers of this worker, on its memory. A worker may block, so none of
-  // them ever makes the page wait.
-  if (threads > 1) bindings.startCpuThreads(glue, threads);
+  // The CPU path's threads: rayon's pool on workers of this worker, on its memory (runs before they
+  // are all up use this thread alone). This worker blocks while the pool works; the page never waits.
+  if (threads > 1) bindings.startCpuThreads(threads, crashes);
   host = new bindings.EngineHost();
   return { threads };
 }
@@ -67,6 +68,7 @@ self.onmessage = async ({ data: request }) => {
     if (type === 'cancel') return latest.set(request.view, null);
     if (type !== 'init' && !host) throw new Error('the engine is not started');
     if (request.debug === 'panic') host.debugPanic();
+    while (request.debug === 'panic-thread' && !host.debugPanicOnCpuThread()) await new Promise((r) => setTimeout(r, 20));
     const wanted = () => latest.get(request.view) === id;
     if (request.view !== undefined) latest.set(request.view, id);
     if (type === 'init') {

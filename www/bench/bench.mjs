@@ -1,6 +1,8 @@
 // One engine, one model, timed in this page: SE Lens (its wasm CPU path or WebGPU) or ONNX Runtime
 // Web (its wasm or WebGPU execution provider) on the same SE-ResNet-50 weights and the same input.
 // scripts/bench-web.mjs loads the page once per configuration and compares the results.
+// SE Lens's CPU path on threads runs where the app runs it, in a worker (this same module): its
+// caller waits for rayon's pool, which a page's thread could only do by spinning on a core.
 
 const params = new URLSearchParams(location.search);
 const ENGINE = params.get('engine') ?? 'selens-cpu';
@@ -32,12 +34,8 @@ async function selens(backend) {
   const wasm = await init();
   if (THREADS > 1) {
     if (!self.crossOriginIsolated) throw new Error('threads need a cross-origin isolated page');
-    startCpuThreads(glue, THREADS);
-    const deadline = performance.now() + 10_000;
-    while (cpuThreads() < THREADS) {
-      if (performance.now() > deadline) throw new Error(`only ${cpuThreads()} of ${THREADS} threads started`);
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    await startCpuThreads(THREADS);
+    if (cpuThreads() !== THREADS) throw new Error(`only ${cpuThreads()} of ${THREADS} threads started`);
   }
   const engine = await Engine.load(await bytes(`${MODEL}/config.json`), await bytes(`${MODEL}/model.safetensors`), backend);
   return {
@@ -106,13 +104,26 @@ async function main() {
   };
 }
 
-main().then(
-  (result) => {
-    window.benchResult = result;
-    document.getElementById('result').textContent = JSON.stringify({ ...result, logits: `${result.logits.length} values` }, null, 2);
-  },
-  (error) => {
-    window.benchError = String(error?.stack ?? error);
-    document.getElementById('result').textContent = window.benchError;
-  },
-);
+/** `main()` in a worker running this module. */
+function inWorker() {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL(`bench.mjs${location.search}`, import.meta.url), { type: 'module' });
+    worker.onmessage = ({ data }) => (data.error ? reject(data.error) : resolve(data.result));
+    worker.onerror = (event) => reject(event.message);
+  });
+}
+
+if (typeof document === 'undefined') {
+  main().then((result) => postMessage({ result }), (error) => postMessage({ error: String(error?.stack ?? error) }));
+} else {
+  (ENGINE === 'selens-cpu' && THREADS > 1 ? inWorker() : main()).then(
+    (result) => {
+      window.benchResult = result;
+      document.getElementById('result').textContent = JSON.stringify({ ...result, logits: `${result.logits.length} values` }, null, 2);
+    },
+    (error) => {
+      window.benchError = String(error?.stack ?? error);
+      document.getElementById('result').textContent = window.benchError;
+    },
+  );
+}
