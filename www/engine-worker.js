@@ -14,6 +14,8 @@
 //   ← { crashed: message }                           (the engine panicked or trapped: this worker is dead)
 // Results' gates are Float32Arrays in JavaScript's memory, transferred, not copied.
 let host = null;
+/** Resolves when the CPU path's threads are up (at once in the single-thread build). */
+let threadsUp = Promise.resolve();
 /** view → id of the newest classify request for it: an older one stops at its next block. */
 const latest = new Map();
 
@@ -26,9 +28,12 @@ addEventListener('unhandledrejection', (event) => { if (trapped(event.reason)) p
 async function init({ glue, wasm, threads, crashes }) {
   const bindings = await import(glue);
   await bindings.default({ module_or_path: wasm });
-  // The CPU path's threads: rayon's pool on workers of this worker, on its memory (runs before they
-  // are all up use this thread alone). This worker blocks while the pool works; the page never waits.
-  if (threads > 1) bindings.startCpuThreads(threads, crashes);
+  // The CPU path's threads: rayon's pool on workers of this worker, on its memory. A load waits for
+  // them, so a model runs on all of them from its first run (and `auto` times the CPU path as it
+  // will run). This worker blocks while the pool works; the page never waits.
+  if (threads > 1) {
+    threadsUp = bindings.startCpuThreads(threads, crashes).catch((error) => console.warn('SE Lens runs on one thread:', error));
+  }
   host = new bindings.EngineHost();
   return { threads };
 }
@@ -74,7 +79,9 @@ self.onmessage = async ({ data: request }) => {
     if (type === 'init') {
       result = await init(request);
     } else if (type === 'load') {
-      result = await host.load(await modelSource(request.source), request.backend, request.hub, progress, request.onnx);
+      const source = await modelSource(request.source);
+      await threadsUp;
+      result = await host.load(source, request.backend, request.hub, progress, request.onnx);
     } else if (type === 'classify') {
       result = await host.classify(request.image, request.options ?? {}, progress, wanted);
       if (!wanted()) throw new Error('superseded by a newer request');

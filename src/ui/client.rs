@@ -13,6 +13,7 @@ use yew::Callback;
 
 use super::browser::describe;
 use super::protocol::{BackendSummary, Classified, Job, Loaded};
+use super::session::Outcome;
 use crate::model::OnnxOptions;
 use crate::preprocess::RgbImage;
 
@@ -45,20 +46,6 @@ pub struct Engine {
 impl PartialEq for Engine {
     fn eq(&self, other: &Self) -> bool {
         Rc::ptr_eq(&self.lens, &other.lens)
-    }
-}
-
-/// One classification, as the page shows it: the worker's reply and the picture the network saw.
-pub struct Outcome {
-    pub seen: RgbImage,
-    pub run: Classified,
-}
-
-impl std::ops::Deref for Outcome {
-    type Target = Classified;
-
-    fn deref(&self) -> &Classified {
-        &self.run
     }
 }
 
