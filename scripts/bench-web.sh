@@ -22,7 +22,7 @@ names=()
 [ "${PROFILE:-0}" = 1 ] && names=(-g)
 wasm_cargo build --release --quiet --target "$WASM_TARGET" --features web --bin bench-web
 wasm_package "target/$WASM_TARGET/release/bench-web.wasm" "$site/pkg" bench-web "${names[@]}"
-wasm_threads_cargo build --release --quiet --target "$WASM_TARGET" --features threads --bin bench-web
+wasm_threads_cargo build --release --quiet --target "$WASM_TARGET" --features web --bin bench-web
 wasm_package "target/threads/$WASM_TARGET/release/bench-web.wasm" "$site/pkg-threads" bench-web "${names[@]}"
 
 cp www/bench/index.html www/bench/bench.mjs "$site/"

@@ -18,7 +18,7 @@ package() {
 
 wasm_cargo build --release --quiet --target "$WASM_TARGET" --features web --bin app
 # (rustc warns that the atomics target feature is unstable: it is, and the build depends on it.)
-wasm_threads_cargo build --release --quiet --target "$WASM_TARGET" --features threads --bin app
+wasm_threads_cargo build --release --quiet --target "$WASM_TARGET" --features web --bin app
 
 rm -rf dist
 mkdir -p dist/assets

@@ -13,7 +13,7 @@ cargo fmt --check
 step "clippy: wasm32, and wasm32 with threads"
 # (what make test builds for wasm32: the library, the wasm tests with every binary, the app)
 wasm_cargo clippy --quiet --target "$WASM_TARGET" --features web --lib --bins --test web -- -D warnings
-wasm_threads_cargo clippy --quiet --target "$WASM_TARGET" --features threads --bin app -- -D warnings
+wasm_threads_cargo clippy --quiet --target "$WASM_TARGET" --features web --bin app -- -D warnings
 
 step "native tests on the committed fixtures, linted"
 # The same build as make test's, so each warms the other's cache.

@@ -39,7 +39,7 @@ wasm_cargo() {
 }
 
 # Runs cargo for the wasm32 build with threads (wasm atomics, a shared memory of up to 4 GiB that
-# Web Workers import; see src/cpu/threads.rs; callers turn on the `threads` feature): std is always rebuilt for it, in its own target
+# Web Workers import; see src/cpu/threads.rs): std is always rebuilt for it, in its own target
 # directory so that the single-thread build's cache stays valid.
 wasm_threads_cargo() {
     local link="-C link-arg=--shared-memory -C link-arg=--import-memory -C link-arg=--max-memory=4294967296"

@@ -3,13 +3,12 @@
 // the page's thread. www/selens.js starts it and is the only thing that talks to it.
 //
 // Protocol (one message per request, one reply per request):
-//   → { id, type: 'init', glue, wasm, threads, crashes } ← { id, ok, result: { threads } }  (crashes: a BroadcastChannel's name)
+//   → { id, type: 'init', glue, wasm, threads }      ← { id, ok, result: { threads } }
 //   → { id, type: 'load', source, backend, hub }     ← { id, progress: [loaded, total] }…, { id, ok, result: ModelInfo }
 //   → { id, type: 'classify', view, image, options } ← { id, progress: [done, all] }…, { id, ok, result: Classification }
 //   → { id, type: 'job', view, job, image, files }   ← { id, progress }…, { id, ok, result: { json, pixels } }  (the app's views: src/ui/protocol.rs)
 //   → { type: 'cancel', view }                       (no reply: the view's running request stops at its next step)
-//   Any request may carry `debug: 'panic'`: the engine panics first (the tests of the crash recovery);
-//   `debug: 'panic-thread'` (threads build): one of its CPU threads does, and says so on `crashes`.
+//   Any request may carry `debug: 'panic'`: the engine panics first (the tests of the crash recovery).
 //   ← { id, ok: false, error, superseded }           (a request that failed, or a newer one for its view replaced)
 //   ← { crashed: message }                           (the engine panicked or trapped: this worker is dead)
 // Results' gates are Float32Arrays in JavaScript's memory, transferred, not copied.
@@ -25,14 +24,18 @@ const trapped = (error) => error instanceof WebAssembly.RuntimeError;
 addEventListener('error', (event) => { if (trapped(event.error)) postMessage({ crashed: String(event.error) }); });
 addEventListener('unhandledrejection', (event) => { if (trapped(event.reason)) postMessage({ crashed: String(event.reason) }); });
 
-async function init({ glue, wasm, threads, crashes }) {
+async function init({ glue, wasm, threads }) {
   const bindings = await import(glue);
   await bindings.default({ module_or_path: wasm });
-  // The CPU path's threads: rayon's pool on workers of this worker, on its memory. A load waits for
-  // them, so a model runs on all of them from its first run (and `auto` times the CPU path as it
-  // will run). This worker blocks while the pool works; the page never waits.
+  // The CPU path's threads: workers of this worker, on its memory. A load waits for them (up to
+  // 10 s), so a model runs on all of them from its first run and `auto` times the CPU path as it
+  // will run; the page never waits for them.
   if (threads > 1) {
-    threadsUp = bindings.startCpuThreads(threads, crashes).catch((error) => console.warn('SE Lens runs on one thread:', error));
+    bindings.startCpuThreads(glue, threads);
+    threadsUp = (async () => {
+      const deadline = performance.now() + 10_000;
+      while (bindings.cpuThreads() < threads && performance.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    })();
   }
   host = new bindings.EngineHost();
   return { threads };
@@ -73,7 +76,6 @@ self.onmessage = async ({ data: request }) => {
     if (type === 'cancel') return latest.set(request.view, null);
     if (type !== 'init' && !host) throw new Error('the engine is not started');
     if (request.debug === 'panic') host.debugPanic();
-    while (request.debug === 'panic-thread' && !host.debugPanicOnCpuThread()) await new Promise((r) => setTimeout(r, 20));
     const wanted = () => latest.get(request.view) === id;
     if (request.view !== undefined) latest.set(request.view, id);
     if (type === 'init') {

@@ -26,8 +26,6 @@ export class SeLens {
   #hub;
   #threads;
   #worker = null;
-  /** The engine worker's crash channel: its CPU threads report a panic there (src/cpu/threads.rs). */
-  #crashes = null;
   #nextId = 1;
   /** id → { message, resolve, reject, onProgress, retried } */
   #pending = new Map();
@@ -125,7 +123,6 @@ export class SeLens {
   close() {
     this.#closed = true;
     this.#worker?.terminate();
-    this.#crashes?.close();
     for (const { reject } of this.#pending.values()) reject(new Error('SE Lens was closed'));
     this.#pending.clear();
   }
@@ -138,14 +135,8 @@ export class SeLens {
       event.preventDefault();
       this.#crashed(worker, event.message || 'the engine worker failed');
     };
-    // A CPU thread that panics cannot tell the engine worker, which is waiting for it, so it
-    // tells this page directly.
-    this.#crashes?.close();
-    const crashes = new BroadcastChannel(`se-lens-crash-${crypto.randomUUID()}`);
-    crashes.onmessage = ({ data }) => this.#crashed(worker, String(data));
-    this.#crashes = crashes;
     const name = this.#threads > 1 ? BUILD.threaded : BUILD.single;
-    const init = { type: 'init', glue: new URL(`./${name}.js`, import.meta.url).href, wasm: new URL(`./${name}_bg.wasm`, import.meta.url).href, threads: this.#threads, crashes: crashes.name };
+    const init = { type: 'init', glue: new URL(`./${name}.js`, import.meta.url).href, wasm: new URL(`./${name}_bg.wasm`, import.meta.url).href, threads: this.#threads };
     return this.#send(init);
   }
 

@@ -1,6 +1,5 @@
-//! The one seam between the CPU path and its threads: rayon natively and in the wasm build with
-//! atomics (on Web Workers, [`super::threads`]); in the plain wasm build [`thread_count`] is 1, so
-//! every call runs inline.
+//! The one seam between the CPU path and its threads: rayon natively, the Web Workers of
+//! [`super::threads`] in a wasm build with atomics, none in the plain wasm build.
 
 #[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
 use super::threads;
@@ -56,29 +55,55 @@ where
 /// `work(i, &mut items[i])` for every item, in parallel if all of it touches at least
 /// [`MIN_PARALLEL_WORK`] elements (`cost`).
 fn for_each_mut<T: Send>(items: &mut [T], cost: usize, work: impl Fn(usize, &mut T) + Sync + Send) {
-    use rayon::prelude::*;
-    if cost < MIN_PARALLEL_WORK || thread_count() == 1 {
+    if cost < MIN_PARALLEL_WORK {
         return items
             .iter_mut()
             .enumerate()
             .for_each(|(i, item)| work(i, item));
     }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        use rayon::prelude::*;
+        items
+            .par_iter_mut()
+            .enumerate()
+            .for_each(|(i, item)| work(i, item));
+    }
+    #[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
     items
-        .par_iter_mut()
+        .iter_mut()
         .enumerate()
         .for_each(|(i, item)| work(i, item));
+    #[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
+    {
+        let len = items.len();
+        // A few tasks per thread: whoever finishes early takes the next.
+        let tasks = len.min(4 * threads::count()).min(threads::MAX_TASKS);
+        let base = SharedPtr(items.as_mut_ptr());
+        threads::run(tasks, &|task| {
+            for i in task * len / tasks..(task + 1) * len / tasks {
+                // SAFETY: the tasks' index ranges partition 0..len and each task runs once, so
+                // every item is borrowed mutably exactly once, while `items` is borrowed.
+                work(i, unsafe { &mut *base.get().add(i) });
+            }
+        });
+    }
 }
 
-/// Threads the CPU path runs on now: rayon's pool (on wasm, once its workers have started), or 1.
+/// Runs `work(i)` for every `i` in `0..count`, in parallel.
+pub fn for_each_index(count: usize, work: impl Fn(usize) + Sync + Send) {
+    let mut indices: Vec<usize> = (0..count).collect();
+    for_each_mut(&mut indices, usize::MAX, |_, &mut i| work(i));
+}
+
+/// Threads the CPU path runs on now (on wasm: the page's and its workers that have started).
 pub fn thread_count() -> usize {
-    #[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
-    if !threads::ready() {
-        return 1;
-    }
-    #[cfg(rayon)]
+    #[cfg(not(target_arch = "wasm32"))]
     return rayon::current_num_threads();
-    #[cfg(not(rayon))]
-    1
+    #[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+    return 1;
+    #[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
+    threads::count()
 }
 
 /// From now on the CPU path runs on one thread (the page's way out of a run that stalls; natively
@@ -91,33 +116,30 @@ pub fn use_one_thread() {
 /// Runs `work` on a thread of the pool, so that the parallel loops inside it are split among the
 /// workers directly instead of each being injected into the pool from outside and waited for.
 pub fn on_pool<R: Send>(work: impl FnOnce() -> R + Send) -> R {
-    match thread_count() {
-        1 => work(),
-        _ => rayon::scope(|_| work()),
-    }
-}
-
-/// Runs `work(i)` for every `i` in `0..count`, in parallel.
-pub fn for_each_index(count: usize, work: impl Fn(usize) + Sync + Send) {
-    let mut indices: Vec<usize> = (0..count).collect();
-    for_each_mut(&mut indices, usize::MAX, |_, &mut i| work(i));
+    #[cfg(not(target_arch = "wasm32"))]
+    return rayon::scope(|_| work());
+    #[cfg(target_arch = "wasm32")]
+    work()
 }
 
 /// How to split one GEMM: into how many blocks that [`for_each_index`] runs, each computed by
-/// the `gemm` crate with the parallelism given. Natively gemm splits the work on rayon itself; on
-/// wasm our blocks are faster (SE-ResNet-50 on 2 threads in a worker: 154 ms against 179 ms with
-/// gemm's own split on the same pool).
+/// the `gemm` crate with the parallelism given (natively it splits the work on rayon itself).
 pub fn gemm_split(flops: usize) -> (usize, gemm::Parallelism) {
     #[cfg(not(target_arch = "wasm32"))]
     {
         let _ = flops;
-        (1, gemm::Parallelism::Rayon(thread_count()))
+        (1, gemm::Parallelism::Rayon(rayon::current_num_threads()))
     }
-    #[cfg(target_arch = "wasm32")]
+    #[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+    {
+        let _ = flops;
+        (1, gemm::Parallelism::None)
+    }
+    #[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
     {
         // Below this, waking the workers costs more than it saves.
         const MIN_FLOPS_PER_BLOCK: usize = 1 << 17;
-        let blocks = thread_count().min(flops / MIN_FLOPS_PER_BLOCK).max(1);
+        let blocks = threads::count().min(flops / MIN_FLOPS_PER_BLOCK).max(1);
         (blocks, gemm::Parallelism::None)
     }
 }

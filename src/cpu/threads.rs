@@ -1,70 +1,201 @@
 //! The CPU path's threads where the browser allows shared memory (cross-origin isolated; the
-//! build with wasm atomics, see `scripts/build-web.sh`): rayon's pool on Web Workers that share the
-//! wasm memory, started by `wasm-bindgen-rayon`. The thread that runs the forward pass (the app's
-//! engine worker, `www/engine-worker.js`, or the bench page's own, `www/bench/`) hands each
-//! parallel call to the pool and waits: it blocks in a worker, and spins on a page's thread
-//! (rayon's `web_spin_lock`, which `wasm-bindgen-rayon` turns on), where blocking traps.
+//! build with wasm atomics, see `scripts/build-web.sh`): Web Workers that share the wasm memory of
+//! the thread that runs the forward pass and wait for work. That thread is the app's engine worker
+//! (`www/engine-worker.js`), or the bench page's own (`www/bench/`).
 //!
-//! The pool's workers take a moment to start. Until they all have, every parallel call runs on the
-//! calling thread alone ([`ready`]), so the first result never waits for them.
+//! A parallel call publishes its tasks, wakes the workers, takes tasks itself like any worker, and
+//! then spins until the last task taken by a worker is finished (written for a page's thread,
+//! which may not block). Before the workers have started, or without any, the running thread
+//! simply takes every task, so nothing ever waits for a worker to appear.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-#[cfg(feature = "threads")]
-use std::sync::OnceLock;
+use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use wasm_bindgen::prelude::*;
 
-/// Set once rayon's pool is built.
-static READY: AtomicBool = AtomicBool::new(false);
-/// Set when the page asked to run on the calling thread only ([`use_one_thread`]).
-static ONE_THREAD: AtomicBool = AtomicBool::new(false);
-/// The `BroadcastChannel` a pool thread that panics reports on ([`report_crash`]).
-#[cfg(feature = "threads")]
-static CRASHES: OnceLock<String> = OnceLock::new();
-
-/// Whether parallel calls go to the pool now.
-pub fn ready() -> bool {
-    READY.load(Ordering::Acquire) && !ONE_THREAD.load(Ordering::Relaxed)
+/// One parallel call's tasks, seen by the workers through [`JOB`] while the call runs.
+struct Job<'a> {
+    task: &'a (dyn Fn(usize) + Sync),
 }
 
-/// From now on every parallel call runs on the calling thread alone (the page's way out of a run
-/// that stalls); the pool stays idle.
+/// The current call: its generation (32 bits), its task count and the next task to take (16 bits
+/// each). Taking a task is one compare-and-swap that also checks the generation, so a worker that
+/// read an earlier call's state can never take a task of the next call by mistake.
+static TICKET: AtomicU64 = AtomicU64::new(0);
+/// The current call's generation, on its own for `memory.atomic.wait32`.
+static WAKE: AtomicU32 = AtomicU32::new(0);
+/// The current call's [`Job`]: valid while any of its tasks is taken but not finished.
+static JOB: AtomicPtr<()> = AtomicPtr::new(std::ptr::null_mut());
+/// Tasks of the current call finished so far.
+static DONE: AtomicU32 = AtomicU32::new(0);
+/// Workers that have started.
+static WORKERS: AtomicUsize = AtomicUsize::new(0);
+/// Set when a worker trapped: the page's thread stops waiting for it and panics.
+static FAILED: AtomicBool = AtomicBool::new(false);
+/// Set when the page asked to run on its own thread only ([`use_one_thread`]).
+static ONE_THREAD: AtomicBool = AtomicBool::new(false);
+
+thread_local! {
+    /// Inside a task (or on a worker): nested parallel calls run inline.
+    static BUSY: Cell<bool> = const { Cell::new(false) };
+}
+
+/// The most tasks one call may have (they are packed into 16 bits of [`TICKET`]).
+pub const MAX_TASKS: usize = u16::MAX as usize;
+/// How long a worker checks for the next call before it sleeps (parallel calls come in bursts, one
+/// per layer, and waking a sleeping worker costs tens of microseconds).
+const SPIN_BEFORE_SLEEP: u32 = 20_000;
+
+/// Threads that take tasks: the page's own and the workers that have started.
+#[wasm_bindgen(js_name = cpuThreads)]
+pub fn count() -> usize {
+    if ONE_THREAD.load(Ordering::Relaxed) {
+        return 1;
+    }
+    1 + WORKERS.load(Ordering::Relaxed)
+}
+
+/// From now on every parallel call runs on the page's thread alone (the page's way out of a run
+/// that stalls); the workers stay asleep.
 pub fn use_one_thread() {
     ONE_THREAD.store(true, Ordering::Relaxed);
 }
 
-/// Threads that take tasks now (1 until the pool is up).
-#[wasm_bindgen(js_name = cpuThreads)]
-pub fn count() -> usize {
-    super::parallel::thread_count()
+fn pack(generation: u32, tasks: usize, next: usize) -> u64 {
+    (u64::from(generation) << 32) | ((tasks as u64) << 16) | next as u64
 }
 
-/// Starts rayon's pool of `threads` Web Workers on this module's memory. Returns at once; parallel
-/// calls use the pool from the moment all its workers are up. Resolves then (the bench page waits
-/// for it; the engine worker does not). A pool thread that panics says so on the
-/// `BroadcastChannel` named `crashes` (the thread that waits for it cannot).
-#[cfg(feature = "threads")]
+/// Takes the next task of call `generation`, if it has one left.
+fn take(generation: u32) -> Option<usize> {
+    let mut ticket = TICKET.load(Ordering::Acquire);
+    loop {
+        let (current, tasks, next) = (
+            (ticket >> 32) as u32,
+            (ticket >> 16) as u16 as usize,
+            ticket as u16 as usize,
+        );
+        if current != generation || next >= tasks {
+            return None;
+        }
+        match TICKET.compare_exchange_weak(ticket, ticket + 1, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => return Some(next),
+            Err(seen) => ticket = seen,
+        }
+    }
+}
+
+/// Runs `task(i)` for every `i` in `0..tasks`, on every thread there is; returns when all are done.
+pub fn run(tasks: usize, task: &(dyn Fn(usize) + Sync)) {
+    assert!(tasks <= MAX_TASKS, "{tasks} tasks in one parallel call");
+    if tasks <= 1 || count() == 1 || BUSY.get() {
+        return (0..tasks).for_each(task);
+    }
+    BUSY.set(true);
+    let job = Job { task };
+    JOB.store(&job as *const Job as *mut (), Ordering::Relaxed);
+    DONE.store(0, Ordering::Relaxed);
+    let generation = WAKE.load(Ordering::Relaxed).wrapping_add(1);
+    // Release: a worker that takes a task of this call sees `JOB` and `DONE` as set above.
+    TICKET.store(pack(generation, tasks, 0), Ordering::Release);
+    WAKE.store(generation, Ordering::Release);
+    // SAFETY: `WAKE` is a live, aligned i32-sized atomic in the shared memory.
+    unsafe { core::arch::wasm32::memory_atomic_notify(WAKE.as_ptr().cast(), u32::MAX) };
+    let mut mine = 0;
+    while let Some(i) = take(generation) {
+        task(i);
+        mine += 1;
+    }
+    DONE.fetch_add(mine, Ordering::AcqRel);
+    while DONE.load(Ordering::Acquire) < tasks as u32 {
+        assert!(
+            !FAILED.load(Ordering::Relaxed),
+            "a CPU worker thread failed (see the console)"
+        );
+        std::hint::spin_loop();
+    }
+    // Every task is finished, so no worker reads `job` any more.
+    JOB.store(std::ptr::null_mut(), Ordering::Relaxed);
+    BUSY.set(false);
+}
+
+/// A worker's life (called by the worker script in [`start`]; never returns): take the current
+/// call's tasks, then wait for the next call.
+#[wasm_bindgen(js_name = seLensCpuWorker)]
+pub fn worker() {
+    BUSY.set(true);
+    WORKERS.fetch_add(1, Ordering::Relaxed);
+    loop {
+        let generation = (TICKET.load(Ordering::Acquire) >> 32) as u32;
+        while let Some(i) = take(generation) {
+            // SAFETY: task `i` is taken and not finished, so the call that published `JOB` is
+            // still waiting in `run` and its `Job` is alive.
+            let job = unsafe { &*(JOB.load(Ordering::Acquire) as *const Job) };
+            (job.task)(i);
+            DONE.fetch_add(1, Ordering::AcqRel);
+        }
+        let mut spins = 0;
+        while WAKE.load(Ordering::Acquire) == generation && spins < SPIN_BEFORE_SLEEP {
+            std::hint::spin_loop();
+            spins += 1;
+        }
+        // SAFETY: as in `run`; a worker may block (the page's thread may not, and never waits).
+        unsafe {
+            core::arch::wasm32::memory_atomic_wait32(WAKE.as_ptr().cast(), generation as i32, -1)
+        };
+    }
+}
+
+/// Called by the worker script when [`worker`] trapped.
+#[wasm_bindgen(js_name = seLensCpuWorkerFailed)]
+pub fn worker_failed() {
+    FAILED.store(true, Ordering::Relaxed);
+}
+
+/// The worker script: instantiates the page's module on the page's memory, then works.
+#[cfg(feature = "web")]
+const WORKER_JS: &str = r#"
+self.onmessage = async ({ data: [glue, module, memory] }) => {
+  const bindings = await import(glue);
+  bindings.initSync({ module, memory });
+  try {
+    bindings.seLensCpuWorker();
+  } catch (error) {
+    bindings.seLensCpuWorkerFailed();
+    throw error;
+  }
+};
+"#;
+
+/// Starts `threads - 1` workers beside the page's thread. `glue` is the URL of this module's
+/// wasm-bindgen JavaScript (the workers import it). They join as they come up; parallel calls
+/// made meanwhile use the threads already there.
+#[cfg(feature = "web")]
 #[wasm_bindgen(js_name = startCpuThreads)]
-pub fn start(threads: usize, crashes: Option<String>) -> js_sys::Promise {
-    if let Some(name) = crashes {
-        let _ = CRASHES.set(name);
+pub fn start(glue: &str, threads: usize) -> Result<(), JsValue> {
+    // Every lazily initialised static that tasks share is initialised here, on the page's thread,
+    // before any worker exists. A thread that finds another one initialising such a static waits
+    // for it with `memory.atomic.wait32`, which traps on a page's thread ("Atomics.wait cannot be
+    // called in this context"): the run then never finished. gemm's cache sizes (a
+    // `once_cell::sync::OnceCell` first read by the first large GEMM, which the page's thread and
+    // a worker start together) are the one such static of the CPU path; `make e2e-stress`
+    // (N=300 KEEP=20) lost that race in 2 of 150 first runs with threads before this line.
+    let _ = &*gemm_common::cache::CACHE_INFO;
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type("text/javascript");
+    let parts = js_sys::Array::of1(&JsValue::from_str(WORKER_JS));
+    let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options)?;
+    let url = web_sys::Url::create_object_url_with_blob(&blob)?;
+    let worker_options = web_sys::WorkerOptions::new();
+    worker_options.set_type(web_sys::WorkerType::Module);
+    worker_options.set_name("se-lens-cpu");
+    for _ in 1..threads {
+        let worker = web_sys::Worker::new_with_options(&url, &worker_options)?;
+        worker.post_message(&js_sys::Array::of3(
+            &JsValue::from_str(glue),
+            &wasm_bindgen::module(),
+            &wasm_bindgen::memory(),
+        ))?;
     }
-    let pool = wasm_bindgen_rayon::init_thread_pool(threads);
-    wasm_bindgen_futures::future_to_promise(async move {
-        wasm_bindgen_futures::JsFuture::from(pool).await?;
-        READY.store(true, Ordering::Release);
-        Ok(JsValue::from(super::parallel::thread_count()))
-    })
-}
-
-/// Reports a panic of this thread on the crash channel [`start`] was given (the panic hook's way
-/// out of a pool thread: the instance aborts next).
-#[cfg(feature = "threads")]
-pub fn report_crash(message: &str) {
-    if let Some(channel) = CRASHES
-        .get()
-        .and_then(|name| web_sys::BroadcastChannel::new(name).ok())
-    {
-        let _ = channel.post_message(&message.into());
-    }
+    Ok(())
 }

@@ -440,13 +440,8 @@ pub fn report_panics() {
         let crashed = js_sys::Reflect::get(&js_sys::global(), &"seLensCrashed".into())
             .ok()
             .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
-        match crashed {
-            Some(crashed) => drop(crashed.call1(&JsValue::NULL, &message.into())),
-            // One of the CPU path's threads, whose engine worker waits for it.
-            #[cfg(feature = "threads")]
-            None => crate::cpu::threads::report_crash(&message),
-            #[cfg(not(feature = "threads"))]
-            None => {}
+        if let Some(crashed) = crashed {
+            let _ = crashed.call1(&JsValue::NULL, &message.into());
         }
     }));
 }

@@ -74,24 +74,6 @@ impl EngineHost {
         panic!("a deliberate panic (debug: 'panic'), to test the crash recovery");
     }
 
-    /// Panics on one of the CPU path's threads, not this one (a request's `debug: 'panic-thread'`);
-    /// `false` while they have not started.
-    #[cfg(feature = "threads")]
-    #[wasm_bindgen(js_name = debugPanicOnCpuThread)]
-    pub fn debug_panic_on_cpu_thread(&self) -> bool {
-        if crate::cpu::thread_count() < 2 {
-            return false;
-        }
-        // From outside rayon's pool, both halves run on its threads.
-        rayon::join(
-            || {
-                panic!("a deliberate panic on a CPU thread (debug: 'panic-thread'), to test the crash recovery")
-            },
-            || (),
-        );
-        true
-    }
-
     /// Loads a model and prepares its backend (`cpu`, `webgpu` or `auto`); resolves to what the
     /// model is (see `www/selens.d.ts`, `ModelInfo`). `source` is a URL (a timm folder or an
     /// `.onnx` file), `hf:owner/name` (from `hub`, else huggingface.co), `{ config, weights }`

@@ -186,27 +186,6 @@ test('every image and model source gives the same gates; ablation, supersede, ba
   await page.close();
 });
 
-test("a panic on one of the engine's CPU threads restarts the engine too (threads build)", async () => {
-  // The engine worker waits for its CPU threads, so the panicking thread tells the page itself.
-  const { page, errors } = await open(ISOLATED, 'embed/');
-  const result = await withLens(page, async (lens, sample) => {
-    const url = `../assets/samples/${sample}`;
-    const gates = (r) => r.excitations.flatMap((e) => Array.from(e.values));
-    const reference = gates(await lens.classify(url));
-    let restarted = null;
-    lens.onrestart = (event) => { restarted = event.message; };
-    const again = gates(await lens.classify(url, { debug: 'panic-thread' }));
-    return { restarted, diff: again.reduce((m, v, i) => Math.max(m, Math.abs(v - reference[i])), 0), length: again.length - reference.length };
-  }, SAMPLE);
-  assert.match(result.restarted, /deliberate panic on a CPU thread/);
-  assert.equal(result.length, 0);
-  assert.ok(result.diff <= 1e-6, `after the restart, the same gates (${result.diff})`);
-  // The panicking thread then aborts (panic = abort): its worker's trap is the one uncaught error,
-  // which Playwright reports as the page's.
-  assert.deepEqual(errors.filter((e) => e !== 'unreachable'), []);
-  await page.close();
-});
-
 test("the page's thread stays free while the API loads a 108 MB SE-ResNet-50 and classifies ten images", async () => {
   for (const [build, origin] of [['threads', ISOLATED], ['single-thread', PLAIN]]) {
     const { page, errors } = await open(origin, 'embed/');

@@ -1,8 +1,7 @@
 // One engine, one model, timed in this page: SE Lens (its wasm CPU path or WebGPU) or ONNX Runtime
 // Web (its wasm or WebGPU execution provider) on the same SE-ResNet-50 weights and the same input.
 // scripts/bench-web.mjs loads the page once per configuration and compares the results.
-// SE Lens's CPU path on threads runs where the app runs it, in a worker (this same module): its
-// caller waits for rayon's pool, which a page's thread could only do by spinning on a core.
+// SE Lens's CPU path on threads runs where the app runs it, in a worker (this same module).
 
 const params = new URLSearchParams(location.search);
 const ENGINE = params.get('engine') ?? 'selens-cpu';
@@ -34,8 +33,12 @@ async function selens(backend) {
   const wasm = await init();
   if (THREADS > 1) {
     if (!self.crossOriginIsolated) throw new Error('threads need a cross-origin isolated page');
-    await startCpuThreads(THREADS);
-    if (cpuThreads() !== THREADS) throw new Error(`only ${cpuThreads()} of ${THREADS} threads started`);
+    startCpuThreads(glue, THREADS);
+    const deadline = performance.now() + 10_000;
+    while (cpuThreads() < THREADS) {
+      if (performance.now() > deadline) throw new Error(`only ${cpuThreads()} of ${THREADS} threads started`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
   }
   const engine = await Engine.load(await bytes(`${MODEL}/config.json`), await bytes(`${MODEL}/model.safetensors`), backend);
   return {
