@@ -3,7 +3,8 @@
 //
 // 1. The bench page (SITE_DIR, served cross-origin isolated so ONNX Runtime may use threads), once
 //    per configuration and round: SE Lens's wasm CPU path, ONNX Runtime Web's wasm provider on one
-//    thread and on every core, and both WebGPU paths. Each configuration keeps its best round's
+//    thread and on every core, and both WebGPU paths; then MobileNetV3-Large and EfficientNet-B0
+//    (random weights, same fixtures) on the wasm CPU paths only. Each configuration keeps its best round's
 //    median; every configuration's logits are compared with SE Lens's CPU logits, so no engine
 //    wins by computing something else (exit 1 beyond 1e-3 of the largest logit).
 //    PROFILE=1 also samples SE Lens's CPU page with Chromium's profiler and reports the functions
@@ -75,6 +76,24 @@ try {
     const { logits, ...rest } = result;
     return { ...rest, maxRelDiffToSeLensCpu: diff };
   });
+  // The mobile networks: the wasm CPU paths, interleaved as above, each cross-checked against SE
+  // Lens's single-thread logits of the same model.
+  const others = [];
+  for (const model of ['mobilenetv3_large_100', 'efficientnet_b0']) {
+    const bestOf = new Map();
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const config of cpuConfigs) {
+        const result = await page({ ...config, model }, RUNS, round);
+        const key = `${result.engine}/${result.threads}`;
+        if (!bestOf.has(key) || result.medianMs < bestOf.get(key).medianMs) bestOf.set(key, result);
+      }
+    }
+    const own = bestOf.get('selens-cpu/1').logits;
+    const top = Math.max(...own.map(Math.abs));
+    for (const { logits, ...rest } of bestOf.values()) {
+      others.push({ ...rest, maxRelDiffToSeLensCpu: Math.max(...logits.map((v, i) => Math.abs(v - own[i]))) / top });
+    }
+  }
   const app = await measureApp();
   const report = {
     chromium: browser.version(),
@@ -84,13 +103,14 @@ try {
     size: 224,
     model: 'timm seresnet50, random weights from tools/make_fixtures.py; ONNX from tools/export_onnx.py',
     results,
+    others,
     app,
     profile,
   };
   writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
-  const bad = results.filter((r) => r.maxRelDiffToSeLensCpu > CROSS_CHECK);
+  const bad = [...results, ...others].filter((r) => r.maxRelDiffToSeLensCpu > CROSS_CHECK);
   if (bad.length) {
-    say(`outputs differ beyond ${CROSS_CHECK}: ${bad.map((r) => `${r.engine} ${r.maxRelDiffToSeLensCpu}`).join(', ')}`);
+    say(`outputs differ beyond ${CROSS_CHECK}: ${bad.map((r) => `${r.model} ${r.engine} ${r.maxRelDiffToSeLensCpu}`).join(', ')}`);
     process.exitCode = 1;
   }
   say(`wrote ${out}`);
@@ -102,7 +122,7 @@ try {
 }
 
 /** Loads the bench page for one configuration and returns what it measured. */
-async function page({ engine, threads = 1 }, runs, round, profile = false, warmup = 2) {
+async function page({ engine, threads = 1, model = 'seresnet50' }, runs, round, profile = false, warmup = 2) {
   const tab = await browser.newPage();
   const cdp = profile ? await tab.context().newCDPSession(tab) : null;
   try {
@@ -111,12 +131,13 @@ async function page({ engine, threads = 1 }, runs, round, profile = false, warmu
       await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
       await cdp.send('Profiler.start');
     }
-    await tab.goto(`http://127.0.0.1:${SITE_PORT}/?engine=${engine}&threads=${threads}&runs=${runs}&warmup=${warmup}`);
+    await tab.goto(`http://127.0.0.1:${SITE_PORT}/?engine=${engine}&threads=${threads}&runs=${runs}&warmup=${warmup}&model=${model}`);
     await tab.waitForFunction(() => window.benchResult || window.benchError, null, { timeout: 30 * 60_000, polling: 500 });
     const error = await tab.evaluate(() => window.benchError);
     if (error) throw new Error(`${engine}: ${error}`);
     const result = await tab.evaluate(() => window.benchResult);
-    say(`round ${round}: ${engine} ×${result.threads} on ${result.backend}: median ${result.medianMs.toFixed(1)} ms`);
+    say(`round ${round}: ${model} ${engine} ×${result.threads} on ${result.backend}: median ${result.medianMs.toFixed(1)} ms`);
+    result.model = model;
     if (cdp) {
       result.profile = selfTime((await cdp.send('Profiler.stop')).profile);
       for (const { share, name } of result.profile) say(`  ${(100 * share).toFixed(1).padStart(5)}%  ${name}`);

@@ -27,11 +27,14 @@ wasm_package "target/threads/$WASM_TARGET/release/bench-web.wasm" "$site/pkg-thr
 
 cp www/bench/index.html www/bench/bench.mjs "$site/"
 ln -sfn "$ROOT/node_modules/onnxruntime-web/dist" "$site/ort"
-ln -sfn "$fixtures/seresnet50" "$site/models/seresnet50"
-# The same weights in ONNX (from the same timm folder), exported again when the fixtures change.
-onnx="$site/models/seresnet50.onnx"
-if [ ! -f "$onnx" ] || [ "$fixtures/seresnet50/model.safetensors" -nt "$onnx" ]; then
-    .venv/bin/python -W ignore tools/export_onnx.py "$fixtures/seresnet50" "$onnx" >&2
-fi
+# SE-ResNet-50 (every engine), and two mobile SE networks (the wasm CPU paths; scripts/bench-web.mjs).
+for model in seresnet50 mobilenetv3_large_100 efficientnet_b0; do
+    ln -sfn "$fixtures/$model" "$site/models/$model"
+    # The same weights in ONNX (from the same timm folder), exported again when the fixtures change.
+    onnx="$site/models/$model.onnx"
+    if [ ! -f "$onnx" ] || [ "$fixtures/$model/model.safetensors" -nt "$onnx" ]; then
+        .venv/bin/python -W ignore tools/export_onnx.py "$fixtures/$model" "$onnx" >&2
+    fi
+done
 
 node scripts/bench-web.mjs "$site" dist target/bench-web.json

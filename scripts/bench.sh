@@ -169,6 +169,26 @@ def app_row(build, host):
             f"{total / 1024:.0f} KiB ({total_gz / 1024:.0f} KiB) | {build['firstResultMs']:.0f} ms | "
             f"{build['wasmMemoryBytes'] / 2**20:.1f} MiB |")
 single, threaded = web["app"]
+# MobileNetV3-Large and EfficientNet-B0 on the wasm CPU paths (scripts/bench-web.mjs, `others`).
+by_model = {}
+for r in web.get("others", []):
+    by_model.setdefault(r["model"], {})[(r["engine"], r["threads"])] = r
+def pair(rows_, threads):
+    s, o = rows_.get(("selens-cpu", threads)), rows_.get(("ort-wasm", threads))
+    if not (s and o):
+        return "| | "
+    return f"{s['medianMs']:.1f} | {o['medianMs']:.1f} | **{s['medianMs'] / o['medianMs']:.2f}×**"
+others_table = "\n".join(
+    f"| {NAMES.get(model, model)} | {pair(rows_, 1)} | {pair(rows_, web['cores'])} | "
+    f"{max(r['maxRelDiffToSeLensCpu'] for r in rows_.values()):.1e} |"
+    for model, rows_ in by_model.items())
+others_section = f"""The mobile SE networks, on the wasm CPU paths only (same page, same rounds, random weights from
+the same fixtures, each engine's logits against SE Lens's on one thread):
+
+| model | SE Lens, 1 thread (ms) | ONNX Runtime Web, 1 thread (ms) | ratio | SE Lens, {web['cores']} threads (ms) | ONNX Runtime Web, {web['cores']} threads (ms) | ratio | Δ logits |
+|---|---|---|---|---|---|---|---|
+{others_table}
+""" if by_model else ""
 threads_row = rows.get(("selens-cpu", web["cores"]))
 ort_n = rows.get(("ort-wasm", web["cores"]))
 threads_line = (f"With threads ({web['cores']} cores), SE Lens takes {threads_row['medianMs']:.0f} ms, "
@@ -196,6 +216,7 @@ rasteriser on the same cores: those rows say the GPU paths work and agree, not h
 
 {threads_line}
 
+{others_section}
 The app as users get it (`dist/`, weights excluded) comes in two builds, and a page loads one. First
 result: from navigation to the first result with the default model (the SE-ResNet-10 on a sample,
 CPU), median of 3 cold loads; the engine worker's wasm memory at that point.

@@ -35,10 +35,12 @@ addEventListener('error', (event) => { if (isTrap(event.error)) seLensCrashed(St
 addEventListener('unhandledrejection', (event) => { if (isTrap(event.reason)) seLensCrashed(String(event.reason)); });
 
 // Loads the app again in a fresh wasm instance (the page's loader, written by scripts/page.mjs,
-// defines `seLensBoot`), after clearing what the dead instance had drawn. With threads, the dead
-// instance's idle workers stay asleep on its memory.
+// defines `seLensBoot`), after clearing what the dead instance had drawn and stopping its engine
+// worker (the new instance starts its own).
 async function seLensRestart() {
   if (!window.seLensBoot) return location.reload();
+  window.seLensKept.engine?.close();
+  delete window.seLensKept.engine;
   document.body.replaceChildren();
   await window.seLensBoot(true);
 }

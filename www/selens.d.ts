@@ -60,8 +60,18 @@ export interface ModelInfo {
   adapter: string | null;
   /** Why the CPU runs although a GPU was asked for. */
   fallbackReason: string | null;
-  /** The CPU path's threads that have started. */
+  /** Why `auto` chose what it chose, with the timings it measured, if it measured. */
+  note: string | null;
+  /** The CPU path's threads. */
   threads: number;
+}
+
+/** Where the loaded model runs after `setBackend`. */
+export interface BackendInfo {
+  backend: 'webgpu' | 'cpu';
+  adapter: string | null;
+  fallbackReason: string | null;
+  note: string | null;
 }
 
 export type ImageInput =
@@ -128,6 +138,10 @@ export class SeLens {
   static create(options?: CreateOptions): Promise<SeLens>;
   load(source: ModelSource, options?: { onProgress?: (loaded: number, total: number | null) => void; onnx?: OnnxOptions }): Promise<ModelInfo>;
   classify(image: ImageInput, options?: ClassifyOptions): Promise<Classification>;
+  /** Sets the loaded model's backend up again ('auto', 'webgpu' or 'cpu'); later loads use it too. */
+  setBackend(backend: 'auto' | 'webgpu' | 'cpu'): Promise<BackendInfo>;
+  /** Stops `view`'s running request (it rejects with a SupersededError). */
+  cancel(view: string): void;
   /** What the loaded model is, or null. */
   readonly model: ModelInfo | null;
   /** Called when the engine crashed and was started again with the same model. */

@@ -100,7 +100,8 @@ export class SeLens {
     this.#backend = backend;
     if (this.#loadMessage) this.#loadMessage = { ...this.#loadMessage, backend };
     const reply = await this.#request({ type: 'job', view: 'backend', job: JSON.stringify({ job: 'set_backend', backend }) });
-    return reply.json;
+    const { name, adapter, fallback_reason: fallbackReason, note } = JSON.parse(reply.json);
+    return { backend: name, adapter, fallbackReason, note };
   }
 
   /**
@@ -111,6 +112,12 @@ export class SeLens {
     const call = (this.#calls.get(view) ?? 0) + 1;
     this.#calls.set(view, call);
     return this.#request({ type: 'job', view, job, image, files, debug }, [], onProgress);
+  }
+
+  /** Decodes an image file (a Blob) in the engine worker: `{ width, height, rgb }`. The app's; not
+   * a stable API. */
+  decode(image) {
+    return this.#request({ type: 'decode', image });
   }
 
   /** Stops `view`'s running request at its next step (it rejects). */

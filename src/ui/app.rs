@@ -416,7 +416,8 @@ impl Component for App {
 }
 
 impl App {
-    /// Decodes an image (on the page: `createImageBitmap` decodes off its thread).
+    /// Decodes an image in the engine worker, so a large photo makes no long task on the page's
+    /// thread (on the page only if the worker has not started).
     fn decode(
         &mut self,
         ctx: &Context<Self>,
@@ -424,11 +425,14 @@ impl App {
         blob: impl std::future::Future<Output = Result<Blob, String>> + 'static,
     ) {
         self.session.decoding(&name);
+        let engine = self.engine.clone();
         ctx.link().send_future(async move {
             let decoded = match blob.await {
-                Ok(blob) => decode_image(&blob)
-                    .await
-                    .map_err(|e| format!("{name}: {e}")),
+                Ok(blob) => match engine {
+                    Some(engine) => engine.decode(&blob).await,
+                    None => decode_image(&blob).await,
+                }
+                .map_err(|e| format!("{name}: {e}")),
                 Err(e) => Err(e),
             };
             Msg::Decoded(decoded.map(|image| (name, image)))

@@ -30,6 +30,8 @@ extern "C" {
     #[wasm_bindgen(method)]
     fn job(this: &SeLens, request: &JsValue) -> Promise;
     #[wasm_bindgen(method)]
+    fn decode(this: &SeLens, image: &JsValue) -> Promise;
+    #[wasm_bindgen(method)]
     fn cancel(this: &SeLens, view: &str);
     #[wasm_bindgen(method, setter)]
     fn set_onrestart(this: &SeLens, callback: &Function);
@@ -78,6 +80,9 @@ impl Engine {
             restarted.emit(message);
         });
         lens.set_onrestart(restarted.as_ref().unchecked_ref());
+        // Outside wasm memory, so that after a crash of the page's instance www/crash.js can stop
+        // this engine worker before the app starts again with a new one.
+        super::browser::keep("engine", Some(&lens));
         Ok(Engine {
             lens: Rc::new(lens),
             _restarted: Rc::new(restarted),
@@ -114,8 +119,17 @@ impl Engine {
     /// Sets the backend up again for the loaded model.
     pub async fn set_backend(&self, backend: &str) -> Result<BackendSummary, String> {
         let reply = settle(self.lens.set_backend(backend)).await?;
-        let text = reply.as_string().ok_or("the engine sent no backend")?;
-        serde_json::from_str(&text).map_err(|e| e.to_string())
+        let text = |key: &str| {
+            Reflect::get(&reply, &key.into())
+                .ok()
+                .and_then(|v| v.as_string())
+        };
+        Ok(BackendSummary {
+            name: text("backend").ok_or("the engine sent no backend")?,
+            adapter: text("adapter"),
+            fallback_reason: text("fallbackReason"),
+            note: text("note"),
+        })
     }
 
     /// Runs `job` for `view` (a newer job for the same view supersedes it) on `image` and
@@ -183,6 +197,25 @@ impl Engine {
     /// Stops `view`'s running job at its next step.
     pub fn cancel(&self, view: &str) {
         self.lens.cancel(view);
+    }
+
+    /// Decodes an image file in the engine worker (a large photo's decode is no long task on the
+    /// page's thread).
+    pub async fn decode(&self, image: &web_sys::Blob) -> Result<RgbImage, String> {
+        let reply = settle(self.lens.decode(image)).await?;
+        let number = |key: &str| {
+            Reflect::get(&reply, &key.into())
+                .ok()
+                .and_then(|v| v.as_f64())
+                .unwrap_or(0.0) as usize
+        };
+        let rgb = Reflect::get(&reply, &"rgb".into()).map_err(describe)?;
+        RgbImage::new(
+            number("width"),
+            number("height"),
+            Uint8Array::new(&rgb).to_vec(),
+        )
+        .map_err(|e| e.to_string())
     }
 
     /// Classifies `image` with the model's own gates, and with `ablated` blocks' gates set to

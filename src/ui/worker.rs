@@ -118,6 +118,22 @@ impl EngineHost {
         })
     }
 
+    /// Decodes `image` (an image file's `Blob`) here, off the page's thread; resolves to
+    /// `{ width, height, rgb }` (the app's chosen images; `rgb` is transferred to the page).
+    pub fn decode(&self, image: JsValue) -> js_sys::Promise {
+        future_to_promise(async move {
+            let image = pixels(image)
+                .await
+                .map_err(|e| JsValue::from(JsError::new(&e)))?;
+            let result = js_sys::Object::new();
+            let set = |key: &str, value: &JsValue| Reflect::set(&result, &key.into(), value);
+            set("width", &image.width.into())?;
+            set("height", &image.height.into())?;
+            set("rgb", &Uint8Array::from(&image.pixels[..]))?;
+            Ok(result.into())
+        })
+    }
+
     /// Classifies `image` (a `Blob`, an `ImageBitmap` or an `ImageData`) with the loaded model;
     /// resolves to the report (see `www/selens.d.ts`, `Classification`). `progress(done, all)`
     /// follows the blocks; the run stops with "superseded…" once `wanted()` returns false.

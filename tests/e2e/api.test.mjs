@@ -151,6 +151,7 @@ test('every image and model source gives the same gates; ablation, supersede, ba
       badModel: await message(lens.load({ config: new Blob(['{']), weights: new Blob(['x']) })),
       badSource: await message(lens.load(42)),
     };
+    const backend = await lens.setBackend('cpu');
     const stillWorks = gates(await lens.classify(blob)).every((v, i) => v === reference[i]);
     // A panic in the engine: the worker comes back with the same model and runs the image again.
     let restarted = null;
@@ -159,7 +160,7 @@ test('every image and model source gives the same gates; ablation, supersede, ba
     return {
       onnx: { inputSize: onnx.inputSize, labels: onnx.labels, blocks: onnx.blocks.map((b) => b.name), top: onnxRun.top[0].label },
       same, blocks: info.blocks.length, ones, first: await first, other: await other, second: second.top[0].label,
-      bad, stillWorks, restarted, crashLength: afterCrash.length - reference.length,
+      bad, backend, stillWorks, restarted, crashLength: afterCrash.length - reference.length,
       // A fresh worker's first run may start before its CPU threads: a few ulps of summation order.
       crashDiff: afterCrash.reduce((m, v, i) => Math.max(m, Math.abs(v - reference[i])), 0),
     };
@@ -178,7 +179,8 @@ test('every image and model source gives the same gates; ablation, supersede, ba
   assert.match(result.bad.badOption, /rainbow/);
   assert.notEqual(result.bad.badModel, 'no error');
   assert.match(result.bad.badSource, /a model source is/);
-  assert.ok(result.stillWorks, 'the engine works after bad input');
+  assert.deepEqual(result.backend, { backend: 'cpu', adapter: null, fallbackReason: null, note: null });
+  assert.ok(result.stillWorks, 'the engine works after bad input and a change of backend');
   assert.match(result.restarted, /deliberate panic/);
   assert.equal(result.crashLength, 0);
   assert.ok(result.crashDiff <= 1e-6, `after the restart, the same model and image give the same gates (${result.crashDiff})`);

@@ -381,6 +381,45 @@ e2e("the page's thread stays free while a 108 MB SE-ResNet-50 loads and ten imag
   }
 });
 
+e2e('a 12-megapixel photo is decoded in the engine worker, with no long task on the page', async () => {
+  const { page, errors } = await open('?backend=cpu&sample=fmnist-trouser-2.png');
+  // A 4000×3000 JPEG, made before the page is watched (encoding it is a long task of its own).
+  const onPage = await page.evaluate(async () => {
+    const canvas = new OffscreenCanvas(4000, 3000);
+    const context = canvas.getContext('2d');
+    const gradient = context.createLinearGradient(0, 0, 4000, 3000);
+    gradient.addColorStop(0, '#203040');
+    gradient.addColorStop(1, '#e0c090');
+    context.fillStyle = gradient;
+    context.fillRect(0, 0, 4000, 3000);
+    window.bigPhoto = await canvas.convertToBlob({ type: 'image/jpeg', quality: 0.9 });
+    // What decoding it on the page's thread would hold that thread for (the app did until now).
+    const bitmap = await createImageBitmap(window.bigPhoto);
+    const started = performance.now();
+    const pixels = new OffscreenCanvas(bitmap.width, bitmap.height).getContext('2d');
+    pixels.drawImage(bitmap, 0, 0);
+    pixels.getImageData(0, 0, bitmap.width, bitmap.height);
+    return performance.now() - started;
+  });
+  const runs = Number(await page.getByTestId('status').getAttribute('data-run'));
+  await page.evaluate(() => {
+    window.longTasks = [];
+    new PerformanceObserver((list) => window.longTasks.push(...list.getEntries().map((e) => Math.round(e.duration))))
+      .observe({ type: 'longtask' });
+    const files = new DataTransfer();
+    files.items.add(new File([window.bigPhoto], 'big-photo.jpg', { type: 'image/jpeg' }));
+    document.querySelector('[data-testid="drop-zone"]').dispatchEvent(new DragEvent('drop', { dataTransfer: files, bubbles: true, cancelable: true }));
+  });
+  await classified(page, runs + 1);
+  assert.match(await page.getByTestId('decoded-size').textContent(), /4000×3000/);
+  const longTasks = await page.evaluate(() => window.longTasks);
+  console.log(`a 4000×3000 JPEG: its pixels on the page's thread would take ${onPage.toFixed(0)} ms; ` +
+    `decoded in the engine worker, the page's long tasks: ${longTasks.length ? longTasks.join(', ') + ' ms' : 'none'}`);
+  // As in the test above: none over 50 ms is what runs here show; 100 allows for 2 shared cores.
+  assert.deepEqual(longTasks.filter((d) => d > 100), [], 'no task of the page over 100 ms');
+  assert.deepEqual(errors, []);
+});
+
 e2e('an uploaded photo is fitted to the dataset look and classified', async () => {
   const { page, errors } = await open();
   await page.getByTestId('file-input').setInputFiles(PHOTO);
@@ -1094,6 +1133,10 @@ e2e('a crash of the page itself shows its message and restarts the app in place,
   assert.match(await page.getByTestId('status').textContent(), /Classified chelsea\.png/);
   assert.match(await page.locator('[data-testid="model-select"] option:checked').textContent(), /config\.json \+ model\.safetensors/);
   assert.equal((await predictions(page)).length, 5);
+  // The dead instance's engine worker was stopped: one engine runs.
+  const engines = () => page.workers().filter((worker) => worker.url().endsWith('/engine-worker.js')).length;
+  for (let i = 0; i < 50 && engines() > 1; i++) await page.waitForTimeout(100);
+  assert.equal(engines(), 1, 'one engine worker');
   // The aborted instance's trap is the only page error.
   assert.ok(errors.length >= 1 && errors.every((e) => /unreachable/.test(e)), errors.join('\n'));
 });
