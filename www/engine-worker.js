@@ -6,8 +6,8 @@
 //   → { id, type: 'init', glue, wasm, threads }      ← { id, ok, result: { threads } }
 //   → { id, type: 'load', source, backend, hub }     ← { id, progress: [loaded, total] }…, { id, ok, result: ModelInfo }
 //   → { id, type: 'classify', view, image, options } ← { id, progress: [done, all] }…, { id, ok, result: Classification }
-//   → { id, type: 'job', view, job, image, files }   ← { id, progress }…, { id, ok, result: { json, pixels } }  (the app's views: src/ui/protocol.rs)
-//   → { id, type: 'decode', image }                  ← { id, ok, result: { width, height, rgb } }  (the app's chosen images, decoded off the page)
+//   → { id, type: 'job', view, job, image, files }   ← { id, progress }…, { id, ok, result: { json, pixels } }  (the app's views: src/ui/protocol.rs; image: { key })
+//   → { id, type: 'decode', image, key }             ← { id, ok, result: { width, height } }  (the app's images, kept here under `key` for its jobs)
 //   → { type: 'cancel', view }                       (no reply: the view's running request stops at its next step)
 //   Any request may carry `debug: 'panic'`: the engine panics first (the tests of the crash recovery).
 //   ← { id, ok: false, error, superseded }           (a request that failed, or a newer one for its view replaced)
@@ -61,7 +61,6 @@ async function modelSource(source) {
 /** The buffers of a result's arrays, to transfer. */
 function buffers(result) {
   if (result.pixels) return [result.pixels.buffer];
-  if (result.rgb) return [result.rgb.buffer];
   const list = [];
   for (const run of [result, result.ablated].filter(Boolean)) {
     if (run.logits) list.push(run.logits.buffer);
@@ -90,7 +89,7 @@ self.onmessage = async ({ data: request }) => {
       result = await host.classify(request.image, request.options ?? {}, progress, wanted);
       if (!wanted()) throw new Error('superseded by a newer request');
     } else if (type === 'decode') {
-      result = await host.decode(request.image);
+      result = await host.decode(request.image, request.key);
     } else if (type === 'job') {
       // A chosen folder's files: a worker does not see their paths below the folder.
       const files = (request.files ?? []).map(({ file, path }) => Object.defineProperty(file, 'webkitRelativePath', { value: path }));

@@ -21,6 +21,9 @@ export class SupersededError extends Error {
   }
 }
 
+/** Decoded images the engine worker keeps for the app (src/ui/worker.rs `KEPT_IMAGES`). */
+const KEPT_IMAGES = 4;
+
 export class SeLens {
   #backend;
   #hub;
@@ -29,6 +32,9 @@ export class SeLens {
   #nextId = 1;
   /** id → { message, resolve, reject, onProgress, retried } */
   #pending = new Map();
+  /** key → image (Blob or ImageData) of `decode`, newest last. */
+  #images = new Map();
+  #nextImageKey = 1;
   /** The last successful load's message, to load again after a restart. */
   #loadMessage = null;
   #ready = null;
@@ -105,8 +111,8 @@ export class SeLens {
   }
 
   /**
-   * The app's own views (src/ui/protocol.rs): `job` is a Job's JSON, `image` `{ width, height,
-   * rgb }`, `files` `[{ file, path }]`. Resolves to `{ json, pixels }`. Not a stable API.
+   * The app's own views (src/ui/protocol.rs): `job` is a Job's JSON, `image` `{ key }` (of
+   * `decode`), `files` `[{ file, path }]`. Resolves to `{ json, pixels }`. Not a stable API.
    */
   job({ view = 'default', job, image, files, onProgress, debug }) {
     const call = (this.#calls.get(view) ?? 0) + 1;
@@ -114,10 +120,14 @@ export class SeLens {
     return this.#request({ type: 'job', view, job, image, files, debug }, [], onProgress);
   }
 
-  /** Decodes an image file (a Blob) in the engine worker: `{ width, height, rgb }`. The app's; not
-   * a stable API. */
-  decode(image) {
-    return this.#request({ type: 'decode', image });
+  /** Decodes an image (a Blob or an ImageData) in the engine worker, which keeps it for `job`s:
+   * `{ key, width, height }`. The app's; not a stable API. */
+  async decode(image) {
+    const key = this.#nextImageKey++;
+    // The images the engine keeps, to decode again in a restarted one.
+    this.#images.set(key, image);
+    for (const old of [...this.#images.keys()].slice(0, -KEPT_IMAGES)) this.#images.delete(old);
+    return { key, ...(await this.#request({ type: 'decode', image, key })) };
   }
 
   /** Stops `view`'s running request at its next step (it rejects). */
@@ -181,7 +191,10 @@ export class SeLens {
     this.#pending.clear();
     // Requests made meanwhile wait for the model, not only for the worker.
     const loadMessage = this.#loadMessage;
-    this.#ready = this.#start().then(() => loadMessage && this.#send(loadMessage));
+    const images = [...this.#images];
+    this.#ready = this.#start()
+      .then(() => loadMessage && this.#send(loadMessage))
+      .then(() => Promise.all(images.map(([key, image]) => this.#send({ type: 'decode', image, key }))));
     try {
       await this.#ready;
     } catch (error) {

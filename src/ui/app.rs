@@ -7,13 +7,12 @@
 use std::rc::Rc;
 
 use wasm_bindgen::closure::Closure;
-use wasm_bindgen::JsCast;
+use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Blob, ClipboardEvent};
 use yew::prelude::*;
 
 use super::browser::{
-    announce, decode_image, fetch_blob, fetch_bytes, keep, kept, now_ms, query_param,
-    set_query_param,
+    announce, fetch_blob, fetch_bytes, keep, kept, now_ms, query_param, set_query_param,
 };
 use super::client::Engine;
 use super::excitations::ExcitationsPanel;
@@ -22,13 +21,12 @@ use super::jobs::onnx_options_from_url;
 use super::model_bar::{ModelBar, DEFAULT_MODEL};
 use super::prediction::PredictionPanel;
 use super::preprocess::PreprocessForm;
-use super::protocol::{BackendSummary, Job, Loaded};
+use super::protocol::{BackendSummary, ImageRef, Job, Loaded};
 use super::research::{ImportancePanel, RegionProbePanel};
 use super::session::{AfterLoad, Outcome, RunRequest, Session, Stall, STALL_AFTER_MS};
 use super::teaching::{BlockSteps, ClassStatsPanel};
 use super::tour::Tour;
 use super::view_model::{ChannelDetail, Preprocessing};
-use crate::preprocess::RgbImage;
 use crate::runtime::BackendPreference;
 
 /// How often a running run is checked for a stall.
@@ -59,7 +57,9 @@ pub enum Msg {
     SamplesLoaded(Vec<Sample>),
     ChooseSample(String),
     ChooseFile(Blob, String),
-    Decoded(Result<(String, RgbImage), String>),
+    /// A camera photo.
+    Photo(Result<web_sys::ImageData, String>),
+    Decoded(Result<(String, ImageRef), String>),
     /// Run `id` finished (a run superseded by a newer one is ignored).
     Ran(usize, Result<Outcome, String>),
     /// Residual blocks done and in all, during a run.
@@ -269,14 +269,22 @@ impl Component for App {
                 keep("image", None);
                 set_query_param("sample", Some(&file));
                 self.decode(ctx, file.clone(), async move {
-                    fetch_blob(&format!("{SAMPLES}/{file}")).await
+                    fetch_blob(&format!("{SAMPLES}/{file}"))
+                        .await
+                        .map(JsValue::from)
                 });
             }
             Msg::ChooseFile(blob, name) => {
                 keep("image", Some(&blob));
                 keep("image-name", Some(&name.as_str().into()));
                 set_query_param("sample", None);
-                self.decode(ctx, name, async move { Ok(blob) });
+                self.decode(ctx, name, async move { Ok(blob.into()) });
+            }
+            Msg::Photo(photo) => {
+                set_query_param("sample", None);
+                self.decode(ctx, "camera photo".into(), async move {
+                    photo.map(JsValue::from)
+                });
             }
             Msg::Decoded(result) => {
                 if let Some(run) = session.decoded(result, now_ms()) {
@@ -341,7 +349,7 @@ impl Component for App {
                 ctx.link().send_future(async move {
                     let job = Job::ChannelDetail { block, channel };
                     let detail = engine
-                        .run("detail", &job, Some(&input.image), &[], None, None)
+                        .run("detail", &job, Some(input.image), &[], None, None)
                         .await;
                     Msg::ChannelShown(detail.map(|(detail, _)| detail))
                 });
@@ -395,10 +403,7 @@ impl Component for App {
                             on_sample={link.callback(Msg::ChooseSample)}
                             on_file={link.callback(|(blob, name)| Msg::ChooseFile(blob, name))}
                             on_model_files={link.callback(Msg::LoadModelFiles)}
-                            on_photo={link.callback(|photo: Result<RgbImage, String>| {
-                                set_query_param("sample", None);
-                                Msg::Decoded(photo.map(|image| ("camera photo".into(), image)))
-                            })} />
+                            on_photo={link.callback(Msg::Photo)} />
                 if let (Some(outcome), Some(model)) = (&session.outcome, &session.model) {
                     <PredictionPanel outcome={outcome.clone()} ablated={session.ablated.len()}
                                      architecture={model.architecture.clone()} input_name={session.input_name().to_string()} />
@@ -416,24 +421,26 @@ impl Component for App {
 }
 
 impl App {
-    /// Decodes an image in the engine worker, so a large photo makes no long task on the page's
-    /// thread (on the page only if the worker has not started).
+    /// Decodes an image (a file's `Blob`, or a camera frame's `ImageData`) in the engine worker,
+    /// which keeps it: neither its decode nor its pixels ever weigh on the page's thread.
     fn decode(
         &mut self,
         ctx: &Context<Self>,
         name: String,
-        blob: impl std::future::Future<Output = Result<Blob, String>> + 'static,
+        image: impl std::future::Future<Output = Result<JsValue, String>> + 'static,
     ) {
         self.session.decoding(&name);
         let engine = self.engine.clone();
         ctx.link().send_future(async move {
-            let decoded = match blob.await {
-                Ok(blob) => match engine {
-                    Some(engine) => engine.decode(&blob).await,
-                    None => decode_image(&blob).await,
+            let decoded = match (image.await, engine) {
+                (Ok(image), Some(engine)) => engine
+                    .decode(&image)
+                    .await
+                    .map_err(|e| format!("{name}: {e}")),
+                (Ok(_), None) => {
+                    Err("The engine is still starting: choose the image again in a moment.".into())
                 }
-                .map_err(|e| format!("{name}: {e}")),
-                Err(e) => Err(e),
+                (Err(e), _) => Err(e),
             };
             Msg::Decoded(decoded.map(|image| (name, image)))
         });
@@ -460,7 +467,7 @@ impl App {
             }
             let debug = panic.then_some("panic");
             let outcome = engine
-                .classify(&run.image, run.ablated, run.one_thread, progress, debug)
+                .classify(run.image, run.ablated, run.one_thread, progress, debug)
                 .await;
             Msg::Ran(id, outcome)
         });
@@ -576,8 +583,8 @@ impl App {
         html! {
             <>
                 if let (Some(input), Some(_)) = (&self.session.input, &self.session.outcome) {
-                    <BlockSteps engine={engine.clone()} model={model.clone()} image={input.image.clone()} />
-                    <RegionProbePanel engine={engine.clone()} model={model.clone()} image={input.image.clone()} />
+                    <BlockSteps engine={engine.clone()} model={model.clone()} image={input.image} />
+                    <RegionProbePanel engine={engine.clone()} model={model.clone()} image={input.image} />
                 }
                 <ClassStatsPanel engine={engine.clone()} model={model.clone()} folder={folder.clone()} />
                 <ImportancePanel engine={engine.clone()} model={model.clone()} {folder} />

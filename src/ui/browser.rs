@@ -208,8 +208,8 @@ pub fn close_camera(stream: &web_sys::MediaStream) {
     }
 }
 
-/// The video's current frame as RGB pixels.
-pub fn capture_frame(video: &web_sys::HtmlVideoElement) -> Result<RgbImage, String> {
+/// The video's current frame.
+pub fn capture_frame(video: &web_sys::HtmlVideoElement) -> Result<ImageData, String> {
     let (width, height) = (video.video_width(), video.video_height());
     if width == 0 || height == 0 {
         return Err("the camera has not delivered a frame yet".into());
@@ -218,15 +218,9 @@ pub fn capture_frame(video: &web_sys::HtmlVideoElement) -> Result<RgbImage, Stri
     context
         .draw_image_with_html_video_element(video, 0.0, 0.0)
         .map_err(describe)?;
-    rgb_of(&context, width, height)
-}
-
-fn rgb_of(context: &CanvasRenderingContext2d, width: u32, height: u32) -> Result<RgbImage, String> {
-    let rgba = context
+    context
         .get_image_data(0.0, 0.0, f64::from(width), f64::from(height))
-        .map_err(describe)?
-        .data();
-    rgb_of_rgba(width, height, &rgba)
+        .map_err(describe)
 }
 
 /// RGB pixels from `width × height` RGBA ones (alpha dropped).

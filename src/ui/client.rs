@@ -12,7 +12,7 @@ use wasm_bindgen_futures::JsFuture;
 use yew::Callback;
 
 use super::browser::describe;
-use super::protocol::{BackendSummary, Classified, Job, Loaded};
+use super::protocol::{BackendSummary, Classified, ImageRef, Job, Loaded};
 use super::session::Outcome;
 use crate::model::OnnxOptions;
 use crate::preprocess::RgbImage;
@@ -138,7 +138,7 @@ impl Engine {
         &self,
         view: &str,
         job: &Job,
-        image: Option<&RgbImage>,
+        image: Option<ImageRef>,
         files: &[(web_sys::File, String)],
         progress: Option<Callback<(usize, usize)>>,
         debug: Option<&str>,
@@ -148,11 +148,9 @@ impl Engine {
         let job = serde_json::to_string(job).map_err(|e| e.to_string())?;
         set(&request, "job", &job.into());
         if let Some(image) = image {
-            let pixels = Object::new();
-            set(&pixels, "width", &image.width.into());
-            set(&pixels, "height", &image.height.into());
-            set(&pixels, "rgb", &Uint8Array::from(&image.pixels[..]));
-            set(&request, "image", &pixels);
+            let named = Object::new();
+            set(&named, "key", &image.key.into());
+            set(&request, "image", &named);
         }
         let list = Array::new();
         for (file, path) in files {
@@ -199,30 +197,28 @@ impl Engine {
         self.lens.cancel(view);
     }
 
-    /// Decodes an image file in the engine worker (a large photo's decode is no long task on the
-    /// page's thread).
-    pub async fn decode(&self, image: &web_sys::Blob) -> Result<RgbImage, String> {
+    /// Decodes an image (a file's `Blob`, or a camera frame's `ImageData`) in the engine worker,
+    /// which keeps it: neither the decode nor the pixels ever weigh on the page's thread.
+    pub async fn decode(&self, image: &JsValue) -> Result<ImageRef, String> {
         let reply = settle(self.lens.decode(image)).await?;
         let number = |key: &str| {
             Reflect::get(&reply, &key.into())
                 .ok()
                 .and_then(|v| v.as_f64())
-                .unwrap_or(0.0) as usize
+                .unwrap_or(0.0)
         };
-        let rgb = Reflect::get(&reply, &"rgb".into()).map_err(describe)?;
-        RgbImage::new(
-            number("width"),
-            number("height"),
-            Uint8Array::new(&rgb).to_vec(),
-        )
-        .map_err(|e| e.to_string())
+        Ok(ImageRef {
+            key: number("key") as u32,
+            width: number("width") as usize,
+            height: number("height") as usize,
+        })
     }
 
     /// Classifies `image` with the model's own gates, and with `ablated` blocks' gates set to
     /// ones.
     pub async fn classify(
         &self,
-        image: &RgbImage,
+        image: ImageRef,
         ablated: std::collections::BTreeSet<String>,
         one_thread: bool,
         progress: Callback<(usize, usize)>,

@@ -10,7 +10,6 @@ use yew::prelude::*;
 use super::browser::{capture_frame, close_camera, draw_rgb, open_camera, query_param};
 use super::model_bar::files_of;
 use super::session::Outcome;
-use crate::preprocess::RgbImage;
 
 pub const SAMPLES: &str = "assets/samples";
 
@@ -40,7 +39,7 @@ pub struct InputProps {
     /// Dropped files that are a model's.
     pub on_model_files: Callback<Vec<web_sys::File>>,
     /// A camera photo.
-    pub on_photo: Callback<Result<RgbImage, String>>,
+    pub on_photo: Callback<Result<web_sys::ImageData, String>>,
 }
 
 #[function_component(InputPanel)]

@@ -57,6 +57,15 @@ impl ModelSummary {
     }
 }
 
+/// A decoded image that the engine worker keeps (`EngineHost::decode`): the page holds only this
+/// and names it in jobs, so an image's pixels never cross to the page and back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ImageRef {
+    pub key: u32,
+    pub width: usize,
+    pub height: usize,
+}
+
 /// Where the model runs, as the page shows it.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct BackendSummary {

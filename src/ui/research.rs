@@ -481,7 +481,7 @@ impl RegionProbePanel {
             let job = Job::ProbeStart { block };
             let base = props
                 .engine
-                .run("probe", &job, Some(&props.image), &[], None, None)
+                .run("probe", &job, Some(props.image), &[], None, None)
                 .await;
             ProbeMsg::Based(load, base.map(|(base, _)| Rc::new(base)))
         });
@@ -522,7 +522,7 @@ impl RegionProbePanel {
         ctx.link().send_future(async move {
             let top = props
                 .engine
-                .run("probe-predict", &job, Some(&props.image), &[], None, None)
+                .run("probe-predict", &job, Some(props.image), &[], None, None)
                 .await;
             ProbeMsg::Predicted(brush, top.map(|(top, _)| top))
         });

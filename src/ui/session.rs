@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 use std::rc::Rc;
 
-use super::protocol::{BackendSummary, Classified, Loaded, ModelSummary};
+use super::protocol::{BackendSummary, Classified, ImageRef, Loaded, ModelSummary};
 use super::view_model::{ChannelDetail, CompareView, RunView};
 use crate::preprocess::RgbImage;
 use crate::runtime::BackendPreference;
@@ -15,11 +15,12 @@ use crate::runtime::BackendPreference;
 /// A run that reports no progress for this long is said to be stalled, with a way out.
 pub const STALL_AFTER_MS: f64 = 30_000.0;
 
-/// The current image, as decoded (each model's photo rule applies to it when it runs).
+/// The current image, as decoded and kept by the engine worker (each model's photo rule applies to
+/// it when it runs).
 #[derive(Debug, PartialEq)]
 pub struct Input {
     pub name: String,
-    pub image: Rc<RgbImage>,
+    pub image: ImageRef,
 }
 
 /// One classification, as the page shows it: the worker's reply and the picture the network saw.
@@ -51,7 +52,7 @@ pub struct Pinned {
 #[derive(Clone, Debug, PartialEq)]
 pub struct RunRequest {
     pub id: usize,
-    pub image: Rc<RgbImage>,
+    pub image: ImageRef,
     pub ablated: BTreeSet<String>,
     pub one_thread: bool,
 }
@@ -224,16 +225,13 @@ impl Session {
 
     pub fn decoded(
         &mut self,
-        result: Result<(String, RgbImage), String>,
+        result: Result<(String, ImageRef), String>,
         now: f64,
     ) -> Option<RunRequest> {
         match (result, &self.model) {
             (Ok((name, image)), Some(_)) => {
                 self.detail = None;
-                self.input = Some(Rc::new(Input {
-                    name,
-                    image: Rc::new(image),
-                }));
+                self.input = Some(Rc::new(Input { name, image }));
                 self.start_run(now)
             }
             (Ok(_), None) => {
@@ -265,7 +263,7 @@ impl Session {
         self.status = format!("Running {} on {}…", model.architecture, input.name);
         Some(RunRequest {
             id: self.run_id,
-            image: input.image.clone(),
+            image: input.image,
             ablated: self.ablated.clone(),
             one_thread: self.one_thread,
         })
@@ -418,8 +416,12 @@ mod tests {
         }
     }
 
-    fn image(seed: u8) -> RgbImage {
-        RgbImage::new(4, 4, vec![seed; 48]).expect("image")
+    fn image(key: u32) -> ImageRef {
+        ImageRef {
+            key,
+            width: 4,
+            height: 4,
+        }
     }
 
     /// What the worker replies for `model` on a pattern input (`shift` makes another image).
@@ -429,7 +431,7 @@ mod tests {
         let output =
             crate::exec::cpu::forward(&model.graph, &input, &Default::default()).expect("runs");
         Outcome {
-            seen: image(0),
+            seen: RgbImage::new(4, 4, vec![0; 48]).expect("image"),
             run: Classified {
                 baseline: Rc::new(RunView::new(&output, model.scores, &model.labels, 5)),
                 ablated: None,
@@ -469,7 +471,7 @@ mod tests {
             .decoded(Ok(("b.png".into(), image(2))), 1.0)
             .expect("runs");
         assert!(second.id > first.id);
-        assert_eq!(*second.image, image(2));
+        assert_eq!(second.image, image(2));
         // The first run's result comes late: dropped, and the page still waits for the second.
         assert!(session.ran(first.id, Ok(outcome(&model, 0.0))).is_none());
         assert!(session.busy && session.outcome.is_none() && session.runs == 0);
@@ -513,7 +515,7 @@ mod tests {
         assert!(!run.ablated.contains("layer1.0.se") && !session.all_ablated());
         // Another model: the same image runs again, with every gate on.
         match session.model_loaded("other".into(), loaded(&model), 0.0) {
-            AfterLoad::Run(run) => assert!(run.ablated.is_empty() && *run.image == image(1)),
+            AfterLoad::Run(run) => assert!(run.ablated.is_empty() && run.image == image(1)),
             other => panic!("{other:?}"),
         }
         assert!(session

@@ -10,10 +10,9 @@ use yew::prelude::*;
 use super::browser::{draw_rgba, object_url};
 use super::client::{with_path, Engine};
 use super::heatmap::{colour, diverging};
-use super::protocol::{Job, ModelSummary};
+use super::protocol::{ImageRef, Job, ModelSummary};
 use super::view_model::{ClassStatsView, SeSteps};
 use crate::engine::Activation;
-use crate::preprocess::RgbImage;
 
 /// What the teaching views work on: the engine (with the model in it), the model, and the
 /// current image.
@@ -21,14 +20,15 @@ use crate::preprocess::RgbImage;
 pub struct TeachingProps {
     pub engine: Engine,
     pub model: Rc<ModelSummary>,
-    pub image: Rc<RgbImage>,
+    /// The image, kept by the engine worker.
+    pub image: ImageRef,
 }
 
 impl PartialEq for TeachingProps {
     fn eq(&self, other: &Self) -> bool {
         self.engine == other.engine
             && Rc::ptr_eq(&self.model, &other.model)
-            && Rc::ptr_eq(&self.image, &other.image)
+            && self.image == other.image
     }
 }
 
@@ -59,7 +59,7 @@ impl BlockSteps {
             let job = Job::SeSteps { block };
             let steps = props
                 .engine
-                .run("steps", &job, Some(&props.image), &[], None, None)
+                .run("steps", &job, Some(props.image), &[], None, None)
                 .await;
             StepsMsg::Computed(steps.map(|(steps, _)| steps))
         });

@@ -46,7 +46,17 @@ pub struct EngineHost {
     loaded: Rc<RefCell<Option<Rc<Loaded>>>>,
     /// The squeeze-region probe's start (its block's feature map), for the brushes that follow.
     probe: Rc<RefCell<Option<ProbeBase>>>,
+    /// The app's decoded images, newest last, by the key the page gave ([`KEPT_IMAGES`] at most):
+    /// the page holds only their keys, so a 12-megapixel photo never crosses to the page and back.
+    images: Rc<RefCell<Vec<KeptImage>>>,
 }
+
+/// A decoded image and its key.
+type KeptImage = (u32, Rc<RgbImage>);
+
+/// Decoded images the engine keeps (the image shown, one pinned for comparison, and room for the
+/// next).
+const KEPT_IMAGES: usize = 4;
 
 /// What a classification may ask for (the API's `classify` options).
 #[derive(Debug, Default, Deserialize)]
@@ -118,18 +128,22 @@ impl EngineHost {
         })
     }
 
-    /// Decodes `image` (an image file's `Blob`) here, off the page's thread; resolves to
-    /// `{ width, height, rgb }` (the app's chosen images; `rgb` is transferred to the page).
-    pub fn decode(&self, image: JsValue) -> js_sys::Promise {
+    /// Decodes `image` (an image file's `Blob`, or a camera frame's `ImageData`) here, off the
+    /// page's thread, and keeps it under `key` for the app's jobs; resolves to `{ width, height }`.
+    pub fn decode(&self, image: JsValue, key: u32) -> js_sys::Promise {
+        let images = Rc::clone(&self.images);
         future_to_promise(async move {
             let image = pixels(image)
                 .await
                 .map_err(|e| JsValue::from(JsError::new(&e)))?;
             let result = js_sys::Object::new();
-            let set = |key: &str, value: &JsValue| Reflect::set(&result, &key.into(), value);
-            set("width", &image.width.into())?;
-            set("height", &image.height.into())?;
-            set("rgb", &Uint8Array::from(&image.pixels[..]))?;
+            Reflect::set(&result, &"width".into(), &image.width.into())?;
+            Reflect::set(&result, &"height".into(), &image.height.into())?;
+            let mut images = images.borrow_mut();
+            images.retain(|(kept, _)| *kept != key);
+            images.push((key, Rc::new(image)));
+            let excess = images.len().saturating_sub(KEPT_IMAGES);
+            images.drain(..excess);
             Ok(result.into())
         })
     }
@@ -234,6 +248,7 @@ impl EngineHost {
         let current = self.loaded.borrow().clone();
         let loaded_cell = Rc::clone(&self.loaded);
         let probe = Rc::clone(&self.probe);
+        let images = Rc::clone(&self.images);
         future_to_promise(async move {
             let fail = |e: String| JsValue::from(JsError::new(&e));
             let job: Job = serde_json::from_str(&job).map_err(|e| fail(format!("job: {e}")))?;
@@ -247,7 +262,7 @@ impl EngineHost {
                     let _ = progress.call2(&JsValue::NULL, &done.into(), &all.into());
                 })
             };
-            let image = || rgb_image(&image).map_err(fail);
+            let image = || kept_image(&images.borrow(), &image).map_err(fail);
             let files = || -> Vec<web_sys::File> {
                 Array::from(&files)
                     .iter()
@@ -275,7 +290,7 @@ impl EngineHost {
                         crate::cpu::use_one_thread();
                     }
                     let progress = Progress { report, wanted };
-                    let outcome = classify(model, backend, &image()?, &ablated, &progress)
+                    let outcome = classify(model, backend, &*image()?, &ablated, &progress)
                         .await
                         .map_err(fail)?;
                     let reply = Classified {
@@ -294,17 +309,17 @@ impl EngineHost {
                     to_json(&reply)
                 }
                 Job::ChannelDetail { block, channel } => to_json(
-                    &channel_detail(model, backend, &image()?, &block, channel)
+                    &channel_detail(model, backend, &*image()?, &block, channel)
                         .await
                         .map_err(fail)?,
                 ),
                 Job::SeSteps { block } => to_json(
-                    &se_steps(model, backend, &image()?, &block)
+                    &se_steps(model, backend, &*image()?, &block)
                         .await
                         .map_err(fail)?,
                 ),
                 Job::ProbeStart { block } => {
-                    let base = probe_base(model, backend, &image()?, &block)
+                    let base = probe_base(model, backend, &*image()?, &block)
                         .await
                         .map_err(fail)?;
                     let start = ProbeStart {
@@ -324,7 +339,7 @@ impl EngineHost {
                     to_json(&probe_region(model, base, rect).map_err(fail)?)
                 }
                 Job::ClassifyWithGate { block, gate } => to_json(
-                    &classify_with_gate(model, backend, &image()?, &block, gate)
+                    &classify_with_gate(model, backend, &*image()?, &block, gate)
                         .await
                         .map_err(fail)?,
                 ),
@@ -372,17 +387,17 @@ fn to_json(value: &impl serde::Serialize) -> Result<String, String> {
     serde_json::to_string(value).map_err(|e| e.to_string())
 }
 
-/// The image a job runs on: `{ width, height, rgb }`.
-fn rgb_image(image: &JsValue) -> Result<RgbImage, String> {
-    let number = |name: &str| {
-        Reflect::get(image, &name.into())
-            .ok()
-            .and_then(|v| v.as_f64())
-            .ok_or_else(|| format!("the job's image has no {name}"))
-    };
-    let (width, height) = (number("width")? as usize, number("height")? as usize);
-    let rgb = Reflect::get(image, &"rgb".into()).map_err(|_| "the job's image has no pixels")?;
-    RgbImage::new(width, height, Uint8Array::new(&rgb).to_vec()).map_err(|e| e.to_string())
+/// The decoded image a job names (`{ key }`, from [`EngineHost::decode`]).
+fn kept_image(images: &[KeptImage], image: &JsValue) -> Result<Rc<RgbImage>, String> {
+    let key = Reflect::get(image, &"key".into())
+        .ok()
+        .and_then(|k| k.as_f64())
+        .ok_or("the job names no image")? as u32;
+    images
+        .iter()
+        .find(|(kept, _)| *kept == key)
+        .map(|(_, image)| Rc::clone(image))
+        .ok_or_else(|| "the image is no longer in the engine; choose it again".into())
 }
 
 /// The model `source` names, and the name to report it by.
