@@ -1,0 +1,79 @@
+// Before/after checks of a change in the browser, interleaved in one run (this machine's noise is
+// ±30% between runs, so only ratios within one run mean anything):
+//
+//   node scripts/compare-web.mjs first-result OLD_DIST NEW_DIST [ROUNDS]
+//       cold loads of two builds of the app up to the first result with the default model, both
+//       builds (single-thread on a plain host, threads cross-origin isolated), alternating.
+//   node scripts/compare-web.mjs bench THREADS SITE_A SITE_B [SITE_C…] [--rounds N]
+//       the bench page's SE Lens CPU path (scripts/bench-web.sh's target/bench-site layout, one
+//       site folder per variant), alternating.
+//
+// An older build comes from a worktree: `git worktree add /tmp/old REV && (cd /tmp/old &&
+// scripts/build-web.sh)` gives /tmp/old/dist (copy /tmp/old/target/bench-site after `make bench`
+// there for `bench`). Prints each variant's medians, sorted, and their median.
+import { chromium } from 'playwright-core';
+import { ISOLATION, serve } from './serve.mjs';
+import { timeFirstResult } from '../tests/e2e/harness.mjs';
+
+const [mode, ...rest] = process.argv.slice(2);
+const roundsFlag = rest.indexOf('--rounds');
+const ROUNDS = roundsFlag >= 0 ? Number(rest.splice(roundsFlag, 2)[1]) : 6;
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-quic', '--no-first-run', '--enable-unsafe-webgpu'],
+});
+const servers = [];
+let port = 8701;
+const times = new Map();
+const record = (name, ms) => times.set(name, [...(times.get(name) ?? []), ms]);
+
+try {
+  if (mode === 'first-result') {
+    const [oldDist, newDist, rounds = ROUNDS] = rest;
+    const variants = [];
+    for (const [name, dir] of [['old', oldDist], ['new', newDist]]) {
+      for (const [build, headers] of [['single', {}], ['threads', ISOLATION]]) {
+        variants.push({ name: `${name} ${build}`, port });
+        servers.push(await serve(dir, port++, '/', headers));
+      }
+    }
+    for (let round = 0; round < Number(rounds); round++) {
+      for (const variant of round % 2 ? [...variants].reverse() : variants) {
+        const context = await browser.newContext();
+        const tab = await context.newPage();
+        await timeFirstResult(tab);
+        await tab.goto(`http://127.0.0.1:${variant.port}/?sample=fmnist-ankle-boot-0.png&backend=cpu`);
+        await tab.waitForFunction(() => window.firstResultMs, null, { timeout: 120_000 });
+        record(variant.name, await tab.evaluate(() => window.firstResultMs));
+        await context.close();
+      }
+    }
+  } else if (mode === 'bench') {
+    const [threads, ...sites] = rest;
+    const variants = [];
+    for (const dir of sites) {
+      variants.push({ name: dir, port });
+      servers.push(await serve(dir, port++, '/', ISOLATION));
+    }
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const variant of round % 2 ? [...variants].reverse() : variants) {
+        const tab = await browser.newPage();
+        await tab.goto(`http://127.0.0.1:${variant.port}/?engine=selens-cpu&threads=${threads}&runs=10&warmup=2`);
+        await tab.waitForFunction(() => window.benchResult || window.benchError, null, { timeout: 600_000, polling: 200 });
+        const { benchResult, benchError } = await tab.evaluate(() => ({ benchResult: window.benchResult, benchError: window.benchError }));
+        if (benchError) throw new Error(`${variant.name}: ${benchError}`);
+        record(variant.name, benchResult.medianMs);
+        await tab.close();
+      }
+    }
+  } else {
+    throw new Error('usage: compare-web.mjs first-result OLD_DIST NEW_DIST [ROUNDS] | bench THREADS SITE… [--rounds N]');
+  }
+  for (const [name, list] of times) {
+    const sorted = [...list].sort((a, b) => a - b);
+    console.log(`${name}: ${sorted.map((ms) => ms.toFixed(0)).join(', ')} ms; median ${sorted[Math.floor(sorted.length / 2)].toFixed(0)} ms`);
+  }
+} finally {
+  await browser.close();
+  for (const server of servers) server.close();
+}
