@@ -3,7 +3,7 @@
 // the page's thread. www/selens.js starts it and is the only thing that talks to it.
 //
 // Protocol (one message per request, one reply per request):
-//   → { id, type: 'init', glue, wasm, threads }      ← { id, ok, result: { threads } }
+//   → { id, type: 'init', glue, wasm, threads }      ← { id, ok, result: { threads } }  (wasm: a URL or a compiled Module)
 //   → { id, type: 'load', source, backend, hub }     ← { id, progress: [loaded, total] }…, { id, ok, result: ModelInfo }
 //   → { id, type: 'classify', view, image, options } ← { id, progress: [done, all] }…, { id, ok, result: Classification }
 //   → { id, type: 'job', view, job, image, files }   ← { id, progress }…, { id, ok, result: { json, pixels } }  (the app's views: src/ui/protocol.rs; image: { key })

@@ -9,6 +9,9 @@ export interface CreateOptions {
   threads?: number;
   /** Base URL of a Hugging Face mirror for `hf:` ids (default https://huggingface.co). */
   hub?: string;
+  /** SE Lens's wasm (the `app-*_bg.wasm` of `dist/`) already compiled on the page, so the worker
+   * does not compile it again; ignored unless it is the build the worker needs. */
+  module?: WebAssembly.Module;
 }
 
 export type Bytes = Blob | ArrayBuffer | Uint8Array;

@@ -29,6 +29,8 @@ export class SeLens {
   #hub;
   #threads;
   #worker = null;
+  /** The compiled wasm the worker instantiates, or null (it fetches and compiles its build). */
+  #module = null;
   #nextId = 1;
   /** id → { message, resolve, reject, onProgress, retried } */
   #pending = new Map();
@@ -50,13 +52,18 @@ export class SeLens {
    * Starts the engine worker. `backend`: 'auto' (WebGPU where the browser has it, else the CPU),
    * 'webgpu' or 'cpu'. `threads`: the CPU path's threads (default: up to 8 where the page is
    * cross-origin isolated, else 1). `hub`: a Hugging Face mirror's base URL for `hf:` ids.
+   * `module`: SE Lens's wasm already compiled on the page (the app passes its own), so the worker
+   * need not compile it again; used where it is the build the worker needs.
    */
-  static async create({ backend = 'auto', threads, hub } = {}) {
+  static async create({ backend = 'auto', threads, hub, module } = {}) {
     const lens = new SeLens();
     lens.#backend = backend;
     lens.#hub = hub;
     const isolated = self.crossOriginIsolated && navigator.hardwareConcurrency > 1;
     lens.#threads = isolated ? Math.max(1, threads ?? Math.min(navigator.hardwareConcurrency, 8)) : 1;
+    // The threaded build imports its (shared) memory; the single-thread one makes its own.
+    const threaded = (m) => WebAssembly.Module.imports(m).some((i) => i.kind === 'memory');
+    if (module instanceof WebAssembly.Module && threaded(module) === lens.#threads > 1) lens.#module = module;
     lens.#ready = lens.#start();
     await lens.#ready;
     return lens;
@@ -153,7 +160,8 @@ export class SeLens {
       this.#crashed(worker, event.message || 'the engine worker failed');
     };
     const name = this.#threads > 1 ? BUILD.threaded : BUILD.single;
-    const init = { type: 'init', glue: new URL(`./${name}.js`, import.meta.url).href, wasm: new URL(`./${name}_bg.wasm`, import.meta.url).href, threads: this.#threads };
+    const wasm = this.#module ?? new URL(`./${name}_bg.wasm`, import.meta.url).href;
+    const init = { type: 'init', glue: new URL(`./${name}.js`, import.meta.url).href, wasm, threads: this.#threads };
     return this.#send(init);
   }
 

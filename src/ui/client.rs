@@ -71,6 +71,9 @@ impl Engine {
         if let Some(hub) = hub {
             set(&options, "hub", &hub.into());
         }
+        // This page's module, compiled already: the worker instantiates it instead of compiling
+        // the same file again (when it is the build the worker needs).
+        set(&options, "module", &wasm_bindgen::module());
         let lens: SeLens = settle(SeLens::create(&options)).await?.unchecked_into();
         let restarted = Closure::<dyn Fn(JsValue)>::new(move |event: JsValue| {
             let message = Reflect::get(&event, &"message".into())
