@@ -28,15 +28,11 @@ addEventListener('unhandledrejection', (event) => { if (trapped(event.reason)) p
 async function init({ glue, wasm, threads }) {
   const bindings = await import(glue);
   await bindings.default({ module_or_path: wasm });
-  // The CPU path's threads: workers of this worker, on its memory. A load waits for them (up to
-  // 10 s), so a model runs on all of them from its first run and `auto` times the CPU path as it
-  // will run; the page never waits for them.
+  // The CPU path's threads: workers of this worker, on its memory. A load waits until they have
+  // all joined (up to 10 s), so a model runs on all of them from its first run and `auto` times
+  // the CPU path as it will run; the page never waits for them.
   if (threads > 1) {
-    bindings.startCpuThreads(glue, threads);
-    threadsUp = (async () => {
-      const deadline = performance.now() + 10_000;
-      while (bindings.cpuThreads() < threads && performance.now() < deadline) await new Promise((r) => setTimeout(r, 5));
-    })();
+    threadsUp = Promise.race([bindings.startCpuThreads(glue, threads), new Promise((r) => setTimeout(r, 10_000))]);
   }
   host = new bindings.EngineHost();
   return { threads };

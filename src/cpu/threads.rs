@@ -125,6 +125,13 @@ pub fn run(tasks: usize, task: &(dyn Fn(usize) + Sync)) {
 pub fn worker() {
     BUSY.set(true);
     WORKERS.fetch_add(1, Ordering::Relaxed);
+    // Counted: tell the thread that started it ([`start`]'s promise).
+    #[cfg(feature = "web")]
+    {
+        use wasm_bindgen::JsCast;
+        let scope: web_sys::DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
+        let _ = scope.post_message(&JsValue::NULL);
+    }
     loop {
         let generation = (TICKET.load(Ordering::Acquire) >> 32) as u32;
         while let Some(i) = take(generation) {
@@ -167,12 +174,12 @@ self.onmessage = async ({ data: [glue, module, memory] }) => {
 };
 "#;
 
-/// Starts `threads - 1` workers beside the page's thread. `glue` is the URL of this module's
-/// wasm-bindgen JavaScript (the workers import it). They join as they come up; parallel calls
-/// made meanwhile use the threads already there.
+/// Starts `threads - 1` workers beside the running thread. `glue` is the URL of this module's
+/// wasm-bindgen JavaScript (the workers import it). They join as they come up (parallel calls made
+/// meanwhile use the threads already there); the promise resolves when all have joined.
 #[cfg(feature = "web")]
 #[wasm_bindgen(js_name = startCpuThreads)]
-pub fn start(glue: &str, threads: usize) -> Result<(), JsValue> {
+pub fn start(glue: &str, threads: usize) -> Result<js_sys::Promise, JsValue> {
     // Every lazily initialised static that tasks share is initialised here, on the page's thread,
     // before any worker exists. A thread that finds another one initialising such a static waits
     // for it with `memory.atomic.wait32`, which traps on a page's thread ("Atomics.wait cannot be
@@ -189,13 +196,18 @@ pub fn start(glue: &str, threads: usize) -> Result<(), JsValue> {
     let worker_options = web_sys::WorkerOptions::new();
     worker_options.set_type(web_sys::WorkerType::Module);
     worker_options.set_name("se-lens-cpu");
+    let joined = js_sys::Array::new();
     for _ in 1..threads {
         let worker = web_sys::Worker::new_with_options(&url, &worker_options)?;
+        // Settles on the worker's first message, which it sends once it takes tasks.
+        joined.push(&js_sys::Promise::new(&mut |resolve, _| {
+            worker.set_onmessage(Some(&resolve))
+        }));
         worker.post_message(&js_sys::Array::of3(
             &JsValue::from_str(glue),
             &wasm_bindgen::module(),
             &wasm_bindgen::memory(),
         ))?;
     }
-    Ok(())
+    Ok(js_sys::Promise::all(&joined))
 }

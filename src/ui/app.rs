@@ -301,7 +301,7 @@ impl Component for App {
                     keep("debug-panicked", Some(&true.into()));
                     panic!("a deliberate panic (?debug=panic-page), to test the crash recovery");
                 }
-                return session.ran(id, result).is_some() || session.error.is_some();
+                session.ran(id, result);
             }
             Msg::RunProgress(done, all) => session.run_progress(done, all, now_ms()),
             Msg::CheckStall(id) => {

@@ -55,6 +55,11 @@ fn set(object: &Object, key: &str, value: &JsValue) {
     let _ = Reflect::set(object, &key.into(), value);
 }
 
+/// `object[key]`, or `undefined`.
+fn field(object: &JsValue, key: &str) -> JsValue {
+    Reflect::get(object, &key.into()).unwrap_or(JsValue::UNDEFINED)
+}
+
 async fn settle(promise: Promise) -> Result<JsValue, String> {
     JsFuture::from(promise).await.map_err(describe)
 }
@@ -76,10 +81,7 @@ impl Engine {
         set(&options, "module", &wasm_bindgen::module());
         let lens: SeLens = settle(SeLens::create(&options)).await?.unchecked_into();
         let restarted = Closure::<dyn Fn(JsValue)>::new(move |event: JsValue| {
-            let message = Reflect::get(&event, &"message".into())
-                .ok()
-                .and_then(|m| m.as_string())
-                .unwrap_or_default();
+            let message = field(&event, "message").as_string().unwrap_or_default();
             restarted.emit(message);
         });
         lens.set_onrestart(restarted.as_ref().unchecked_ref());
@@ -122,11 +124,7 @@ impl Engine {
     /// Sets the backend up again for the loaded model.
     pub async fn set_backend(&self, backend: &str) -> Result<BackendSummary, String> {
         let reply = settle(self.lens.set_backend(backend)).await?;
-        let text = |key: &str| {
-            Reflect::get(&reply, &key.into())
-                .ok()
-                .and_then(|v| v.as_string())
-        };
+        let text = |key: &str| field(&reply, key).as_string();
         Ok(BackendSummary {
             name: text("backend").ok_or("the engine sent no backend")?,
             adapter: text("adapter"),
@@ -183,13 +181,11 @@ impl Engine {
             Err(e) if e.starts_with("superseded") => std::future::pending().await,
             Err(e) => return Err(e),
         };
-        let text = Reflect::get(&reply, &"json".into())
-            .ok()
-            .and_then(|j| j.as_string())
+        let text = field(&reply, "json")
+            .as_string()
             .ok_or("the engine sent no reply")?;
         let value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
-        let pixels = Reflect::get(&reply, &"pixels".into())
-            .ok()
+        let pixels = Some(field(&reply, "pixels"))
             .filter(|p| !p.is_undefined())
             .map(|p| Uint8Array::new(&p).to_vec());
         Ok((value, pixels))
@@ -204,12 +200,7 @@ impl Engine {
     /// which keeps it: neither the decode nor the pixels ever weigh on the page's thread.
     pub async fn decode(&self, image: &JsValue) -> Result<ImageRef, String> {
         let reply = settle(self.lens.decode(image)).await?;
-        let number = |key: &str| {
-            Reflect::get(&reply, &key.into())
-                .ok()
-                .and_then(|v| v.as_f64())
-                .unwrap_or(0.0)
-        };
+        let number = |key: &str| field(&reply, key).as_f64().unwrap_or(0.0);
         Ok(ImageRef {
             key: number("key") as u32,
             width: number("width") as usize,

@@ -144,9 +144,7 @@ impl Session {
 
     /// A model load started; `what` names it ("the model X", "the model from a + b").
     pub fn loading_model(&mut self, what: &str) {
-        self.busy = true;
-        self.error = None;
-        self.status = format!("Loading {what}…");
+        self.begin(format!("Loading {what}…"));
     }
 
     pub fn model_loaded(
@@ -218,9 +216,14 @@ impl Session {
     }
 
     pub fn decoding(&mut self, name: &str) {
+        self.begin(format!("Decoding {name}…"));
+    }
+
+    /// Work that the page waits for started: busy, with `status`, and the last error cleared.
+    fn begin(&mut self, status: String) {
         self.busy = true;
         self.error = None;
-        self.status = format!("Decoding {name}…");
+        self.status = status;
     }
 
     pub fn decoded(

@@ -33,12 +33,8 @@ async function selens(backend) {
   const wasm = await init();
   if (THREADS > 1) {
     if (!self.crossOriginIsolated) throw new Error('threads need a cross-origin isolated page');
-    startCpuThreads(glue, THREADS);
-    const deadline = performance.now() + 10_000;
-    while (cpuThreads() < THREADS) {
-      if (performance.now() > deadline) throw new Error(`only ${cpuThreads()} of ${THREADS} threads started`);
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    await Promise.race([startCpuThreads(glue, THREADS), new Promise((resolve) => setTimeout(resolve, 10_000))]);
+    if (cpuThreads() < THREADS) throw new Error(`only ${cpuThreads()} of ${THREADS} threads started`);
   }
   const engine = await Engine.load(await bytes(`${MODEL}/config.json`), await bytes(`${MODEL}/model.safetensors`), backend);
   return {
