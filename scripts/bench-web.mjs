@@ -2,7 +2,7 @@
 // usage: node scripts/bench-web.mjs SITE_DIR DIST_DIR OUT.json
 //
 // 1. The bench page (SITE_DIR, served cross-origin isolated so ONNX Runtime may use threads), once
-//    per configuration and round: SE Lens's wasm CPU path, ONNX Runtime Web's wasm provider on one
+//    per configuration and round: SE Lens's wasm CPU path (SIMD128 and relaxed SIMD), ONNX Runtime Web's wasm provider on one
 //    thread and on every core, and both WebGPU paths; then MobileNetV3-Large and EfficientNet-B0
 //    (random weights, same fixtures) on the wasm CPU paths only. Each configuration keeps its best round's
 //    median; every configuration's logits are compared with SE Lens's CPU logits, so no engine
@@ -44,10 +44,15 @@ const browser = await chromium.launch({
 
 try {
   const threads = cpus().length;
+  // SE Lens's SIMD128 build (what every browser with wasm SIMD runs) and its relaxed-SIMD build
+  // (what Chromium runs; f32x4.relaxed_madd in the GEMM).
   const cpuConfigs = [
     { engine: 'selens-cpu' },
+    { engine: 'selens-cpu-relaxed' },
     { engine: 'ort-wasm', threads: 1 },
-    ...(threads > 1 ? [{ engine: 'selens-cpu', threads }, { engine: 'ort-wasm', threads }] : []),
+    ...(threads > 1 ? [
+      { engine: 'selens-cpu', threads }, { engine: 'selens-cpu-relaxed', threads }, { engine: 'ort-wasm', threads },
+    ] : []),
   ];
   // GPU_RUNS=0 skips the WebGPU rows (a quick loop while working on the CPU path).
   const gpuConfigs = GPU_RUNS > 0 ? [{ engine: 'selens-webgpu' }, { engine: 'ort-webgpu' }] : [];
@@ -163,23 +168,25 @@ function selfTime(profile, top = 25) {
     .map(([name, count]) => ({ name, share: count / profile.samples.length }));
 }
 
-/** The app's two builds: what each downloads, and three cold loads of the default model up to
- * the first result (from the server that makes the page load that build). */
+/** The app's four builds: what a page that loads each downloads (the other builds' modules
+ * excluded), and for the two Chromium loads (relaxed SIMD) three cold loads of the default model up
+ * to the first result (from the server that makes the page load that build). */
 async function measureApp() {
   const files = readdirSync(dist).filter((f) => /\.(wasm|js|css|html)$/.test(f));
-  const threadsBuild = /^app-threads-/;
-  const singleBuild = /^app-[0-9a-f]+(_bg\.wasm|\.js)$/;
+  const build = (file) => /^(app(?:-threads)?(?:-relaxed)?)-[0-9a-f]{16}(?:_bg\.wasm|\.js)$/.exec(file)?.[1];
   const builds = [
-    { name: 'one thread', port: APP_PORT, files: files.filter((f) => !threadsBuild.test(f)) },
-    { name: 'threads', port: ISOLATED_APP_PORT, files: files.filter((f) => !singleBuild.test(f)) },
+    { name: 'one thread', prefix: 'app-relaxed', port: APP_PORT },
+    { name: 'threads', prefix: 'app-threads-relaxed', port: ISOLATED_APP_PORT },
+    { name: 'one thread, SIMD128', prefix: 'app' },
+    { name: 'threads, SIMD128', prefix: 'app-threads' },
   ];
   const measured = [];
-  for (const { name, port, files } of builds) {
-    const bundle = files.map((file) => {
+  for (const { name, prefix, port } of builds) {
+    const bundle = files.filter((file) => [undefined, prefix].includes(build(file))).map((file) => {
       const body = readFileSync(`${dist}/${file}`);
       return { file, bytes: body.length, gzipBytes: gzipSync(body, { level: 9 }).length };
     });
-    measured.push({ name, bundle, ...(await coldLoads(name, port)) });
+    measured.push({ name, bundle, ...(port ? await coldLoads(name, port) : {}) });
   }
   return measured;
 }

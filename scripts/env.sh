@@ -30,23 +30,30 @@ export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp/se-lens-runtime-$(id -u)}"
 mkdir -p "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR"
 
 # Runs cargo for wasm32 with whatever that toolchain needs (std built from source on Debian).
+# SE_LENS_SIMD=relaxed: the relaxed-SIMD build instead (f32x4.relaxed_madd in the GEMM, which
+# src/cpu/packed_gemm.rs says why), in its own target directory so that both builds' caches stay
+# valid. The page picks it where the browser validates relaxed SIMD (www/selens.js).
 wasm_cargo() {
+    local flags="$CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS" dir="${CARGO_TARGET_DIR:-$ROOT/target}"
+    [ "${SE_LENS_SIMD:-}" = relaxed ] && flags+=,+relaxed-simd dir="$ROOT/target/relaxed"
     if [ "$SE_LENS_TOOLCHAIN" = debian ]; then
-        CARGO_UNSTABLE_BUILD_STD=std,panic_abort cargo "$@"
+        CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="$flags" CARGO_TARGET_DIR="$dir" \
+            CARGO_UNSTABLE_BUILD_STD=std,panic_abort cargo "$@"
     else
-        cargo "$@"
+        CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="$flags" CARGO_TARGET_DIR="$dir" cargo "$@"
     fi
 }
 
 # Runs cargo for the wasm32 build with threads (wasm atomics, a shared memory of up to 4 GiB that
 # Web Workers import; see src/cpu/threads.rs): std is always rebuilt for it, in its own target
-# directory so that the single-thread build's cache stays valid.
+# directory so that the single-thread build's cache stays valid. SE_LENS_SIMD=relaxed as above.
 wasm_threads_cargo() {
     local link="-C link-arg=--shared-memory -C link-arg=--import-memory -C link-arg=--max-memory=4294967296"
-    local tls
+    local tls simd=+simd128 dir="$ROOT/target/threads"
     for tls in __wasm_init_tls __tls_size __tls_align __tls_base; do link+=" -C link-arg=--export=$tls"; done
-    CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=+simd128,+atomics,+bulk-memory,+mutable-globals $link" \
-        CARGO_UNSTABLE_BUILD_STD=std,panic_abort RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR="$ROOT/target/threads" cargo "$@"
+    [ "${SE_LENS_SIMD:-}" = relaxed ] && simd+=,+relaxed-simd dir+=-relaxed
+    CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=$simd,+atomics,+bulk-memory,+mutable-globals $link" \
+        CARGO_UNSTABLE_BUILD_STD=std,panic_abort RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR="$dir" cargo "$@"
 }
 
 # wasm-bindgen then wasm-opt -Oz for one wasm32 binary: OUT_DIR/NAME.js and NAME_bg.wasm.
@@ -55,7 +62,7 @@ wasm_package() {
     local wasm="$1" out_dir="$2" name="$3"
     shift 3
     wasm-bindgen --target web --no-typescript --out-dir "$out_dir" --out-name "$name" "$wasm"
-    wasm-opt -Oz "$@" --enable-threads --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
+    wasm-opt -Oz "$@" --enable-threads --enable-simd --enable-relaxed-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
         --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
         "$out_dir/${name}_bg.wasm" -o "$out_dir/${name}_bg.wasm"
 }

@@ -8,7 +8,8 @@
 //
 // The loader loads the build with wasm threads where the page is cross-origin isolated and may
 // share memory with Web Workers, the single-thread build elsewhere (static hosts without
-// COOP/COEP headers). It also defines `seLensBoot`, which www/crash.js calls to start the app again
+// COOP/COEP headers); each with relaxed SIMD where the browser has it (www/selens.js's
+// `wasmBuild`, which the engine worker's build comes from too). It also defines `seLensBoot`, which www/crash.js calls to start the app again
 // after a crash, and dispatches `se-lens-started` (with the wasm exports) once the app runs.
 //
 // The policy allows the one inline script (the loader) by its SHA-256, so it needs no
@@ -17,13 +18,14 @@
 // page's own origin, and to the Hugging Face hub (or a mirror on this machine) only when the user
 // asks for a hub model.
 //
-// usage: node scripts/page.mjs DIST SINGLE_NAME THREADED_NAME  (each: NAME.js + NAME_bg.wasm)
+// usage: node scripts/page.mjs DIST SINGLE THREADED SINGLE_RELAXED THREADED_RELAXED
+//        (the four builds' names, each NAME.js + NAME_bg.wasm in DIST)
 import { createHash } from 'node:crypto';
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, extname } from 'node:path';
 
-const [dist, single, threaded] = process.argv.slice(2);
-if (!dist || !single || !threaded) throw new Error('usage: page.mjs DIST SINGLE_NAME THREADED_NAME');
+const [dist, single, threaded, singleRelaxed, threadedRelaxed] = process.argv.slice(2);
+if (!threadedRelaxed) throw new Error('usage: page.mjs DIST SINGLE THREADED SINGLE_RELAXED THREADED_RELAXED');
 
 const sha256 = (bytes) => createHash('sha256').update(bytes);
 
@@ -38,13 +40,14 @@ function hashed(file) {
 
 const loader = `
 const threads = self.crossOriginIsolated && navigator.hardwareConcurrency > 1 ? Math.min(navigator.hardwareConcurrency, 8) : 1;
-const build = threads > 1 ? { glue: './${threaded}.js', wasm: './${threaded}_bg.wasm' } : { glue: './${single}.js', wasm: './${single}_bg.wasm' };
 async function boot(fresh = false) {
-  const glue = new URL(build.glue, document.baseURI).href + (fresh ? \`?restart=\${Date.now()}\` : '');
   // The engine runs in a worker behind the JavaScript API, which the app uses like any page.
-  window.SeLens = (await import('./selens.js')).SeLens;
+  const { SeLens, wasmBuild } = await import('./selens.js');
+  window.SeLens = SeLens;
+  const build = wasmBuild(threads > 1);
+  const glue = new URL(\`./\${build}.js\`, document.baseURI).href + (fresh ? \`?restart=\${Date.now()}\` : '');
   const bindings = await import(glue);
-  const wasm = await bindings.default({ module_or_path: new URL(build.wasm, document.baseURI) });
+  const wasm = await bindings.default({ module_or_path: new URL(\`./\${build}_bg.wasm\`, document.baseURI) });
   return { bindings, wasm };
 }
 window.seLensBoot = boot;
@@ -88,7 +91,7 @@ writeFileSync(`${dist}/index.html`, html);
 // types, and the example that embeds one heatmap (www/embed/). Their names stay fixed: other
 // pages import them.
 let api = readFileSync('www/selens.js', 'utf8');
-for (const [key, value] of Object.entries({ '{{single}}': single, '{{threaded}}': threaded })) {
+for (const [key, value] of Object.entries({ '{{single}}': single, '{{threaded}}': threaded, '{{singleRelaxed}}': singleRelaxed, '{{threadedRelaxed}}': threadedRelaxed })) {
   if (!api.includes(key)) throw new Error(`www/selens.js has no ${key}`);
   api = api.replaceAll(key, value);
 }
@@ -118,4 +121,4 @@ const manifest = {
   ],
 };
 writeFileSync(`${dist}/manifest.webmanifest`, `${JSON.stringify(manifest, null, 2)}\n`);
-console.log(`page: ${threaded} when cross-origin isolated, ${single} elsewhere`);
+console.log(`page: ${threaded} when cross-origin isolated, ${single} elsewhere (${threadedRelaxed}, ${singleRelaxed} with relaxed SIMD)`);

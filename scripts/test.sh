@@ -29,13 +29,14 @@ LIMIT=50 scripts/accuracy.sh
 step "SE block interventions: our engine vs PyTorch forward hooks (2 images per class)"
 scripts/interventions.sh
 
-step "build dist/, linted (release, both wasm builds; and the bench page's wasm)"
+step "build dist/, linted (release, all four wasm builds; and the bench page's wasm)"
 linted scripts/build-web.sh
 linted wasm_cargo build --release --quiet --target "$WASM_TARGET" --features web --bin bench-web
 
-step "wasm tests in headless Chromium, linted"
+step "wasm tests in headless Chromium, linted: the SIMD128 build, then the relaxed-SIMD build"
 # Release, like the app: std and most dependencies are the ones dist/ was just built with.
 linted wasm_cargo test --release --target "$WASM_TARGET" --test web
+SE_LENS_SIMD=relaxed linted wasm_cargo test --release --target "$WASM_TARGET" --test web
 
 step "e2e in headless Chromium (screenshots in target/e2e/)"
 node --test tests/e2e/

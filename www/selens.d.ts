@@ -133,6 +133,8 @@ export interface Classification extends Run {
   ablated?: Run;
   /** The CPU path's threads when the run started. */
   threads: number;
+  /** The engine's wasm build: with relaxed SIMD where the browser has it, else SIMD128. */
+  simd: 'relaxed' | 'simd128';
 }
 
 export class SupersededError extends Error {}

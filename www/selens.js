@@ -11,7 +11,36 @@
 // heavy runs on the page's thread. If the engine crashes (a panic or a trap), the worker is
 // started again with the same model and the interrupted requests run again; `onrestart` says so.
 // `make dist` writes this file with the names of the build's wasm modules filled in.
-const BUILD = { single: '{{single}}', threaded: '{{threaded}}' };
+const BUILD = {
+  single: '{{single}}',
+  threaded: '{{threaded}}',
+  singleRelaxed: '{{singleRelaxed}}',
+  threadedRelaxed: '{{threadedRelaxed}}',
+};
+
+/**
+ * Whether this browser runs WebAssembly's relaxed SIMD: it validates a function that returns
+ * `f32x4.relaxed_madd` of three `f32x4.splat(0)`. Where it does, the builds with relaxed SIMD
+ * run (their GEMM's multiply-add is one instruction where the CPU has FMA: src/cpu/packed_gemm.rs).
+ */
+export const RELAXED_SIMD = WebAssembly.validate(Uint8Array.of(
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // "\0asm", version 1
+  0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b, // types: () -> v128
+  0x03, 0x02, 0x01, 0x00, // one function of that type
+  0x0a, 0x1c, 0x01, 0x1a, 0x00, // its code: 26 bytes, no locals
+  0x43, 0x00, 0x00, 0x00, 0x00, 0xfd, 0x13, // f32.const 0, f32x4.splat
+  0x43, 0x00, 0x00, 0x00, 0x00, 0xfd, 0x13,
+  0x43, 0x00, 0x00, 0x00, 0x00, 0xfd, 0x13,
+  0xfd, 0x85, 0x02, 0x0b, // f32x4.relaxed_madd, end
+));
+
+/**
+ * The name of the app's wasm build (NAME.js and NAME_bg.wasm beside this file) for a page with
+ * threads (cross-origin isolated) or without, with relaxed SIMD where the browser has it.
+ */
+export function wasmBuild(threaded) {
+  return BUILD[(threaded ? 'threaded' : 'single') + (RELAXED_SIMD ? 'Relaxed' : '')];
+}
 
 /** The error of a classification that a newer one for the same view replaced. */
 export class SupersededError extends Error {
@@ -159,7 +188,7 @@ export class SeLens {
       event.preventDefault();
       this.#crashed(worker, event.message || 'the engine worker failed');
     };
-    const name = this.#threads > 1 ? BUILD.threaded : BUILD.single;
+    const name = wasmBuild(this.#threads > 1);
     const wasm = this.#module ?? new URL(`./${name}_bg.wasm`, import.meta.url).href;
     const init = { type: 'init', glue: new URL(`./${name}.js`, import.meta.url).href, wasm, threads: this.#threads };
     return this.#send(init);

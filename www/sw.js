@@ -1,10 +1,13 @@
-// SE Lens's service worker. scripts/service-worker.mjs writes dist/sw.js as this file after two
-// generated lines: `BUILD` (a hash of every file of the build) and `FILES` (those files, relative to
-// this script). www/offline.js registers it from the page, with the page's folder as its scope.
+// SE Lens's service worker. scripts/service-worker.mjs writes dist/sw.js as this file after
+// generated lines: `BUILD` (a hash of every file of the build), `FILES` (those files, relative to
+// this script), `RELAXED_FILES` and `SIMD128_FILES` (the wasm builds with and without relaxed SIMD)
+// and `RELAXED_SIMD` (whether this browser runs relaxed SIMD, by www/selens.js's probe).
+// www/offline.js registers it from the page, with the page's folder as its scope.
 //
 // It does three things:
 // - Offline: on install it stores every file of the build in the cache `se-lens-app-<BUILD>` and
-//   answers from there first, so a later visit needs no network. (Hub models are cached by the app
+//   answers from there first, so a later visit needs no network. Of the wasm builds it stores
+//   those this browser loads: with relaxed SIMD where it has it, else the SIMD128 ones. (Hub models are cached by the app
 //   itself, in `se-lens-models`, which this worker leaves alone: they stay offline across builds.)
 // - Threads on any host: a page is cross-origin isolated (SharedArrayBuffer, so the wasm build with
 //   threads) only if its response carries COOP and COEP headers. Where the host sent none, this
@@ -15,7 +18,7 @@
 // - Clean updates: a new build's worker installs its own cache beside the old one and waits. The
 //   page shows "new version" and, when the user asks, tells it to take over and reloads, so a page
 //   is served by one build from its start to its end. Old builds' caches go when it takes over.
-/* global BUILD, FILES */
+/* global BUILD, FILES, RELAXED_FILES, SIMD128_FILES, RELAXED_SIMD */
 'use strict';
 
 const APP_CACHE = `se-lens-app-${BUILD}`;
@@ -26,7 +29,11 @@ const SCOPE = new URL('./', self.location).href;
 self.addEventListener('install', (event) => {
   // `reload`: past the browser's HTTP cache, so that what is stored is this build's bytes.
   event.waitUntil(caches.open(APP_CACHE)
-    .then((cache) => cache.addAll(FILES.map((file) => new Request(file, { cache: 'reload' })))));
+    .then((cache) => {
+      const unused = new Set(RELAXED_SIMD ? SIMD128_FILES : RELAXED_FILES);
+      const used = FILES.filter((file) => !unused.has(file));
+      return cache.addAll(used.map((file) => new Request(file, { cache: 'reload' })));
+    }));
 });
 
 self.addEventListener('activate', (event) => {

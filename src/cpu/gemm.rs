@@ -1,4 +1,5 @@
-//! A safe front for the `gemm` crate (AVX2/FMA/AVX-512 natively, simd128 on wasm32).
+//! A safe front for the GEMM: the `gemm` crate's AVX2/FMA/AVX-512 kernels natively, our own
+//! packed kernel on wasm32 (`packed_gemm.rs`, simd128 or relaxed SIMD).
 
 use super::parallel::SharedPtr;
 
@@ -37,7 +38,7 @@ pub fn matmul(out: &mut [f32], out_stride: usize, a: MatRef, b: MatRef) {
     }
     // Blocks of whole rows of `out` (and `a`), or of whole columns (and of `b`), whichever
     // dimension is longer; column blocks start at multiples of 16 for the microkernel.
-    let (blocks, parallelism) = super::parallel::gemm_split(2 * m * n * k);
+    let blocks = super::parallel::gemm_blocks(2 * m * n * k);
     let by_rows = m > n;
     let (len, align) = if by_rows { (m, 1) } else { (n, 16) };
     let bound = |block: usize| match block {
@@ -58,6 +59,7 @@ pub fn matmul(out: &mut [f32], out_stride: usize, a: MatRef, b: MatRef) {
         // bound the last row of each view, columns are contiguous (col stride 1), the blocks are
         // disjoint parts of `out`, and `out` is borrowed mutably so it cannot alias `a` or `b`.
         unsafe {
+            #[cfg(not(target_arch = "wasm32"))]
             gemm::gemm(
                 rows.len(),
                 cols.len(),
@@ -77,7 +79,17 @@ pub fn matmul(out: &mut [f32], out_stride: usize, a: MatRef, b: MatRef) {
                 false,
                 false,
                 false,
-                parallelism,
+                gemm::Parallelism::Rayon(rayon::current_num_threads()),
+            );
+            #[cfg(target_arch = "wasm32")]
+            super::packed_gemm::matmul::<super::packed_gemm::wasm::Simd>(
+                [rows.len(), k, cols.len()],
+                out_ptr.get().add(rows.start * out_stride + cols.start),
+                out_stride,
+                a.data.as_ptr().add(rows.start * a.row_stride),
+                a.row_stride,
+                b.data.as_ptr().add(cols.start),
+                b.row_stride,
             );
         }
     });

@@ -7,6 +7,8 @@ mod conv2d;
 mod elementwise;
 mod gemm;
 mod global_avg_pool;
+#[cfg(any(target_arch = "wasm32", test))]
+mod packed_gemm;
 mod parallel;
 mod pool;
 mod squeeze_excite;
@@ -15,6 +17,9 @@ pub mod threads;
 mod winograd;
 
 pub use conv2d::{conv2d, conv2d_squeezed};
+
+/// Whether this is the relaxed-SIMD wasm build (its GEMM's multiply-add may fuse: packed_gemm.rs).
+pub const RELAXED_SIMD: bool = cfg!(target_feature = "relaxed-simd");
 pub use elementwise::{
     activation, binary, channel_shuffle, concat, reflect_pad, resize_nearest, slice_channels,
     upsample,

@@ -122,25 +122,19 @@ pub fn on_pool<R: Send>(work: impl FnOnce() -> R + Send) -> R {
     work()
 }
 
-/// How to split one GEMM: into how many blocks that [`for_each_index`] runs, each computed by
-/// the `gemm` crate with the parallelism given (natively it splits the work on rayon itself).
-pub fn gemm_split(flops: usize) -> (usize, gemm::Parallelism) {
-    #[cfg(not(target_arch = "wasm32"))]
+/// Into how many blocks [`for_each_index`] splits one GEMM of this many FLOPs (natively the
+/// `gemm` crate splits its work on rayon itself: one block).
+pub fn gemm_blocks(flops: usize) -> usize {
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "atomics")))]
     {
         let _ = flops;
-        (1, gemm::Parallelism::Rayon(rayon::current_num_threads()))
-    }
-    #[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
-    {
-        let _ = flops;
-        (1, gemm::Parallelism::None)
+        1
     }
     #[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
     {
         // Below this, waking the workers costs more than it saves.
         const MIN_FLOPS_PER_BLOCK: usize = 1 << 17;
-        let blocks = threads::count().min(flops / MIN_FLOPS_PER_BLOCK).max(1);
-        (blocks, gemm::Parallelism::None)
+        threads::count().min(flops / MIN_FLOPS_PER_BLOCK).max(1)
     }
 }
 

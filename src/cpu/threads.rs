@@ -180,14 +180,12 @@ self.onmessage = async ({ data: [glue, module, memory] }) => {
 #[cfg(feature = "web")]
 #[wasm_bindgen(js_name = startCpuThreads)]
 pub fn start(glue: &str, threads: usize) -> Result<js_sys::Promise, JsValue> {
-    // Every lazily initialised static that tasks share is initialised here, on the page's thread,
-    // before any worker exists. A thread that finds another one initialising such a static waits
-    // for it with `memory.atomic.wait32`, which traps on a page's thread ("Atomics.wait cannot be
-    // called in this context"): the run then never finished. gemm's cache sizes (a
-    // `once_cell::sync::OnceCell` first read by the first large GEMM, which the page's thread and
-    // a worker start together) are the one such static of the CPU path; `make e2e-stress`
-    // (N=300 KEEP=20) lost that race in 2 of 150 first runs with threads before this line.
-    let _ = &*gemm_common::cache::CACHE_INFO;
+    // A lazily initialised static that tasks share must be initialised here, on the page's
+    // thread, before any worker exists: a thread that finds another one initialising it waits with
+    // `memory.atomic.wait32`, which traps on a page's thread ("Atomics.wait cannot be called in
+    // this context"), and the run never finishes. The CPU path has none since its GEMM is our own
+    // (`packed_gemm.rs`); the `gemm` crate's cache sizes were one (`make e2e-stress` lost that race
+    // in 2 of 150 first runs with threads until they were read here first).
     let options = web_sys::BlobPropertyBag::new();
     options.set_type("text/javascript");
     let parts = js_sys::Array::of1(&JsValue::from_str(WORKER_JS));

@@ -54,8 +54,11 @@ pub fn prediction_panel(props: &PredictionProps) -> Html {
                 outcome.forward_ms,
                 match (outcome.backend.as_str(), outcome.cpu_threads) {
                     ("webgpu", _) => "WebGPU".to_string(),
-                    (_, 1) => "the CPU (wasm SIMD, 1 thread)".to_string(),
-                    (_, threads) => format!("the CPU (wasm SIMD, {threads} threads)"),
+                    (_, threads) => format!(
+                        "the CPU (wasm {}SIMD, {threads} thread{})",
+                        if outcome.relaxed_simd { "relaxed " } else { "" },
+                        if threads == 1 { "" } else { "s" }
+                    ),
                 },
                 outcome.preprocess_ms) }</p>
             if let Some((json, csv)) = &*downloads {

@@ -134,6 +134,8 @@ pub struct Classified {
     pub backend: String,
     /// The CPU path's threads when the baseline started.
     pub cpu_threads: usize,
+    /// Whether the engine is the relaxed-SIMD build (`cpu::RELAXED_SIMD`).
+    pub relaxed_simd: bool,
     /// The backend after the run (a GPU failure moves it to the CPU, with the reason).
     pub backend_now: BackendSummary,
     /// The engine worker's wasm memory after the run, in bytes (the page's own is small).

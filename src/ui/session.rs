@@ -442,6 +442,7 @@ mod tests {
                 forward_ms: 2.5,
                 backend: "cpu".into(),
                 cpu_threads: 1,
+                relaxed_simd: false,
                 backend_now: BackendSummary::default(),
                 engine_memory: 0,
                 seen_width: 4,

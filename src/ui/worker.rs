@@ -225,6 +225,12 @@ impl EngineHost {
                 Reflect::set(&result, &"ablated".into(), &ablated)?;
             }
             Reflect::set(&result, &"threads".into(), &outcome.cpu_threads.into())?;
+            let simd = if crate::cpu::RELAXED_SIMD {
+                "relaxed"
+            } else {
+                "simd128"
+            };
+            Reflect::set(&result, &"simd".into(), &simd.into())?;
             Ok(result)
         })
     }
@@ -300,6 +306,7 @@ impl EngineHost {
                         forward_ms: outcome.forward_ms,
                         backend: outcome.backend.to_string(),
                         cpu_threads: outcome.cpu_threads,
+                        relaxed_simd: crate::cpu::RELAXED_SIMD,
                         backend_now: backend_summary(backend),
                         engine_memory: memory_bytes(),
                         seen_width: outcome.seen.width,

@@ -84,13 +84,14 @@ for (const [build, origin] of [['threads', ISOLATED], ['single-thread', PLAIN]])
 
     const api = await withLens(embed.page, async (lens, sample) => {
       const r = await lens.classify(`../assets/samples/${sample}`);
-      return { model: lens.model, top: r.top, threads: r.threads, timings: r.timings_ms,
+      return { model: lens.model, top: r.top, threads: r.threads, simd: r.simd, timings: r.timings_ms,
         excitations: r.excitations.map((e) => ({ block: e.block, values: Array.from(e.values), typed: e.values instanceof Float32Array })) };
     }, SAMPLE);
     assert.deepEqual(api.model.blocks.map((b) => b.name), appRun.excitations.map((e) => e.block));
     assert.equal(api.model.backend, 'cpu', 'auto keeps the CPU over a software GPU');
     assert.match(api.model.fallbackReason, /software/);
     assert.equal(api.threads, build === 'threads' ? 2 : 1, 'threads in the worker where the page is isolated');
+    assert.equal(api.simd, 'relaxed', 'Chromium has relaxed SIMD: its build runs');
     for (const [i, e] of api.excitations.entries()) {
       assert.ok(e.typed, 'gates come as Float32Array');
       const difference = largest(e.values, appRun.excitations[i].values);
@@ -101,6 +102,36 @@ for (const [build, origin] of [['threads', ISOLATED], ['single-thread', PLAIN]])
     console.log(`${build}: API = app within 1e-6 on ${api.excitations.length} blocks; forward ${api.timings.forward.toFixed(1)} ms on ${api.threads} thread(s)`);
     await app.page.close();
     await embed.page.close();
+  });
+}
+
+for (const [build, origin] of [['threads', ISOLATED], ['single-thread', PLAIN]]) {
+  test(`a browser without relaxed SIMD runs the SIMD128 build, with the relaxed build's classes and gates (${build} build)`, async () => {
+    const run = (lens, sample) => lens.classify(`../assets/samples/${sample}`).then((r) => ({
+      top: r.top.map((p) => p.index), simd: r.simd, threads: r.threads,
+      excitations: r.excitations.map((e) => Array.from(e.values)) }));
+    const relaxed = await open(origin, 'embed/');
+    const withRelaxed = await withLens(relaxed.page, run, SAMPLE);
+    // As in a browser whose WebAssembly does not know relaxed SIMD: www/selens.js's probe fails.
+    const plain = await browser.newPage();
+    await plain.addInitScript(() => {
+      const validate = WebAssembly.validate;
+      const relaxedMadd = (bytes) => bytes.some((b, i) => b === 0xfd && bytes[i + 1] === 0x85 && bytes[i + 2] === 0x02);
+      WebAssembly.validate = (bytes) => !relaxedMadd(new Uint8Array(bytes)) && validate(bytes);
+    });
+    await plain.goto(`${origin}${BASE}embed/`);
+    const withoutRelaxed = await withLens(plain, run, SAMPLE);
+    assert.equal(withRelaxed.simd, 'relaxed');
+    assert.equal(withoutRelaxed.simd, 'simd128');
+    assert.equal(withoutRelaxed.threads, withRelaxed.threads);
+    assert.deepEqual(withoutRelaxed.top, withRelaxed.top);
+    // Fused and unfused multiply-adds differ in the last bits only (the CPU parity tolerance).
+    const difference = Math.max(...withRelaxed.excitations.map((gates, i) => largest(gates, withoutRelaxed.excitations[i])));
+    assert.ok(difference <= 1e-4, `gates differ by ${difference}`);
+    assert.deepEqual(relaxed.errors, []);
+    console.log(`${build}: the SIMD128 build's gates within ${difference.toExponential(1)} of the relaxed build's`);
+    await relaxed.page.close();
+    await plain.close();
   });
 }
 

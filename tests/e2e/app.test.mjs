@@ -224,14 +224,14 @@ e2e('cross-origin isolated, the CPU path runs on threads; a plain static host ge
   const threads = await page.evaluate(() => Math.min(navigator.hardwareConcurrency, 8));
   // The engine worker's threads join as they start; once all have, the next run uses them.
   await classifiedOnThreads(page, sample, threads, 1);
-  assert.match(await page.getByTestId('timing').textContent(), new RegExp(`on the CPU \\(wasm SIMD, ${threads} threads\\)`));
+  assert.match(await page.getByTestId('timing').textContent(), new RegExp(`on the CPU \\(wasm relaxed SIMD, ${threads} threads\\)`));
   const threaded = await exported(page);
   await page.screenshot({ path: `${SHOTS}/app-threads.png` });
 
   const single = await open(`?sample=${sample}&backend=cpu`, undefined, `http://127.0.0.1:${PLAIN_PORT}`);
   assert.equal(await single.page.evaluate(() => self.crossOriginIsolated), false);
   assert.equal(await single.page.evaluate(() => window.wasmBindings.cpuThreads), undefined);
-  assert.match(await single.page.getByTestId('timing').textContent(), /on the CPU \(wasm SIMD, 1 thread\)/);
+  assert.match(await single.page.getByTestId('timing').textContent(), /on the CPU \(wasm relaxed SIMD, 1 thread\)/);
   // The same numbers up to rounding: the GEMM splits its blocks differently (a few ulps).
   const one = await exported(single.page);
   assert.deepEqual(one.top.map((t) => t.label), threaded.top.map((t) => t.label));
@@ -1154,7 +1154,7 @@ e2e('a run that makes no progress says so, and runs again on one thread', async 
   await classified(page);
   assert.equal(await page.getByTestId('stalled').count(), 0);
   assert.equal(await page.getByTestId('top1-label').textContent(), 'Trouser');
-  assert.match(await page.getByTestId('timing').textContent(), /on the CPU \(wasm SIMD, 1 thread\)/);
+  assert.match(await page.getByTestId('timing').textContent(), /on the CPU \(wasm relaxed SIMD, 1 thread\)/);
   assert.deepEqual(errors, []);
 });
 

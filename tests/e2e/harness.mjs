@@ -125,7 +125,7 @@ export async function classifiedOnThreads(page, sample, threads, run) {
     await page.getByTestId(`sample-${sample}`).click();
     run += 1;
     await classified(page, run);
-    if ((await page.getByTestId('timing').textContent()).includes(`wasm SIMD, ${threads} threads`)) return run;
+    if ((await page.getByTestId('timing').textContent()).includes(`wasm relaxed SIMD, ${threads} threads`)) return run;
   }
   throw new Error(`the CPU path never ran on ${threads} threads:\n${await describe(page)}`);
 }

@@ -87,7 +87,7 @@ describe('a plain static host at a sub-path, with the service worker', () => {
     await page.goto(`${URL}?sample=${SAMPLE}&backend=cpu`);
     await classified(page);
     assert.equal(await page.evaluate(() => self.crossOriginIsolated), false);
-    assert.match(await page.getByTestId('timing').textContent(), /on the CPU \(wasm SIMD, 1 thread\)/);
+    assert.match(await page.getByTestId('timing').textContent(), /on the CPU \(wasm relaxed SIMD, 1 thread\)/);
     single = await exported(page);
     // The worker installs (every file of the build cached) and takes this page over.
     await explain('the service worker', page.waitForFunction(() => navigator.serviceWorker.controller !== null, null, { timeout: 60_000 }));
@@ -100,7 +100,7 @@ describe('a plain static host at a sub-path, with the service worker', () => {
     const threads = await threadsWanted();
     assert.ok(threads > 1, 'this test needs two cores');
     await classifiedOnThreads(page, SAMPLE, threads, 1);
-    assert.match(await page.getByTestId('timing').textContent(), new RegExp(`on the CPU \\(wasm SIMD, ${threads} threads\\)`));
+    assert.match(await page.getByTestId('timing').textContent(), new RegExp(`on the CPU \\(wasm relaxed SIMD, ${threads} threads\\)`));
     const threaded = await exported(page);
     assert.deepEqual(threaded.top.map((t) => t.label), single.top.map((t) => t.label));
     const diff = gateDifference(threaded, single);

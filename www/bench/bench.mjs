@@ -26,9 +26,11 @@ async function bytes(path) {
   return new Uint8Array(await response.arrayBuffer());
 }
 
-/** SE Lens: `run(data)` resolves to the logits. With THREADS > 1, its build with wasm threads. */
-async function selens(backend) {
-  const glue = new URL(THREADS > 1 ? './pkg-threads/bench-web.js' : './pkg/bench-web.js', import.meta.url).href;
+/** SE Lens: `run(data)` resolves to the logits. With THREADS > 1, its build with wasm threads;
+ * `relaxed`, its relaxed-SIMD build (engine `selens-cpu-relaxed`). */
+async function selens(backend, relaxed = false) {
+  const pkg = `./pkg${THREADS > 1 ? '-threads' : ''}${relaxed ? '-relaxed' : ''}/bench-web.js`;
+  const glue = new URL(pkg, import.meta.url).href;
   const { default: init, Engine, startCpuThreads, cpuThreads } = await import(glue);
   const wasm = await init();
   if (THREADS > 1) {
@@ -70,6 +72,7 @@ async function main() {
   const started = performance.now();
   const engine = {
     'selens-cpu': () => selens('cpu'),
+    'selens-cpu-relaxed': () => selens('cpu', true),
     'selens-webgpu': () => selens('webgpu'),
     'ort-wasm': () => onnxRuntime('wasm'),
     'ort-webgpu': () => onnxRuntime('webgpu'),
@@ -115,7 +118,7 @@ function inWorker() {
 if (typeof document === 'undefined') {
   main().then((result) => postMessage({ result }), (error) => postMessage({ error: String(error?.stack ?? error) }));
 } else {
-  (ENGINE === 'selens-cpu' && THREADS > 1 ? inWorker() : main()).then(
+  (ENGINE.startsWith('selens-cpu') && THREADS > 1 ? inWorker() : main()).then(
     (result) => {
       window.benchResult = result;
       document.getElementById('result').textContent = JSON.stringify({ ...result, logits: `${result.logits.length} values` }, null, 2);
