@@ -232,7 +232,7 @@ rasteriser on the same cores: those rows say the GPU paths work and agree, not h
 {others_section}
 The app as users get it (`dist/`, weights excluded) comes in four builds, and a page loads one: with
 wasm threads where the page is cross-origin isolated, and with relaxed SIMD where the browser has
-it (Chromium here; the SIMD128 builds elsewhere, e.g. Safari). First result: from navigation to the
+it (Chromium here; the SIMD128 builds elsewhere). First result: from navigation to the
 first result with the default model (the SE-ResNet-10 on a sample, CPU), median of 3 cold loads;
 the engine worker's wasm memory at that point.
 

@@ -1,7 +1,7 @@
 //! CPU kernels: the reference the GPU kernels are checked against, and the fallback path.
 //! Natively they use rayon threads and the `gemm` crate's AVX2/FMA kernels; on wasm32 the same
-//! code runs with simd128, on Web Workers where the page allows threads (`threads`) and on one
-//! thread where it does not.
+//! code runs with SIMD128 (or relaxed SIMD) and our own GEMM kernel (`packed_gemm`), on Web
+//! Workers where the page allows threads (`threads`) and on one thread where it does not.
 
 mod conv2d;
 mod elementwise;
