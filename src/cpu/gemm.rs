@@ -37,7 +37,8 @@ pub fn matmul(out: &mut [f32], out_stride: usize, a: MatRef, b: MatRef) {
         return;
     }
     // Blocks of whole rows of `out` (and `a`), or of whole columns (and of `b`), whichever
-    // dimension is longer; column blocks start at multiples of 16 for the microkernel.
+    // dimension is longer; column blocks start at multiples of 16 (the native microkernel's width,
+    // and a multiple of the wasm kernel's 8).
     let blocks = super::parallel::gemm_blocks(2 * m * n * k);
     let by_rows = m > n;
     let (len, align) = if by_rows { (m, 1) } else { (n, 16) };

@@ -54,6 +54,13 @@ pub unsafe fn matmul<L: Lanes>(
     b: *const f32,
     b_stride: usize,
 ) {
+    if k == 0 {
+        // An empty sum: no block below writes `out`.
+        for r in 0..m {
+            std::slice::from_raw_parts_mut(out.add(r * out_stride), n).fill(0.0);
+        }
+        return;
+    }
     let mut a_packed = vec![0.0f32; MC.min(m.next_multiple_of(MR)) * KC.min(k)];
     let mut b_packed = vec![0.0f32; NC.min(n.next_multiple_of(NR)) * KC.min(k)];
     for col in (0..n).step_by(NC) {
@@ -277,6 +284,7 @@ mod tests {
     /// blocks, strides wider than the views, and `out`'s padding left untouched.
     fn matches_the_naive_product<L: Lanes>() {
         for [m, k, n] in [
+            [2, 0, 3],
             [1, 1, 1],
             [3, 5, 7],
             [4, 8, 8],
