@@ -139,6 +139,12 @@ export interface Classification extends Run {
 
 export class SupersededError extends Error {}
 
+/** Whether this browser runs WebAssembly's relaxed SIMD (the engine then loads its relaxed-SIMD build). */
+export const RELAXED_SIMD: boolean;
+
+/** The name of the app's wasm build beside selens.js for a page with threads or without. */
+export function wasmBuild(threaded: boolean): string;
+
 export class SeLens {
   static create(options?: CreateOptions): Promise<SeLens>;
   load(source: ModelSource, options?: { onProgress?: (loaded: number, total: number | null) => void; onnx?: OnnxOptions }): Promise<ModelInfo>;
