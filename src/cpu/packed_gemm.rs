@@ -14,6 +14,12 @@
 //! and plain arrays, fused or not, in the native unit tests below, which check every blocking edge
 //! against a naive product.
 
+thread_local! {
+    /// Each thread's packing buffers for `a` and `b`, grown to the largest GEMM it has run and
+    /// kept: packing writes every element the kernel reads, so no call allocates or zeroes them.
+    static PACKED: std::cell::RefCell<(Vec<f32>, Vec<f32>)> = std::cell::RefCell::default();
+}
+
 /// Rows of the register tile.
 pub const MR: usize = 4;
 /// Columns of the register tile (two 4-lane vectors).
@@ -62,52 +68,45 @@ pub unsafe fn matmul<L: Lanes>(
         }
         return;
     }
-    let mut a_packed = vec![0.0f32; MC.min(m.next_multiple_of(MR)) * KC.min(k)];
-    let mut b_packed = vec![0.0f32; NC.min(n.next_multiple_of(NR)) * KC.min(k)];
-    for col in (0..n).step_by(NC) {
-        let cols = NC.min(n - col);
-        for depth in (0..k).step_by(KC) {
-            let kc = KC.min(k - depth);
-            pack_b(
-                &mut b_packed,
-                b.add(depth * b_stride + col),
-                b_stride,
-                kc,
-                cols,
-            );
-            for row in (0..m).step_by(MC) {
-                let rows = MC.min(m - row);
-                pack_a(
-                    &mut a_packed,
-                    a.add(row * a_stride + depth),
-                    a_stride,
-                    rows,
-                    kc,
-                );
-                for (j, b_panel) in b_packed
-                    .chunks_exact(kc * NR)
-                    .take(cols.div_ceil(NR))
-                    .enumerate()
-                {
-                    for (i, a_panel) in a_packed
-                        .chunks_exact(kc * MR)
-                        .take(rows.div_ceil(MR))
+    let a_len = MC.min(m.next_multiple_of(MR)) * KC.min(k);
+    let b_len = NC.min(n.next_multiple_of(NR)) * KC.min(k);
+    PACKED.with_borrow_mut(|(a_buffer, b_buffer)| {
+        a_buffer.resize(a_buffer.len().max(a_len), 0.0);
+        b_buffer.resize(b_buffer.len().max(b_len), 0.0);
+        let (a_packed, b_packed) = (&mut a_buffer[..a_len], &mut b_buffer[..b_len]);
+        for col in (0..n).step_by(NC) {
+            let cols = NC.min(n - col);
+            for depth in (0..k).step_by(KC) {
+                let kc = KC.min(k - depth);
+                pack_b(b_packed, b.add(depth * b_stride + col), b_stride, kc, cols);
+                for row in (0..m).step_by(MC) {
+                    let rows = MC.min(m - row);
+                    pack_a(a_packed, a.add(row * a_stride + depth), a_stride, rows, kc);
+                    for (j, b_panel) in b_packed
+                        .chunks_exact(kc * NR)
+                        .take(cols.div_ceil(NR))
                         .enumerate()
                     {
-                        let tile = kernel::<L>(kc, a_panel, b_panel);
-                        let (r, c) = (row + i * MR, col + j * NR);
-                        store(
-                            tile,
-                            out.add(r * out_stride + c),
-                            out_stride,
-                            [MR.min(m - r), NR.min(n - c)],
-                            depth > 0,
-                        );
+                        for (i, a_panel) in a_packed
+                            .chunks_exact(kc * MR)
+                            .take(rows.div_ceil(MR))
+                            .enumerate()
+                        {
+                            let tile = kernel::<L>(kc, a_panel, b_panel);
+                            let (r, c) = (row + i * MR, col + j * NR);
+                            store(
+                                tile,
+                                out.add(r * out_stride + c),
+                                out_stride,
+                                [MR.min(m - r), NR.min(n - c)],
+                                depth > 0,
+                            );
+                        }
                     }
                 }
             }
         }
-    }
+    });
 }
 
 /// The `MR × NR` product of one packed `a` panel and one packed `b` panel, in registers.
