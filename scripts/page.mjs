@@ -38,16 +38,33 @@ function hashed(file) {
   return name;
 }
 
+// The app's default model (src/ui/model_bar.rs), which the loader has the engine download early.
+const DEFAULT_MODEL = /pub const DEFAULT_MODEL: &str = "([^"]+)";/.exec(readFileSync('src/ui/model_bar.rs', 'utf8'))[1];
+
 const loader = `
 const threads = self.crossOriginIsolated && navigator.hardwareConcurrency > 1 ? Math.min(navigator.hardwareConcurrency, 8) : 1;
+/** The wasm at \`url\`, compiled as it downloads where the host sends it as application/wasm. */
+async function compile(url) {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(\`\${url}: HTTP \${response.status}\`);
+  if (response.headers.get('content-type')?.startsWith('application/wasm')) return WebAssembly.compileStreaming(response);
+  return WebAssembly.compile(await response.arrayBuffer());
+}
 async function boot(fresh = false) {
   // The engine runs in a worker behind the JavaScript API, which the app uses like any page.
   const { SeLens, wasmBuild } = await import('./selens.js');
   window.SeLens = SeLens;
   const build = wasmBuild(threads > 1);
   const glue = new URL(\`./\${build}.js\`, document.baseURI).href + (fresh ? \`?restart=\${Date.now()}\` : '');
+  // Compiled once, for the page and for the engine worker, which starts now rather than when the
+  // app asks for it, so that it is ready about when the app is.
+  // Meanwhile it downloads the default model, unless the address names another one or the app
+  // starts again after a crash (with the model it had).
+  const module = compile(new URL(\`./\${build}_bg.wasm\`, document.baseURI));
+  const model = fresh || new URLSearchParams(location.search).has('model') ? undefined : '${DEFAULT_MODEL}';
+  SeLens.preload({ module, model });
   const bindings = await import(glue);
-  const wasm = await bindings.default({ module_or_path: new URL(\`./\${build}_bg.wasm\`, document.baseURI) });
+  const wasm = await bindings.default({ module_or_path: await module });
   return { bindings, wasm };
 }
 window.seLensBoot = boot;

@@ -3,6 +3,8 @@
 // the page's thread. www/selens.js starts it and is the only thing that talks to it.
 //
 // Protocol (one message per request, one reply per request):
+//   → { type: 'prepare', glue, model }               (no reply: starts reading the module's JavaScript, which `init` then finds
+//                                                       read, and downloading the model folder `model` for the `load` of that URL)
 //   → { id, type: 'init', glue, wasm, threads }      ← { id, ok, result: { threads } }  (wasm: a URL or a compiled Module)
 //   → { id, type: 'load', source, backend, hub }     ← { id, progress: [loaded, total] }…, { id, ok, result: ModelInfo }
 //   → { id, type: 'classify', view, image, options } ← { id, progress: [done, all] }…, { id, ok, result: Classification }
@@ -38,6 +40,18 @@ async function init({ glue, wasm, threads }) {
   return { threads };
 }
 
+/** A model folder downloading since `prepare`: { url, files: Promise<{ config, weights } | null> }. */
+let prefetched = null;
+
+function prepare({ glue, model }) {
+  import(glue).catch(() => {});
+  if (typeof model !== 'string' || model.endsWith('.onnx')) return;
+  const bytes = (url) => fetch(url).then((r) => (r.ok ? r.arrayBuffer() : Promise.reject(new Error(r.statusText))));
+  const files = Promise.all([bytes(`${model}/config.json`), bytes(`${model}/model.safetensors`)])
+    .then(([config, weights]) => ({ config, weights, name: model }), () => null);
+  prefetched = { url: model, files };
+}
+
 /** Blobs among a model's files become bytes (the engine reads bytes). */
 async function modelSource(source) {
   if (typeof source === 'string' || source === null || typeof source !== 'object') return source;
@@ -71,6 +85,7 @@ self.onmessage = async ({ data: request }) => {
   try {
     let result;
     if (type === 'cancel') return latest.set(request.view, null);
+    if (type === 'prepare') return prepare(request);
     if (type !== 'init' && !host) throw new Error('the engine is not started');
     if (request.debug === 'panic') host.debugPanic();
     const wanted = () => latest.get(request.view) === id;
@@ -78,7 +93,11 @@ self.onmessage = async ({ data: request }) => {
     if (type === 'init') {
       result = await init(request);
     } else if (type === 'load') {
-      const source = await modelSource(request.source);
+      // The download `prepare` started, if it is this model's and it worked (else the engine
+      // fetches the URL itself, and says what went wrong).
+      const early = prefetched?.url === request.source ? await prefetched.files : null;
+      prefetched = null;
+      const source = early ?? (await modelSource(request.source));
       await threadsUp;
       result = await host.load(source, request.backend, request.hub, progress, request.onnx);
     } else if (type === 'classify') {

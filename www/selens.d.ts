@@ -9,9 +9,18 @@ export interface CreateOptions {
   threads?: number;
   /** Base URL of a Hugging Face mirror for `hf:` ids (default https://huggingface.co). */
   hub?: string;
-  /** SE Lens's wasm (the `app-*_bg.wasm` of `dist/`) already compiled on the page, so the worker
-   * does not compile it again; ignored unless it is the build the worker needs. */
-  module?: WebAssembly.Module;
+  /** SE Lens's wasm (the `app-*_bg.wasm` of `dist/`) already compiled on the page, or a promise of
+   * it, so the worker does not compile it again; ignored unless it is the build the worker needs. */
+  module?: WebAssembly.Module | Promise<WebAssembly.Module>;
+}
+
+export interface PreloadOptions {
+  /** As in `create`: the next `create` takes the preloaded worker only with the same threads. */
+  threads?: number;
+  /** As in `create`. */
+  module?: WebAssembly.Module | Promise<WebAssembly.Module>;
+  /** A model folder's URL to download now; a later `load` of the same URL uses that download. */
+  model?: string;
 }
 
 export type Bytes = Blob | ArrayBuffer | Uint8Array;
@@ -147,6 +156,8 @@ export function wasmBuild(threaded: boolean): string;
 
 export class SeLens {
   static create(options?: CreateOptions): Promise<SeLens>;
+  /** Starts an engine worker now (and downloads `model`), for the next `create` to take. */
+  static preload(options?: PreloadOptions): void;
   load(source: ModelSource, options?: { onProgress?: (loaded: number, total: number | null) => void; onnx?: OnnxOptions }): Promise<ModelInfo>;
   classify(image: ImageInput, options?: ClassifyOptions): Promise<Classification>;
   /** Sets the loaded model's backend up again ('auto', 'webgpu' or 'cpu'); later loads use it too. */

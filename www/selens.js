@@ -58,8 +58,11 @@ export class SeLens {
   #hub;
   #threads;
   #worker = null;
-  /** The compiled wasm the worker instantiates, or null (it fetches and compiles its build). */
+  /** The compiled wasm the worker instantiates (or a promise of it), or null (it fetches and
+   * compiles its build). */
   #module = null;
+  /** The model folder's URL the worker downloads as it starts (`preload`), once. */
+  #prefetch;
   #nextId = 1;
   /** id → { message, resolve, reject, onProgress, retried } */
   #pending = new Map();
@@ -78,23 +81,54 @@ export class SeLens {
   onrestart = null;
 
   /**
-   * Starts the engine worker. `backend`: 'auto' (WebGPU where the browser has it, else the CPU),
-   * 'webgpu' or 'cpu'. `threads`: the CPU path's threads (default: up to 8 where the page is
-   * cross-origin isolated, else 1). `hub`: a Hugging Face mirror's base URL for `hf:` ids.
-   * `module`: SE Lens's wasm already compiled on the page (the app passes its own), so the worker
-   * need not compile it again; used where it is the build the worker needs.
+   * Starts the engine worker (or takes the one `preload` started). `backend`: 'auto' (WebGPU
+   * where the browser has it, else the CPU), 'webgpu' or 'cpu'. `threads`: the CPU path's threads
+   * (default: up to 8 where the page is cross-origin isolated, else 1). `hub`: a Hugging Face
+   * mirror's base URL for `hf:` ids. `module`: SE Lens's wasm already compiled on the page (the
+   * app passes its own), or a promise of it, so the worker need not compile it again; used where
+   * it is the build the worker needs.
    */
   static async create({ backend = 'auto', threads, hub, module } = {}) {
-    const lens = new SeLens();
+    let lens = SeLens.#spare;
+    SeLens.#spare = null;
+    if (lens?.#threads !== SeLens.#threadsFor(threads)) {
+      lens?.close();
+      lens = SeLens.#started(threads, module);
+    }
     lens.#backend = backend;
     lens.#hub = hub;
-    const isolated = self.crossOriginIsolated && navigator.hardwareConcurrency > 1;
-    lens.#threads = isolated ? Math.max(1, threads ?? Math.min(navigator.hardwareConcurrency, 8)) : 1;
-    // The threaded build imports its (shared) memory; the single-thread one makes its own.
-    const threaded = (m) => WebAssembly.Module.imports(m).some((i) => i.kind === 'memory');
-    if (module instanceof WebAssembly.Module && threaded(module) === lens.#threads > 1) lens.#module = module;
-    lens.#ready = lens.#start();
     await lens.#ready;
+    return lens;
+  }
+
+  /**
+   * Starts an engine worker now, which the next `create` with the same `threads` takes: the
+   * page's loader calls it with the promise of its own compiled module, so the worker starts and
+   * reads its JavaScript while the page compiles the wasm, and instantiates the same module then.
+   * `model`: the URL of a model folder to download meanwhile, which a later `load` of the same
+   * URL reads from that download (the loader names the app's default model).
+   */
+  static preload({ threads, module, model } = {}) {
+    SeLens.#spare?.close();
+    SeLens.#spare = SeLens.#started(threads, module, model);
+    // A failed start shows in `create`, which takes this one.
+    SeLens.#spare.#ready.catch(() => {});
+  }
+
+  /** A started engine worker, not taken yet by `create` (see `preload`). */
+  static #spare = null;
+
+  static #threadsFor(threads) {
+    const isolated = self.crossOriginIsolated && navigator.hardwareConcurrency > 1;
+    return isolated ? Math.max(1, threads ?? Math.min(navigator.hardwareConcurrency, 8)) : 1;
+  }
+
+  static #started(threads, module, model) {
+    const lens = new SeLens();
+    lens.#threads = SeLens.#threadsFor(threads);
+    lens.#module = module ?? null;
+    lens.#prefetch = model && new URL(model, typeof document === 'undefined' ? self.location.href : document.baseURI).href;
+    lens.#ready = lens.#start();
     return lens;
   }
 
@@ -180,7 +214,7 @@ export class SeLens {
     this.#pending.clear();
   }
 
-  #start() {
+  async #start() {
     const worker = new Worker(new URL('./engine-worker.js', import.meta.url), { type: 'module', name: 'se-lens-engine' });
     this.#worker = worker;
     worker.onmessage = ({ data }) => this.#receive(worker, data);
@@ -189,9 +223,17 @@ export class SeLens {
       this.#crashed(worker, event.message || 'the engine worker failed');
     };
     const name = wasmBuild(this.#threads > 1);
+    const glue = new URL(`./${name}.js`, import.meta.url).href;
+    // The worker reads the module's JavaScript (and downloads the model `preload` names) while
+    // the wasm still compiles.
+    worker.postMessage({ type: 'prepare', glue, model: this.#prefetch });
+    this.#prefetch = undefined;
+    // The threaded build imports its (shared) memory; the single-thread one makes its own.
+    const threaded = (m) => WebAssembly.Module.imports(m).some((i) => i.kind === 'memory');
+    const module = await Promise.resolve(this.#module).catch(() => null);
+    this.#module = module instanceof WebAssembly.Module && threaded(module) === this.#threads > 1 ? module : null;
     const wasm = this.#module ?? new URL(`./${name}_bg.wasm`, import.meta.url).href;
-    const init = { type: 'init', glue: new URL(`./${name}.js`, import.meta.url).href, wasm, threads: this.#threads };
-    return this.#send(init);
+    return this.#send({ type: 'init', glue, wasm, threads: this.#threads });
   }
 
   #send(message, transfer = [], onProgress) {

@@ -23,7 +23,7 @@ use super::prediction::PredictionPanel;
 use super::preprocess::PreprocessForm;
 use super::protocol::{BackendSummary, ImageRef, Job, Loaded};
 use super::research::{ImportancePanel, RegionProbePanel};
-use super::session::{AfterLoad, Outcome, RunRequest, Session, Stall, STALL_AFTER_MS};
+use super::session::{Outcome, RunRequest, Session, Stall, STALL_AFTER_MS};
 use super::teaching::{BlockSteps, ClassStatsPanel};
 use super::tour::Tour;
 use super::view_model::{ChannelDetail, Preprocessing};
@@ -75,6 +75,8 @@ pub enum Msg {
     Pin(bool),
     SelectChannel(String, usize),
     ChannelShown(Result<ChannelDetail, String>),
+    /// The page shows what it was opened for (`App::settled`).
+    Settled,
 }
 
 pub struct App {
@@ -85,8 +87,9 @@ pub struct App {
     /// `?debug=panic` asked the engine to panic once, and it did.
     debug_panicked: bool,
     /// `se-lens-settled` was dispatched: the page has shown what it was opened for (the model,
-    /// and the sample it names), so the service worker may now download the build for offline
-    /// use (www/offline.js) without slowing the first result.
+    /// and the sample it names, or why it cannot), so the service worker may now download the
+    /// build for offline use (www/offline.js), and the research panels read their shipped
+    /// statistics, without slowing the first result.
     settled: bool,
     /// The document's `paste` listener (an image pasted anywhere on the page is classified).
     _paste: Option<Closure<dyn Fn(ClipboardEvent)>>,
@@ -147,6 +150,17 @@ impl Component for App {
                         query_param("model").unwrap_or_else(|| DEFAULT_MODEL.into()),
                     )),
                 }
+                // The first image is fetched and decoded while the model loads, and runs once
+                // it is ready: after a crash the image the user had chosen, else the sample the
+                // address names.
+                match (kept("image").zip(kept("image-name")), query_param("sample")) {
+                    (Some((blob, name)), _) => ctx.link().send_message(Msg::ChooseFile(
+                        blob.unchecked_into(),
+                        name.as_string().unwrap_or_default(),
+                    )),
+                    (None, Some(sample)) => ctx.link().send_message(Msg::ChooseSample(sample)),
+                    (None, None) => {}
+                }
                 return false;
             }
             Msg::EngineReady(Err(e)) => session.engine_failed(&e),
@@ -206,22 +220,8 @@ impl Component for App {
                 // Only a model the URL can load again is kept in it.
                 let reloadable = from_url && name != DEFAULT_MODEL;
                 set_query_param("model", reloadable.then_some(name.as_str()));
-                match session.model_loaded(name, loaded, now_ms()) {
-                    AfterLoad::Run(run) => self.run(ctx, run),
-                    AfterLoad::FirstModel => {
-                        match (kept("image").zip(kept("image-name")), query_param("sample")) {
-                            // After a crash, the image the user had chosen.
-                            (Some((blob, name)), _) => ctx.link().send_message(Msg::ChooseFile(
-                                blob.unchecked_into(),
-                                name.as_string().unwrap_or_default(),
-                            )),
-                            (None, Some(sample)) => {
-                                ctx.link().send_message(Msg::ChooseSample(sample))
-                            }
-                            (None, None) => {}
-                        }
-                    }
-                    AfterLoad::Nothing => {}
+                if let Some(run) = session.model_loaded(name, loaded, now_ms()) {
+                    self.run(ctx, run);
                 }
             }
             Msg::ModelLoaded {
@@ -356,18 +356,22 @@ impl Component for App {
                 return false;
             }
             Msg::ChannelShown(result) => session.channel_shown(result),
+            Msg::Settled => {}
         }
         true
     }
 
-    fn rendered(&mut self, _ctx: &Context<Self>, _first_render: bool) {
+    fn rendered(&mut self, ctx: &Context<Self>, _first_render: bool) {
         let session = &self.session;
         if !self.settled
             && !session.busy
-            && (session.outcome.is_some() || query_param("sample").is_none())
+            && (session.outcome.is_some()
+                || session.error.is_some()
+                || query_param("sample").is_none())
         {
             self.settled = true;
             announce("se-lens-settled");
+            ctx.link().send_message(Msg::Settled);
         }
     }
 
@@ -586,8 +590,11 @@ impl App {
                     <BlockSteps engine={engine.clone()} model={model.clone()} image={input.image} />
                     <RegionProbePanel engine={engine.clone()} model={model.clone()} image={input.image} />
                 }
-                <ClassStatsPanel engine={engine.clone()} model={model.clone()} folder={folder.clone()} />
-                <ImportancePanel engine={engine.clone()} model={model.clone()} {folder} />
+                // Their shipped statistics are read after the first result, not before it.
+                if self.settled {
+                    <ClassStatsPanel engine={engine.clone()} model={model.clone()} folder={folder.clone()} />
+                    <ImportancePanel engine={engine.clone()} model={model.clone()} {folder} />
+                }
             </>
         }
     }

@@ -406,12 +406,17 @@ pub fn set_query_param(name: &str, value: Option<&str>) {
     let Some(window) = web_sys::window() else {
         return;
     };
-    let Ok(url) = web_sys::Url::new(&window.location().href().unwrap_or_default()) else {
+    let href = window.location().href().unwrap_or_default();
+    let Ok(url) = web_sys::Url::new(&href) else {
         return;
     };
     match value {
         Some(value) => url.search_params().set(name, value),
         None => url.search_params().delete(name),
+    }
+    // (A same-document navigation costs the page about 5 ms: none when nothing changes.)
+    if url.href() == href {
+        return;
     }
     if let Ok(history) = window.history() {
         let _ = history.replace_state_with_url(&JsValue::NULL, "", Some(&url.href()));

@@ -57,16 +57,6 @@ pub struct RunRequest {
     pub one_thread: bool,
 }
 
-/// What follows a model load.
-#[derive(Debug, PartialEq)]
-pub enum AfterLoad {
-    /// The image shown runs again, through the new model's own photo rule.
-    Run(RunRequest),
-    /// The first model of the page, with no image yet: the page may restore or pick one.
-    FirstModel,
-    Nothing,
-}
-
 /// What a stall check found.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Stall {
@@ -96,6 +86,9 @@ pub struct Session {
     pub status: String,
     pub error: Option<String>,
     pub busy: bool,
+    /// A model load is in flight: an image decoded meanwhile waits for it (the page decodes its
+    /// first image while its first model loads).
+    loading: bool,
     /// The model download's progress, while one runs: bytes so far, and the total when known.
     pub progress: Option<(u64, Option<u64>)>,
     /// The engine crashed and was started again: what happened.
@@ -127,6 +120,7 @@ impl Session {
             status: String::new(),
             error: None,
             busy: true,
+            loading: false,
             progress: None,
             restarted: None,
             one_thread: false,
@@ -144,17 +138,19 @@ impl Session {
 
     /// A model load started; `what` names it ("the model X", "the model from a + b").
     pub fn loading_model(&mut self, what: &str) {
+        self.loading = true;
         self.begin(format!("Loading {what}…"));
     }
 
+    /// The model is ready: the image shown (or decoded while it loaded) runs through it.
     pub fn model_loaded(
         &mut self,
         name: String,
         Loaded { model, backend }: Loaded,
         now: f64,
-    ) -> AfterLoad {
+    ) -> Option<RunRequest> {
         self.progress = None;
-        let first = self.model.is_none();
+        self.loading = false;
         self.status = format!(
             "Model ready: {} ({} classes, {} SE blocks). Choose a sample or drop an image.",
             model.architecture,
@@ -164,19 +160,17 @@ impl Session {
         self.model = Some(Rc::new(model));
         self.backend = Some(backend);
         self.busy = false;
-        self.error = None;
+        // (The load's start cleared the last error: one set since, by an image decoded
+        // meanwhile, still stands.)
         self.detail = None;
         self.ablated.clear();
         self.model_name = name;
-        match self.start_run(now) {
-            Some(run) => AfterLoad::Run(run),
-            None if first => AfterLoad::FirstModel,
-            None => AfterLoad::Nothing,
-        }
+        self.start_run(now)
     }
 
     pub fn model_failed(&mut self, name: &str, error: &str) {
         self.progress = None;
+        self.loading = false;
         self.busy = false;
         self.error = Some(format!("Cannot load the model {name}: {error}"));
         self.status = match &self.model {
@@ -216,7 +210,12 @@ impl Session {
     }
 
     pub fn decoding(&mut self, name: &str) {
-        self.begin(format!("Decoding {name}…"));
+        // While a model loads, the status keeps saying so: the load takes longer.
+        if self.loading {
+            self.error = None;
+        } else {
+            self.begin(format!("Decoding {name}…"));
+        }
     }
 
     /// Work that the page waits for started: busy, with `status`, and the last error cleared.
@@ -237,18 +236,27 @@ impl Session {
                 self.input = Some(Rc::new(Input { name, image }));
                 self.start_run(now)
             }
-            (Ok(_), None) => {
-                self.busy = false;
-                self.error = Some("No model is loaded, so the image cannot be classified.".into());
+            // Kept: it runs once a model is ready (the one loading now, or a later one).
+            (Ok((name, image)), None) => {
+                self.input = Some(Rc::new(Input { name, image }));
+                if !self.loading {
+                    self.busy = false;
+                    // A model that failed to load has said so already.
+                    self.error.get_or_insert_with(|| {
+                        "No model is loaded: the image runs once one is.".into()
+                    });
+                }
                 None
             }
             (Err(e), _) => {
-                self.busy = false;
                 self.error = Some(e);
-                self.status = match &self.input {
-                    Some(input) => format!("Still showing {}.", input.name),
-                    None => "Choose a sample or drop an image.".into(),
-                };
+                if !self.loading {
+                    self.busy = false;
+                    self.status = match &self.input {
+                        Some(input) => format!("Still showing {}.", input.name),
+                        None => "Choose a sample or drop an image.".into(),
+                    };
+                }
                 None
             }
         }
@@ -458,7 +466,7 @@ mod tests {
         assert!(session.busy);
         assert_eq!(
             session.model_loaded("tiny".into(), loaded(model), 0.0),
-            AfterLoad::FirstModel
+            None
         );
         assert!(!session.busy);
         session
@@ -518,10 +526,10 @@ mod tests {
             .expect("runs again");
         assert!(!run.ablated.contains("layer1.0.se") && !session.all_ablated());
         // Another model: the same image runs again, with every gate on.
-        match session.model_loaded("other".into(), loaded(&model), 0.0) {
-            AfterLoad::Run(run) => assert!(run.ablated.is_empty() && run.image == image(1)),
-            other => panic!("{other:?}"),
-        }
+        let run = session
+            .model_loaded("other".into(), loaded(&model), 0.0)
+            .expect("runs again");
+        assert!(run.ablated.is_empty() && run.image == image(1));
         assert!(session
             .set_all_ablated(false, 0.0)
             .is_some_and(|run| run.ablated.is_empty()));
@@ -571,6 +579,47 @@ mod tests {
     }
 
     #[test]
+    fn an_image_decoded_while_the_first_model_loads_runs_once_it_is_ready() {
+        let model = tiny();
+        let mut session = Session::new(BackendPreference::Auto);
+        session.loading_model("the model tiny");
+        session.decoding("a.png");
+        assert_eq!(
+            session.status, "Loading the model tiny…",
+            "the load takes longer"
+        );
+        assert!(session
+            .decoded(Ok(("a.png".into(), image(1))), 0.0)
+            .is_none());
+        assert!(session.busy && session.error.is_none());
+        let run = session
+            .model_loaded("tiny".into(), loaded(&model), 0.0)
+            .expect("the image runs");
+        assert_eq!(run.image, image(1));
+        assert!(session.busy && session.status.starts_with("Running"));
+
+        // A broken image says so, and the page still waits for the model.
+        let mut session = Session::new(BackendPreference::Auto);
+        session.loading_model("the model tiny");
+        session.decoding("broken.png");
+        assert!(session
+            .decoded(Err("broken.png: not an image".into()), 0.0)
+            .is_none());
+        assert!(session.busy && session.error.is_some());
+        assert_eq!(session.status, "Loading the model tiny…");
+        assert_eq!(
+            session.model_loaded("tiny".into(), loaded(&model), 0.0),
+            None
+        );
+        assert!(!session.busy);
+        assert_eq!(
+            session.error.as_deref(),
+            Some("broken.png: not an image"),
+            "still shown"
+        );
+    }
+
+    #[test]
     fn failures_keep_what_is_shown_and_say_so() {
         let model = tiny();
         let mut fresh = Session::new(BackendPreference::Auto);
@@ -580,8 +629,20 @@ mod tests {
             fresh.error.as_deref(),
             Some("Cannot load the model x.onnx: not an ONNX file")
         );
+        // An image chosen then keeps the model's error, and runs once a model loads.
         assert!(fresh.decoded(Ok(("a.png".into(), image(1))), 0.0).is_none());
-        assert!(fresh
+        assert_eq!(
+            fresh.error.as_deref(),
+            Some("Cannot load the model x.onnx: not an ONNX file")
+        );
+        assert!(!fresh.busy);
+        fresh.loading_model("the model tiny");
+        let run = fresh.model_loaded("tiny".into(), loaded(&model), 0.0);
+        assert!(run.is_some_and(|run| run.image == image(1)));
+        let mut idle = Session::new(BackendPreference::Auto);
+        idle.busy = false;
+        assert!(idle.decoded(Ok(("a.png".into(), image(1))), 0.0).is_none());
+        assert!(idle
             .error
             .as_deref()
             .is_some_and(|e| e.contains("No model is loaded")));

@@ -93,6 +93,7 @@ async function open(query = '', viewport = { width: 1100, height: 800 }, origin 
   const page = track(await browser.newPage({ viewport }));
   const errors = [];
   const offOrigin = [];
+  const requests = [];
   page.on('pageerror', (error) => errors.push(error.message));
   // The page's Content-Security-Policy (scripts/page.mjs) must never have to refuse anything.
   page.on('console', (message) => {
@@ -100,6 +101,7 @@ async function open(query = '', viewport = { width: 1100, height: 800 }, origin 
   });
   page.on('request', (request) => {
     const url = request.url();
+    requests.push(url);
     if (!url.startsWith(origin) && !url.startsWith('blob:') && !url.startsWith('data:')) offOrigin.push(url);
   });
   await page.goto(`${origin}${BASE}${query}`);
@@ -108,7 +110,7 @@ async function open(query = '', viewport = { width: 1100, height: 800 }, origin 
   } else {
     await explained(page, 'the model', page.getByText('Model ready').waitFor({ timeout: 60_000 }));
   }
-  return { page, errors, offOrigin };
+  return { page, errors, offOrigin, requests };
 }
 
 async function predictions(page) {
@@ -139,7 +141,10 @@ function assertSameAsCli(ours, model, blocks, flags = []) {
 }
 
 e2e('a sample is classified, with one heatmap per SE block, equal to the native CLI', async () => {
-  const { page, errors, offOrigin } = await open();
+  const { page, errors, offOrigin, requests } = await open();
+  // The engine worker starts downloading the default model as the page loads (www/selens.js
+  // `preload`), and the app's load of it uses that download.
+  assert.equal(requests.filter((url) => url.endsWith(`${MODEL}/model.safetensors`)).length, 1);
   await page.getByTestId('sample-fmnist-ankle-boot-0.png').click();
   await classified(page);
   const top = await predictions(page);
@@ -837,9 +842,16 @@ e2e('the model menu lists pretrained checkpoints of every family and loads one f
 
 e2e('a model that cannot be loaded is reported', async () => {
   const page = track(await browser.newPage());
-  await page.goto(URL + '?model=assets/models/missing');
+  const requests = [];
+  page.on('request', (request) => requests.push(request.url()));
+  // The sample is decoded while the model loads; it waits for a model that loads.
+  await page.goto(URL + '?model=assets/models/missing&sample=fmnist-ankle-boot-0.png');
   await page.getByTestId('error').waitFor({ timeout: 60_000 });
   assert.match(await page.getByTestId('error').textContent(), /Cannot load the model assets\/models\/missing: .*HTTP 404/);
+  assert.ok(!requests.some((url) => url.includes(MODEL)), 'the default model is not downloaded when the address names another');
+  await page.getByTestId('model-select').selectOption(MODEL);
+  await classified(page);
+  assert.equal(await page.getByTestId('top1-label').textContent(), 'Ankle boot');
 });
 
 e2e('one SE block step by step, and what leaving out the sigmoid does', async () => {
