@@ -4,9 +4,11 @@
 //   node scripts/compare-web.mjs first-result OLD_DIST NEW_DIST [ROUNDS]
 //       cold loads of two builds of the app up to the first result with the default model, both
 //       builds (single-thread on a plain host, threads cross-origin isolated), alternating.
-//   node scripts/compare-web.mjs bench THREADS SITE_A SITE_B [SITE_C…] [--rounds N]
+//   node scripts/compare-web.mjs bench THREADS SITE_A SITE_B [SITE_C…] [--rounds N] [--engine E] [--model M]
 //       the bench page's SE Lens CPU path (scripts/bench-web.sh's target/bench-site layout, one
-//       site folder per variant), alternating.
+//       site folder per variant), alternating; engine `selens-cpu` (default) or
+//       `selens-cpu-relaxed`, model `seresnet50` (default), `mobilenetv3_large_100` or
+//       `efficientnet_b0`.
 //
 // An older build comes from a worktree: `git worktree add /tmp/old REV && (cd /tmp/old &&
 // scripts/build-web.sh)` gives /tmp/old/dist (copy /tmp/old/target/bench-site after `make bench`
@@ -18,6 +20,10 @@ import { timeFirstResult } from '../tests/e2e/harness.mjs';
 const [mode, ...rest] = process.argv.slice(2);
 const roundsFlag = rest.indexOf('--rounds');
 const ROUNDS = roundsFlag >= 0 ? Number(rest.splice(roundsFlag, 2)[1]) : 6;
+/** `--name value` taken out of the arguments, or `fallback`. */
+const flag = (name, fallback) => (rest.includes(name) ? rest.splice(rest.indexOf(name), 2)[1] : fallback);
+const ENGINE = flag('--engine', 'selens-cpu');
+const MODEL = flag('--model', 'seresnet50');
 const browser = await chromium.launch({
   executablePath: '/usr/bin/chromium',
   args: ['--no-sandbox', '--disable-quic', '--no-first-run', '--enable-unsafe-webgpu'],
@@ -58,7 +64,7 @@ try {
     for (let round = 0; round < ROUNDS; round++) {
       for (const variant of round % 2 ? [...variants].reverse() : variants) {
         const tab = await browser.newPage();
-        await tab.goto(`http://127.0.0.1:${variant.port}/?engine=selens-cpu&threads=${threads}&runs=10&warmup=2`);
+        await tab.goto(`http://127.0.0.1:${variant.port}/?engine=${ENGINE}&model=${MODEL}&threads=${threads}&runs=10&warmup=2`);
         await tab.waitForFunction(() => window.benchResult || window.benchError, null, { timeout: 600_000, polling: 200 });
         const { benchResult, benchError } = await tab.evaluate(() => ({ benchResult: window.benchResult, benchError: window.benchError }));
         if (benchError) throw new Error(`${variant.name}: ${benchError}`);
