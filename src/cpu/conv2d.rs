@@ -155,6 +155,11 @@ fn depthwise_conv(
                     let out_row = &mut plane[oy * out_w + first..oy * out_w + last];
                     if stride == 1 {
                         let input = &row[start..start + out_row.len()];
+                        // The relaxed-SIMD build fuses the multiply-add (lanes.rs); elsewhere
+                        // LLVM vectorises the loop as a multiply and an add.
+                        #[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
+                        super::lanes::axpy::<super::lanes::wasm::Simd>(out_row, w, input);
+                        #[cfg(not(all(target_arch = "wasm32", target_feature = "relaxed-simd")))]
                         for (o, v) in out_row.iter_mut().zip(input) {
                             *o += w * v;
                         }

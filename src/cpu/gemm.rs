@@ -83,7 +83,7 @@ pub fn matmul(out: &mut [f32], out_stride: usize, a: MatRef, b: MatRef) {
                 gemm::Parallelism::Rayon(rayon::current_num_threads()),
             );
             #[cfg(target_arch = "wasm32")]
-            super::packed_gemm::matmul::<super::packed_gemm::wasm::Simd>(
+            super::packed_gemm::matmul::<super::lanes::wasm::Simd>(
                 [rows.len(), k, cols.len()],
                 out_ptr.get().add(rows.start * out_stride + cols.start),
                 out_stride,

@@ -8,6 +8,8 @@ mod elementwise;
 mod gemm;
 mod global_avg_pool;
 #[cfg(any(target_arch = "wasm32", test))]
+mod lanes;
+#[cfg(any(target_arch = "wasm32", test))]
 mod packed_gemm;
 mod parallel;
 mod pool;
@@ -18,7 +20,8 @@ mod winograd;
 
 pub use conv2d::{conv2d, conv2d_squeezed};
 
-/// Whether this is the relaxed-SIMD wasm build (its GEMM's multiply-add may fuse: packed_gemm.rs).
+/// Whether this is the relaxed-SIMD wasm build (its GEMM's and depthwise convolution's
+/// multiply-adds may fuse: lanes.rs).
 pub const RELAXED_SIMD: bool = cfg!(target_feature = "relaxed-simd");
 pub use elementwise::{
     activation, binary, channel_shuffle, concat, reflect_pad, resize_nearest, slice_channels,

@@ -10,9 +10,11 @@
 //! block stream past it from L2. Eight accumulators, two `b` vectors and one broadcast `a` value
 //! fit the 16 vector registers V8 has on x86-64 without spilling.
 //!
-//! The kernel is generic over its 4-lane vector ([`Lanes`]): simd128 or relaxed SIMD on wasm32,
-//! and plain arrays, fused or not, in the native unit tests below, which check every blocking edge
-//! against a naive product.
+//! The kernel is generic over its 4-lane vector ([`Lanes`], `lanes.rs`): simd128 or relaxed SIMD
+//! on wasm32, and plain arrays, fused or not, in the native unit tests below, which check every
+//! blocking edge against a naive product.
+
+use super::lanes::Lanes;
 
 thread_local! {
     /// Each thread's packing buffers for `a` and `b`, grown to the largest GEMM it has run and
@@ -30,21 +32,6 @@ const KC: usize = 256;
 const MC: usize = 128;
 /// Columns of `b` packed at a time (`KC × NC` floats are 512 KiB).
 const NC: usize = 512;
-
-/// Four f32 lanes and the operations the kernel needs.
-pub trait Lanes: Copy {
-    fn zero() -> Self;
-    fn splat(value: f32) -> Self;
-    /// # Safety
-    /// `ptr` must be valid for reading four floats (no alignment needed).
-    unsafe fn load(ptr: *const f32) -> Self;
-    /// # Safety
-    /// `ptr` must be valid for writing four floats (no alignment needed).
-    unsafe fn store(self, ptr: *mut f32);
-    fn add(self, other: Self) -> Self;
-    /// `self + a × b`, rounded once or twice (relaxed SIMD leaves that to the CPU).
-    fn madd(self, a: Self, b: Self) -> Self;
-}
 
 /// `out[r * out_stride + c] = Σ_p a[r * a_stride + p] · b[p * b_stride + c]` for `r < m`, `c < n`,
 /// `p < k`, on one thread.
@@ -200,77 +187,10 @@ unsafe fn pack_b(packed: &mut [f32], b: *const f32, b_stride: usize, kc: usize, 
     }
 }
 
-/// wasm32's 128-bit vectors: `relaxed_madd` in a build with the `relaxed-simd` target feature,
-/// a multiply and an add otherwise.
-#[cfg(target_arch = "wasm32")]
-pub mod wasm {
-    use core::arch::wasm32::*;
-
-    #[derive(Clone, Copy)]
-    pub struct Simd(v128);
-
-    impl super::Lanes for Simd {
-        #[inline(always)]
-        fn zero() -> Self {
-            Simd(f32x4_splat(0.0))
-        }
-        #[inline(always)]
-        fn splat(value: f32) -> Self {
-            Simd(f32x4_splat(value))
-        }
-        #[inline(always)]
-        unsafe fn load(ptr: *const f32) -> Self {
-            Simd(v128_load(ptr.cast()))
-        }
-        #[inline(always)]
-        unsafe fn store(self, ptr: *mut f32) {
-            v128_store(ptr.cast(), self.0)
-        }
-        #[inline(always)]
-        fn add(self, other: Self) -> Self {
-            Simd(f32x4_add(self.0, other.0))
-        }
-        #[inline(always)]
-        fn madd(self, a: Self, b: Self) -> Self {
-            #[cfg(target_feature = "relaxed-simd")]
-            return Simd(f32x4_relaxed_madd(a.0, b.0, self.0));
-            #[cfg(not(target_feature = "relaxed-simd"))]
-            Simd(f32x4_add(self.0, f32x4_mul(a.0, b.0)))
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Four lanes as an array; `FUSED` rounds the multiply-add once (FMA), as relaxed SIMD may.
-    #[derive(Clone, Copy)]
-    struct Array<const FUSED: bool>([f32; 4]);
-
-    impl<const FUSED: bool> Lanes for Array<FUSED> {
-        fn zero() -> Self {
-            Array([0.0; 4])
-        }
-        fn splat(value: f32) -> Self {
-            Array([value; 4])
-        }
-        unsafe fn load(ptr: *const f32) -> Self {
-            Array(std::array::from_fn(|i| *ptr.add(i)))
-        }
-        unsafe fn store(self, ptr: *mut f32) {
-            (0..4).for_each(|i| *ptr.add(i) = self.0[i]);
-        }
-        fn add(self, other: Self) -> Self {
-            Array(std::array::from_fn(|i| self.0[i] + other.0[i]))
-        }
-        fn madd(self, a: Self, b: Self) -> Self {
-            Array(std::array::from_fn(|i| match FUSED {
-                true => a.0[i].mul_add(b.0[i], self.0[i]),
-                false => self.0[i] + a.0[i] * b.0[i],
-            }))
-        }
-    }
+    use crate::cpu::lanes::tests::Array;
 
     fn values(len: usize, seed: u32) -> Vec<f32> {
         (0..len as u32)
