@@ -42,6 +42,10 @@ function hashed(file) {
 const DEFAULT_MODEL = /pub const DEFAULT_MODEL: &str = "([^"]+)";/.exec(readFileSync('src/ui/model_bar.rs', 'utf8'))[1];
 
 const loader = `
+// The engine runs in a worker behind the JavaScript API, which the app uses like any page.
+// (Imported statically, so that it downloads while the page is parsed.)
+import { SeLens, wasmBuild } from './selens.js';
+window.SeLens = SeLens;
 const threads = self.crossOriginIsolated && navigator.hardwareConcurrency > 1 ? Math.min(navigator.hardwareConcurrency, 8) : 1;
 /** The wasm at \`url\`, compiled as it downloads where the host sends it as application/wasm. */
 async function compile(url) {
@@ -51,9 +55,6 @@ async function compile(url) {
   return WebAssembly.compile(await response.arrayBuffer());
 }
 async function boot(fresh = false) {
-  // The engine runs in a worker behind the JavaScript API, which the app uses like any page.
-  const { SeLens, wasmBuild } = await import('./selens.js');
-  window.SeLens = SeLens;
   const build = wasmBuild(threads > 1);
   const glue = new URL(\`./\${build}.js\`, document.baseURI).href + (fresh ? \`?restart=\${Date.now()}\` : '');
   // Compiled once, for the page and for the engine worker, which starts now rather than when the

@@ -9,7 +9,7 @@
 //   → { id, type: 'load', source, backend, hub }     ← { id, progress: [loaded, total] }…, { id, ok, result: ModelInfo }
 //   → { id, type: 'classify', view, image, options } ← { id, progress: [done, all] }…, { id, ok, result: Classification }
 //   → { id, type: 'job', view, job, image, files }   ← { id, progress }…, { id, ok, result: { json, pixels } }  (the app's views: src/ui/protocol.rs; image: { key })
-//   → { id, type: 'decode', image, key }             ← { id, ok, result: { width, height } }  (the app's images, kept here under `key` for its jobs)
+//   → { id, type: 'decode', image, key }             ← { id, ok, result: { width, height } }  (the app's images, kept here under `key` for its jobs; image: a Blob, an ImageData or a URL)
 //   → { type: 'cancel', view }                       (no reply: the view's running request stops at its next step)
 //   Any request may carry `debug: 'panic'`: the engine panics first (the tests of the crash recovery).
 //   ← { id, ok: false, error, superseded }           (a request that failed, or a newer one for its view replaced)
@@ -50,6 +50,12 @@ function prepare({ glue, model }) {
   const files = Promise.all([bytes(`${model}/config.json`), bytes(`${model}/model.safetensors`)])
     .then(([config, weights]) => ({ config, weights, name: model }), () => null);
   prefetched = { url: model, files };
+}
+
+async function fetchBlob(url) {
+  const response = await fetch(url).catch((error) => { throw new Error(`cannot fetch ${url}: ${error.message}`); });
+  if (!response.ok) throw new Error(`cannot fetch ${url}: HTTP ${response.status}`);
+  return response.blob();
 }
 
 /** Blobs among a model's files become bytes (the engine reads bytes). */
@@ -104,7 +110,9 @@ self.onmessage = async ({ data: request }) => {
       result = await host.classify(request.image, request.options ?? {}, progress, wanted);
       if (!wanted()) throw new Error('superseded by a newer request');
     } else if (type === 'decode') {
-      result = await host.decode(request.image, request.key);
+      // A URL (the app's samples) is fetched here, so the page's thread is not on the way.
+      const image = typeof request.image === 'string' ? await fetchBlob(request.image) : request.image;
+      result = await host.decode(image, request.key);
     } else if (type === 'job') {
       // A chosen folder's files: a worker does not see their paths below the folder.
       const files = (request.files ?? []).map(({ file, path }) => Object.defineProperty(file, 'webkitRelativePath', { value: path }));

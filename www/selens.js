@@ -190,10 +190,11 @@ export class SeLens {
     return this.#request({ type: 'job', view, job, image, files, debug }, [], onProgress);
   }
 
-  /** Decodes an image (a Blob or an ImageData) in the engine worker, which keeps it for `job`s:
-   * `{ key, width, height }`. The app's; not a stable API. */
+  /** Decodes an image (a Blob, an ImageData, or a URL the worker fetches) in the engine worker,
+   * which keeps it for `job`s: `{ key, width, height }`. The app's; not a stable API. */
   async decode(image) {
     const key = this.#nextImageKey++;
+    if (typeof image === 'string') image = new URL(image, typeof document === 'undefined' ? self.location.href : document.baseURI).href;
     // The images the engine keeps, to decode again in a restarted one.
     this.#images.set(key, image);
     for (const old of [...this.#images.keys()].slice(0, -KEPT_IMAGES)) this.#images.delete(old);

@@ -11,9 +11,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Blob, ClipboardEvent};
 use yew::prelude::*;
 
-use super::browser::{
-    announce, fetch_blob, fetch_bytes, keep, kept, now_ms, query_param, set_query_param,
-};
+use super::browser::{announce, fetch_bytes, keep, kept, now_ms, query_param, set_query_param};
 use super::client::Engine;
 use super::excitations::ExcitationsPanel;
 use super::input::{InputPanel, Sample, Shown, SAMPLES};
@@ -268,11 +266,9 @@ impl Component for App {
             Msg::ChooseSample(file) => {
                 keep("image", None);
                 set_query_param("sample", Some(&file));
-                self.decode(ctx, file.clone(), async move {
-                    fetch_blob(&format!("{SAMPLES}/{file}"))
-                        .await
-                        .map(JsValue::from)
-                });
+                // The engine worker fetches it: the page's thread is busy as the app starts.
+                let url = format!("{SAMPLES}/{file}");
+                self.decode(ctx, file, async move { Ok(JsValue::from(url)) });
             }
             Msg::ChooseFile(blob, name) => {
                 keep("image", Some(&blob));

@@ -175,15 +175,6 @@ pub async fn read_blob(blob: &Blob) -> Result<Vec<u8>, String> {
     Ok(Uint8Array::new(&buffer).to_vec())
 }
 
-/// The body of `url` as a Blob (for images).
-pub async fn fetch_blob(url: &str) -> Result<Blob, String> {
-    let response = fetch(url).await?;
-    let blob = JsFuture::from(response.blob().map_err(describe)?)
-        .await
-        .map_err(|e| format!("cannot read {url}: {}", describe(e)))?;
-    Ok(blob.unchecked_into())
-}
-
 /// The camera's video stream (the browser asks the user first), or why there is none.
 pub async fn open_camera() -> Result<web_sys::MediaStream, String> {
     let devices = window()?.navigator().media_devices().map_err(|_| {
