@@ -1,3 +1,4 @@
+use super::buffers;
 use super::gemm::{matmul, MatRef};
 use super::global_avg_pool::sum;
 use super::parallel::{for_each_chunk, for_each_chunk_with};
@@ -38,12 +39,16 @@ fn convolve(input: &Tensor, conv: &Conv2d, act: Activation, squeeze: bool) -> (T
     let depthwise = conv.is_depthwise() && conv.kernel > 1;
     let winograd = winograd::applies(conv, geometry, [height, width]);
 
-    let mut output = vec![0.0f32; batch * conv.out_channels * pixels];
+    // A freed buffer: every kernel below writes all of it, but the depthwise one accumulates.
+    let mut output = buffers::take(batch * conv.out_channels * pixels);
+    if depthwise {
+        output.fill(0.0);
+    }
     let mut means = vec![0.0f32; usize::from(squeeze) * batch * conv.out_channels];
-    let mut columns = if direct || depthwise || winograd {
-        Vec::new()
-    } else {
-        vec![0.0f32; channels * conv.kernel * conv.kernel * pixels]
+    // im2col writes every element.
+    let mut columns = match direct || depthwise || winograd {
+        true => Vec::new(),
+        false => buffers::take(channels * conv.kernel * conv.kernel * pixels),
     };
     for (n, (image, out_image)) in input
         .data
@@ -100,6 +105,7 @@ fn convolve(input: &Tensor, conv: &Conv2d, act: Activation, squeeze: bool) -> (T
             }
         });
     }
+    buffers::give(columns);
     let output = Tensor::new(
         [batch, conv.out_channels, geometry.out_h, geometry.out_w],
         output,

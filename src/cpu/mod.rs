@@ -3,6 +3,7 @@
 //! code runs with SIMD128 (or relaxed SIMD) and our own GEMM kernel (`packed_gemm`), on Web
 //! Workers where the page allows threads (`threads`) and on one thread where it does not.
 
+pub mod buffers;
 mod conv2d;
 mod elementwise;
 mod gemm;

@@ -11,6 +11,7 @@
 //! output). tests/cpu_ops.rs checks both against the definition; the model parity tests against
 //! PyTorch.
 
+use super::buffers;
 use super::gemm::{matmul, MatRef};
 use super::parallel::for_each_chunk;
 use crate::engine::{Conv2d, ConvGeometry};
@@ -182,7 +183,7 @@ fn convolve<const M: usize, const N: usize>(
     });
 
     // M[ξ] = U[ξ] × V[ξ]: [K, T].
-    let mut m = vec![0.0f32; positions * filters * tiles];
+    let mut m = buffers::take(positions * filters * tiles);
     for xi in 0..positions {
         let a = MatRef {
             data: &u[xi * filters * channels..(xi + 1) * filters * channels],
@@ -203,6 +204,8 @@ fn convolve<const M: usize, const N: usize>(
             b,
         );
     }
+    buffers::give(u);
+    buffers::give(v);
 
     // Y = Aᵀ M A per (filter, tile): M×M outputs, clipped at the bottom and right edges.
     for_each_chunk(out, plane, |filter, y| {
@@ -225,6 +228,7 @@ fn convolve<const M: usize, const N: usize>(
             }
         }
     });
+    buffers::give(m);
 }
 
 /// `positions` matrices `[rows, columns]`, one per tile position ξ, made a row at a time:
@@ -236,15 +240,16 @@ fn by_position(
     columns: usize,
     row: impl Fn(usize, &mut [f32]) + Sync + Send,
 ) -> Vec<f32> {
-    let mut made = vec![0.0f32; rows * positions * columns];
+    let mut made = buffers::take(rows * positions * columns);
     for_each_chunk(&mut made, positions * columns, row);
-    let mut matrices = vec![0.0f32; positions * rows * columns];
+    let mut matrices = buffers::take(positions * rows * columns);
     for_each_chunk(&mut matrices, rows * columns, |xi, matrix| {
         for (r, out) in matrix.chunks_exact_mut(columns).enumerate() {
             let start = (r * positions + xi) * columns;
             out.copy_from_slice(&made[start..start + columns]);
         }
     });
+    buffers::give(made);
     matrices
 }
 

@@ -59,6 +59,10 @@ impl Ops for CpuOps {
         self.reads.push(x);
     }
 
+    fn free(&mut self, x: Tensor) {
+        cpu::buffers::give(x.data);
+    }
+
     fn conv(
         &mut self,
         _: NodeId,

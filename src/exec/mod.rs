@@ -28,6 +28,10 @@ pub trait Ops {
     fn copy(&mut self, x: &Self::Tensor) -> Result<Self::Tensor, Self::Error>;
     /// Hands `x` back to the caller when the run finishes (in the order of the calls).
     fn read(&mut self, x: Self::Tensor);
+    /// `x` is read no more: its memory may serve a later op's output.
+    fn free(&mut self, x: Self::Tensor) {
+        drop(x);
+    }
 
     fn conv(
         &mut self,
@@ -353,7 +357,7 @@ impl<'g, B: Ops> Execution<'g, B> {
         Ok(())
     }
 
-    /// `v` has no reader left: hand it back if it is a tap, else drop it (its buffer is free).
+    /// `v` has no reader left: hand it back if it is a tap, else free it.
     fn release(&mut self, v: ValueId) {
         let Some(value) = self.values[v].take() else {
             return;
@@ -361,6 +365,8 @@ impl<'g, B: Ops> Execution<'g, B> {
         if let Some(tap) = self.taps[v] {
             self.ops.read(value);
             self.reads.push(tap);
+        } else {
+            self.ops.free(value);
         }
     }
 }
