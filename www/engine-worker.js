@@ -4,7 +4,8 @@
 //
 // Protocol (one message per request, one reply per request):
 //   → { type: 'prepare', glue, model }               (no reply: starts reading the module's JavaScript, which `init` then finds
-//                                                       read, and downloading the model folder `model` for the `load` of that URL)
+//                                                       read, and downloading the model folder `model`, which `init` then
+//                                                       reads, for the `load` of that URL)
 //   → { id, type: 'init', glue, wasm, threads }      ← { id, ok, result: { threads } }  (wasm: a URL or a compiled Module)
 //   → { id, type: 'load', source, backend, hub }     ← { id, progress: [loaded, total] }…, { id, ok, result: ModelInfo }
 //   → { id, type: 'classify', view, image, options } ← { id, progress: [done, all] }…, { id, ok, result: Classification }
@@ -37,10 +38,16 @@ async function init({ glue, wasm, threads }) {
     threadsUp = Promise.race([bindings.startCpuThreads(glue, threads), new Promise((r) => setTimeout(r, 10_000))]);
   }
   host = new bindings.EngineHost();
+  // The model `prepare` downloads, read now, while the page starts: its `load` then only sets
+  // up the backend.
+  if (prefetched) {
+    prefetched.read = prefetched.files.then((files) => files && host.read(files)).then((read) => read !== null, () => false);
+  }
   return { threads };
 }
 
-/** A model folder downloading since `prepare`: { url, files: Promise<{ config, weights } | null> }. */
+/** A model folder downloading since `prepare`: { url, files: Promise<{ config, weights } | null>,
+ * read: Promise<boolean> once `init` started reading it }. */
 let prefetched = null;
 
 function prepare({ glue, model }) {
@@ -99,11 +106,12 @@ self.onmessage = async ({ data: request }) => {
     if (type === 'init') {
       result = await init(request);
     } else if (type === 'load') {
-      // The download `prepare` started, if it is this model's and it worked (else the engine
-      // fetches the URL itself, and says what went wrong).
-      const early = prefetched?.url === request.source ? await prefetched.files : null;
+      // The model `init` read ahead (a null source), if it is this one and it worked; else the download `prepare` started, if it is this model's and it worked (else the
+      // engine fetches the URL itself, and says what went wrong).
+      const early = prefetched?.url === request.source ? prefetched : null;
       prefetched = null;
-      const source = early ?? (await modelSource(request.source));
+      const read = await early?.read;
+      const source = read ? null : ((early && (await early.files)) ?? (await modelSource(request.source)));
       await threadsUp;
       result = await host.load(source, request.backend, request.hub, progress, request.onnx);
     } else if (type === 'classify') {

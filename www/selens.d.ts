@@ -19,7 +19,7 @@ export interface PreloadOptions {
   threads?: number;
   /** As in `create`. */
   module?: WebAssembly.Module | Promise<WebAssembly.Module>;
-  /** A model folder's URL to download now; a later `load` of the same URL uses that download. */
+  /** A model folder's URL to download and read now; a later `load` of the same URL uses it. */
   model?: string;
 }
 

@@ -105,8 +105,8 @@ export class SeLens {
    * Starts an engine worker now, which the next `create` with the same `threads` takes: the
    * page's loader calls it with the promise of its own compiled module, so the worker starts and
    * reads its JavaScript while the page compiles the wasm, and instantiates the same module then.
-   * `model`: the URL of a model folder to download meanwhile, which a later `load` of the same
-   * URL reads from that download (the loader names the app's default model).
+   * `model`: the URL of a model folder to download and read meanwhile, which a later `load` of
+   * the same URL takes (the loader names the app's default model).
    */
   static preload({ threads, module, model } = {}) {
     SeLens.#spare?.close();

@@ -44,12 +44,18 @@ struct Loaded {
 #[derive(Default)]
 pub struct EngineHost {
     loaded: Rc<RefCell<Option<Rc<Loaded>>>>,
+    /// A model [`EngineHost::read`] read ahead of its `load` (the page's default model, while the
+    /// page starts), and its name.
+    read_ahead: Rc<RefCell<Option<Named>>>,
     /// The squeeze-region probe's start (its block's feature map), for the brushes that follow.
     probe: Rc<RefCell<Option<ProbeBase>>>,
     /// The app's decoded images, newest last, by the key the page gave ([`KEPT_IMAGES`] at most):
     /// the page holds only their keys, so a 12-megapixel photo never crosses to the page and back.
     images: Rc<RefCell<Vec<KeptImage>>>,
 }
+
+/// A model and the name it was loaded by.
+type Named = (Rc<Model>, String);
 
 /// A decoded image and its key.
 type KeptImage = (u32, Rc<RgbImage>);
@@ -89,7 +95,8 @@ impl EngineHost {
     /// `.onnx` file), `hf:owner/name` (from `hub`, else huggingface.co), `{ config, weights }`
     /// or `{ onnx, name, data }` with the files' bytes, or `{ files }` (the app's dropped files).
     /// `onnx`: the JSON of the `OnnxOptions` an ONNX model loads with (the app's URL sets them).
-    /// `progress(loaded, total)` follows a download.
+    /// `progress(loaded, total)` follows a download. A `null` source is the model
+    /// [`EngineHost::read`] read.
     pub fn load(
         &self,
         source: JsValue,
@@ -100,6 +107,7 @@ impl EngineHost {
     ) -> js_sys::Promise {
         let loaded = Rc::clone(&self.loaded);
         let probe = Rc::clone(&self.probe);
+        let read_ahead = self.read_ahead.borrow_mut().take();
         future_to_promise(async move {
             let onnx: OnnxOptions = match onnx {
                 Some(text) => serde_json::from_str(&text)
@@ -113,9 +121,12 @@ impl EngineHost {
                 let total = total.map_or(JsValue::NULL, |t| JsValue::from(t as f64));
                 let _ = progress.call2(&JsValue::NULL, &JsValue::from(done as f64), &total);
             });
-            let (model, name) = model_from(&source, hub.as_deref(), &onnx, report)
-                .await
-                .map_err(|e| JsError::new(&e))?;
+            let (model, name) = match read_ahead.filter(|_| source.is_null()) {
+                Some(read) => read,
+                None => model_from(&source, hub.as_deref(), &onnx, report)
+                    .await
+                    .map_err(|e| JsError::new(&e))?,
+            };
             let backend = prepare_backend(&model, preference, software_too).await;
             let info = model_info(&model, &backend, &name)?;
             probe.borrow_mut().take();
@@ -125,6 +136,21 @@ impl EngineHost {
                 load_ms: now_ms() - started,
             }));
             Ok(info)
+        })
+    }
+
+    /// Reads the model `source` (a timm folder's `{ config, weights }` bytes) for a later
+    /// `load(null)`, which then only prepares its backend: the engine worker reads the page's
+    /// default model while the page starts.
+    pub fn read(&self, source: JsValue) -> js_sys::Promise {
+        let read_ahead = Rc::clone(&self.read_ahead);
+        future_to_promise(async move {
+            let onnx = OnnxOptions::default();
+            let read = model_from(&source, None, &onnx, yew::Callback::noop())
+                .await
+                .map_err(|e| JsError::new(&e))?;
+            *read_ahead.borrow_mut() = Some(read);
+            Ok(JsValue::UNDEFINED)
         })
     }
 
@@ -413,7 +439,7 @@ async fn model_from(
     hub: Option<&str>,
     onnx: &OnnxOptions,
     progress: yew::Callback<(u64, Option<u64>)>,
-) -> Result<(Rc<Model>, String), String> {
+) -> Result<Named, String> {
     if let Some(path) = source.as_string() {
         let model = load_model(&path, hub, onnx, progress).await?;
         return Ok((model, path));
