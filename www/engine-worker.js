@@ -8,7 +8,7 @@
 //                                                       reads, for the `load` of that URL)
 //   → { id, type: 'init', glue, wasm, threads }      ← { id, ok, result: { threads } }  (wasm: a URL or a compiled Module)
 //   → { id, type: 'load', source, backend, hub }     ← { id, progress: [loaded, total] }…, { id, ok, result: ModelInfo }
-//   → { id, type: 'classify', view, image, options } ← { id, progress: [done, all] }…, { id, ok, result: Classification }
+//   → { id, type: 'classify', view, image, options } ← { id, progress: [done, all] }…, { id, ok, result: Classification }  (image: as for `decode`)
 //   → { id, type: 'job', view, job, image, files }   ← { id, progress }…, { id, ok, result: { json, pixels } }  (the app's views: src/ui/protocol.rs; image: { key })
 //   → { id, type: 'decode', image, key }             ← { id, ok, result: { width, height } }  (the app's images, kept here under `key` for its jobs; image: a Blob, an ImageData or a URL)
 //   → { type: 'cancel', view }                       (no reply: the view's running request stops at its next step)
@@ -41,7 +41,11 @@ async function init({ glue, wasm, threads }) {
   // The model `prepare` downloads, read now, while the page starts: its `load` then only sets
   // up the backend.
   if (prefetched) {
-    prefetched.read = prefetched.files.then((files) => files && host.read(files)).then((read) => read !== null, () => false);
+    prefetched.read = prefetched.files.then(async (files) => {
+      if (!files) return false;
+      await host.read(files);
+      return true;
+    }).catch(() => false);
   }
   return { threads };
 }
@@ -59,9 +63,12 @@ function prepare({ glue, model }) {
   prefetched = { url: model, files };
 }
 
-async function fetchBlob(url) {
-  const response = await fetch(url).catch((error) => { throw new Error(`cannot fetch ${url}: ${error.message}`); });
-  if (!response.ok) throw new Error(`cannot fetch ${url}: HTTP ${response.status}`);
+/** An image as the engine decodes it: a URL (made absolute by selens.js) is fetched here, so the
+ * page's thread is not on the way. */
+async function imageFrom(image) {
+  if (typeof image !== 'string') return image;
+  const response = await fetch(image).catch((error) => { throw new Error(`cannot fetch ${image}: ${error.message}`); });
+  if (!response.ok) throw new Error(`cannot fetch ${image}: HTTP ${response.status}`);
   return response.blob();
 }
 
@@ -106,8 +113,8 @@ self.onmessage = async ({ data: request }) => {
     if (type === 'init') {
       result = await init(request);
     } else if (type === 'load') {
-      // The model `init` read ahead (a null source), if it is this one and it worked; else the download `prepare` started, if it is this model's and it worked (else the
-      // engine fetches the URL itself, and says what went wrong).
+      // This model, if `init` read it ahead (a null source) or `prepare` downloaded it and that
+      // worked; else the engine fetches the URL itself, and says what went wrong.
       const early = prefetched?.url === request.source ? prefetched : null;
       prefetched = null;
       const read = await early?.read;
@@ -115,12 +122,10 @@ self.onmessage = async ({ data: request }) => {
       await threadsUp;
       result = await host.load(source, request.backend, request.hub, progress, request.onnx);
     } else if (type === 'classify') {
-      result = await host.classify(request.image, request.options ?? {}, progress, wanted);
+      result = await host.classify(await imageFrom(request.image), request.options ?? {}, progress, wanted);
       if (!wanted()) throw new Error('superseded by a newer request');
     } else if (type === 'decode') {
-      // A URL (the app's samples) is fetched here, so the page's thread is not on the way.
-      const image = typeof request.image === 'string' ? await fetchBlob(request.image) : request.image;
-      result = await host.decode(image, request.key);
+      result = await host.decode(await imageFrom(request.image), request.key);
     } else if (type === 'job') {
       // A chosen folder's files: a worker does not see their paths below the folder.
       const files = (request.files ?? []).map(({ file, path }) => Object.defineProperty(file, 'webkitRelativePath', { value: path }));

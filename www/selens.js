@@ -53,6 +53,9 @@ export class SupersededError extends Error {
 /** Decoded images the engine worker keeps for the app (src/ui/worker.rs `KEPT_IMAGES`). */
 const KEPT_IMAGES = 4;
 
+/** `url` made absolute against the page (or worker) that uses the API: the engine worker fetches it. */
+const absolute = (url) => new URL(url, typeof document === 'undefined' ? self.location.href : document.baseURI).href;
+
 export class SeLens {
   #backend;
   #hub;
@@ -127,7 +130,7 @@ export class SeLens {
     const lens = new SeLens();
     lens.#threads = SeLens.#threadsFor(threads);
     lens.#module = module ?? null;
-    lens.#prefetch = model && new URL(model, typeof document === 'undefined' ? self.location.href : document.baseURI).href;
+    lens.#prefetch = model && absolute(model);
     lens.#ready = lens.#start();
     return lens;
   }
@@ -140,8 +143,7 @@ export class SeLens {
    */
   async load(source, { onProgress, onnx } = {}) {
     if (onnx && typeof onnx === 'object') onnx = JSON.stringify(onnx);
-    const base = typeof document === 'undefined' ? self.location.href : document.baseURI;
-    if (typeof source === 'string' && !source.startsWith('hf:')) source = new URL(source, base).href;
+    if (typeof source === 'string' && !source.startsWith('hf:')) source = absolute(source);
     const message = { type: 'load', source, backend: this.#backend, hub: this.#hub, onnx };
     this.model = await this.#request(message, [], onProgress);
     this.#loadMessage = message;
@@ -160,10 +162,7 @@ export class SeLens {
     const call = (this.#calls.get(view) ?? 0) + 1;
     this.#calls.set(view, call);
     if (typeof image === 'string') {
-      const base = typeof document === 'undefined' ? self.location.href : document.baseURI;
-      const response = await fetch(new URL(image, base));
-      if (!response.ok) throw new Error(`cannot fetch ${image}: HTTP ${response.status}`);
-      image = await response.blob();
+      image = absolute(image);   // the engine worker fetches it
     } else if (!(image instanceof Blob || image instanceof ImageBitmap || image instanceof ImageData)) {
       image = await createImageBitmap(image);
     }
@@ -194,7 +193,7 @@ export class SeLens {
    * which keeps it for `job`s: `{ key, width, height }`. The app's; not a stable API. */
   async decode(image) {
     const key = this.#nextImageKey++;
-    if (typeof image === 'string') image = new URL(image, typeof document === 'undefined' ? self.location.href : document.baseURI).href;
+    if (typeof image === 'string') image = absolute(image);
     // The images the engine keeps, to decode again in a restarted one.
     this.#images.set(key, image);
     for (const old of [...this.#images.keys()].slice(0, -KEPT_IMAGES)) this.#images.delete(old);

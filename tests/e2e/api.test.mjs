@@ -176,6 +176,7 @@ test('every image and model source gives the same gates; ablation, supersede, ba
     const message = (promise) => promise.then(() => 'no error', (e) => e.message);
     const bad = {
       notAnImage: await message(lens.classify(new Blob(['not a png'], { type: 'image/png' }))),
+      missingImage: await message(lens.classify('../assets/samples/no-such-image.png')),
       unknownBlock: await message(lens.classify(blob, { ablate: ['layer9.se'] })),
       badOption: await message(lens.classify(blob, { heatmaps: 'rainbow' })),
       badModel: await message(lens.load({ config: new Blob(['{']), weights: new Blob(['x']) })),
@@ -205,6 +206,7 @@ test('every image and model source gives the same gates; ablation, supersede, ba
   assert.ok(result.ones, 'the ablated block runs with gates of one');
   assert.deepEqual([result.first, result.other, result.second], ['superseded', 'resolved', 'Trouser']);
   assert.match(result.bad.notAnImage, /not an image/);
+  assert.match(result.bad.missingImage, /cannot fetch .*no-such-image\.png: HTTP 404/);
   assert.match(result.bad.unknownBlock, /no SE block 'layer9\.se'/);
   assert.match(result.bad.badOption, /rainbow/);
   assert.notEqual(result.bad.badModel, 'no error');
