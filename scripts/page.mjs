@@ -40,6 +40,8 @@ function hashed(file) {
 
 // The app's default model (src/ui/model_bar.rs), which the loader has the engine download early.
 const DEFAULT_MODEL = /pub const DEFAULT_MODEL: &str = "([^"]+)";/.exec(readFileSync('src/ui/model_bar.rs', 'utf8'))[1];
+// Where the app's samples are (src/ui/input.rs): the one the address names is downloaded early too.
+const SAMPLES = /pub const SAMPLES: &str = "([^"]+)";/.exec(readFileSync('src/ui/input.rs', 'utf8'))[1];
 
 const loader = `
 // The engine runs in a worker behind the JavaScript API, which the app uses like any page.
@@ -60,10 +62,12 @@ async function boot(fresh = false) {
   // Compiled once, for the page and for the engine worker, which starts now rather than when the
   // app asks for it, so that it is ready about when the app is.
   // Meanwhile it downloads the default model, unless the address names another one or the app
-  // starts again after a crash (with the model it had).
+  // starts again after a crash (with the model it had), and the sample the address names.
   const module = compile(new URL(\`./\${build}_bg.wasm\`, document.baseURI));
-  const model = fresh || new URLSearchParams(location.search).has('model') ? undefined : '${DEFAULT_MODEL}';
-  SeLens.preload({ module, model });
+  const address = new URLSearchParams(location.search);
+  const model = fresh || address.has('model') ? undefined : '${DEFAULT_MODEL}';
+  const images = !fresh && address.has('sample') ? [\`${SAMPLES}/\${address.get('sample')}\`] : [];
+  SeLens.preload({ module, model, images });
   const bindings = await import(glue);
   const wasm = await bindings.default({ module_or_path: await module });
   return { bindings, wasm };

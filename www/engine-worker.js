@@ -3,9 +3,10 @@
 // the page's thread. www/selens.js starts it and is the only thing that talks to it.
 //
 // Protocol (one message per request, one reply per request):
-//   → { type: 'prepare', glue, model }               (no reply: starts reading the module's JavaScript, which `init` then finds
-//                                                       read, and downloading the model folder `model`, which `init` then
-//                                                       reads, for the `load` of that URL)
+//   → { type: 'prepare', glue, model, images }       (no reply: starts reading the module's JavaScript, which `init` then finds
+//                                                       read, downloading the model folder `model`, which `init` then
+//                                                       reads, for the `load` of that URL, and the image URLs `images`,
+//                                                       for the first `decode` or `classify` of each)
 //   → { id, type: 'init', glue, wasm, threads }      ← { id, ok, result: { threads } }  (wasm: a URL or a compiled Module)
 //   → { id, type: 'load', source, backend, hub }     ← { id, progress: [loaded, total] }…, { id, ok, result: ModelInfo }
 //   → { id, type: 'classify', view, image, options } ← { id, progress: [done, all] }…, { id, ok, result: Classification }  (image: as for `decode`)
@@ -54,8 +55,12 @@ async function init({ glue, wasm, threads }) {
  * read: Promise<boolean> once `init` started reading it }. */
 let prefetched = null;
 
-function prepare({ glue, model }) {
+/** Image URL → Promise<Blob | null>: downloading since `prepare`, taken by its first use. */
+const prefetchedImages = new Map();
+
+function prepare({ glue, model, images = [] }) {
   import(glue).catch(() => {});
+  for (const url of images) prefetchedImages.set(url, fetch(url).then((r) => (r.ok ? r.blob() : null), () => null));
   if (typeof model !== 'string' || model.endsWith('.onnx')) return;
   const bytes = (url) => fetch(url).then((r) => (r.ok ? r.arrayBuffer() : Promise.reject(new Error(r.statusText))));
   const files = Promise.all([bytes(`${model}/config.json`), bytes(`${model}/model.safetensors`)])
@@ -64,9 +69,13 @@ function prepare({ glue, model }) {
 }
 
 /** An image as the engine decodes it: a URL (made absolute by selens.js) is fetched here, so the
- * page's thread is not on the way. */
+ * page's thread is not on the way (or was, since `prepare`; a failed download is tried again, and
+ * then says what went wrong). */
 async function imageFrom(image) {
   if (typeof image !== 'string') return image;
+  const early = await prefetchedImages.get(image);
+  prefetchedImages.delete(image);
+  if (early) return early;
   const response = await fetch(image).catch((error) => { throw new Error(`cannot fetch ${image}: ${error.message}`); });
   if (!response.ok) throw new Error(`cannot fetch ${image}: HTTP ${response.status}`);
   return response.blob();

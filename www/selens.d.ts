@@ -21,6 +21,8 @@ export interface PreloadOptions {
   module?: WebAssembly.Module | Promise<WebAssembly.Module>;
   /** A model folder's URL to download and read now; a later `load` of the same URL uses it. */
   model?: string;
+  /** Image URLs to download now; the first `classify` (or `decode`) of each uses it. */
+  images?: string[];
 }
 
 export type Bytes = Blob | ArrayBuffer | Uint8Array;
@@ -156,7 +158,7 @@ export function wasmBuild(threaded: boolean): string;
 
 export class SeLens {
   static create(options?: CreateOptions): Promise<SeLens>;
-  /** Starts an engine worker now (and downloads `model`), for the next `create` to take. */
+  /** Starts an engine worker now (and downloads `model` and `images`), for the next `create` to take. */
   static preload(options?: PreloadOptions): void;
   load(source: ModelSource, options?: { onProgress?: (loaded: number, total: number | null) => void; onnx?: OnnxOptions }): Promise<ModelInfo>;
   classify(image: ImageInput, options?: ClassifyOptions): Promise<Classification>;

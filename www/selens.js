@@ -64,7 +64,7 @@ export class SeLens {
   /** The compiled wasm the worker instantiates (or a promise of it), or null (it fetches and
    * compiles its build). */
   #module = null;
-  /** The model folder's URL the worker downloads as it starts (`preload`), once. */
+  /** What the worker downloads as it starts (`preload`), once: { model, images }. */
   #prefetch;
   #nextId = 1;
   /** id → { message, resolve, reject, onProgress, retried } */
@@ -109,11 +109,12 @@ export class SeLens {
    * page's loader calls it with the promise of its own compiled module, so the worker starts and
    * reads its JavaScript while the page compiles the wasm, and instantiates the same module then.
    * `model`: the URL of a model folder to download and read meanwhile, which a later `load` of
-   * the same URL takes (the loader names the app's default model).
+   * the same URL takes (the loader names the app's default model); `images`: image URLs to
+   * download meanwhile, for the first `classify` or `decode` of each (the sample the address names).
    */
-  static preload({ threads, module, model } = {}) {
+  static preload({ threads, module, model, images = [] } = {}) {
     SeLens.#spare?.close();
-    SeLens.#spare = SeLens.#started(threads, module, model);
+    SeLens.#spare = SeLens.#started(threads, module, { model: model && absolute(model), images: images.map(absolute) });
     // A failed start shows in `create`, which takes this one.
     SeLens.#spare.#ready.catch(() => {});
   }
@@ -126,11 +127,11 @@ export class SeLens {
     return isolated ? Math.max(1, threads ?? Math.min(navigator.hardwareConcurrency, 8)) : 1;
   }
 
-  static #started(threads, module, model) {
+  static #started(threads, module, prefetch = {}) {
     const lens = new SeLens();
     lens.#threads = SeLens.#threadsFor(threads);
     lens.#module = module ?? null;
-    lens.#prefetch = model && absolute(model);
+    lens.#prefetch = prefetch;
     lens.#ready = lens.#start();
     return lens;
   }
@@ -224,10 +225,10 @@ export class SeLens {
     };
     const name = wasmBuild(this.#threads > 1);
     const glue = new URL(`./${name}.js`, import.meta.url).href;
-    // The worker reads the module's JavaScript (and downloads the model `preload` names) while
-    // the wasm still compiles.
-    worker.postMessage({ type: 'prepare', glue, model: this.#prefetch });
-    this.#prefetch = undefined;
+    // The worker reads the module's JavaScript (and downloads what `preload` names) while the
+    // wasm still compiles.
+    worker.postMessage({ type: 'prepare', glue, ...this.#prefetch });
+    this.#prefetch = {};
     // The threaded build imports its (shared) memory; the single-thread one makes its own.
     const threaded = (m) => WebAssembly.Module.imports(m).some((i) => i.kind === 'memory');
     const module = await Promise.resolve(this.#module).catch(() => null);

@@ -8,6 +8,7 @@ mod cspnet;
 mod cspnext;
 mod efficientnet;
 mod error;
+mod float16;
 mod ghostnet;
 mod hgnet;
 mod layers;

@@ -14,6 +14,7 @@ use std::sync::Mutex;
 
 use safetensors::{Dtype, SafeTensors};
 
+use super::float16::{bf16_to_f32, f16_to_f32, widen_le};
 use super::ModelError;
 
 /// A parsed safetensors file; tensors are converted to f32 when taken.
@@ -63,14 +64,8 @@ impl<'a> Weights<'a> {
                 .chunks_exact(4)
                 .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
                 .collect(),
-            Dtype::F16 => bytes
-                .chunks_exact(2)
-                .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
-                .collect(),
-            Dtype::BF16 => bytes
-                .chunks_exact(2)
-                .map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32())
-                .collect(),
+            Dtype::F16 => widen_le(bytes, f16_to_f32),
+            Dtype::BF16 => widen_le(bytes, bf16_to_f32),
             other => {
                 return Err(ModelError::UnsupportedDtype {
                     name: name.into(),

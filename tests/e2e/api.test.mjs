@@ -106,6 +106,37 @@ for (const [build, origin] of [['threads', ISOLATED], ['single-thread', PLAIN]])
   });
 }
 
+test('preload downloads the model and images ahead; each is fetched once, and a missing image still rejects with its status', async () => {
+  const { page, errors } = await open(PLAIN, 'embed/');
+  // The example's own engine first finishes (with the trouser sample), then a fresh one preloads.
+  await page.waitForFunction(() => document.getElementById('label').textContent !== '…', null, { timeout: 60_000 });
+  const fetched = [];
+  page.on('request', (request) => fetched.push(request.url()));
+  const result = await page.evaluate(async ({ model, sample }) => {
+    const { SeLens } = await import(new URL('../selens.js', document.baseURI).href);
+    SeLens.preload({ model, images: [sample, '../assets/samples/no-such-image.png'] });
+    const lens = await SeLens.create({ backend: 'cpu' });
+    try {
+      const info = await lens.load(model);
+      const run = await lens.classify(sample);
+      // The second use of a URL fetches it again (a prefetch is taken once).
+      const again = await lens.classify(sample);
+      const missing = await lens.classify('../assets/samples/no-such-image.png').then(() => 'no error', (e) => e.message);
+      return { blocks: info.blocks.length, top: run.top[0].label, same: run.top[0].prob === again.top[0].prob, missing };
+    } finally {
+      lens.close();
+    }
+  }, { model: `../${MODEL}`, sample: '../assets/samples/fmnist-ankle-boot-0.png' });
+  assert.deepEqual([result.blocks, result.top, result.same], [4, 'Ankle boot', true]);
+  assert.match(result.missing, /cannot fetch .*no-such-image\.png: HTTP 404/);
+  const count = (suffix) => fetched.filter((url) => url.endsWith(suffix)).length;
+  // The weights once (the load took the read-ahead); the sample once for the prefetch and once for
+  // the second classify; the missing image once ahead and once more when asked for.
+  assert.deepEqual([count('/model.safetensors'), count('/fmnist-ankle-boot-0.png'), count('/no-such-image.png')], [1, 2, 2]);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 for (const [build, origin] of [['threads', ISOLATED], ['single-thread', PLAIN]]) {
   test(`a browser without relaxed SIMD runs the SIMD128 build, with the relaxed build's classes and gates (${build} build)`, async () => {
     const run = (lens, sample) => lens.classify(`../assets/samples/${sample}`).then((r) => ({

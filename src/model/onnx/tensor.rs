@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use super::proto::{tensor_proto::DataType, TensorProto};
+use crate::model::float16::{bf16_to_f32, f16_to_f32, widen_le};
 
 /// The most elements one tensor may have (2^28: 1 GiB of f32), checked before anything is
 /// allocated, so that a shape of 10^12 is a message rather than an abort.
@@ -383,12 +384,8 @@ pub fn decode(
         let data = match dtype {
             DataType::Float => f32s(|w| f32::from_le_bytes(w.try_into().expect("4 bytes"))),
             DataType::Double => f32s(|w| f64::from_le_bytes(w.try_into().expect("8 bytes")) as f32),
-            DataType::Float16 => {
-                f32s(|w| half::f16::from_le_bytes(w.try_into().expect("2 bytes")).to_f32())
-            }
-            DataType::Bfloat16 => {
-                f32s(|w| half::bf16::from_le_bytes(w.try_into().expect("2 bytes")).to_f32())
-            }
+            DataType::Float16 => Data::F32(widen_le(raw, f16_to_f32)),
+            DataType::Bfloat16 => Data::F32(widen_le(raw, bf16_to_f32)),
             DataType::Int64 => i64s(|w| i64::from_le_bytes(w.try_into().expect("8 bytes"))),
             DataType::Uint64 => i64s(|w| u64::from_le_bytes(w.try_into().expect("8 bytes")) as i64),
             DataType::Int32 => i64s(|w| i32::from_le_bytes(w.try_into().expect("4 bytes")).into()),
@@ -407,14 +404,14 @@ pub fn decode(
             tensor
                 .int32_data
                 .iter()
-                .map(|&bits| half::f16::from_bits(bits as u16).to_f32())
+                .map(|&bits| f16_to_f32(bits as u16))
                 .collect(),
         ),
         DataType::Bfloat16 => Data::F32(
             tensor
                 .int32_data
                 .iter()
-                .map(|&bits| half::bf16::from_bits(bits as u16).to_f32())
+                .map(|&bits| bf16_to_f32(bits as u16))
                 .collect(),
         ),
         DataType::Int64 => Data::I64(tensor.int64_data.clone()),
