@@ -59,7 +59,7 @@ done
 scripts/bench-web.sh >&2
 
 python3 - "$results" "$THREADS" target/bench-web.json <<'PY' > BENCHMARKS.md
-import json, platform, sys
+import json, os, platform, sys
 import statistics
 runs = {}
 # Every round's median per configuration, so a reader can tell noise from a real difference.
@@ -157,6 +157,13 @@ if software:
 so these rows check that the GPU path works end to end and say nothing about GPU hardware. That is
 why `auto` (the app's default) never picks a software adapter. No GPU hardware was available to
 this run.
+""")
+if os.path.exists("BENCHMARKS-GPU.md"):
+    print("On GPU hardware: [BENCHMARKS-GPU.md](BENCHMARKS-GPU.md), from `scripts/gpu-figure.sh`.\n")
+else:
+    print("""No hardware-GPU figure exists yet: `scripts/gpu-figure.sh` is the prepared script for a machine
+with one (it writes BENCHMARKS-GPU.md: SE Lens's Vulkan path against PyTorch on the same GPU, with
+the GPU's float32 peak).
 """)
 
 web = json.load(open(sys.argv[3]))

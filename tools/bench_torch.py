@@ -1,10 +1,14 @@
-"""PyTorch CPU reference timing for `make bench` (scripts/bench.sh runs it beside `se-lens bench`).
+"""PyTorch reference timing for `make bench` (scripts/bench.sh runs it beside `se-lens bench`) and for
+the hardware-GPU figure (scripts/gpu-figure.sh, `--device cuda`).
 
     .venv/bin/python tools/bench_torch.py --model seresnet50 --size 224 --runs 20 --threads 2
 
 Prints one JSON line: the median and minimum forward time of timm's model in eval mode, batch 1,
 float32, under torch.inference_mode(), with the given number of intra-op threads; and, as the
-machine's practical ceiling, the GFLOP/s of PyTorch's own GEMM on a 1024³ float32 product.
+machine's practical ceiling, the GFLOP/s of PyTorch's own GEMM on a 1024³ float32 product. On CUDA
+TF32 is off (every product in float32, as SE Lens's kernels compute), each timing ends with a
+synchronize, the GEMM is 8192³, and the device's name and float32 peak (SMs × 128 lanes × 2 × the
+SM clock's maximum, Ampere and later) come too.
 """
 import argparse
 import json
@@ -20,37 +24,65 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--threads", type=int, required=True)
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
-    model = timm.create_model(args.model, pretrained=False).eval()
-    x = torch.randn(1, 3, args.size, args.size)
+    device = torch.device(args.device)
+    if args.device == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+    model = timm.create_model(args.model, pretrained=False).eval().to(device)
+    x = torch.randn(1, 3, args.size, args.size, device=device)
+    times = timed(lambda: model(x), args.runs, device)
+    row = {
+        "model": args.model, "size": args.size, "runs": args.runs, "threads": args.threads,
+        "median_ms": times[len(times) // 2] * 1e3, "min_ms": times[0] * 1e3, "torch": torch.__version__,
+        "gemm_gflops_per_s": gemm_gflops_per_s(1024 if args.device == "cpu" else 8192, args.runs, device),
+    }
+    if args.device == "cuda":
+        props = torch.cuda.get_device_properties(0)
+        row["device"] = props.name
+        row["sms"] = props.multi_processor_count
+        mhz = max_sm_clock_mhz(props)
+        if mhz:
+            row["max_sm_clock_mhz"] = mhz
+            row["fp32_peak_gflops_per_s"] = props.multi_processor_count * 128 * 2 * mhz / 1e3
+    print(json.dumps(row))
+
+
+def max_sm_clock_mhz(props) -> float:
+    """The SM clock's maximum: torch's device properties where they have it, else NVML's; 0 if neither."""
+    if getattr(props, "clock_rate", 0):
+        return props.clock_rate / 1e3  # kHz
+    try:
+        import pynvml
+        pynvml.nvmlInit()
+        return pynvml.nvmlDeviceGetMaxClockInfo(pynvml.nvmlDeviceGetHandleByIndex(0), pynvml.NVML_CLOCK_SM)
+    except Exception:  # noqa: BLE001 (no NVML: the peak is left out)
+        return 0
+
+
+def timed(run, runs: int, device: torch.device) -> list:
+    """Sorted seconds of `runs` calls of `run` after two warm-up calls, each synchronised on CUDA."""
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     times = []
     with torch.inference_mode():
         for _ in range(2):
-            model(x)
-        for _ in range(args.runs):
+            run()
+        sync()
+        for _ in range(runs):
             start = time.perf_counter()
-            model(x)
-            times.append((time.perf_counter() - start) * 1e3)
-    times.sort()
-    print(json.dumps({
-        "model": args.model, "size": args.size, "runs": args.runs, "threads": args.threads,
-        "median_ms": times[len(times) // 2], "min_ms": times[0], "torch": torch.__version__,
-        "gemm_gflops_per_s": gemm_gflops_per_s(1024, args.runs),
-    }))
+            run()
+            sync()
+            times.append(time.perf_counter() - start)
+    return sorted(times)
 
 
-def gemm_gflops_per_s(n: int, runs: int) -> float:
+def gemm_gflops_per_s(n: int, runs: int, device: torch.device) -> float:
     """Median GFLOP/s of an n×n×n float32 matrix product (2·n³ FLOP)."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    torch.mm(a, b)
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        torch.mm(a, b)
-        times.append(time.perf_counter() - start)
-    times.sort()
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    times = timed(lambda: torch.mm(a, b), runs, device)
     return 2 * n**3 / times[len(times) // 2] / 1e9
 
 
