@@ -152,8 +152,11 @@ fn convolve<const M: usize, const N: usize>(
     let tiles = tiles_y * tiles_x;
     let positions = N * N;
 
-    // U[ξ] = (G g Gᵀ)[ξ] for every (filter, channel): N² matrices [K, C].
-    let u = by_position(positions, filters, channels, |filter, out| {
+    // U[ξ] = (G g Gᵀ)[ξ] for every (filter, channel), stored [K][ξ][C]: each filter's row of
+    // every U[ξ] is made by one task, and U[ξ] is the strided view of rows `channels` long, one
+    // every `positions · channels` (the GEMM packs its operands, so no copy into [ξ][K][C]).
+    let mut u = buffers::take(filters * positions * channels);
+    for_each_chunk(&mut u, positions * channels, |filter, out| {
         for channel in 0..channels {
             let pair = filter * channels + channel;
             let g = &conv.weight[pair * 9..pair * 9 + 9];
@@ -166,9 +169,10 @@ fn convolve<const M: usize, const N: usize>(
         }
     });
 
-    // V[ξ] = (Bᵀ d B)[ξ] for every (channel, tile): N² matrices [C, T].
+    // V[ξ] = (Bᵀ d B)[ξ] for every (channel, tile), stored [C][ξ][T] likewise.
     let plane = height * width;
-    let v = by_position(positions, channels, tiles, |channel, out| {
+    let mut v = buffers::take(channels * positions * tiles);
+    for_each_chunk(&mut v, positions * tiles, |channel, out| {
         let source = &image[channel * plane..(channel + 1) * plane];
         let mut d = [0.0f32; 36];
         for t in 0..tiles {
@@ -182,39 +186,36 @@ fn convolve<const M: usize, const N: usize>(
         }
     });
 
-    // M[ξ] = U[ξ] × V[ξ]: [K, T].
-    let mut m = buffers::take(positions * filters * tiles);
+    // M[ξ] = U[ξ] × V[ξ]: [K, T], stored [K][ξ][T], so each filter's outputs below read one
+    // contiguous block.
+    let mut m = buffers::take(filters * positions * tiles);
     for xi in 0..positions {
         let a = MatRef {
-            data: &u[xi * filters * channels..(xi + 1) * filters * channels],
+            data: &u[xi * channels..],
             rows: filters,
             cols: channels,
-            row_stride: channels,
+            row_stride: positions * channels,
         };
         let b = MatRef {
-            data: &v[xi * channels * tiles..(xi + 1) * channels * tiles],
+            data: &v[xi * tiles..],
             rows: channels,
             cols: tiles,
-            row_stride: tiles,
+            row_stride: positions * tiles,
         };
-        matmul(
-            &mut m[xi * filters * tiles..(xi + 1) * filters * tiles],
-            tiles,
-            a,
-            b,
-        );
+        matmul(&mut m[xi * tiles..], positions * tiles, a, b);
     }
     buffers::give(u);
     buffers::give(v);
 
     // Y = Aᵀ M A per (filter, tile): M×M outputs, clipped at the bottom and right edges.
     for_each_chunk(out, plane, |filter, y| {
+        let m = &m[filter * positions * tiles..(filter + 1) * positions * tiles];
         let mut tile = [0.0f32; 36];
         for ty in 0..tiles_y {
             for tx in 0..tiles_x {
                 let t = ty * tiles_x + tx;
                 for (xi, value) in tile[..positions].iter_mut().enumerate() {
-                    *value = m[(xi * filters + filter) * tiles + t];
+                    *value = m[xi * tiles + t];
                 }
                 let outputs = two_d::<N, M>(&tile, |v| transforms.output(v));
                 let (row, column) = (M * ty, M * tx);
@@ -229,28 +230,6 @@ fn convolve<const M: usize, const N: usize>(
         }
     });
     buffers::give(m);
-}
-
-/// `positions` matrices `[rows, columns]`, one per tile position ξ, made a row at a time:
-/// `row(r, out)` fills `out`, `[positions, columns]`, with row `r` of every matrix. Rows are made
-/// in parallel, then copied into place (contiguous copies; each matrix is one GEMM operand).
-fn by_position(
-    positions: usize,
-    rows: usize,
-    columns: usize,
-    row: impl Fn(usize, &mut [f32]) + Sync + Send,
-) -> Vec<f32> {
-    let mut made = buffers::take(rows * positions * columns);
-    for_each_chunk(&mut made, positions * columns, row);
-    let mut matrices = buffers::take(positions * rows * columns);
-    for_each_chunk(&mut matrices, rows * columns, |xi, matrix| {
-        for (r, out) in matrix.chunks_exact_mut(columns).enumerate() {
-            let start = (r * positions + xi) * columns;
-            out.copy_from_slice(&made[start..start + columns]);
-        }
-    });
-    buffers::give(made);
-    matrices
 }
 
 /// Writes into `d` (row-major `N×N`) the input tile whose outputs are rows `M·ty …` and columns

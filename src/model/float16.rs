@@ -19,7 +19,12 @@ pub fn f16_to_f32(bits: u16) -> f32 {
     let finite = (f32::from_bits(magnitude) * f32::from_bits(0x7780_0000)).to_bits();
     const INFINITY: u32 = 0x7c00 << 13;
     let special = magnitude | 0x7f80_0000 | if magnitude > INFINITY { 0x0040_0000 } else { 0 };
-    f32::from_bits(sign | if magnitude >= INFINITY { special } else { finite })
+    let value = if magnitude >= INFINITY {
+        special
+    } else {
+        finite
+    };
+    f32::from_bits(sign | value)
 }
 
 /// A bfloat16's bits as the f32 of the same value (its upper half), a NaN's quiet bit set.
@@ -53,7 +58,8 @@ mod tests {
     fn every_bf16_matches_half() {
         for bits in 0..=u16::MAX {
             let expected = half::bf16::from_bits(bits).to_f32().to_bits();
-            assert_eq!(bf16_to_f32(bits).to_bits(), expected, "bf16 bits {bits:#06x}");
+            let ours = bf16_to_f32(bits).to_bits();
+            assert_eq!(ours, expected, "bf16 bits {bits:#06x}");
         }
     }
 
