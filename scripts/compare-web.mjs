@@ -4,6 +4,9 @@
 //   node scripts/compare-web.mjs first-result OLD_DIST NEW_DIST [ROUNDS]
 //       cold loads of two builds of the app up to the first result with the default model, both
 //       builds (single-thread on a plain host, threads cross-origin isolated), alternating.
+//   node scripts/compare-web.mjs load OLD_DIST NEW_DIST [ROUNDS]
+//       a fresh engine worker (the API, single-thread build, CPU) loading the default model from
+//       its two files' bytes three times: the first load (code still cold) and the third, alternating.
 //   node scripts/compare-web.mjs bench THREADS SITE_A SITE_B [SITE_C…] [--rounds N] [--engine E] [--model M]
 //       the bench page's SE Lens CPU path (scripts/bench-web.sh's target/bench-site layout, one
 //       site folder per variant), alternating; engine `selens-cpu` (default) or
@@ -54,6 +57,38 @@ try {
         await context.close();
       }
     }
+  } else if (mode === 'load') {
+    const [oldDist, newDist, rounds = ROUNDS] = rest;
+    const variants = [];
+    for (const [name, dir] of [['old', oldDist], ['new', newDist]]) {
+      variants.push({ name, port });
+      servers.push(await serve(dir, port++, '/'));
+    }
+    for (let round = 0; round < Number(rounds); round++) {
+      for (const variant of round % 2 ? [...variants].reverse() : variants) {
+        const context = await browser.newContext();
+        const tab = await context.newPage();
+        await tab.goto(`http://127.0.0.1:${variant.port}/embed/`);
+        await tab.waitForFunction(() => document.getElementById('label').textContent !== '…', null, { timeout: 60_000 });
+        const times = await tab.evaluate(async (model) => {
+          const { SeLens } = await import(new URL('../selens.js', document.baseURI).href);
+          const lens = await SeLens.create({ backend: 'cpu' });
+          const bytes = (file) => fetch(`../${model}/${file}`).then((r) => r.arrayBuffer());
+          const times = [];
+          for (let load = 0; load < 3; load++) {
+            const [config, weights] = await Promise.all([bytes('config.json'), bytes('model.safetensors')]);
+            const start = performance.now();
+            await lens.load({ config, weights });
+            times.push(performance.now() - start);
+          }
+          lens.close();
+          return times;
+        }, 'assets/models/seresnet10-fmnist');
+        record(`${variant.name} first load`, times[0]);
+        record(`${variant.name} third load`, times[2]);
+        await context.close();
+      }
+    }
   } else if (mode === 'bench') {
     const [threads, ...sites] = rest;
     const variants = [];
@@ -73,7 +108,7 @@ try {
       }
     }
   } else {
-    throw new Error('usage: compare-web.mjs first-result OLD_DIST NEW_DIST [ROUNDS] | bench THREADS SITE… [--rounds N]');
+    throw new Error('usage: compare-web.mjs first-result|load OLD_DIST NEW_DIST [ROUNDS] | bench THREADS SITE… [--rounds N]');
   }
   for (const [name, list] of times) {
     const sorted = [...list].sort((a, b) => a - b);

@@ -2,9 +2,10 @@
 //! them (the default model is f16).
 //!
 //! Branch-free, so the loop over a tensor vectorises: the `half` crate's conversion is a branchy
-//! software routine per value on wasm32 (natively it calls F16C per value). In the engine worker,
-//! loading the default model from its bytes took 27 → 17 ms with this (the first load of a fresh
-//! worker; 16 → 9 ms warm; medians of 5 interleaved headless-Chromium runs, 2026-12-03). The unit
+//! software routine per value on wasm32 (natively it calls F16C per value). In the engine worker
+//! the default model's load from its bytes took 16 → 11 ms once the code is warm, 22 → 21 ms on a
+//! fresh worker's first load (medians of 14 interleaved rounds, `node scripts/compare-web.mjs load
+//! OLD_DIST NEW_DIST 14`, 2026-12-03; the rest is parsing, folding and the graph). The unit
 //! tests check every one of the 65 536 bit patterns of both formats against `half`.
 
 /// An f16's bits as the f32 of the same value: subnormals, infinities and signed zeros exactly,
