@@ -35,8 +35,9 @@ pub fn bf16_to_f32(bits: u16) -> f32 {
     f32::from_bits(u32::from(bits | quiet) << 16)
 }
 
-/// Little-endian 16-bit values (`bytes.len()` even) widened with `widen`.
-pub fn widen_le(bytes: &[u8], widen: fn(u16) -> f32) -> Vec<f32> {
+/// Little-endian 16-bit values (`bytes.len()` even) widened with `widen` (generic, not a `fn`
+/// pointer, so each caller's loop has the conversion inlined and can vectorise).
+pub fn widen_le(bytes: &[u8], widen: impl Fn(u16) -> f32) -> Vec<f32> {
     bytes
         .chunks_exact(2)
         .map(|b| widen(u16::from_le_bytes([b[0], b[1]])))
