@@ -1,9 +1,13 @@
 // Where the app's first result spends its time: cold loads of DIST's app with the default model
 // and a sample (as `make bench` times them), printing when the app's wasm started and every message
-// between the page and the engine worker (ms since navigation), then the same engine steps through
-// the JavaScript API on a page that does nothing else (`create`, `load`, the first `classify`).
+// between the page and the engine worker (ms since navigation); then one more cold load under
+// Chromium's tracing, printing each request's start, first byte and end, and each busy thread's
+// time up to the first result by what it did (V8's wasm compilation tiers among it); last, the same
+// engine steps through the JavaScript API on a page that does nothing else (`create`, `load`, the
+// first `classify`).
 //
 //   node scripts/first-result-trace.mjs DIST [LOADS]      (default 2; single-thread build, CPU)
+import { readFileSync, rmSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 import { serve } from './serve.mjs';
 import { timeFirstResult } from '../tests/e2e/harness.mjs';
@@ -53,6 +57,7 @@ try {
     console.log((await tab.evaluate(() => window.trace)).join('\n'));
     await context.close();
   }
+  await chromiumTrace();
   const context = await browser.newContext();
   const tab = await context.newPage();
   await tab.goto(`http://127.0.0.1:${PORT}/embed/`);
@@ -73,4 +78,72 @@ try {
 } finally {
   await browser.close();
   server.close();
+}
+
+/** One cold load under Chromium's tracing: the requests, and the threads' busy time by task. */
+async function chromiumTrace() {
+  const context = await browser.newContext();
+  const tab = await context.newPage();
+  await timeFirstResult(tab);
+  const path = 'target/first-result-trace.json';
+  await browser.startTracing(tab, { path, categories: ['devtools.timeline', 'blink.user_timing', 'v8', 'v8.wasm', 'toplevel', 'loading'] });
+  await tab.goto(`http://127.0.0.1:${PORT}/?sample=fmnist-ankle-boot-0.png&backend=cpu`);
+  await tab.waitForFunction(() => window.firstResultMs, null, { timeout: 120_000 });
+  const first = await tab.evaluate(() => window.firstResultMs);
+  await browser.stopTracing();
+  await context.close();
+  const events = JSON.parse(readFileSync(path, 'utf8')).traceEvents;
+  rmSync(path);
+  // The trace's clock starts anywhere: the page's time 0 is its navigationStart; the trace also
+  // holds Chromium's own pages and processes, which are left out.
+  const origin = `http://127.0.0.1:${PORT}/`;
+  const navigation = events.find((e) => e.name === 'navigationStart' && e.args?.data?.documentLoaderURL?.startsWith(origin));
+  const t0 = navigation.ts;
+  const ms = (ts) => ((ts - t0) / 1000).toFixed(0).padStart(5);
+  console.log(`traced load: first result at ${first.toFixed(0)} ms\n  sent  first byte  done  (ms)`);
+  const requests = new Map();
+  for (const { name, ts, args } of events) {
+    const { requestId, url } = args?.data ?? {};
+    if (!requestId) continue;
+    const request = requests.get(requestId) ?? requests.set(requestId, {}).get(requestId);
+    if (name === 'ResourceSendRequest') Object.assign(request, { url, sent: ts });
+    if (name === 'ResourceReceiveResponse') request.response = ts;
+    if (name === 'ResourceFinish') request.done = ts;
+  }
+  const ours = [...requests.values()].filter((r) => r.sent && r.done && r.url.startsWith(origin));
+  for (const { url, sent, response, done } of ours.sort((a, b) => a.sent - b.sent)) {
+    console.log(`${ms(sent)} ${ms(response ?? done)} ${ms(done)}  ${new URL(url).pathname}`);
+  }
+  // Per thread of the page's process, top-level tasks clipped to [navigation, first result], and
+  // inside them the time of the named V8 and Blink steps (a step nested in itself counted once).
+  const threads = new Map();
+  for (const e of events) {
+    if (e.ph === 'M' && e.name === 'thread_name' && e.pid === navigation.pid) threads.set(`${e.pid}:${e.tid}`, { name: e.args.name, tasks: [] });
+  }
+  for (const e of events) if (e.ph === 'X' && e.dur) threads.get(`${e.pid}:${e.tid}`)?.tasks.push(e);
+  const end = t0 + first * 1000;
+  const STEPS = ['wasm.CompileLazy', 'wasm.TopTierCompilation', 'wasm.ValidateFunctionsStreaming', 'v8.compile', 'V8.CompileCode',
+    'v8.callFunction', 'HandlePostMessage', 'Layout', 'UpdateLayoutTree', 'Paint', 'ParseHTML', 'MajorGC', 'MinorGC'];
+  const busy = [];
+  for (const { name, tasks } of threads.values()) {
+    tasks.sort((a, b) => a.ts - b.ts);
+    let taskEnd = -Infinity, total = 0;
+    const steps = new Map();
+    const stepEnd = new Map();
+    for (const e of tasks) {
+      const clipped = Math.min(e.ts + e.dur, end) - Math.max(e.ts, t0);
+      if (clipped <= 0) continue;
+      if (e.ts >= taskEnd) { taskEnd = e.ts + e.dur; total += clipped; }
+      if (STEPS.includes(e.name) && e.ts >= (stepEnd.get(e.name) ?? -Infinity)) {
+        stepEnd.set(e.name, e.ts + e.dur);
+        steps.set(e.name, (steps.get(e.name) ?? 0) + clipped);
+      }
+    }
+    if (total >= 10_000) busy.push({ name, total, steps });
+  }
+  console.log('  busy until the first result (ms), by thread:');
+  for (const { name, total, steps } of busy.sort((a, b) => b.total - a.total)) {
+    const parts = [...steps].sort((a, b) => b[1] - a[1]).map(([step, us]) => `${step} ${(us / 1000).toFixed(0)}`);
+    console.log(`${(total / 1000).toFixed(0).padStart(5)}  ${name}${parts.length ? `: ${parts.join(', ')}` : ''}`);
+  }
 }
