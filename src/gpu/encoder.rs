@@ -52,10 +52,15 @@ impl FreeList {
 }
 
 /// One GPU run: ops are recorded into one command buffer, submitted once, and only the tensors
-/// asked for with [`Encoder::read`] come back.
+/// asked for with [`Encoder::read`] come back. Dispatches go into one compute pass until a copy
+/// needs the encoder, and their parameters into shared uniform buffers (`Uniforms`): per
+/// dispatch, recording makes only its bind group.
 pub struct Encoder<'a> {
     pub(crate) context: &'a GpuContext,
+    /// The open compute pass (declared before `encoder`, so that it ends first when dropped).
+    pass: Option<wgpu::ComputePass<'static>>,
     encoder: wgpu::CommandEncoder,
+    uniforms: Uniforms,
     free: Rc<FreeList>,
     reads: Vec<GpuTensor>,
     /// Error scopes held for the whole run: a shader, pipeline or buffer error becomes a
@@ -71,7 +76,9 @@ impl GpuContext {
         let validation = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
         Encoder {
             context: self,
+            pass: None,
             encoder: self.device.create_command_encoder(&Default::default()),
+            uniforms: Uniforms::new(&self.device),
             free: Rc::default(),
             reads: Vec::new(),
             validation,
@@ -109,7 +116,7 @@ impl Encoder<'_> {
     /// A copy of `source` that outlives later in-place ops on it (taps).
     pub fn copy(&mut self, source: &GpuTensor) -> Result<GpuTensor, GpuError> {
         let copy = self.tensor(source.shape)?;
-        self.encoder
+        self.commands()
             .copy_buffer_to_buffer(&source.buffer, 0, &copy.buffer, 0, byte_len(source));
         Ok(copy)
     }
@@ -124,7 +131,7 @@ impl Encoder<'_> {
         for part in parts {
             let size = byte_len(part) / batch as u64;
             for n in 0..batch as u64 {
-                self.encoder.copy_buffer_to_buffer(
+                self.commands().copy_buffer_to_buffer(
                     &part.buffer,
                     n * size,
                     &out.buffer,
@@ -148,7 +155,7 @@ impl Encoder<'_> {
         let out = self.tensor([batch, len, height, width])?;
         let plane = (height * width * std::mem::size_of::<f32>()) as u64;
         for n in 0..batch as u64 {
-            self.encoder.copy_buffer_to_buffer(
+            self.commands().copy_buffer_to_buffer(
                 &x.buffer,
                 (n * channels as u64 + start as u64) * plane,
                 &out.buffer,
@@ -168,7 +175,7 @@ impl Encoder<'_> {
         for n in 0..batch {
             for channel in 0..channels {
                 let source = (channel % groups) * per_group + channel / groups;
-                self.encoder.copy_buffer_to_buffer(
+                self.commands().copy_buffer_to_buffer(
                     &x.buffer,
                     (n * channels + source) as u64 * plane,
                     &out.buffer,
@@ -178,6 +185,12 @@ impl Encoder<'_> {
             }
         }
         Ok(out)
+    }
+
+    /// The command encoder, for a copy: the open compute pass ends first (it holds the encoder).
+    fn commands(&mut self) -> &mut wgpu::CommandEncoder {
+        self.pass = None;
+        &mut self.encoder
     }
 
     /// Asks for `tensor` to come back from [`Encoder::finish`], in the order of the calls.
@@ -197,37 +210,38 @@ impl Encoder<'_> {
     ) {
         let device = &self.context.device;
         let pipeline = self.context.pipelines.get(device, key, source);
-        // Written through the queue (a fresh buffer, so before any command that reads it);
-        // unlike a buffer mapped at creation, this reports a lost device instead of panicking.
-        let uniforms = device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some(key.shader),
-            size: std::mem::size_of::<P>() as u64,
-            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        self.context
-            .queue
-            .write_buffer(&uniforms, 0, bytemuck::bytes_of(params));
-        let entries: Vec<wgpu::BindGroupEntry> = std::iter::once(&uniforms)
-            .chain(buffers.iter().copied())
-            .enumerate()
-            .map(|(binding, buffer)| wgpu::BindGroupEntry {
-                binding: binding as u32,
-                resource: buffer.as_entire_binding(),
-            })
+        let (uniforms, offset) = self.uniforms.push(device, bytemuck::bytes_of(params));
+        let params = wgpu::BindGroupEntry {
+            binding: 0,
+            resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                buffer: &uniforms,
+                offset,
+                size: wgpu::BufferSize::new(std::mem::size_of::<P>() as u64),
+            }),
+        };
+        let entries: Vec<wgpu::BindGroupEntry> = std::iter::once(params)
+            .chain(
+                buffers
+                    .iter()
+                    .enumerate()
+                    .map(|(i, buffer)| wgpu::BindGroupEntry {
+                        binding: i as u32 + 1,
+                        resource: buffer.as_entire_binding(),
+                    }),
+            )
             .collect();
         let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some(key.shader),
-            layout: &pipeline.get_bind_group_layout(0),
+            layout: &pipeline.layout,
             entries: &entries,
         });
-        let mut pass = self
-            .encoder
-            .begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some(key.entry_point),
-                timestamp_writes: None,
-            });
-        pass.set_pipeline(&pipeline);
+        let encoder = &mut self.encoder;
+        let pass = self.pass.get_or_insert_with(|| {
+            encoder
+                .begin_compute_pass(&Default::default())
+                .forget_lifetime()
+        });
+        pass.set_pipeline(&pipeline.pipeline);
         pass.set_bind_group(0, &bind_group, &[]);
         pass.dispatch_workgroups(workgroups.0, workgroups.1, workgroups.2);
     }
@@ -236,12 +250,17 @@ impl Encoder<'_> {
     pub async fn finish(self) -> Result<Vec<Tensor>, GpuError> {
         let Encoder {
             context,
+            pass,
             mut encoder,
+            uniforms,
             reads,
             validation,
             memory,
             ..
         } = self;
+        drop(pass);
+        // Queue writes land before the submission's commands run.
+        uniforms.write(&context.queue);
         let total: u64 = reads.iter().map(byte_len).sum();
         let staging = context.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("readback"),
@@ -288,6 +307,55 @@ impl Encoder<'_> {
                 Tensor::new(tensor.shape, data.to_vec())
             })
             .collect())
+    }
+}
+
+/// A run's dispatch parameters, each in its own slot (at the device's uniform offset alignment)
+/// of a shared uniform buffer, written with one queue write per buffer when the run is submitted,
+/// instead of a buffer and a write per dispatch. (Queue writes rather than buffers mapped at
+/// creation: those panic on a lost device instead of reporting it.)
+struct Uniforms {
+    /// The buffers, each with the bytes it gets (slots filled so far).
+    buffers: Vec<(wgpu::Buffer, Vec<u8>)>,
+    alignment: usize,
+}
+
+impl Uniforms {
+    /// Bytes per buffer: 256 slots at WebGPU's default alignment, so one buffer for most models.
+    const SIZE: usize = 64 * 1024;
+
+    fn new(device: &wgpu::Device) -> Self {
+        Self {
+            buffers: Vec::new(),
+            alignment: device.limits().min_uniform_buffer_offset_alignment as usize,
+        }
+    }
+
+    /// Stages `bytes` in a new slot; returns its buffer and offset.
+    fn push(&mut self, device: &wgpu::Device, bytes: &[u8]) -> (wgpu::Buffer, u64) {
+        let fits = |staged: &Vec<u8>| {
+            staged.len().next_multiple_of(self.alignment) + bytes.len() <= Self::SIZE
+        };
+        if !self.buffers.last().is_some_and(|(_, staged)| fits(staged)) {
+            let buffer = device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("parameters"),
+                size: Self::SIZE as u64,
+                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            });
+            self.buffers.push((buffer, Vec::with_capacity(Self::SIZE)));
+        }
+        let (buffer, staged) = self.buffers.last_mut().expect("a buffer was just made");
+        let offset = staged.len().next_multiple_of(self.alignment);
+        staged.resize(offset, 0);
+        staged.extend_from_slice(bytes);
+        (buffer.clone(), offset as u64)
+    }
+
+    fn write(self, queue: &wgpu::Queue) {
+        for (buffer, staged) in &self.buffers {
+            queue.write_buffer(buffer, 0, staged);
+        }
     }
 }
 

@@ -8,19 +8,22 @@ pub(crate) struct PipelineKey {
     pub entry_point: &'static str,
 }
 
+/// A compute pipeline and its bind group layout (asked of the pipeline once: in the browser
+/// each `getBindGroupLayout` is a call into JavaScript that makes a new object).
+#[derive(Clone)]
+pub(crate) struct Pipeline {
+    pub pipeline: wgpu::ComputePipeline,
+    pub layout: wgpu::BindGroupLayout,
+}
+
 /// Compute pipelines, built the first time they are asked for (candle's `kernel.rs` habit).
 #[derive(Default)]
 pub(crate) struct PipelineCache {
-    built: Mutex<HashMap<PipelineKey, wgpu::ComputePipeline>>,
+    built: Mutex<HashMap<PipelineKey, Pipeline>>,
 }
 
 impl PipelineCache {
-    pub fn get(
-        &self,
-        device: &wgpu::Device,
-        key: PipelineKey,
-        source: &'static str,
-    ) -> wgpu::ComputePipeline {
+    pub fn get(&self, device: &wgpu::Device, key: PipelineKey, source: &'static str) -> Pipeline {
         let mut built = self
             .built
             .lock()
@@ -32,14 +35,16 @@ impl PipelineCache {
                     label: Some(key.shader),
                     source: wgpu::ShaderSource::Wgsl(source.into()),
                 });
-                device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
                     label: Some(key.shader),
                     layout: None,
                     module: &module,
                     entry_point: Some(key.entry_point),
                     compilation_options: Default::default(),
                     cache: None,
-                })
+                });
+                let layout = pipeline.get_bind_group_layout(0);
+                Pipeline { pipeline, layout }
             })
             .clone()
     }
