@@ -51,9 +51,7 @@ try {
     const tab = await context.newPage();
     await timeFirstResult(tab);
     await tab.addInitScript(traceMessages);
-    await tab.goto(`http://127.0.0.1:${PORT}/?sample=fmnist-ankle-boot-0.png&backend=cpu`);
-    await tab.waitForFunction(() => window.firstResultMs, null, { timeout: 120_000 });
-    console.log(`load ${load}: first result at ${(await tab.evaluate(() => window.firstResultMs)).toFixed(0)} ms`);
+    console.log(`load ${load}: first result at ${(await firstResult(tab)).toFixed(0)} ms`);
     console.log((await tab.evaluate(() => window.trace)).join('\n'));
     await context.close();
   }
@@ -80,6 +78,14 @@ try {
   server.close();
 }
 
+/** Opens the app with the default model and a sample on the CPU in `tab` (a new context's, with
+ * `timeFirstResult`); resolves to the first result's time since navigation (ms). */
+async function firstResult(tab) {
+  await tab.goto(`http://127.0.0.1:${PORT}/?sample=fmnist-ankle-boot-0.png&backend=cpu`);
+  await tab.waitForFunction(() => window.firstResultMs, null, { timeout: 120_000 });
+  return tab.evaluate(() => window.firstResultMs);
+}
+
 /** One cold load under Chromium's tracing: the requests, and the threads' busy time by task. */
 async function chromiumTrace() {
   const context = await browser.newContext();
@@ -87,9 +93,7 @@ async function chromiumTrace() {
   await timeFirstResult(tab);
   const path = 'target/first-result-trace.json';
   await browser.startTracing(tab, { path, categories: ['devtools.timeline', 'blink.user_timing', 'v8', 'v8.wasm', 'toplevel', 'loading'] });
-  await tab.goto(`http://127.0.0.1:${PORT}/?sample=fmnist-ankle-boot-0.png&backend=cpu`);
-  await tab.waitForFunction(() => window.firstResultMs, null, { timeout: 120_000 });
-  const first = await tab.evaluate(() => window.firstResultMs);
+  const first = await firstResult(tab);
   await browser.stopTracing();
   await context.close();
   const events = JSON.parse(readFileSync(path, 'utf8')).traceEvents;
