@@ -23,10 +23,10 @@ if [ ! -f "$images/.complete" ]; then
     touch "$images/.complete"
 fi
 mkdir -p "$out"
-cargo build --release --quiet --bin se-lens
+cli="$(se_lens_cli)"
 limit=()
 [ "$LIMIT" != 0 ] && limit=(--limit "$LIMIT")
-target/release/se-lens evaluate --model "$MODEL" --images "$images" "${limit[@]}" > "$out/ours.json"
+"$cli" evaluate --model "$MODEL" --images "$images" "${limit[@]}" > "$out/ours.json"
 .venv/bin/python tools/eval_torch.py --model "$MODEL" --images "$images" "${limit[@]}" > "$out/torch.json"
 
 python3 - "$out/ours.json" "$out/torch.json" "$LIMIT" <<'PY'

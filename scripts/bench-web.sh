@@ -17,7 +17,8 @@ scripts/build-web.sh >&2
 
 # SE Lens's engine with JavaScript exports (src/bin/bench-web.rs), built as the app is: release,
 # wasm-opt -Oz; on one thread (pkg/) and with wasm threads (pkg-threads/), each with SIMD128 and
-# with relaxed SIMD (pkg-relaxed/, pkg-threads-relaxed/).
+# with relaxed SIMD (pkg-relaxed/, pkg-threads-relaxed/), each packaged before the next build
+# (the relaxed builds write the same bench-web.wasm: scripts/env.sh).
 # PROFILE=1 (see scripts/bench-web.mjs) keeps the function names for the profile.
 names=()
 [ "${PROFILE:-0}" = 1 ] && names=(-g)
@@ -25,9 +26,9 @@ for simd in simd128 relaxed; do
     suffix=""
     [ $simd = relaxed ] && suffix=-relaxed
     SE_LENS_SIMD=$simd wasm_cargo build --release --quiet --target "$WASM_TARGET" --features web --bin bench-web
-    wasm_package "target${suffix:+/relaxed}/$WASM_TARGET/release/bench-web.wasm" "$site/pkg$suffix" bench-web "${names[@]}"
+    wasm_package "target/$WASM_TARGET/release/bench-web.wasm" "$site/pkg$suffix" bench-web "${names[@]}"
     SE_LENS_SIMD=$simd wasm_threads_cargo build --release --quiet --target "$WASM_TARGET" --features web --bin bench-web
-    wasm_package "target/threads$suffix/$WASM_TARGET/release/bench-web.wasm" "$site/pkg-threads$suffix" bench-web "${names[@]}"
+    wasm_package "target/threads/$WASM_TARGET/release/bench-web.wasm" "$site/pkg-threads$suffix" bench-web "${names[@]}"
 done
 
 cp www/bench/index.html www/bench/bench.mjs "$site/"

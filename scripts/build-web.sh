@@ -8,26 +8,34 @@ set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
 
+# dist/ is made afresh in target/dist-next, and replaces the old one once all of it is built.
+next=target/dist-next
+rm -rf "$next"
+mkdir -p "$next/assets"
+
 # Names carry the content's hash, so a host may cache them for ever.
 package() {
     local wasm="$1" prefix="$2"
     local name="$prefix-$(sha256sum "$wasm" | cut -c1-16)"
-    wasm_package "$wasm" dist "$name" >&2
+    wasm_package "$wasm" "$next" "$name" >&2
     echo "$name"
 }
 
-# (rustc warns that the atomics target feature is unstable: it is, and the build depends on it.)
-for simd in simd128 relaxed; do
-    SE_LENS_SIMD=$simd wasm_cargo build --release --quiet --target "$WASM_TARGET" --features web --bin app
-    SE_LENS_SIMD=$simd wasm_threads_cargo build --release --quiet --target "$WASM_TARGET" --features web --bin app
-done
+# Each build is packaged before the next: the relaxed-SIMD builds write the same app.wasm
+# (scripts/env.sh says why). (rustc warns that the atomics target feature is unstable: it is, and
+# the build depends on it.)
+app() { SE_LENS_SIMD=$1 $2 build --release --quiet --target "$WASM_TARGET" --features web --bin app; }
+app simd128 wasm_cargo
+single="$(package "target/$WASM_TARGET/release/app.wasm" app)"
+app simd128 wasm_threads_cargo
+threaded="$(package "target/threads/$WASM_TARGET/release/app.wasm" app-threads)"
+app relaxed wasm_cargo
+single_relaxed="$(package "target/$WASM_TARGET/release/app.wasm" app-relaxed)"
+app relaxed wasm_threads_cargo
+threaded_relaxed="$(package "target/threads/$WASM_TARGET/release/app.wasm" app-threads-relaxed)"
 
 rm -rf dist
-mkdir -p dist/assets
-single="$(package "target/$WASM_TARGET/release/app.wasm" app)"
-threaded="$(package "target/threads/$WASM_TARGET/release/app.wasm" app-threads)"
-single_relaxed="$(package "target/relaxed/$WASM_TARGET/release/app.wasm" app-relaxed)"
-threaded_relaxed="$(package "target/threads-relaxed/$WASM_TARGET/release/app.wasm" app-threads-relaxed)"
+mv "$next" dist
 cp -r assets/models assets/samples dist/assets/
 node scripts/page.mjs dist "$single" "$threaded" "$single_relaxed" "$threaded_relaxed"
 node scripts/service-worker.mjs dist

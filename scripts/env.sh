@@ -31,16 +31,29 @@ mkdir -p "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR"
 
 # Runs cargo for wasm32 with whatever that toolchain needs (std built from source on Debian).
 # SE_LENS_SIMD=relaxed: the relaxed-SIMD build instead (f32x4.relaxed_madd in the GEMM, which
-# src/cpu/packed_gemm.rs says why), in its own target directory so that both builds' caches stay
-# valid. The page picks it where the browser validates relaxed SIMD (www/selens.js).
+# src/cpu/packed_gemm.rs says why). Only this crate is compiled with the feature, through its
+# release profile's own rustflags (unstable: -Z profile-rustflags): std and the dependencies never
+# emit relaxed SIMD, so both builds share them in one target directory and the relaxed build
+# compiles this crate alone (a cold `make test` builds std and the dependencies twice, not four
+# times). Both builds write the same target/…/release/app.wasm: use it before the other build.
+# The flag reaches this crate's build script too (cargo gives a package's profile to it; a
+# build-override cannot be set per package), so compiling build.rs for the host warns that the
+# host has no `relaxed-simd` and ignores it: expected, and harmless.
+# The page picks the relaxed build where the browser validates relaxed SIMD (www/selens.js).
+relaxed_simd_args() {
+    [ "${SE_LENS_SIMD:-}" = relaxed ] || return 0
+    printf '%s\n' -Zprofile-rustflags --config 'profile.release.package.se-lens.rustflags=["-Ctarget-feature=+relaxed-simd"]'
+}
+
 wasm_cargo() {
-    local flags="$CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS" dir="${CARGO_TARGET_DIR:-$ROOT/target}"
-    [ "${SE_LENS_SIMD:-}" = relaxed ] && flags+=,+relaxed-simd dir="$ROOT/target/relaxed"
+    local relaxed
+    mapfile -t relaxed < <(relaxed_simd_args)
     if [ "$SE_LENS_TOOLCHAIN" = debian ]; then
-        CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="$flags" CARGO_TARGET_DIR="$dir" \
-            CARGO_UNSTABLE_BUILD_STD=std,panic_abort cargo "$@"
+        CARGO_UNSTABLE_BUILD_STD=std,panic_abort cargo "${relaxed[@]}" "$@"
+    elif [ ${#relaxed[@]} -gt 0 ]; then
+        RUSTC_BOOTSTRAP=1 cargo "${relaxed[@]}" "$@"
     else
-        CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="$flags" CARGO_TARGET_DIR="$dir" cargo "$@"
+        cargo "$@"
     fi
 }
 
@@ -49,11 +62,12 @@ wasm_cargo() {
 # directory so that the single-thread build's cache stays valid. SE_LENS_SIMD=relaxed as above.
 wasm_threads_cargo() {
     local link="-C link-arg=--shared-memory -C link-arg=--import-memory -C link-arg=--max-memory=4294967296"
-    local tls simd=+simd128 dir="$ROOT/target/threads"
+    local tls relaxed
     for tls in __wasm_init_tls __tls_size __tls_align __tls_base; do link+=" -C link-arg=--export=$tls"; done
-    [ "${SE_LENS_SIMD:-}" = relaxed ] && simd+=,+relaxed-simd dir+=-relaxed
-    CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=$simd,+atomics,+bulk-memory,+mutable-globals $link" \
-        CARGO_UNSTABLE_BUILD_STD=std,panic_abort RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR="$dir" cargo "$@"
+    mapfile -t relaxed < <(relaxed_simd_args)
+    CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=+simd128,+atomics,+bulk-memory,+mutable-globals $link" \
+        CARGO_UNSTABLE_BUILD_STD=std,panic_abort RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR="$ROOT/target/threads" \
+        cargo "${relaxed[@]}" "$@"
 }
 
 # wasm-bindgen then wasm-opt -Oz for one wasm32 binary: OUT_DIR/NAME.js and NAME_bg.wasm.
@@ -65,6 +79,19 @@ wasm_package() {
     wasm-opt -Oz "$@" --enable-threads --enable-simd --enable-relaxed-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
         --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
         "$out_dir/${name}_bg.wasm" -o "$out_dir/${name}_bg.wasm"
+}
+
+# The se-lens CLI for the scripts that run it (accuracy.sh, interventions.sh): the release build,
+# or SE_LENS_CLI where it names one already built (make test: the dev build its native tests just
+# linked, 10× slower on these few hundred images than the release build but already there, where
+# a cold release build takes 4 minutes).
+se_lens_cli() {
+    if [ -n "${SE_LENS_CLI:-}" ]; then
+        echo "$SE_LENS_CLI"
+    else
+        cargo build --release --quiet --bin se-lens >&2
+        echo target/release/se-lens
+    fi
 }
 
 # The wasm-bindgen version Cargo.lock pins; the CLI must match it exactly.

@@ -19,8 +19,8 @@ images=target/fmnist-test
 out=target/interventions
 [ -f "$images/.complete" ] || { echo "no $images: run scripts/accuracy.sh first" >&2; exit 1; }
 mkdir -p "$out"
-cargo build --release --quiet --bin se-lens
-target/release/se-lens evaluate --model "$MODEL" --images "$images" --limit "$LIMIT" --interventions > "$out/ours.json"
+cli="$(se_lens_cli)"
+"$cli" evaluate --model "$MODEL" --images "$images" --limit "$LIMIT" --interventions > "$out/ours.json"
 (cd tools && ../.venv/bin/python interventions_torch.py --model "../$MODEL" --images "../$images" \
     --limit "$LIMIT" --ours "../$out/ours.json") > "$out/torch.json"
 

@@ -23,6 +23,9 @@ SE_LENS_FIXTURES_LARGE=1 scripts/fixtures.sh
 step "native tests, linted (parity vs timm, CLI, loaders, GPU tests on lavapipe)"
 linted cargo test --all-targets
 
+# The next two steps run the CLI these tests just built (scripts/env.sh: se_lens_cli).
+export SE_LENS_CLI=target/debug/se-lens
+
 step "default model: Fashion-MNIST accuracy, our engine vs PyTorch (50 test images per class)"
 LIMIT=50 scripts/accuracy.sh
 

@@ -17,6 +17,15 @@ fn cpu_squeeze_is_the_channel_mean() {
         .unwrap();
 }
 
+/// The build is the one asked for: `SE_LENS_SIMD=relaxed` (scripts/env.sh) compiles this crate with
+/// relaxed SIMD, and without it nothing is.
+#[wasm_bindgen_test]
+fn the_build_has_relaxed_simd_when_asked() {
+    let asked = option_env!("SE_LENS_SIMD") == Some("relaxed");
+    assert_eq!(se_lens::cpu::RELAXED_SIMD, asked);
+    assert_eq!(cfg!(target_feature = "relaxed-simd"), asked);
+}
+
 /// A committed fixture folder's three files, embedded.
 macro_rules! fixture {
     ($case:literal) => {

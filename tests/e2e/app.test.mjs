@@ -22,6 +22,9 @@ const MODEL = 'assets/models/seresnet10-fmnist';
 const BLOCKS = ['layer1.0.se', 'layer2.0.se', 'layer3.0.se', 'layer4.0.se'];
 const PHOTO = 'tests/fixtures/preprocess/chelsea.png';
 const TINY = 'tests/fixtures/models/seresnet18_tiny';
+// The native CLI the page's numbers are checked against: the one `cargo test` builds (make test's
+// native tests, just before), unless SE_LENS_CLI names another.
+const CLI = process.env.SE_LENS_CLI ?? 'target/debug/se-lens';
 // Menu checkpoint → the fixture (tools/make_fixtures.py) the local hub serves under its id.
 const CHECKPOINT_STAND_INS = {
   'timm/regnety_002.pycls_in1k': 'regnety_002_c17',
@@ -131,7 +134,7 @@ async function pixelStd(page, testId) {
 /** The page's export `ours` equals the native CLI on `model` and PHOTO (with the CLI's `flags`):
  * blocks, gates within 1e-5, top-k. */
 function assertSameAsCli(ours, model, blocks, flags = []) {
-  const cli = JSON.parse(execFileSync('target/release/se-lens', ['classify', '--model', model, ...flags, PHOTO, '--json']).toString());
+  const cli = JSON.parse(execFileSync(CLI, ['classify', '--model', model, ...flags, PHOTO, '--json']).toString());
   assert.deepEqual(cli.excitations.map((e) => e.block), blocks);
   for (const [i, tap] of ours.excitations.entries()) {
     const diff = Math.max(...tap.values.map((v, c) => Math.abs(v - cli.excitations[i].values[c])));
@@ -204,7 +207,7 @@ e2e('a sample is classified, with one heatmap per SE block, equal to the native 
 
   // The page's numbers are the native engine's (wasm SIMD vs native AVX, same model, same PNG).
   const ours = await exported(page);
-  const cli = JSON.parse(execFileSync('target/release/se-lens',
+  const cli = JSON.parse(execFileSync(CLI,
     ['classify', '--model', MODEL, `assets/samples/fmnist-ankle-boot-0.png`, '--json']).toString());
   assert.deepEqual(ours.excitations.map((e) => e.block), BLOCKS);
   for (const [i, tap] of ours.excitations.entries()) {
@@ -916,7 +919,7 @@ e2e('class statistics: shipped for the default model, computed in the page from 
   await page.getByTestId('class-folder').setInputFiles(root);
   await page.waitForFunction(() => /chosen folder/.test(document.querySelector('[data-testid="class-source"]')?.textContent ?? ''));
   const ours = await json();
-  const cli = JSON.parse(execFileSync('target/release/se-lens', ['evaluate', '--model', MODEL, '--images', root]).toString());
+  const cli = JSON.parse(execFileSync(CLI, ['evaluate', '--model', MODEL, '--images', root]).toString());
   assert.deepEqual(ours.class_counts, cli.class_counts);
   for (const [i, block] of ours.excitations.entries()) {
     const theirs = cli.excitations[i];
@@ -962,7 +965,7 @@ e2e('which SE blocks matter: the page measures every intervention over a folder,
     () => /chosen folder/.test(document.querySelector('[data-testid="importance-source"]')?.textContent ?? ''), null, { timeout: 120_000 }));
   const ours = await page.evaluate(async (url) => (await fetch(url)).json(),
     await panel.getByTestId('importance-json').getAttribute('href'));
-  const cli = JSON.parse(execFileSync('target/release/se-lens',
+  const cli = JSON.parse(execFileSync(CLI,
     ['evaluate', '--model', MODEL, '--images', root, '--interventions']).toString());
   assert.equal(ours.images, 20);
   assert.equal(ours.correct, cli.correct);
