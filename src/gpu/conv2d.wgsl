@@ -44,15 +44,27 @@ const THREADS: u32 = 256u; // 16 × 16, each 4 × 4 outputs
 var<workgroup> weight_tile: array<f32, 1024>; // [TILE_K][TILE_M]
 var<workgroup> patch_tile: array<f32, 1024>; // [TILE_K][TILE_N]
 
-// The input value under row `k` of the patch matrix at output pixel `pixel`, 0 in the padding.
-fn patch_value(image: u32, channel0: u32, k: u32, pixel: u32) -> f32 {
-    let taps = params.kernel * params.kernel;
-    let channel = channel0 + k / taps;
-    let tap = k % taps;
-    let dy = tap / params.kernel * params.dilation;
-    let dx = tap % params.kernel * params.dilation;
-    let y = i32((pixel / params.out_w) * params.stride + dy) - i32(params.pad_top);
-    let x = i32((pixel % params.out_w) * params.stride + dx) - i32(params.pad_left);
+// Where output pixel `pixel`'s window starts in the input (row, column; negative in the padding).
+fn window_origin(pixel: u32) -> vec2<i32> {
+    let y = i32((pixel / params.out_w) * params.stride) - i32(params.pad_top);
+    let x = i32((pixel % params.out_w) * params.stride) - i32(params.pad_left);
+    return vec2<i32>(y, x);
+}
+
+// The input value under row `k` of the patch matrix at the output pixel whose window starts at
+// `origin` (window_origin), 0 in the padding. A 1 × 1 kernel (most of a ResNet's work) skips the
+// divisions that split k into channel and tap.
+fn patch_value(image: u32, channel0: u32, k: u32, origin: vec2<i32>) -> f32 {
+    var channel = channel0 + k;
+    var y = origin.x;
+    var x = origin.y;
+    if params.kernel != 1u {
+        let taps = params.kernel * params.kernel;
+        let tap = k % taps;
+        channel = channel0 + k / taps;
+        y += i32(tap / params.kernel * params.dilation);
+        x += i32(tap % params.kernel * params.dilation);
+    }
     if y < 0 || x < 0 || y >= i32(params.in_h) || x >= i32(params.in_w) {
         return 0.0;
     }
@@ -80,6 +92,10 @@ fn tiled(
     var acc1 = vec4<f32>();
     var acc2 = vec4<f32>();
     var acc3 = vec4<f32>();
+    // Each invocation stages the same patch column in every slice (THREADS is a multiple of
+    // TILE_N), so its pixel's window is found once.
+    let pp = lane_index % TILE_N;
+    let origin = window_origin(p0 + pp);
     for (var k0 = 0u; k0 < depth; k0 += TILE_K) {
         for (var r = 0u; r < 4u; r++) {
             let i = lane_index + r * THREADS;
@@ -93,10 +109,9 @@ fn tiled(
             weight_tile[wk * TILE_M + wm] = w;
             // Patches: consecutive lanes read consecutive pixels of one k.
             let pk = i / TILE_N;
-            let pp = i % TILE_N;
             var v = 0.0;
             if k0 + pk < depth && p0 + pp < pixels {
-                v = patch_value(image, channel0, k0 + pk, p0 + pp);
+                v = patch_value(image, channel0, k0 + pk, origin);
             }
             patch_tile[pk * TILE_N + pp] = v;
         }
@@ -155,9 +170,10 @@ fn direct(
     let image = index / (pixels * params.out_channels);
     let channel0 = (channel / params.group_out) * params.group_in;
     let depth = params.group_in * params.kernel * params.kernel;
+    let origin = window_origin(pixel);
     var sum = 0.0;
     for (var k = 0u; k < depth; k++) {
-        sum = fma(weight[channel * depth + k], patch_value(image, channel0, k, pixel), sum);
+        sum = fma(weight[channel * depth + k], patch_value(image, channel0, k, origin), sum);
     }
     output[index] = activation(sum + bias[channel], params.act);
 }
