@@ -3,8 +3,9 @@
 // `tiled`: implicit GEMM. Per image and group, out[m, p] = Σ_k weight[m, k] · patch[k, p], with
 // m the output channel, p the output pixel and k = (input channel, ky, kx); the patch matrix is
 // never stored, each tile gathers its slice of the input on the fly. A workgroup computes a
-// 64 × 64 tile of `out`, staging 16-deep slices of both operands in workgroup memory; each
-// invocation accumulates 4 × 4 outputs in registers.
+// 64 × 64 tile of `out`, staging 16-deep slices of both operands in workgroup memory as vec4s
+// (4 channels, 4 pixels); each invocation accumulates 4 channels × 4 adjacent pixels in
+// registers, reading one vec4 of each operand per step of k for 16 multiply-adds.
 // `direct`: one invocation per output, for grouped convolutions with few channels per group,
 // where a 64-channel tile would be mostly idle.
 // `depthwise`: one invocation per output of a convolution with one filter per channel
@@ -41,8 +42,8 @@ const TILE_N: u32 = 64u;
 const TILE_K: u32 = 16u;
 const THREADS: u32 = 256u; // 16 × 16, each 4 × 4 outputs
 
-var<workgroup> weight_tile: array<f32, 1024>; // [TILE_K][TILE_M]
-var<workgroup> patch_tile: array<f32, 1024>; // [TILE_K][TILE_N]
+var<workgroup> weight_tile: array<vec4<f32>, 256>; // [TILE_K][TILE_M / 4]
+var<workgroup> patch_tile: array<vec4<f32>, 256>; // [TILE_K][TILE_N / 4]
 
 // Where output pixel `pixel`'s window starts in the input (row, column; negative in the padding).
 fn window_origin(pixel: u32) -> vec2<i32> {
@@ -86,7 +87,7 @@ fn tiled(
     let weight_row0 = group * params.group_out;
     let channel0 = group * params.group_in;
 
-    // acc_i[j]: output channel m0 + lane.y + 16·i, pixel p0 + lane.x + 16·j (named, not an
+    // acc_i[j]: output channel m0 + 4·lane.y + i, pixel p0 + 4·lane.x + j (named, not an
     // array, so every backend keeps them in registers).
     var acc0 = vec4<f32>();
     var acc1 = vec4<f32>();
@@ -106,40 +107,37 @@ fn tiled(
             if m0 + wm < params.group_out && k0 + wk < depth {
                 w = weight[(weight_row0 + m0 + wm) * depth + k0 + wk];
             }
-            weight_tile[wk * TILE_M + wm] = w;
+            weight_tile[wk * (TILE_M / 4u) + wm / 4u][wm % 4u] = w;
             // Patches: consecutive lanes read consecutive pixels of one k.
             let pk = i / TILE_N;
             var v = 0.0;
             if k0 + pk < depth && p0 + pp < pixels {
                 v = patch_value(image, channel0, k0 + pk, origin);
             }
-            patch_tile[pk * TILE_N + pp] = v;
+            patch_tile[pk * (TILE_N / 4u) + pp / 4u][pp % 4u] = v;
         }
         workgroupBarrier();
         for (var k = 0u; k < TILE_K; k++) {
-            let b = vec4<f32>(
-                patch_tile[k * TILE_N + lane.x],
-                patch_tile[k * TILE_N + lane.x + 16u],
-                patch_tile[k * TILE_N + lane.x + 32u],
-                patch_tile[k * TILE_N + lane.x + 48u],
-            );
-            let a = k * TILE_M + lane.y;
-            acc0 = fma(vec4<f32>(weight_tile[a]), b, acc0);
-            acc1 = fma(vec4<f32>(weight_tile[a + 16u]), b, acc1);
-            acc2 = fma(vec4<f32>(weight_tile[a + 32u]), b, acc2);
-            acc3 = fma(vec4<f32>(weight_tile[a + 48u]), b, acc3);
+            let a = weight_tile[k * (TILE_M / 4u) + lane.y];
+            let b = patch_tile[k * (TILE_N / 4u) + lane.x];
+            acc0 = fma(vec4<f32>(a.x), b, acc0);
+            acc1 = fma(vec4<f32>(a.y), b, acc1);
+            acc2 = fma(vec4<f32>(a.z), b, acc2);
+            acc3 = fma(vec4<f32>(a.w), b, acc3);
         }
         workgroupBarrier();
     }
 
-    store(image, weight_row0, m0 + lane.y, p0 + lane.x, acc0);
-    store(image, weight_row0, m0 + lane.y + 16u, p0 + lane.x, acc1);
-    store(image, weight_row0, m0 + lane.y + 32u, p0 + lane.x, acc2);
-    store(image, weight_row0, m0 + lane.y + 48u, p0 + lane.x, acc3);
+    let m = m0 + 4u * lane.y;
+    let p = p0 + 4u * lane.x;
+    store(image, weight_row0, m, p, acc0);
+    store(image, weight_row0, m + 1u, p, acc1);
+    store(image, weight_row0, m + 2u, p, acc2);
+    store(image, weight_row0, m + 3u, p, acc3);
 }
 
-// Writes one accumulator row (pixels p, p + 16, p + 32, p + 48 of the group's channel m) with
-// bias and activation, skipping what lies outside the output.
+// Writes one accumulator row (pixels p to p + 3 of the group's channel m) with bias and
+// activation, skipping what lies outside the output.
 fn store(image: u32, weight_row0: u32, m: u32, p: u32, acc: vec4<f32>) {
     let pixels = params.out_h * params.out_w;
     if m >= params.group_out {
@@ -148,8 +146,8 @@ fn store(image: u32, weight_row0: u32, m: u32, p: u32, acc: vec4<f32>) {
     let channel = weight_row0 + m;
     let row = (image * params.out_channels + channel) * pixels;
     for (var j = 0u; j < 4u; j++) {
-        if p + 16u * j < pixels {
-            output[row + p + 16u * j] = activation(acc[j] + bias[channel], params.act);
+        if p + j < pixels {
+            output[row + p + j] = activation(acc[j] + bias[channel], params.act);
         }
     }
 }
