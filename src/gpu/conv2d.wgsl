@@ -45,7 +45,7 @@ const THREADS: u32 = 256u; // 16 × 16, each 4 × 4 outputs
 var<workgroup> weight_tile: array<vec4<f32>, 256>; // [TILE_K][TILE_M / 4]
 var<workgroup> patch_tile: array<vec4<f32>, 256>; // [TILE_K][TILE_N / 4]
 
-// Where output pixel `pixel`'s window starts in the input (row, column; negative in the padding).
+// Where output pixel `pixel`'s window starts in the input: [row, column], negative in the padding.
 fn window_origin(pixel: u32) -> vec2<i32> {
     let y = i32((pixel / params.out_w) * params.stride) - i32(params.pad_top);
     let x = i32((pixel % params.out_w) * params.stride) - i32(params.pad_left);
@@ -57,8 +57,8 @@ fn window_origin(pixel: u32) -> vec2<i32> {
 // divisions that split k into channel and tap.
 fn patch_value(image: u32, channel0: u32, k: u32, origin: vec2<i32>) -> f32 {
     var channel = channel0 + k;
-    var y = origin.x;
-    var x = origin.y;
+    var y = origin[0];
+    var x = origin[1];
     if params.kernel != 1u {
         let taps = params.kernel * params.kernel;
         let tap = k % taps;
