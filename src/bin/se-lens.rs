@@ -510,7 +510,7 @@ fn bench(args: &BenchArgs) -> Result<(), Failed> {
             "adapter": backend.adapter(),
             "size": size,
             "runs": runs,
-            "threads": std::thread::available_parallelism().map_or(1, |n| n.get()),
+            "threads": cpu::thread_count(),
             "median_ms": median,
             "min_ms": times[0],
             "gflop": gflop,

@@ -36,9 +36,9 @@ pub fn matmul(out: &mut [f32], out_stride: usize, a: MatRef, b: MatRef) {
     if m == 0 || n == 0 {
         return;
     }
-    // Blocks of whole rows of `out` (and `a`), or of whole columns (and of `b`), whichever
-    // dimension is longer; column blocks start at multiples of 16 (the native microkernel's width,
-    // and a multiple of the wasm kernel's 8).
+    // One block per thread (`parallel::gemm_blocks`): whole rows of `out` (and `a`), or whole
+    // columns (and of `b`), whichever dimension is longer; column blocks start at multiples of 16
+    // (the native microkernel's width, and a multiple of the wasm kernel's 8).
     let blocks = super::parallel::gemm_blocks(2 * m * n * k);
     let by_rows = m > n;
     let (len, align) = if by_rows { (m, 1) } else { (n, 16) };
@@ -80,7 +80,7 @@ pub fn matmul(out: &mut [f32], out_stride: usize, a: MatRef, b: MatRef) {
                 false,
                 false,
                 false,
-                gemm::Parallelism::Rayon(rayon::current_num_threads()),
+                gemm::Parallelism::None,
             );
             #[cfg(target_arch = "wasm32")]
             super::packed_gemm::matmul::<super::lanes::wasm::Simd>(

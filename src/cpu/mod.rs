@@ -1,7 +1,8 @@
 //! CPU kernels: the reference the GPU kernels are checked against, and the fallback path.
-//! Natively they use rayon threads and the `gemm` crate's AVX2/FMA kernels; on wasm32 the same
-//! code runs with SIMD128 (or relaxed SIMD) and our own GEMM kernel (`packed_gemm`), on Web
-//! Workers where the page allows threads (`threads`) and on one thread where it does not.
+//! Natively they use the `gemm` crate's AVX2/FMA/AVX-512 kernels; on wasm32 the same code runs
+//! with SIMD128 (or relaxed SIMD) and our own GEMM kernel (`packed_gemm`). Both run on the thread
+//! pool of `threads` (on wasm32 its Web Workers, where the page allows threads; one thread where
+//! it does not).
 
 pub mod buffers;
 mod conv2d;
@@ -15,7 +16,7 @@ mod packed_gemm;
 mod parallel;
 mod pool;
 mod squeeze_excite;
-#[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
+#[cfg(any(not(target_arch = "wasm32"), target_feature = "atomics"))]
 pub mod threads;
 mod winograd;
 
@@ -29,6 +30,6 @@ pub use elementwise::{
     upsample,
 };
 pub use global_avg_pool::{global_avg_pool, global_max_pool, masked_max, masked_mean};
-pub use parallel::{map_items, on_pool, thread_count, use_one_thread};
+pub use parallel::{map_items, thread_count, use_one_thread};
 pub use pool::pool2d;
 pub use squeeze_excite::{excitation_steps, linear, scale_add_act, ExcitationSteps};

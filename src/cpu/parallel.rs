@@ -1,7 +1,7 @@
-//! The one seam between the CPU path and its threads: rayon natively, the Web Workers of
-//! [`super::threads`] in a wasm build with atomics, none in the plain wasm build.
+//! The one seam between the CPU path and its threads: the pool of [`super::threads`] natively and
+//! in the wasm build with atomics, none in the plain wasm build.
 
-#[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
+#[cfg(any(not(target_arch = "wasm32"), target_feature = "atomics"))]
 use super::threads;
 
 /// Below this many elements touched, a parallel call costs more than it saves.
@@ -61,20 +61,12 @@ fn for_each_mut<T: Send>(items: &mut [T], cost: usize, work: impl Fn(usize, &mut
             .enumerate()
             .for_each(|(i, item)| work(i, item));
     }
-    #[cfg(not(target_arch = "wasm32"))]
-    {
-        use rayon::prelude::*;
-        items
-            .par_iter_mut()
-            .enumerate()
-            .for_each(|(i, item)| work(i, item));
-    }
     #[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
     items
         .iter_mut()
         .enumerate()
         .for_each(|(i, item)| work(i, item));
-    #[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
+    #[cfg(any(not(target_arch = "wasm32"), target_feature = "atomics"))]
     {
         let len = items.len();
         // A few tasks per thread: whoever finishes early takes the next.
@@ -98,44 +90,24 @@ pub fn for_each_index(count: usize, work: impl Fn(usize) + Sync + Send) {
 
 /// Threads the CPU path runs on now (on wasm: the page's and its workers that have started).
 pub fn thread_count() -> usize {
-    #[cfg(not(target_arch = "wasm32"))]
-    return rayon::current_num_threads();
     #[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
     return 1;
-    #[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
+    #[cfg(any(not(target_arch = "wasm32"), target_feature = "atomics"))]
     threads::count()
 }
 
-/// From now on the CPU path runs on one thread (the page's way out of a run that stalls; natively
-/// and in the single-thread build there is nothing to do).
+/// From now on the CPU path runs on one thread (the page's way out of a run that stalls; in the
+/// single-thread build there is nothing to do).
 pub fn use_one_thread() {
-    #[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
+    #[cfg(any(not(target_arch = "wasm32"), target_feature = "atomics"))]
     threads::use_one_thread();
 }
 
-/// Runs `work` on a thread of the pool, so that the parallel loops inside it are split among the
-/// workers directly instead of each being injected into the pool from outside and waited for.
-pub fn on_pool<R: Send>(work: impl FnOnce() -> R + Send) -> R {
-    #[cfg(not(target_arch = "wasm32"))]
-    return rayon::scope(|_| work());
-    #[cfg(target_arch = "wasm32")]
-    work()
-}
-
-/// Into how many blocks [`for_each_index`] splits one GEMM of this many FLOPs (natively the
-/// `gemm` crate splits its work on rayon itself: one block).
+/// Into how many blocks [`for_each_index`] splits one GEMM of this many FLOPs.
 pub fn gemm_blocks(flops: usize) -> usize {
-    #[cfg(not(all(target_arch = "wasm32", target_feature = "atomics")))]
-    {
-        let _ = flops;
-        1
-    }
-    #[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
-    {
-        // Below this, waking the workers costs more than it saves.
-        const MIN_FLOPS_PER_BLOCK: usize = 1 << 17;
-        threads::count().min(flops / MIN_FLOPS_PER_BLOCK).max(1)
-    }
+    // Below this, waking the workers costs more than it saves.
+    const MIN_FLOPS_PER_BLOCK: usize = 1 << 17;
+    thread_count().min(flops / MIN_FLOPS_PER_BLOCK).max(1)
 }
 
 /// A raw pointer that parallel tasks share; each task touches only its own elements.

@@ -1,16 +1,24 @@
-//! The CPU path's threads where the browser allows shared memory (cross-origin isolated; the
-//! build with wasm atomics, see `scripts/build-web.sh`): Web Workers that share the wasm memory of
-//! the thread that runs the forward pass and wait for work. That thread is the app's engine worker
-//! (`www/engine-worker.js`), or the bench page's own (`www/bench/`).
+//! The CPU path's threads, one pool for both targets: natively `std` threads, one per core beside
+//! the caller, started on first use; in the wasm build with atomics (where the browser allows
+//! shared memory: cross-origin isolated, see `scripts/build-web.sh`) Web Workers that share the
+//! wasm memory of the thread that runs the forward pass: the app's engine worker
+//! (`www/engine-worker.js`) or the bench page's own (`www/bench/`).
 //!
 //! A parallel call publishes its tasks, wakes the workers, takes tasks itself like any worker, and
 //! then spins until the last task taken by a worker is finished (written for a page's thread,
-//! which may not block). Before the workers have started, or without any, the running thread
-//! simply takes every task, so nothing ever waits for a worker to appear.
+//! which may not block). Between calls a worker spins a while before it sleeps: a forward pass
+//! makes a parallel call every few hundred microseconds, and waking a sleeping thread costs tens
+//! of microseconds (a futex wake and, on a virtual machine, an inter-processor interrupt). rayon,
+//! which the native path used before, sleeps sooner: SE-ResNet-50 spent ~12% of its CPU time in
+//! the kernel waking and parking rayon's threads (`perf record`, 2 threads). Before the workers
+//! have started, or without any, the calling thread simply takes every task, so nothing ever
+//! waits for a worker to appear; so does a second thread that calls while a call is running (the
+//! native tests run in parallel).
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
+#[cfg(target_arch = "wasm32")]
 use wasm_bindgen::prelude::*;
 
 /// One parallel call's tasks, seen by the workers through [`JOB`] while the call runs.
@@ -30,8 +38,18 @@ static JOB: AtomicPtr<()> = AtomicPtr::new(std::ptr::null_mut());
 static DONE: AtomicU32 = AtomicU32::new(0);
 /// Workers that have started.
 static WORKERS: AtomicUsize = AtomicUsize::new(0);
-/// Set when a worker trapped: the page's thread stops waiting for it and panics.
+/// Set when a worker trapped (the Web Worker is gone): the page's thread stops waiting for it and
+/// panics.
+#[cfg(target_arch = "wasm32")]
 static FAILED: AtomicBool = AtomicBool::new(false);
+/// Natively, the first panic of a task on a worker, caught: the call re-raises it once its tasks
+/// are all finished (a panic must not unwind past the `Job` that workers still read). On wasm32 a
+/// panic aborts.
+#[cfg(not(target_arch = "wasm32"))]
+static WORKER_PANIC: std::sync::Mutex<Option<Box<dyn std::any::Any + Send>>> =
+    std::sync::Mutex::new(None);
+/// Set while a call runs: a second thread that calls meanwhile runs its own tasks itself.
+static RUNNING: AtomicBool = AtomicBool::new(false);
 /// Set when the page asked to run on its own thread only ([`use_one_thread`]).
 static ONE_THREAD: AtomicBool = AtomicBool::new(false);
 
@@ -46,16 +64,19 @@ pub const MAX_TASKS: usize = u16::MAX as usize;
 /// per layer, and waking a sleeping worker costs tens of microseconds).
 const SPIN_BEFORE_SLEEP: u32 = 20_000;
 
-/// Threads that take tasks: the page's own and the workers that have started.
-#[wasm_bindgen(js_name = cpuThreads)]
+/// Threads that take tasks: the calling one and the workers that have started (natively the
+/// first call starts them).
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen(js_name = cpuThreads))]
 pub fn count() -> usize {
     if ONE_THREAD.load(Ordering::Relaxed) {
         return 1;
     }
+    #[cfg(not(target_arch = "wasm32"))]
+    native::start();
     1 + WORKERS.load(Ordering::Relaxed)
 }
 
-/// From now on every parallel call runs on the page's thread alone (the page's way out of a run
+/// From now on every parallel call runs on the calling thread alone (the page's way out of a run
 /// that stalls); the workers stay asleep.
 pub fn use_one_thread() {
     ONE_THREAD.store(true, Ordering::Relaxed);
@@ -85,10 +106,21 @@ fn take(generation: u32) -> Option<usize> {
     }
 }
 
+/// Runs `task(i)`, catching a panic natively (wasm32 panics abort).
+fn attempt(task: &(dyn Fn(usize) + Sync), i: usize) -> std::thread::Result<()> {
+    #[cfg(not(target_arch = "wasm32"))]
+    return std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| task(i)));
+    #[cfg(target_arch = "wasm32")]
+    {
+        task(i);
+        Ok(())
+    }
+}
+
 /// Runs `task(i)` for every `i` in `0..tasks`, on every thread there is; returns when all are done.
 pub fn run(tasks: usize, task: &(dyn Fn(usize) + Sync)) {
     assert!(tasks <= MAX_TASKS, "{tasks} tasks in one parallel call");
-    if tasks <= 1 || count() == 1 || BUSY.get() {
+    if tasks <= 1 || count() == 1 || BUSY.get() || RUNNING.swap(true, Ordering::Acquire) {
         return (0..tasks).for_each(task);
     }
     BUSY.set(true);
@@ -99,15 +131,17 @@ pub fn run(tasks: usize, task: &(dyn Fn(usize) + Sync)) {
     // Release: a worker that takes a task of this call sees `JOB` and `DONE` as set above.
     TICKET.store(pack(generation, tasks, 0), Ordering::Release);
     WAKE.store(generation, Ordering::Release);
-    // SAFETY: `WAKE` is a live, aligned i32-sized atomic in the shared memory.
-    unsafe { core::arch::wasm32::memory_atomic_notify(WAKE.as_ptr().cast(), u32::MAX) };
-    let mut mine = 0;
+    wake_workers();
+    let (mut mine, mut panic) = (0, None);
     while let Some(i) = take(generation) {
-        task(i);
+        if let Err(payload) = attempt(task, i) {
+            panic.get_or_insert(payload);
+        }
         mine += 1;
     }
     DONE.fetch_add(mine, Ordering::AcqRel);
     while DONE.load(Ordering::Acquire) < tasks as u32 {
+        #[cfg(target_arch = "wasm32")]
         assert!(
             !FAILED.load(Ordering::Relaxed),
             "a CPU worker thread failed (see the console)"
@@ -116,17 +150,23 @@ pub fn run(tasks: usize, task: &(dyn Fn(usize) + Sync)) {
     }
     // Every task is finished, so no worker reads `job` any more.
     JOB.store(std::ptr::null_mut(), Ordering::Relaxed);
+    #[cfg(not(target_arch = "wasm32"))]
+    let panic = panic.or_else(|| WORKER_PANIC.lock().ok()?.take());
     BUSY.set(false);
+    RUNNING.store(false, Ordering::Release);
+    if let Some(payload) = panic {
+        std::panic::resume_unwind(payload);
+    }
 }
 
-/// A worker's life (called by the worker script in [`start`]; never returns): take the current
-/// call's tasks, then wait for the next call.
-#[wasm_bindgen(js_name = seLensCpuWorker)]
+/// A worker's life (natively a thread that [`count`] started; on wasm32 called by the worker
+/// script of [`start`]; never returns): take the current call's tasks, then wait for the next.
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen(js_name = seLensCpuWorker))]
 pub fn worker() {
     BUSY.set(true);
     WORKERS.fetch_add(1, Ordering::Relaxed);
     // Counted: tell the thread that started it ([`start`]'s promise).
-    #[cfg(feature = "web")]
+    #[cfg(all(target_arch = "wasm32", feature = "web"))]
     {
         use wasm_bindgen::JsCast;
         let scope: web_sys::DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
@@ -138,7 +178,13 @@ pub fn worker() {
             // SAFETY: task `i` is taken and not finished, so the call that published `JOB` is
             // still waiting in `run` and its `Job` is alive.
             let job = unsafe { &*(JOB.load(Ordering::Acquire) as *const Job) };
-            (job.task)(i);
+            #[cfg_attr(target_arch = "wasm32", allow(unused_variables))]
+            if let Err(payload) = attempt(job.task, i) {
+                #[cfg(not(target_arch = "wasm32"))]
+                if let Ok(mut first) = WORKER_PANIC.lock() {
+                    first.get_or_insert(payload);
+                }
+            }
             DONE.fetch_add(1, Ordering::AcqRel);
         }
         let mut spins = 0;
@@ -146,21 +192,94 @@ pub fn worker() {
             std::hint::spin_loop();
             spins += 1;
         }
-        // SAFETY: as in `run`; a worker may block (the page's thread may not, and never waits).
-        unsafe {
-            core::arch::wasm32::memory_atomic_wait32(WAKE.as_ptr().cast(), generation as i32, -1)
-        };
+        sleep_while(generation);
+    }
+}
+
+/// Wakes the workers that sleep in [`sleep_while`] for the call [`WAKE`] now names.
+#[cfg(target_arch = "wasm32")]
+fn wake_workers() {
+    // SAFETY: `WAKE` is a live, aligned i32-sized atomic in the shared memory.
+    unsafe { core::arch::wasm32::memory_atomic_notify(WAKE.as_ptr().cast(), u32::MAX) };
+}
+
+/// Sleeps until [`WAKE`] is no longer `generation`.
+#[cfg(target_arch = "wasm32")]
+fn sleep_while(generation: u32) {
+    // SAFETY: as in `wake_workers`; a worker may block (the page's thread may not, and never
+    // waits).
+    unsafe {
+        core::arch::wasm32::memory_atomic_wait32(WAKE.as_ptr().cast(), generation as i32, -1)
+    };
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+use native::{sleep_while, wake_workers};
+
+#[cfg(not(target_arch = "wasm32"))]
+mod native {
+    use super::{worker, Ordering, WAKE};
+    use std::sync::{Condvar, Mutex, Once};
+
+    /// How many workers sleep; [`BELL`] rings for them. A worker counts itself and checks
+    /// [`WAKE`] under the lock, and the caller reads the count under it after changing `WAKE`,
+    /// so no wake-up is lost, and a call whose workers are all awake makes no system call.
+    static SLEEPERS: Mutex<usize> = Mutex::new(0);
+    static BELL: Condvar = Condvar::new();
+
+    /// Starts one worker per core beside the calling thread, once (`SE_LENS_THREADS=N` asks for
+    /// `N` threads in all, the caller's included).
+    pub(super) fn start() {
+        static STARTED: Once = Once::new();
+        STARTED.call_once(|| {
+            let threads = std::env::var("SE_LENS_THREADS")
+                .ok()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            for n in 1..threads {
+                let spawned = std::thread::Builder::new()
+                    .name(format!("se-lens-cpu-{n}"))
+                    .spawn(worker);
+                // Without it the pool has fewer threads: every call still runs.
+                if spawned.is_err() {
+                    break;
+                }
+            }
+        });
+    }
+
+    pub(super) fn wake_workers() {
+        let sleepers = SLEEPERS
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if *sleepers > 0 {
+            BELL.notify_all();
+        }
+    }
+
+    pub(super) fn sleep_while(generation: u32) {
+        let mut sleepers = SLEEPERS
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *sleepers += 1;
+        while WAKE.load(Ordering::Acquire) == generation {
+            sleepers = BELL
+                .wait(sleepers)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+        *sleepers -= 1;
     }
 }
 
 /// Called by the worker script when [`worker`] trapped.
+#[cfg(target_arch = "wasm32")]
 #[wasm_bindgen(js_name = seLensCpuWorkerFailed)]
 pub fn worker_failed() {
     FAILED.store(true, Ordering::Relaxed);
 }
 
 /// The worker script: instantiates the page's module on the page's memory, then works.
-#[cfg(feature = "web")]
+#[cfg(all(target_arch = "wasm32", feature = "web"))]
 const WORKER_JS: &str = r#"
 self.onmessage = async ({ data: [glue, module, memory] }) => {
   const bindings = await import(glue);
@@ -177,7 +296,7 @@ self.onmessage = async ({ data: [glue, module, memory] }) => {
 /// Starts `threads - 1` workers beside the running thread. `glue` is the URL of this module's
 /// wasm-bindgen JavaScript (the workers import it). They join as they come up (parallel calls made
 /// meanwhile use the threads already there); the promise resolves when all have joined.
-#[cfg(feature = "web")]
+#[cfg(all(target_arch = "wasm32", feature = "web"))]
 #[wasm_bindgen(js_name = startCpuThreads)]
 pub fn start(glue: &str, threads: usize) -> Result<js_sys::Promise, JsValue> {
     // A lazily initialised static that tasks share must be initialised here, on the page's

@@ -18,7 +18,7 @@ pub type CpuRun<'g> = Execution<'g, CpuOps>;
 
 /// Runs `graph` on `input` (`[N, C, H, W]`, already normalised) on the CPU.
 pub fn forward(graph: &Graph, input: &Tensor, options: &RunOptions) -> Result<RunOutput, RunError> {
-    cpu::on_pool(|| CpuRun::start(graph, input, options)?.finish())
+    CpuRun::start(graph, input, options)?.finish()
 }
 
 impl<'g> CpuRun<'g> {
