@@ -62,7 +62,32 @@ fn conv(
             .map(|i| ((i * 7919) % 23) as f32 / 23.0 - 0.5)
             .collect(),
         bias: (0..out_channels).map(|i| i as f32 * 0.1 - 0.2).collect(),
+        winograd: Default::default(),
     }
+}
+
+/// The Winograd filters a convolution keeps from its first run: one convolution run at sizes
+/// that take F(2×2, 3×3), F(4×4, 3×3) and the direct GEMM, in turns, matches its definition every
+/// time; a clone whose weights then change does not use the original's filters.
+#[test]
+fn winograd_filters_kept_between_runs_stay_right() {
+    let c = conv(5, 7, 3, 1, Padding::Symmetric(1), 1);
+    let check = |c: &Conv2d, [h, w]: [usize; 2]| {
+        let x = Tensor::pattern([1, 5, h, w]);
+        let ours = se_lens::cpu::conv2d(&x, c, Activation::None);
+        Tolerance::new(1e-5, 1e-5)
+            .check(&ours.data, &conv_reference(&x, c, Activation::None))
+            .unwrap_or_else(|m| panic!("{h}×{w}: {m}"));
+    };
+    for size in [[13, 17], [29, 31], [5, 5], [13, 17], [29, 31]] {
+        check(&c, size);
+    }
+    let mut changed = c.clone();
+    changed.weight.iter_mut().for_each(|w| *w = 0.5 - *w);
+    for size in [[13, 17], [29, 31]] {
+        check(&changed, size);
+    }
+    assert!(format!("{:?}", c.winograd).contains("2 made"));
 }
 
 #[test]
@@ -173,6 +198,48 @@ fn pooling_follows_pytorch_ceil_mode_and_padding() {
     };
     let neg = Tensor::new([1, 1, 2, 2], vec![-4.0, -3.0, -2.0, -1.0]);
     assert_eq!(se_lens::cpu::pool2d(&neg, &padded).data, vec![-1.0]);
+}
+
+/// Max pooling (computed separably, rows then columns) is each window's maximum, over kernels,
+/// strides, padding and ceil mode, odd and even sizes.
+#[test]
+fn max_pooling_is_each_windows_maximum() {
+    for (kernel, stride, padding, ceil_mode) in [
+        (3, 2, 1, false),
+        (3, 2, 0, true),
+        (2, 2, 0, false),
+        (2, 2, 0, true),
+        (3, 1, 1, false),
+        (5, 3, 2, true),
+        (1, 1, 0, false),
+    ] {
+        let pool = Pool {
+            kind: PoolKind::Max,
+            kernel,
+            stride,
+            padding,
+            ceil_mode,
+        };
+        for [h, w] in [[7, 9], [8, 8], [5, 12], [3, 3]] {
+            let x = Tensor::pattern([2, 3, h, w]);
+            let ours = se_lens::cpu::pool2d(&x, &pool);
+            let (oh, ow) = (pool.output_size(h), pool.output_size(w));
+            assert_eq!(ours.shape, [2, 3, oh, ow]);
+            let span = |o: usize, size: usize| {
+                let start = (o * stride) as isize - padding as isize;
+                start.max(0) as usize..((start + kernel as isize).min(size as isize)) as usize
+            };
+            for (plane, out) in x.data.chunks(h * w).zip(ours.data.chunks(oh * ow)) {
+                for (i, &got) in out.iter().enumerate() {
+                    let (ys, xs) = (span(i / ow, h), span(i % ow, w));
+                    let want = ys
+                        .flat_map(|y| xs.clone().map(move |x| plane[y * w + x]))
+                        .fold(f32::NEG_INFINITY, f32::max);
+                    assert_eq!(got, want, "{pool:?} on {h}×{w}, output {i}");
+                }
+            }
+        }
+    }
 }
 
 #[test]

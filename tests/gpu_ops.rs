@@ -121,6 +121,7 @@ fn conv2d_matches_cpu_on_random_shapes() {
             groups,
             weight: rng.values(out_channels * group_in * kernel * kernel),
             bias: rng.values(out_channels),
+            winograd: Default::default(),
         };
         let act = ACTIVATIONS[rng.below(4)];
         let input = rng.tensor([batch, in_channels, h, w]);
@@ -357,6 +358,7 @@ fn a_tensor_over_the_device_limit_is_an_error_not_a_crash() {
         groups: 1,
         weight: vec![0.5; 1 << 16],
         bias: vec![0.0; 1 << 16],
+        winograd: Default::default(),
     };
     let weights = GpuConv::upload(&context, &conv).expect("upload");
     let mut encoder = context.encoder();

@@ -81,6 +81,7 @@ impl Reader<'_> {
             groups,
             weight: self.tensor(&format!("{name}.weight")),
             bias,
+            winograd: Default::default(),
         };
         let op = Op::Conv {
             conv,

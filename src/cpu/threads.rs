@@ -328,3 +328,46 @@ pub fn start(glue: &str, threads: usize) -> Result<js_sys::Promise, JsValue> {
     }
     Ok(js_sys::Promise::all(&joined))
 }
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_task_runs_once_while_other_threads_call_too() {
+        let callers: Vec<_> = (0..4)
+            .map(|_| {
+                std::thread::spawn(|| {
+                    for tasks in [2, 7, 64, 1000] {
+                        let runs: Vec<AtomicU32> = (0..tasks).map(|_| AtomicU32::new(0)).collect();
+                        run(tasks, &|i| {
+                            runs[i].fetch_add(1, Ordering::Relaxed);
+                        });
+                        assert!(runs.iter().all(|n| n.load(Ordering::Relaxed) == 1));
+                    }
+                })
+            })
+            .collect();
+        for caller in callers {
+            caller.join().expect("a caller panicked");
+        }
+    }
+
+    #[test]
+    fn a_task_that_panics_panics_the_call_and_the_pool_goes_on() {
+        let call = || {
+            run(64, &|i| {
+                if i == 60 {
+                    panic!("task {i} failed");
+                }
+            })
+        };
+        let payload = std::panic::catch_unwind(call).expect_err("the call panics");
+        assert_eq!(payload.downcast_ref::<String>().unwrap(), "task 60 failed");
+        let runs = AtomicU32::new(0);
+        run(64, &|_| {
+            runs.fetch_add(1, Ordering::Relaxed);
+        });
+        assert_eq!(runs.load(Ordering::Relaxed), 64);
+    }
+}

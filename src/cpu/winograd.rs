@@ -16,9 +16,9 @@ use super::gemm::{matmul, MatRef};
 use super::parallel::for_each_chunk;
 use crate::engine::{Conv2d, ConvGeometry};
 
-/// Below this many output pixels the direct GEMM wins: few tiles make narrow GEMMs, odd sizes
-/// waste a third of a 7×7 map's tiles, and the filter transform (redone every pass) costs as
-/// much as it saves (measured on SE-ResNet-50's 7×7 stage, `make bench`).
+/// Below this many output pixels the direct GEMM wins: few tiles make narrow GEMMs and odd sizes
+/// waste a third of a 7×7 map's tiles (measured on SE-ResNet-50's 7×7 stage, `make bench`, when
+/// the filter transform was still redone every pass).
 const MIN_PIXELS: usize = 12 * 12;
 /// From this many output pixels on, F(4×4, 3×3); below, F(2×2, 3×3), whose GEMMs have 4× as many
 /// columns. Measured on `make bench`'s bench page (SE-ResNet-50, wasm, one thread), rebuilt with
@@ -152,21 +152,26 @@ fn convolve<const M: usize, const N: usize>(
     let tiles = tiles_y * tiles_x;
     let positions = N * N;
 
-    // U[ξ] = (G g Gᵀ)[ξ] for every (filter, channel), stored [K][ξ][C]: each filter's row of
-    // every U[ξ] is made by one task, and U[ξ] is the strided view of rows `channels` long, one
-    // every `positions · channels` (the GEMM packs its operands, so no copy into [ξ][K][C]).
-    let mut u = buffers::take(filters * positions * channels);
-    for_each_chunk(&mut u, positions * channels, |filter, out| {
-        for channel in 0..channels {
-            let pair = filter * channels + channel;
-            let g = &conv.weight[pair * 9..pair * 9 + 9];
-            let u = two_d::<3, N>(g, |v| transforms.filter(v));
-            for (r, row) in u.iter().enumerate() {
-                for (c, &value) in row.iter().enumerate() {
-                    out[(r * N + c) * channels + channel] = value;
+    // U[ξ] = (G g Gᵀ)[ξ] for every (filter, channel), stored [K][ξ][C] with the convolution
+    // (made on its first run): each filter's row of every U[ξ] is made by one task, and U[ξ] is
+    // the strided view of rows `channels` long, one every `positions · channels` (the GEMM packs
+    // its operands, so no copy into [ξ][K][C]).
+    let variant = usize::from(M == 4); // 0: F(2×2, 3×3), 1: F(4×4, 3×3)
+    let u = conv.winograd.get_or_make(variant, || {
+        let mut u = vec![0.0f32; filters * positions * channels];
+        for_each_chunk(&mut u, positions * channels, |filter, out| {
+            for channel in 0..channels {
+                let pair = filter * channels + channel;
+                let g = &conv.weight[pair * 9..pair * 9 + 9];
+                let u = two_d::<3, N>(g, |v| transforms.filter(v));
+                for (r, row) in u.iter().enumerate() {
+                    for (c, &value) in row.iter().enumerate() {
+                        out[(r * N + c) * channels + channel] = value;
+                    }
                 }
             }
-        }
+        });
+        u
     });
 
     // V[ξ] = (Bᵀ d B)[ξ] for every (channel, tile), stored [C][ξ][T] likewise.
@@ -204,7 +209,6 @@ fn convolve<const M: usize, const N: usize>(
         };
         matmul(&mut m[xi * tiles..], positions * tiles, a, b);
     }
-    buffers::give(u);
     buffers::give(v);
 
     // Y = Aᵀ M A per (filter, tile): M×M outputs, clipped at the bottom and right edges.

@@ -538,6 +538,7 @@ mod tests {
             groups: 1,
             weight: (0..4 * 3 * 9).map(|k| (k % 5) as f32 * 0.1 - 0.2).collect(),
             bias: vec![0.0; 4],
+            winograd: Default::default(),
         };
         let mut b = GraphBuilder::new(3);
         let x = b.input();

@@ -61,6 +61,7 @@ impl GpuConv {
             conv: Conv2d {
                 weight: Vec::new(),
                 bias: Vec::new(),
+                winograd: Default::default(),
                 ..*conv
             },
         })

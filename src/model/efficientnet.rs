@@ -1105,6 +1105,7 @@ impl Convs<'_, '_> {
             groups,
             weight,
             bias: vec![0.0; out_channels],
+            winograd: Default::default(),
         })
     }
 }

@@ -393,6 +393,7 @@ fn dfc_gate(
             groups: to,
             weight,
             bias: vec![0.0; to],
+            winograd: Default::default(),
         })
     };
     let none = Activation::None;

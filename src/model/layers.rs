@@ -125,6 +125,7 @@ pub fn read_conv(weights: &Weights, name: &str, shape: ConvShape) -> Result<Conv
         groups,
         weight,
         bias: vec![0.0; out_channels],
+        winograd: Default::default(),
     })
 }
 
@@ -231,6 +232,7 @@ pub fn sum_convs(branches: Vec<Conv2d>) -> Conv2d {
         groups: first.groups,
         weight,
         bias,
+        winograd: Default::default(),
     }
 }
 
@@ -250,6 +252,7 @@ pub fn identity_conv(channels: usize, groups: usize) -> Conv2d {
         groups,
         weight,
         bias: vec![0.0; channels],
+        winograd: Default::default(),
     }
 }
 

@@ -150,6 +150,7 @@ fn space_to_depth_conv(
             groups: 1,
             weight,
             bias: conv.bias,
+            winograd: Default::default(),
         },
         act: STEM_ACT,
     })
@@ -259,6 +260,7 @@ fn blur_pool(channels: usize) -> [Layer; 2] {
                 groups: channels,
                 weight: filter.repeat(channels),
                 bias: vec![0.0; channels],
+                winograd: Default::default(),
             },
             act: Activation::None,
         },

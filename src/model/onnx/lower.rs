@@ -1109,6 +1109,7 @@ impl<'a> Lowering<'a> {
             groups,
             weight: w.to_f32(),
             bias,
+            winograd: Default::default(),
         };
         let op = Op::Conv {
             conv,
