@@ -82,6 +82,7 @@ se_t, plain_t = runs[("torch", "seresnet50")], runs[("torch", "resnet50")]
 pair_ratios = sorted(a / b for a, b in zip(rounds[("pair_se", "seresnet50")], rounds[("pair_plain", "resnet50")]))
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
 cpuinfo = open("/proc/cpuinfo").read()
+vendor = "an Intel" if "GenuineIntel" in cpuinfo else "an AMD" if "AuthenticAMD" in cpuinfo else "another"
 simd = "AVX-512" if "avx512f" in cpuinfo else "AVX2+FMA" if "avx2" in cpuinfo else "SSE"
 # FP32 FMA lanes per cycle per core: two FMA pipes, each 8 lanes wide (AVX2; AMD's Zen 4 also runs
 # AVX-512 on these 256-bit pipes) or 16 lanes wide (Intel server cores with AVX-512).
@@ -240,10 +241,11 @@ Lens's CPU logits (largest difference over the largest logit; `make bench` fails
 Our goal is at most 0.65× ONNX Runtime Web's single-thread time on the wasm CPU path; this run:
 **{ours['medianMs'] / ort1['medianMs']:.2f}×** with SIMD128 and **{relaxed['medianMs'] / ort1['medianMs']:.2f}×**
 with relaxed SIMD (its GEMM's multiply-add is `f32x4.relaxed_madd`, one FMA instruction where the
-CPU has FMA; src/cpu/packed_gemm.rs). On AMD Zen cores, like this machine's, multiplies and adds
-run on separate pipes, so a multiply and an add already go as fast as an FMA and relaxed SIMD
-gains little; on Intel cores (where multiply, add and FMA share two ports) and on Apple's and
-other ARM cores, one FMA instead of two instructions can double the GEMM's arithmetic rate. WebGPU in headless Chromium here is SwiftShader, a software
+CPU has FMA; src/cpu/packed_gemm.rs); this machine's CPU is {vendor} one. On AMD Zen
+cores multiplies and adds run on separate pipes, so a multiply and an add already go as fast as an
+FMA and relaxed SIMD gains little; on Intel cores (where multiply, add and FMA share two ports)
+and on Apple's and other ARM cores, one FMA instead of two instructions can double the GEMM's
+arithmetic rate. WebGPU in headless Chromium here is SwiftShader, a software
 rasteriser on the same cores: those rows say the GPU paths work and agree, not how fast a GPU is.
 
 {threads_line}
