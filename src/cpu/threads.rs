@@ -42,12 +42,9 @@ static WORKERS: AtomicUsize = AtomicUsize::new(0);
 /// panics.
 #[cfg(target_arch = "wasm32")]
 static FAILED: AtomicBool = AtomicBool::new(false);
-/// Natively, the first panic of a task on a worker, caught: the call re-raises it once its tasks
-/// are all finished (a panic must not unwind past the `Job` that workers still read). On wasm32 a
-/// panic aborts.
+/// Natively, the first panic of the current call's tasks, caught ([`attempt`]).
 #[cfg(not(target_arch = "wasm32"))]
-static WORKER_PANIC: std::sync::Mutex<Option<Box<dyn std::any::Any + Send>>> =
-    std::sync::Mutex::new(None);
+static PANIC: std::sync::Mutex<Option<Box<dyn std::any::Any + Send>>> = std::sync::Mutex::new(None);
 /// Set while a call runs: a second thread that calls meanwhile runs its own tasks itself.
 static RUNNING: AtomicBool = AtomicBool::new(false);
 /// Set when the page asked to run on its own thread only ([`use_one_thread`]).
@@ -106,15 +103,18 @@ fn take(generation: u32) -> Option<usize> {
     }
 }
 
-/// Runs `task(i)`, catching a panic natively (wasm32 panics abort).
-fn attempt(task: &(dyn Fn(usize) + Sync), i: usize) -> std::thread::Result<()> {
+/// Runs `task(i)`. Natively a panic is caught and the first kept in [`PANIC`]: the call re-raises
+/// it once every task is finished, because a panic must not unwind past the `Job` that other
+/// threads still read. On wasm32 a panic aborts.
+fn attempt(task: &(dyn Fn(usize) + Sync), i: usize) {
     #[cfg(not(target_arch = "wasm32"))]
-    return std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| task(i)));
-    #[cfg(target_arch = "wasm32")]
-    {
-        task(i);
-        Ok(())
+    if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| task(i))) {
+        if let Ok(mut first) = PANIC.lock() {
+            first.get_or_insert(payload);
+        }
     }
+    #[cfg(target_arch = "wasm32")]
+    task(i);
 }
 
 /// Runs `task(i)` for every `i` in `0..tasks`, on every thread there is; returns when all are done.
@@ -132,11 +132,9 @@ pub fn run(tasks: usize, task: &(dyn Fn(usize) + Sync)) {
     TICKET.store(pack(generation, tasks, 0), Ordering::Release);
     WAKE.store(generation, Ordering::Release);
     wake_workers();
-    let (mut mine, mut panic) = (0, None);
+    let mut mine = 0;
     while let Some(i) = take(generation) {
-        if let Err(payload) = attempt(task, i) {
-            panic.get_or_insert(payload);
-        }
+        attempt(task, i);
         mine += 1;
     }
     DONE.fetch_add(mine, Ordering::AcqRel);
@@ -151,9 +149,10 @@ pub fn run(tasks: usize, task: &(dyn Fn(usize) + Sync)) {
     // Every task is finished, so no worker reads `job` any more.
     JOB.store(std::ptr::null_mut(), Ordering::Relaxed);
     #[cfg(not(target_arch = "wasm32"))]
-    let panic = panic.or_else(|| WORKER_PANIC.lock().ok()?.take());
+    let panic = PANIC.lock().ok().and_then(|mut first| first.take());
     BUSY.set(false);
     RUNNING.store(false, Ordering::Release);
+    #[cfg(not(target_arch = "wasm32"))]
     if let Some(payload) = panic {
         std::panic::resume_unwind(payload);
     }
@@ -178,13 +177,7 @@ pub fn worker() {
             // SAFETY: task `i` is taken and not finished, so the call that published `JOB` is
             // still waiting in `run` and its `Job` is alive.
             let job = unsafe { &*(JOB.load(Ordering::Acquire) as *const Job) };
-            #[cfg_attr(target_arch = "wasm32", allow(unused_variables))]
-            if let Err(payload) = attempt(job.task, i) {
-                #[cfg(not(target_arch = "wasm32"))]
-                if let Ok(mut first) = WORKER_PANIC.lock() {
-                    first.get_or_insert(payload);
-                }
-            }
+            attempt(job.task, i);
             DONE.fetch_add(1, Ordering::AcqRel);
         }
         let mut spins = 0;
