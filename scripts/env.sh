@@ -76,7 +76,8 @@ wasm_package() {
     local wasm="$1" out_dir="$2" name="$3"
     shift 3
     wasm-bindgen --target web --no-typescript --out-dir "$out_dir" --out-name "$name" "$wasm"
-    wasm-opt -Oz "$@" --enable-threads --enable-simd --enable-relaxed-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
+    # --no-inline keeps `apart`'s functions (src/lib.rs) out of their callers, before -Oz inlines.
+    wasm-opt '--no-inline=*apart*' -Oz "$@" --enable-threads --enable-simd --enable-relaxed-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
         --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
         "$out_dir/${name}_bg.wasm" -o "$out_dir/${name}_bg.wasm"
 }

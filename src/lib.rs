@@ -19,3 +19,14 @@ pub mod preprocess;
 pub mod runtime;
 
 pub mod ui;
+
+/// Runs `f` in a function of its own in the wasm binary, never inlined into its caller: LLVM's
+/// `#[inline(never)]`, and wasm-opt's `--no-inline=*apart*` (scripts/env.sh, `wasm_package`),
+/// which finds it by this name. Browsers compile a wasm function whole on its first call (V8's
+/// lazy compilation), so a branch inlined into a function on the way to the app's first result is
+/// compiled whether or not it runs: `apart` keeps such branches (the builders of the model
+/// families not loaded, the jobs not run) off that way.
+#[inline(never)]
+pub fn apart<T>(f: impl FnOnce() -> T) -> T {
+    f()
+}

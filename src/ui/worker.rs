@@ -8,8 +8,11 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeSet, HashMap};
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use js_sys::{Array, Float32Array, Function, Object, Reflect, Uint8Array};
 use serde::Deserialize;
@@ -305,7 +308,7 @@ impl EngineHost {
             let reply = match job {
                 Job::SetBackend { backend: name } => {
                     let (preference, software_too) = backend_choice(&name).map_err(fail)?;
-                    let backend = prepare_backend(model, preference, software_too).await;
+                    let backend = apart(prepare_backend(model, preference, software_too)).await;
                     let summary = backend_summary(&backend);
                     *loaded_cell.borrow_mut() = Some(Rc::new(Loaded {
                         model: Rc::clone(model),
@@ -322,7 +325,7 @@ impl EngineHost {
                         crate::cpu::use_one_thread();
                     }
                     let progress = Progress { report, wanted };
-                    let outcome = classify(model, backend, &*image()?, &ablated, &progress)
+                    let outcome = apart(classify(model, backend, &*image()?, &ablated, &progress))
                         .await
                         .map_err(fail)?;
                     let reply = Classified {
@@ -342,17 +345,17 @@ impl EngineHost {
                     to_json(&reply)
                 }
                 Job::ChannelDetail { block, channel } => to_json(
-                    &channel_detail(model, backend, &*image()?, &block, channel)
+                    &apart(channel_detail(model, backend, &*image()?, &block, channel))
                         .await
                         .map_err(fail)?,
                 ),
                 Job::SeSteps { block } => to_json(
-                    &se_steps(model, backend, &*image()?, &block)
+                    &apart(se_steps(model, backend, &*image()?, &block))
                         .await
                         .map_err(fail)?,
                 ),
                 Job::ProbeStart { block } => {
-                    let base = probe_base(model, backend, &*image()?, &block)
+                    let base = apart(probe_base(model, backend, &*image()?, &block))
                         .await
                         .map_err(fail)?;
                     let start = ProbeStart {
@@ -372,18 +375,18 @@ impl EngineHost {
                     to_json(&probe_region(model, base, rect).map_err(fail)?)
                 }
                 Job::ClassifyWithGate { block, gate } => to_json(
-                    &classify_with_gate(model, backend, &*image()?, &block, gate)
+                    &apart(classify_with_gate(model, backend, &*image()?, &block, gate))
                         .await
                         .map_err(fail)?,
                 ),
                 Job::ShippedClassStats { folder } => {
-                    to_json(&shipped_class_stats(model, &folder).await)
+                    to_json(&apart(shipped_class_stats(model, &folder)).await)
                 }
                 Job::ShippedImportance { folder } => {
-                    to_json(&shipped_importance(model, &folder).await)
+                    to_json(&apart(shipped_importance(model, &folder)).await)
                 }
                 Job::ClassStats => to_json(
-                    &class_stats_from_files(model, backend, &files(), report)
+                    &apart(class_stats_from_files(model, backend, &files(), report))
                         .await
                         .map_err(fail)?,
                 ),
@@ -400,9 +403,15 @@ impl EngineHost {
                         })
                     };
                     to_json(
-                        &block_importance_from_files(model, backend, &files(), report, cancel)
-                            .await
-                            .map_err(fail)?,
+                        &apart(block_importance_from_files(
+                            model,
+                            backend,
+                            &files(),
+                            report,
+                            cancel,
+                        ))
+                        .await
+                        .map_err(fail)?,
                     )
                 }
             };
@@ -413,6 +422,23 @@ impl EngineHost {
             }
             Ok(result.into())
         })
+    }
+}
+
+/// `future`, polled apart ([`crate::apart`]) from its caller: `job`'s function with every job's
+/// state machine inlined was 105 KB of wasm, ~10 ms to compile before the app's first result
+/// (Chromium's trace, wasm.CompileLazy) for the one job it ran.
+fn apart<F: Future>(future: F) -> Apart<F> {
+    Apart(Box::pin(future))
+}
+
+struct Apart<F>(Pin<Box<F>>);
+
+impl<F: Future> Future for Apart<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        crate::apart(|| self.0.as_mut().poll(cx))
     }
 }
 
