@@ -17,6 +17,9 @@ pub trait Lanes: Copy {
     fn add(self, other: Self) -> Self;
     /// `self + a × b`, rounded once or twice (relaxed SIMD leaves that to the CPU).
     fn madd(self, a: Self, b: Self) -> Self;
+    /// The 4×4 matrix whose rows are `rows`, transposed: lane `c` of row `r` becomes lane `r` of
+    /// row `c`.
+    fn transpose(rows: [Self; 4]) -> [Self; 4];
 }
 
 /// `out[i] += w · x[i]` over `out.len()` (≤ `x.len()`) elements: four at a time with
@@ -78,6 +81,21 @@ pub mod wasm {
             #[cfg(not(target_feature = "relaxed-simd"))]
             Simd(f32x4_add(self.0, f32x4_mul(a.0, b.0)))
         }
+        /// Interleaves pairs of rows, then halves (the shuffles V8 turns into x86's
+        /// `unpcklps`/`unpckhps` and `movlhps`/`movhlps`).
+        #[inline(always)]
+        fn transpose([r0, r1, r2, r3]: [Self; 4]) -> [Self; 4] {
+            let low01 = i32x4_shuffle::<0, 4, 1, 5>(r0.0, r1.0);
+            let high01 = i32x4_shuffle::<2, 6, 3, 7>(r0.0, r1.0);
+            let low23 = i32x4_shuffle::<0, 4, 1, 5>(r2.0, r3.0);
+            let high23 = i32x4_shuffle::<2, 6, 3, 7>(r2.0, r3.0);
+            [
+                Simd(i32x4_shuffle::<0, 1, 4, 5>(low01, low23)),
+                Simd(i32x4_shuffle::<2, 3, 6, 7>(low01, low23)),
+                Simd(i32x4_shuffle::<0, 1, 4, 5>(high01, high23)),
+                Simd(i32x4_shuffle::<2, 3, 6, 7>(high01, high23)),
+            ]
+        }
     }
 }
 
@@ -110,6 +128,9 @@ pub mod tests {
                 true => a.0[i].mul_add(b.0[i], self.0[i]),
                 false => self.0[i] + a.0[i] * b.0[i],
             }))
+        }
+        fn transpose(rows: [Self; 4]) -> [Self; 4] {
+            std::array::from_fn(|c| Array(std::array::from_fn(|r| rows[r].0[c])))
         }
     }
 
