@@ -1,5 +1,5 @@
 //! Four f32 lanes, the vector the wasm build's hand-written loops are generic over: the GEMM's
-//! microkernel (`packed_gemm.rs`) and the depthwise convolution's row update ([`axpy`]). On wasm32
+//! microkernel and packing (`packed_gemm.rs`) and the depthwise convolution's row update ([`axpy`]). On wasm32
 //! it is a `v128` whose multiply-add is one `f32x4.relaxed_madd` in the relaxed-SIMD build (fused
 //! where the CPU has FMA) and a multiply and an add otherwise; in the native unit tests it is an
 //! array, fused or not, so both roundings are checked.

@@ -299,7 +299,7 @@ impl Component for App {
                 }
                 session.ran(id, result);
             }
-            Msg::RunProgress(done, all) => return session.run_progress(done, all, now_ms()),
+            Msg::RunProgress(done, all) => session.run_progress(done, all, now_ms()),
             Msg::CheckStall(id) => {
                 // `?debug=stall` (the e2e test of this notice) says so after a moment.
                 let limit = match query_param("debug").as_deref() {

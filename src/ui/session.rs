@@ -15,9 +15,6 @@ use crate::runtime::BackendPreference;
 /// A run that reports no progress for this long is said to be stalled, with a way out.
 pub const STALL_AFTER_MS: f64 = 30_000.0;
 
-/// How long a run goes before its progress is drawn (ms).
-const QUIET_RUN_MS: f64 = 200.0;
-
 /// The current image, as decoded and kept by the engine worker (each model's photo rule applies to
 /// it when it runs).
 #[derive(Debug, PartialEq)]
@@ -104,8 +101,7 @@ pub struct Session {
     pub stalled: bool,
     /// The latest run started; results of earlier ones are dropped.
     run_id: usize,
-    /// When the latest run started, and last reported progress (ms, the page's clock).
-    run_started_at: f64,
+    /// When the latest run last reported progress (ms, the page's clock).
     run_progress_at: f64,
 }
 
@@ -131,7 +127,6 @@ impl Session {
             runs: 0,
             stalled: false,
             run_id: 0,
-            run_started_at: 0.0,
             run_progress_at: 0.0,
         }
     }
@@ -275,7 +270,6 @@ impl Session {
         self.busy = true;
         self.stalled = false;
         self.run_id += 1;
-        self.run_started_at = now;
         self.run_progress_at = now;
         self.status = format!("Running {} on {}…", model.architecture, input.name);
         Some(RunRequest {
@@ -286,20 +280,16 @@ impl Session {
         })
     }
 
-    /// Progress of the latest run: residual blocks `done` of `all`. Returns whether the status
-    /// line is worth drawing again: not in a run's first [`QUIET_RUN_MS`], which most runs of
-    /// small models finish in (each drawing of the page costs its thread a few ms, a cold page's
-    /// first result most).
-    pub fn run_progress(&mut self, done: usize, all: usize, now: f64) -> bool {
+    /// Progress of the latest run: residual blocks `done` of `all`.
+    pub fn run_progress(&mut self, done: usize, all: usize, now: f64) {
         let (Some(model), Some(input)) = (&self.model, &self.input) else {
-            return false;
+            return;
         };
         self.run_progress_at = now;
         self.status = format!(
             "Running {} on {}: block {done} of {all}…",
             model.architecture, input.name
         );
-        now - self.run_started_at >= QUIET_RUN_MS
     }
 
     /// Run `id` finished. Returns the outcome now shown, or `None` (superseded, or failed).
@@ -556,11 +546,7 @@ mod tests {
             session.check_stall(run.id, 1_000.0, STALL_AFTER_MS),
             Stall::Moving
         );
-        assert!(
-            !session.run_progress(1, 8, 100.0),
-            "a run's first progress is not drawn"
-        );
-        assert!(session.run_progress(3, 8, 20_000.0), "a long run's is");
+        session.run_progress(3, 8, 20_000.0);
         assert!(
             session.status.ends_with("block 3 of 8…"),
             "{}",

@@ -446,29 +446,19 @@ e2e('switching gates off changes the prediction, and back on restores it', async
   const { page, errors } = await open('?backend=cpu&sample=fmnist-shirt-4.png');
   const before = await predictions(page);
   // CPU runs return to the browser before their first block and then once per 10 ms slice of
-  // blocks (src/ui/jobs.rs), saying how far they got: the engine worker's progress messages (the
-  // status line shows them once a run has gone 200 ms, longer than this model's runs).
-  await page.addInitScript(() => {
-    window.progress = [];
-    const onmessage = Object.getOwnPropertyDescriptor(Worker.prototype, 'onmessage');
-    Object.defineProperty(Worker.prototype, 'onmessage', {
-      get() { return onmessage.get.call(this); },
-      set(handler) {
-        onmessage.set.call(this, (event) => {
-          if (event.data?.progress) window.progress.push(event.data.progress);
-          return handler(event);
-        });
-      },
-    });
+  // blocks (src/ui/jobs.rs), saying how far they got.
+  await page.evaluate(() => {
+    window.statuses = [];
+    const status = document.querySelector('[data-testid="status"]');
+    new MutationObserver(() => window.statuses.push(status.textContent))
+      .observe(status, { subtree: true, childList: true, characterData: true });
   });
-  await page.reload();
-  await classified(page);
   await page.getByTestId('ablate-all').click();
   await classified(page, 2);
-  const messages = await page.evaluate(() => window.progress);
-  const progress = messages.filter(([, all]) => all === 4).map(([done]) => done);
-  assert.equal(progress[0], 0, `no progress before the first block: ${JSON.stringify(messages)}`);
-  assert.ok(progress.every((done) => done <= 4), JSON.stringify(messages));
+  const statuses = await page.evaluate(() => window.statuses);
+  const progress = statuses.map((s) => s.match(/block (\d) of 4…$/)?.[1]).filter(Boolean).map(Number);
+  assert.equal(progress[0], 0, `no progress before the first block: ${statuses}`);
+  assert.ok(progress.every((done) => done <= 4), `${statuses}`);
   const allOff = await predictions(page);
   assert.notDeepEqual(allOff.map((p) => p.prob), before.map((p) => p.prob));
   assert.equal(await page.getByTestId('ablate-layer1.0.se').isChecked(), true);
