@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make bench`: SE Lens vs PyTorch (same threads, same run) on SE-ResNet-50, ResNet-50 (the SE
-# overhead, also from back-to-back pairs of the two), MobileNetV3-Large, EfficientNet-B0, RegNetY-4.0GF and EfficientNetV2-T, at 224×224 batch 1, and the GPU backend;
+# overhead, also from the two timed alternately), MobileNetV3-Large, EfficientNet-B0, RegNetY-4.0GF
+# and EfficientNetV2-T, at 224×224 batch 1, and the GPU backend;
 # then the browser part (scripts/bench-web.sh: SE Lens vs ONNX Runtime Web); writes the tables to
 # BENCHMARKS.md. Numbers are noisy on shared machines:
 # compare the ratios within one run.
@@ -13,14 +14,14 @@ THREADS="$(nproc)"
 fixtures="$(scripts/fixtures.sh | tail -n 1)"
 cargo build --release --quiet --bin se-lens
 
-ours() { target/release/se-lens bench --model "$fixtures/$1" --size 224 --runs "$RUNS"; }
+ours() { target/release/se-lens bench --model "$fixtures/$1" --size 224 --runs "$RUNS" "${@:2}"; }
 # SE-ResNet-50's ONNX export (the same weights): the importer's graph against the timm builder's.
 onnx=target/bench/seresnet50.onnx
 mkdir -p target/bench
 if [ ! -f "$onnx" ] || [ "$fixtures/seresnet50/model.safetensors" -nt "$onnx" ]; then
     .venv/bin/python -W ignore tools/export_onnx.py "$fixtures/seresnet50" "$onnx" >&2
 fi
-theirs() { .venv/bin/python tools/bench_torch.py --model "$1" --size 224 --runs "$RUNS" --threads "$THREADS"; }
+theirs() { .venv/bin/python tools/bench_torch.py --model "$1" --size 224 --runs "$RUNS" --threads "$THREADS" "${@:2}"; }
 field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
 
 ROUNDS="${ROUNDS:-3}"
@@ -37,13 +38,14 @@ for round in $(seq "$ROUNDS"); do
     done
     echo "onnx $(target/release/se-lens bench --model "$onnx" --size 224 --runs "$RUNS")" | tee -a "$results" >&2
 done
-# The SE overhead from back-to-back pairs: SE-ResNet-50, then ResNet-50 a second later, PAIRS times
-# (in the rounds above the two run up to a minute apart, and the machine's noise moves meanwhile).
-PAIRS="${PAIRS:-12}"
-echo "SE overhead: $PAIRS back-to-back pairs…" >&2
-for pair in $(seq "$PAIRS"); do
-    echo "pair_se $(RUNS=10 ours seresnet50)" >> "$results"
-    echo "pair_plain $(RUNS=10 ours resnet50)" >> "$results"
+# The SE overhead: SE-ResNet-50 and ResNet-50 timed alternately, run for run, in one process (in
+# the rounds above the two run up to a minute apart, and the machine's noise moves meanwhile), by
+# SE Lens and by PyTorch, once per round.
+PAIRED_RUNS="${PAIRED_RUNS:-60}"
+echo "SE overhead: $ROUNDS rounds of $PAIRED_RUNS alternating pairs…" >&2
+for round in $(seq "$ROUNDS"); do
+    echo "pairs_ours $(RUNS=$PAIRED_RUNS ours seresnet50 --versus "$fixtures/resnet50")" | tee -a "$results" >&2
+    echo "pairs_torch $(RUNS=$PAIRED_RUNS theirs seresnet50 --versus resnet50)" | tee -a "$results" >&2
 done
 # The GPU backend once per model (software adapters are slow: few runs). `--backend gpu` takes any
 # adapter; on a machine without one the row records why.
@@ -79,7 +81,16 @@ NAMES = {"seresnet50": "SE-ResNet-50", "resnet50": "ResNet-50",
          "regnety_040": "RegNetY-4.0GF", "efficientnetv2_rw_t": "EfficientNetV2-T"}
 se, plain = runs[("ours", "seresnet50")], runs[("ours", "resnet50")]
 se_t, plain_t = runs[("torch", "seresnet50")], runs[("torch", "resnet50")]
-pair_ratios = sorted(a / b for a, b in zip(rounds[("pair_se", "seresnet50")], rounds[("pair_plain", "resnet50")]))
+# Each round's pairs (SE-ResNet-50 against ResNet-50, alternating), by engine.
+pairs = {who: [json.loads(l.split(" ", 1)[1]) for l in open(sys.argv[1]) if l.startswith(who + " ")]
+         for who in ("pairs_ours", "pairs_torch")}
+def overhead(who):
+    """The median over rounds of each round's median pair ratio, and every round's `median (p10–p90)`."""
+    rows = pairs[who]
+    each = ", ".join(f"{r['ratio_median']:.3f}× ({r['ratio_p10']:.3f}–{r['ratio_p90']:.3f})" for r in rows)
+    return statistics.median(r["ratio_median"] for r in rows), each
+se_overhead, se_overhead_rounds = overhead("pairs_ours")
+torch_overhead, torch_overhead_rounds = overhead("pairs_torch")
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
 cpuinfo = open("/proc/cpuinfo").read()
 vendor = "an Intel" if "GenuineIntel" in cpuinfo else "an AMD" if "AuthenticAMD" in cpuinfo else "another"
@@ -117,12 +128,13 @@ Machine: {cpu}, {threads} threads, {simd}.
 |---|---|---|---|---|---|---|---|
 {cpu_rows}
 
-GFLOP: 2 × multiply-accumulates of convolutions, SE FCs and head. SE overhead in SE Lens
-(SE-ResNet-50 / ResNet-50 time), from {len(pair_ratios)} back-to-back pairs (SE-ResNet-50, then ResNet-50 a
-second later, 10 timed runs each): **{statistics.median(pair_ratios):.3f}×**, the median of the pairs' ratios
-({pair_ratios[0]:.3f}× to {pair_ratios[-1]:.3f}×). From the table's best rounds: {se['median_ms'] / plain['median_ms']:.3f}× (PyTorch:
-{se_t['median_ms'] / plain_t['median_ms']:.3f}×); in each round alone (a round runs every model once,
-so its two medians are a minute apart at most): {", ".join(f"{a / b:.3f}×" for a, b in zip(rounds[("ours", "seresnet50")], rounds[("ours", "resnet50")]))}. SE-ResNet-50 loaded from its ONNX export
+GFLOP: 2 × multiply-accumulates of convolutions, SE FCs and head. SE overhead (SE-ResNet-50 /
+ResNet-50 time), both models timed alternately run for run in one process (`se-lens bench
+--versus`, `tools/bench_torch.py --versus`), {pairs["pairs_ours"][0]["runs"]} pairs in each of {len(pairs["pairs_ours"])} rounds: SE Lens
+**{se_overhead:.3f}×**, PyTorch **{torch_overhead:.3f}×** (the median of the rounds' medians of
+the pairs' ratios; each round's median and its pairs' 10th–90th percentile: SE Lens
+{se_overhead_rounds}; PyTorch {torch_overhead_rounds}). From the table's best rounds, which run up to a
+minute apart: {se['median_ms'] / plain['median_ms']:.3f}× (PyTorch: {se_t['median_ms'] / plain_t['median_ms']:.3f}×). SE-ResNet-50 loaded from its ONNX export
 (tools/export_onnx.py, opset 17, the same weights; SE blocks found by the importer) takes
 {runs[("onnx", "seresnet50")]['median_ms']:.1f} ms: **{runs[("onnx", "seresnet50")]['median_ms'] / se['median_ms']:.3f}×** the timm folder's time. MobileNetV3 and EfficientNet spend much of their
 time in depthwise convolutions and element-wise work (activations, SE scale), which do few FLOPs per

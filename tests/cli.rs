@@ -364,6 +364,7 @@ fn help_documents_every_command_and_flag() {
                 "--model <DIR|FILE.onnx>",
                 "--size <N>",
                 "--runs <N>",
+                "--versus <DIR|FILE.onnx>",
                 "--backend <cpu|gpu|auto>",
             ],
         ),
@@ -378,6 +379,38 @@ fn help_documents_every_command_and_flag() {
         }
     }
     assert!(help(&["--version"]).starts_with("se-lens "));
+}
+
+#[test]
+fn bench_times_two_models_run_for_run() {
+    let args = ["bench", "--model", TINY, "--size", "32", "--runs", "5"];
+    let output = se_lens(&[&args[..], &["--versus", DEFAULT_MODEL]].concat());
+    assert!(output.status.success(), "{}", stderr(&output));
+    let line: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(
+        (line["model"].as_str(), line["runs"].as_u64()),
+        (Some("seresnet18"), Some(5))
+    );
+    assert_eq!(line["versus"], "seresnet18");
+    let field = |name: &str| {
+        line[name]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{name} in {line}"))
+    };
+    assert!(field("median_ms") > 0.0 && field("versus_median_ms") > 0.0);
+    let (p10, median, p90) = (
+        field("ratio_p10"),
+        field("ratio_median"),
+        field("ratio_p90"),
+    );
+    assert!(0.0 < p10 && p10 <= median && median <= p90, "{line}");
+    // Alone, the line has no comparison.
+    let alone: serde_json::Value = serde_json::from_slice(&se_lens(&args).stdout).expect("JSON");
+    assert!(alone.get("versus").is_none() && alone["median_ms"].as_f64().unwrap() > 0.0);
+    assert_fails_with(
+        &se_lens(&[&args[..], &["--versus", "/nonexistent"]].concat()),
+        "cannot read",
+    );
 }
 
 #[test]

@@ -8,7 +8,9 @@ float32, under torch.inference_mode(), with the given number of intra-op threads
 machine's practical ceiling, the GFLOP/s of PyTorch's own GEMM on a 1024³ float32 product. On CUDA
 TF32 is off (every product in float32, as SE Lens's kernels compute), each timing ends with a
 synchronize, the GEMM is 8192³, and the device's name and float32 peak (SMs × 128 lanes × 2 × the
-SM clock's maximum, Ampere and later) come too.
+SM clock's maximum, Ampere and later) come too. With `--versus OTHER`, OTHER is timed too,
+alternately with the model, run for run (as `se-lens bench --versus` does), and the line adds
+OTHER's median and the median, 10th and 90th percentile of the pairs' ratios (model / OTHER).
 """
 import argparse
 import json
@@ -25,6 +27,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--threads", type=int, required=True)
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--versus")
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -34,12 +37,23 @@ def main() -> None:
         torch.backends.cudnn.allow_tf32 = False
     model = timm.create_model(args.model, pretrained=False).eval().to(device)
     x = torch.randn(1, 3, args.size, args.size, device=device)
-    times = timed(lambda: model(x), args.runs, device)
+    versus = {}
+    if args.versus:
+        other = timm.create_model(args.versus, pretrained=False).eval().to(device)
+        times, other_times = paired(lambda: model(x), lambda: other(x), args.runs, device)
+        ratios = sorted(a / b for a, b in zip(times, other_times))
+        quantile = lambda q: ratios[round((len(ratios) - 1) * q)]
+        versus = {"versus": args.versus, "versus_median_ms": sorted(other_times)[len(other_times) // 2] * 1e3,
+                  "ratio_median": quantile(0.5), "ratio_p10": quantile(0.1), "ratio_p90": quantile(0.9)}
+        times.sort()
+    else:
+        times = timed(lambda: model(x), args.runs, device)
     row = {
         "model": args.model, "size": args.size, "runs": args.runs, "threads": args.threads,
         "median_ms": times[len(times) // 2] * 1e3, "min_ms": times[0] * 1e3, "torch": torch.__version__,
         "gemm_gflops_per_s": gemm_gflops_per_s(1024 if args.device == "cpu" else 8192, args.runs, device),
     }
+    row |= versus
     if args.device == "cuda":
         props = torch.cuda.get_device_properties(0)
         row["device"] = props.name
@@ -77,6 +91,22 @@ def timed(run, runs: int, device: torch.device) -> list:
             sync()
             times.append(time.perf_counter() - start)
     return sorted(times)
+
+
+def paired(run_a, run_b, runs: int, device: torch.device) -> tuple:
+    """Seconds of `runs` calls of `run_a` and of `run_b`, alternating (unsorted: entry i of each
+    is a pair), after two warm-up calls of each."""
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    times = ([], [])
+    with torch.inference_mode():
+        for i in range(2 + runs):
+            for run, out in zip((run_a, run_b), times):
+                start = time.perf_counter()
+                run()
+                sync()
+                if i >= 2:
+                    out.append(time.perf_counter() - start)
+    return times
 
 
 def gemm_gflops_per_s(n: int, runs: int, device: torch.device) -> float:

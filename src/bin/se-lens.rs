@@ -46,7 +46,7 @@ enum Command {
     Probe(ProbeArgs),
 }
 
-#[derive(Args)]
+#[derive(Args, Clone)]
 struct ModelArg {
     /// The model: a folder (`config.json` + `model.safetensors`) or an `.onnx` file (external
     /// data files beside it).
@@ -150,6 +150,11 @@ struct BenchArgs {
     /// Timed runs (after two warm-up runs); the median is reported.
     #[arg(long, value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
     runs: u32,
+    /// A second model (a folder or an `.onnx` file, read as `--model` is) timed alternately with
+    /// the first, run for run, so that both see the same moment of a noisy machine: adds its
+    /// median and the median of the pairs' ratios (first / second) to the line.
+    #[arg(long, value_name = "DIR|FILE.onnx")]
+    versus: Option<PathBuf>,
     #[command(flatten)]
     backend: BackendArg,
 }
@@ -482,42 +487,96 @@ fn backend_preference(text: &str) -> Result<BackendPreference, String> {
 /// On the GPU a run is everything from upload to readback; it fails rather than fall back.
 fn bench(args: &BenchArgs) -> Result<(), Failed> {
     let (size, runs) = (args.size as usize, args.runs as usize);
-    let model = load_model(&args.model)?;
-    let mut input = Tensor::pattern([1, model.graph.in_channels(), size, size]);
-    input.data.iter_mut().for_each(|v| *v *= 2.0);
-    let options = RunOptions::default();
-    let backend = pollster::block_on(Backend::new(&model.graph, args.backend.backend));
-    let run = || {
+    let timed = Timed::new(&args.model, size, args.backend.backend)?;
+    let versus = match &args.versus {
+        Some(path) => {
+            let arg = ModelArg {
+                model: path.clone(),
+                ..args.model.clone()
+            };
+            Some(Timed::new(&arg, size, args.backend.backend)?)
+        }
+        None => None,
+    };
+    let both = || -> Result<(f64, Option<f64>), Failed> {
+        let time = timed.run()?;
+        Ok((time, versus.as_ref().map(Timed::run).transpose()?))
+    };
+    for _ in 0..2 {
+        both()?;
+    }
+    let pairs = (0..runs).map(|_| both()).collect::<Result<Vec<_>, _>>()?;
+    let (times, versus_times): (Vec<f64>, Vec<Option<f64>>) = pairs.iter().copied().unzip();
+    let (median, min) = median_and_min(times.clone());
+    let gflop = 2.0 * timed.model.graph.macs(size, size) as f64 / 1e9;
+    let mut line = serde_json::json!({
+        "model": timed.model.config.architecture,
+        "backend": timed.backend.name(),
+        "adapter": timed.backend.adapter(),
+        "size": size,
+        "runs": runs,
+        "threads": cpu::thread_count(),
+        "median_ms": median,
+        "min_ms": min,
+        "gflop": gflop,
+        "gflops_per_s": gflop / (median / 1e3),
+    });
+    if let Some(versus) = &versus {
+        let versus_times: Vec<f64> = versus_times.into_iter().flatten().collect();
+        let mut ratios: Vec<f64> = times
+            .iter()
+            .zip(&versus_times)
+            .map(|(a, b)| a / b)
+            .collect();
+        ratios.sort_by(f64::total_cmp);
+        let quantile = |q: f64| ratios[((ratios.len() - 1) as f64 * q).round() as usize];
+        line["versus"] = versus.model.config.architecture.clone().into();
+        line["versus_median_ms"] = median_and_min(versus_times).0.into();
+        line["ratio_median"] = quantile(0.5).into();
+        line["ratio_p10"] = quantile(0.1).into();
+        line["ratio_p90"] = quantile(0.9).into();
+    }
+    println!("{line}");
+    Ok(())
+}
+
+/// A model, its backend and a fixed input (a pattern, doubled), for `bench`.
+struct Timed {
+    model: Model,
+    backend: Backend,
+    input: Tensor,
+}
+
+impl Timed {
+    fn new(arg: &ModelArg, size: usize, preference: BackendPreference) -> Result<Self, Failed> {
+        let model = load_model(arg)?;
+        let mut input = Tensor::pattern([1, model.graph.in_channels(), size, size]);
+        input.data.iter_mut().for_each(|v| *v *= 2.0);
+        let backend = pollster::block_on(Backend::new(&model.graph, preference));
+        Ok(Self {
+            model,
+            backend,
+            input,
+        })
+    }
+
+    /// One forward pass's time (ms), from input to logits and gates.
+    fn run(&self) -> Result<f64, Failed> {
         let started = Instant::now();
-        pollster::block_on(backend.run(&model.graph, &input, &options)).map_err(failed)?;
-        match backend.fallback_reason() {
+        let options = RunOptions::default();
+        pollster::block_on(self.backend.run(&self.model.graph, &self.input, &options))
+            .map_err(failed)?;
+        match self.backend.fallback_reason() {
             Some(reason) => Err(failed(format!("the GPU is not usable: {reason}"))),
             None => Ok(elapsed_ms(started)),
         }
-    };
-    for _ in 0..2 {
-        run()?;
     }
-    let mut times = (0..runs).map(|_| run()).collect::<Result<Vec<f64>, _>>()?;
+}
+
+/// The median and the least of `times`.
+fn median_and_min(mut times: Vec<f64>) -> (f64, f64) {
     times.sort_by(f64::total_cmp);
-    let median = times[times.len() / 2];
-    let gflop = 2.0 * model.graph.macs(size, size) as f64 / 1e9;
-    println!(
-        "{}",
-        serde_json::json!({
-            "model": model.config.architecture,
-            "backend": backend.name(),
-            "adapter": backend.adapter(),
-            "size": size,
-            "runs": runs,
-            "threads": cpu::thread_count(),
-            "median_ms": median,
-            "min_ms": times[0],
-            "gflop": gflop,
-            "gflops_per_s": gflop / (median / 1e3),
-        })
-    );
-    Ok(())
+    (times[times.len() / 2], times[0])
 }
 
 /// One JSON object: the model as SE Lens reads it, and where it would run.
