@@ -40,7 +40,7 @@ def main() -> None:
     versus = {}
     if args.versus:
         other = timm.create_model(args.versus, pretrained=False).eval().to(device)
-        times, other_times = paired(lambda: model(x), lambda: other(x), args.runs, device)
+        times, other_times = paired([lambda: model(x), lambda: other(x)], args.runs, device)
         ratios = sorted(a / b for a, b in zip(times, other_times))
         quantile = lambda q: ratios[round((len(ratios) - 1) * q)]
         versus = {"versus": args.versus, "versus_median_ms": sorted(other_times)[len(other_times) // 2] * 1e3,
@@ -79,28 +79,17 @@ def max_sm_clock_mhz(props) -> float:
 
 def timed(run, runs: int, device: torch.device) -> list:
     """Sorted seconds of `runs` calls of `run` after two warm-up calls, each synchronised on CUDA."""
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    times = []
-    with torch.inference_mode():
-        for _ in range(2):
-            run()
-        sync()
-        for _ in range(runs):
-            start = time.perf_counter()
-            run()
-            sync()
-            times.append(time.perf_counter() - start)
-    return sorted(times)
+    return sorted(paired([run], runs, device)[0])
 
 
-def paired(run_a, run_b, runs: int, device: torch.device) -> tuple:
-    """Seconds of `runs` calls of `run_a` and of `run_b`, alternating (unsorted: entry i of each
-    is a pair), after two warm-up calls of each."""
+def paired(calls: list, runs: int, device: torch.device) -> list:
+    """Seconds of `runs` calls of each of `calls`, taken in turn (unsorted: entry i of every list
+    is one round), after two warm-up rounds; each call synchronised on CUDA."""
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    times = ([], [])
+    times = [[] for _ in calls]
     with torch.inference_mode():
         for i in range(2 + runs):
-            for run, out in zip((run_a, run_b), times):
+            for run, out in zip(calls, times):
                 start = time.perf_counter()
                 run()
                 sync()

@@ -498,15 +498,16 @@ fn bench(args: &BenchArgs) -> Result<(), Failed> {
         }
         None => None,
     };
-    let both = || -> Result<(f64, Option<f64>), Failed> {
+    // Two warm-up runs (of each), then `runs` timed ones, the second model right after the first.
+    let (mut times, mut versus_times) = (Vec::new(), Vec::new());
+    for run in 0..2 + runs {
         let time = timed.run()?;
-        Ok((time, versus.as_ref().map(Timed::run).transpose()?))
-    };
-    for _ in 0..2 {
-        both()?;
+        let versus_time = versus.as_ref().map(Timed::run).transpose()?;
+        if run >= 2 {
+            times.push(time);
+            versus_times.extend(versus_time);
+        }
     }
-    let pairs = (0..runs).map(|_| both()).collect::<Result<Vec<_>, _>>()?;
-    let (times, versus_times): (Vec<f64>, Vec<Option<f64>>) = pairs.iter().copied().unzip();
     let (median, min) = median_and_min(times.clone());
     let gflop = 2.0 * timed.model.graph.macs(size, size) as f64 / 1e9;
     let mut line = serde_json::json!({
@@ -522,7 +523,6 @@ fn bench(args: &BenchArgs) -> Result<(), Failed> {
         "gflops_per_s": gflop / (median / 1e3),
     });
     if let Some(versus) = &versus {
-        let versus_times: Vec<f64> = versus_times.into_iter().flatten().collect();
         let mut ratios: Vec<f64> = times
             .iter()
             .zip(&versus_times)
@@ -562,8 +562,8 @@ impl Timed {
 
     /// One forward pass's time (ms), from input to logits and gates.
     fn run(&self) -> Result<f64, Failed> {
-        let started = Instant::now();
         let options = RunOptions::default();
+        let started = Instant::now();
         pollster::block_on(self.backend.run(&self.model.graph, &self.input, &options))
             .map_err(failed)?;
         match self.backend.fallback_reason() {
